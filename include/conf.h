@@ -1,0 +1,52 @@
+/*
+ * conf.h - smime-milter.conf: reading, checking, and the settings that
+ * result.
+ *
+ * The file is a list of "keyword value..." lines with # comments.  Every
+ * error names FILE:LINE.  A configuration is immutable once loaded and
+ * shared by reference between the connections that use it, so a reload
+ * can swap in a new one while messages in flight finish with the old one.
+ */
+#ifndef SMIME_CONF_H
+#define SMIME_CONF_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "hostlist.h"
+
+enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
+
+struct conf {
+	char *file;            /* the file it came from */
+	char *socket;          /* libmilter socket, e.g. inet:8894@127.0.0.1 */
+	char *cert_dir;        /* recipient certificates */
+	char *key_dir;         /* signing identities */
+	hostlist *internal;    /* clients whose mail is processed */
+	int sign;              /* sign outgoing mail */
+	int encrypt;           /* encrypt outgoing mail */
+	enum conf_on_error on_error;
+	const EVP_CIPHER *cipher;
+	const EVP_MD *digest;
+	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
+	size_t spool_memory;   /* bytes per message kept in memory */
+	int refs;              /* see conf_ref / conf_unref */
+};
+
+/* Receives one "FILE:LINE: message" (or "FILE: message") error line. */
+typedef void (*conf_report_fn)(void *arg, const char *msg);
+
+/*
+ * Read and check a configuration file.  Every error found is passed to
+ * report (the whole file is read, so all errors are shown at once).  On
+ * success *out is a new configuration with one reference; on failure
+ * *out is NULL.  Returns the number of errors (0 = success).
+ */
+int conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg);
+
+/* Take / drop a reference; the last conf_unref frees.  Thread-safe. */
+struct conf *conf_ref(struct conf *c);
+void conf_unref(struct conf *c);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * keystore.h - signing identities: a private key, its certificate and the
+ * chain to include in signatures.
+ *
+ * The identity of <address> is key-dir/<address>.pem holding the private
+ * key and, in the same file or in key-dir/<address>.crt beside it, the
+ * certificate and its chain (the layout of the original sparkpostSMIME
+ * tool).  A key file that group or others may read is refused, as OpenSSH
+ * refuses such keys.  Key bytes read from disk are wiped after parsing.
+ */
+#ifndef SMIME_KEYSTORE_H
+#define SMIME_KEYSTORE_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct keystore_identity {
+	EVP_PKEY *key;
+	X509 *cert;             /* the certificate matching key */
+	STACK_OF(X509) *chain;  /* further certificates, may be empty */
+};
+
+enum keystore_result {
+	KEYSTORE_FOUND = 0,
+	KEYSTORE_MISSING, /* no key file for the address */
+	KEYSTORE_ERROR    /* a key file exists but cannot be used */
+};
+
+/*
+ * Load the identity of addr from dir.  On KEYSTORE_FOUND *id is filled
+ * (caller frees with keystore_identity_free); else err says why.
+ */
+enum keystore_result keystore_load(const char *dir, const char *addr,
+    struct keystore_identity *id, char *err, size_t errlen);
+
+/*
+ * Load an identity from a key file (and optional separate cert file, NULL
+ * to look for certificates in the key file only).
+ */
+enum keystore_result keystore_load_files(const char *key_path, const char *cert_path,
+    struct keystore_identity *id, char *err, size_t errlen);
+
+/* Free what an identity holds; the struct itself is the caller's. */
+void keystore_identity_free(struct keystore_identity *id);
+
+#endif

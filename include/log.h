@@ -1,0 +1,39 @@
+/*
+ * log.h - the one logging function of smime-milter and smime-tool.
+ *
+ * Every line names the message it is about (the MTA queue id, or a
+ * placeholder before one is known).  Lines go to syslog, or to stderr
+ * when the program runs in the foreground.  Never pass plaintext or key
+ * material to these functions.
+ */
+#ifndef SMIME_LOG_H
+#define SMIME_LOG_H
+
+#include <stddef.h>
+#include <syslog.h>
+
+/* Where log lines go. */
+enum log_target { LOG_TO_SYSLOG, LOG_TO_STDERR };
+
+/* Set the program name and destination; call once before threads start. */
+void log_open(const char *ident, enum log_target target, int facility);
+
+/* Lines below this priority (LOG_DEBUG > LOG_INFO ...) are dropped. */
+void log_set_level(int max_priority);
+
+/* Log one line: "QID: message".  qid may be NULL ("NOQUEUE"). */
+void log_msg(int priority, const char *qid, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * errmsg_set - fill an error buffer (the convention of every function that
+ * can fail: return -1 and describe why in err[errlen]).
+ * errmsg_set_ssl - the same, followed by the newest OpenSSL error reason,
+ * and clears OpenSSL's per-thread error queue.
+ */
+void errmsg_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void errmsg_set_ssl(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,50 @@
+/*
+ * spool.h - a write-once, read-many byte store for message bodies.
+ *
+ * Bytes are kept in memory up to a bound; past it they move to a private
+ * temporary file that is unlinked before the first byte is written and
+ * encrypted with a random per-spool key (AES-256-CTR) that lives only in
+ * memory, so no plaintext ever reaches the disk.  Memory use stays at the
+ * bound whatever the message size.  Memory is wiped on free.
+ *
+ * Use: spool_new, spool_write..., then spool_rewind + spool_read... as often
+ * as needed, then spool_free.  Not thread-safe; one spool per message.
+ */
+#ifndef SMIME_SPOOL_H
+#define SMIME_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct spool spool;
+
+/* Default in-memory bound: 1 MiB. */
+#define SPOOL_DEFAULT_MEMORY (1024 * 1024)
+
+/*
+ * New empty spool.  mem_limit: bytes kept in memory before spilling to a
+ * file in tmpdir (NULL: $TMPDIR or /tmp).  Caller frees with spool_free.
+ * NULL on failure (out of memory).
+ */
+spool *spool_new(size_t mem_limit, const char *tmpdir);
+
+/* Append len bytes.  0, or -1 with err filled (disk full, I/O error). */
+int spool_write(spool *sp, const void *data, size_t len, char *err, size_t errlen);
+
+/* Start reading from the first byte.  0, or -1 with err filled. */
+int spool_rewind(spool *sp, char *err, size_t errlen);
+
+/* Read up to len bytes; returns the count, 0 at the end, -1 with err. */
+ssize_t spool_read(spool *sp, void *buf, size_t len, char *err, size_t errlen);
+
+/* Total bytes written. */
+uint64_t spool_size(const spool *sp);
+
+/* Nonzero once the spool has spilled to its temporary file. */
+int spool_on_disk(const spool *sp);
+
+/* Wipe and free everything; NULL is allowed. */
+void spool_free(spool *sp);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * keystore.c - load signing keys and certificates.  See keystore.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "keystore.h"
+#include "log.h"
+#include "mime.h"
+
+#define KEYSTORE_MAX_FILE (1024 * 1024)
+
+/* A passphrase callback that never prompts: encrypted keys fail cleanly. */
+static int
+keystore_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/*
+ * Read a whole file into locked-down memory.  Refuses group/other-readable
+ * files when secret is set.  Caller wipes and frees *out.
+ */
+static enum keystore_result
+keystore_read_file(const char *path, int secret, unsigned char **out, size_t *outlen,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC); /* a symlink is checked by its target */
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			errmsg_set(err, errlen, "%s not found", path);
+			return KEYSTORE_MISSING;
+		}
+		errmsg_set(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return KEYSTORE_ERROR;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		errmsg_set(err, errlen, "%s is not a regular file", path);
+		goto fail;
+	}
+	if (secret && (st.st_mode & 077) != 0) {
+		errmsg_set(err, errlen,
+		    "key file %s is readable by group or others (mode %04o): refused, chmod 600 it",
+		    path, (unsigned)(st.st_mode & 07777));
+		goto fail;
+	}
+	if (st.st_size <= 0 || st.st_size > KEYSTORE_MAX_FILE) {
+		errmsg_set(err, errlen, "%s: unreasonable size %lld", path, (long long)st.st_size);
+		goto fail;
+	}
+	buf = malloc((size_t)st.st_size);
+	if (buf == NULL) {
+		errmsg_set(err, errlen, "out of memory reading %s", path);
+		goto fail;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errmsg_set(err, errlen, "cannot read %s: %s", path,
+			    n < 0 ? strerror(errno) : "file shrank");
+			OPENSSL_cleanse(buf, got);
+			free(buf);
+			goto fail;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*out = buf;
+	*outlen = got;
+	return KEYSTORE_FOUND;
+fail:
+	close(fd);
+	return KEYSTORE_ERROR;
+}
+
+/* Add every certificate of a PEM buffer to certs. */
+static int
+keystore_read_certs(const unsigned char *buf, size_t len, STACK_OF(X509) *certs)
+{
+	BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	X509 *x;
+
+	if (bio == NULL)
+		return -1;
+	while ((x = PEM_read_bio_X509(bio, NULL, keystore_no_passphrase, NULL)) != NULL) {
+		if (!sk_X509_push(certs, x)) {
+			X509_free(x);
+			BIO_free(bio);
+			return -1;
+		}
+	}
+	ERR_clear_error(); /* the loop ends on "no start line" */
+	BIO_free(bio);
+	return 0;
+}
+
+enum keystore_result
+keystore_load_files(const char *key_path, const char *cert_path,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	enum keystore_result rc;
+	unsigned char *buf = NULL, *cbuf = NULL;
+	size_t len = 0, clen = 0;
+	STACK_OF(X509) *certs = NULL;
+	BIO *bio = NULL;
+	int i;
+
+	memset(id, 0, sizeof(*id));
+	rc = keystore_read_file(key_path, 1, &buf, &len, err, errlen);
+	if (rc != KEYSTORE_FOUND)
+		return rc;
+	rc = KEYSTORE_ERROR;
+	bio = BIO_new_mem_buf(buf, (int)len);
+	if (bio == NULL) {
+		errmsg_set(err, errlen, "out of memory reading %s", key_path);
+		goto cleanup;
+	}
+	id->key = PEM_read_bio_PrivateKey(bio, NULL, keystore_no_passphrase, NULL);
+	if (id->key == NULL) {
+		errmsg_set_ssl(err, errlen, "%s holds no readable (unencrypted PEM) private key",
+		    key_path);
+		goto cleanup;
+	}
+	certs = sk_X509_new_null();
+	if (certs == NULL || keystore_read_certs(buf, len, certs) != 0) {
+		errmsg_set(err, errlen, "out of memory reading %s", key_path);
+		goto cleanup;
+	}
+	if (sk_X509_num(certs) == 0 && cert_path != NULL) {
+		if (keystore_read_file(cert_path, 0, &cbuf, &clen, err, errlen) != KEYSTORE_FOUND) {
+			errmsg_set(err, errlen, "%s has no certificate and %s is missing or unreadable",
+			    key_path, cert_path);
+			goto cleanup;
+		}
+		if (keystore_read_certs(cbuf, clen, certs) != 0) {
+			errmsg_set(err, errlen, "out of memory reading %s", cert_path);
+			goto cleanup;
+		}
+	}
+	/* the certificate is the one matching the key; the rest is the chain */
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		if (X509_check_private_key(x, id->key) == 1) {
+			id->cert = sk_X509_delete(certs, i);
+			break;
+		}
+	}
+	ERR_clear_error();
+	if (id->cert == NULL) {
+		errmsg_set(err, errlen, "no certificate matching the private key in %s%s%s",
+		    key_path, cert_path ? " or " : "", cert_path ? cert_path : "");
+		goto cleanup;
+	}
+	id->chain = certs;
+	certs = NULL;
+	rc = KEYSTORE_FOUND;
+cleanup:
+	BIO_free(bio);
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, len);
+		free(buf);
+	}
+	free(cbuf);
+	sk_X509_pop_free(certs, X509_free);
+	if (rc != KEYSTORE_FOUND)
+		keystore_identity_free(id);
+	return rc;
+}
+
+enum keystore_result
+keystore_load(const char *dir, const char *addr, struct keystore_identity *id,
+    char *err, size_t errlen)
+{
+	char key_path[4096], cert_path[4096];
+
+	memset(id, 0, sizeof(*id));
+	if (!mime_address_is_safe(addr)) {
+		errmsg_set(err, errlen, "address %s cannot name a key file", addr);
+		return KEYSTORE_ERROR;
+	}
+	if ((size_t)snprintf(key_path, sizeof(key_path), "%s/%s.pem", dir, addr) >= sizeof(key_path) ||
+	    (size_t)snprintf(cert_path, sizeof(cert_path), "%s/%s.crt", dir, addr) >= sizeof(cert_path)) {
+		errmsg_set(err, errlen, "key path for %s too long", addr);
+		return KEYSTORE_ERROR;
+	}
+	return keystore_load_files(key_path, cert_path, id, err, errlen);
+}
+
+void
+keystore_identity_free(struct keystore_identity *id)
+{
+	EVP_PKEY_free(id->key);
+	X509_free(id->cert);
+	sk_X509_pop_free(id->chain, X509_free);
+	memset(id, 0, sizeof(*id));
+}

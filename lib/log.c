@@ -1,0 +1,111 @@
+/*
+ * log.c - logging to syslog or stderr, and error-message buffers.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "log.h"
+
+static const char *log_ident = "smime-milter";
+static enum log_target log_target = LOG_TO_STDERR;
+static int log_level = LOG_INFO;
+
+void
+log_open(const char *ident, enum log_target target, int facility)
+{
+	log_ident = ident;
+	log_target = target;
+	if (target == LOG_TO_SYSLOG)
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+void
+log_set_level(int max_priority)
+{
+	log_level = max_priority;
+}
+
+static const char *
+log_priority_name(int priority)
+{
+	switch (priority) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+		return "fatal";
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+	case LOG_INFO:
+		return "info";
+	default:
+		return "debug";
+	}
+}
+
+void
+log_msg(int priority, const char *qid, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	if (priority > log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (qid == NULL || *qid == '\0')
+		qid = "NOQUEUE";
+
+	if (log_target == LOG_TO_SYSLOG) {
+		syslog(priority, "%s: %s", qid, line);
+		return;
+	}
+	/* one fprintf per line: stdio locks the stream, lines never mix */
+	fprintf(stderr, "%s[%ld]: %s: %s: %s\n", log_ident, (long)getpid(),
+	    log_priority_name(priority), qid, line);
+}
+
+void
+errmsg_set(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void
+errmsg_set_ssl(char *err, size_t errlen, const char *fmt, ...)
+{
+	char reason[256];
+	unsigned long code, last = 0;
+	size_t used;
+	va_list ap;
+
+	while ((code = ERR_get_error()) != 0)
+		last = code;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (last == 0)
+		return;
+	ERR_error_string_n(last, reason, sizeof(reason));
+	used = strlen(err);
+	if (used + 3 < errlen)
+		snprintf(err + used, errlen - used, " (%s)", reason);
+}

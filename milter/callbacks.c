@@ -1,0 +1,534 @@
+/*
+ * callbacks.c - the libmilter callbacks of smime-milter.
+ *
+ * connect   remember the client address
+ * envfrom   take the configuration snapshot; process only internal or
+ *           authenticated clients, and only when policy signs or encrypts
+ * envrcpt   look up each recipient's certificate: 550 5.7.1 without one
+ * header    collect Content-*, From and MIME-Version
+ * eoh       skip mail that is S/MIME or PGP/MIME already; load the signer
+ * body      canonicalise to CRLF and spool (bounded memory)
+ * eom       build the S/MIME entity, replace body and Content-* headers
+ * abort/close  free and wipe everything
+ *
+ * Any failure ends in the on-error action (451 4.7.0 by default): mail
+ * that policy says to protect is never released unprotected.
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "certstore.h"
+#include "keystore.h"
+#include "log.h"
+#include "milter.h"
+#include "mime.h"
+#include "smime.h"
+#include "spool.h"
+
+#define ADDR_MAX 256
+
+struct msgctx {
+	struct conf *conf;          /* snapshot this message uses */
+	char qid[64];
+	STACK_OF(X509) *recips;     /* certificates of accepted recipients */
+	int nrcpt;
+	struct mime_headers headers; /* Content-*, From, MIME-Version */
+	int has_mime_version;
+	struct keystore_identity signer;
+	char signer_addr[ADDR_MAX];
+	spool *body;
+	struct mime_canon canon;
+	char *canonbuf;
+	size_t canonbuf_len;
+	int progress_chunks;
+};
+
+struct connctx {
+	struct sockaddr_storage addr;
+	int has_addr;
+	int leadspc;               /* header values come with their leading space */
+	struct msgctx *msg;
+};
+
+/* ---- the configuration in force ---- */
+
+static pthread_mutex_t conf_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct conf *conf_current;
+
+void
+milter_set_conf(struct conf *c)
+{
+	struct conf *old;
+
+	pthread_mutex_lock(&conf_mutex);
+	old = conf_current;
+	conf_current = c;
+	pthread_mutex_unlock(&conf_mutex);
+	conf_unref(old);
+}
+
+struct conf *
+milter_get_conf(void)
+{
+	struct conf *c;
+
+	pthread_mutex_lock(&conf_mutex);
+	c = conf_ref(conf_current);
+	pthread_mutex_unlock(&conf_mutex);
+	return c;
+}
+
+/* ---- small wrappers around smfi_* ---- */
+
+static struct connctx *
+mta_conn(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+static const char *
+mta_macro(SMFICTX *ctx, const char *name)
+{
+	const char *v = smfi_getsymval(ctx, (char *)name);
+	return (v != NULL && *v != '\0') ? v : NULL;
+}
+
+/* Remember the queue id once the MTA tells it. */
+static void
+mta_update_qid(SMFICTX *ctx, struct msgctx *m)
+{
+	const char *qid = mta_macro(ctx, "i");
+
+	if (qid != NULL)
+		snprintf(m->qid, sizeof(m->qid), "%s", qid);
+}
+
+/* Set the SMTP reply; '%' in text must not reach libmilter's format. */
+static void
+mta_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
+{
+	char safe[512];
+	size_t o = 0;
+
+	for (; *text != '\0' && o + 2 < sizeof(safe); text++) {
+		if (*text == '\r' || *text == '\n')
+			continue;
+		if (*text == '%')
+			safe[o++] = '%';
+		safe[o++] = *text;
+	}
+	safe[o] = '\0';
+	(void)smfi_setreply(ctx, (char *)code, (char *)xcode, safe);
+}
+
+/* Header values given to the MTA: LF folding only, leading space as negotiated. */
+static int
+mta_add_header(SMFICTX *ctx, int leadspc, const char *name, const char *value)
+{
+	char buf[1024];
+	size_t o = 0;
+
+	if (leadspc)
+		buf[o++] = ' ';
+	for (; *value != '\0' && o + 1 < sizeof(buf); value++)
+		if (*value != '\r')
+			buf[o++] = *value;
+	buf[o] = '\0';
+	return smfi_addheader(ctx, (char *)name, buf) == MI_SUCCESS ? 0 : -1;
+}
+
+static int
+mta_delete_header(SMFICTX *ctx, const char *name, int index)
+{
+	return smfi_chgheader(ctx, (char *)name, index, NULL) == MI_SUCCESS ? 0 : -1;
+}
+
+/* smime_write_fn: hand output to the MTA, keeping it from timing out. */
+static int
+mta_replace_body(void *arg, const void *data, size_t len)
+{
+	SMFICTX *ctx = arg;
+	struct connctx *cc = mta_conn(ctx);
+
+	if (smfi_replacebody(ctx, (unsigned char *)data, (int)len) != MI_SUCCESS)
+		return -1;
+	if (cc != NULL && cc->msg != NULL && ++cc->msg->progress_chunks % 64 == 0)
+		(void)smfi_progress(ctx);
+	return 0;
+}
+
+/* ---- message context ---- */
+
+static void
+msg_free(struct msgctx *m)
+{
+	if (m == NULL)
+		return;
+	sk_X509_pop_free(m->recips, X509_free);
+	mime_headers_clear(&m->headers);
+	keystore_identity_free(&m->signer);
+	spool_free(m->body);
+	if (m->canonbuf != NULL) {
+		OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
+		free(m->canonbuf);
+	}
+	conf_unref(m->conf);
+	free(m);
+}
+
+static void
+conn_end_message(struct connctx *cc)
+{
+	msg_free(cc->msg);
+	cc->msg = NULL;
+}
+
+/* The on-error action for an internal failure; logs the cause. */
+static sfsistat
+msg_fail(SMFICTX *ctx, struct msgctx *m, const char *what, const char *detail)
+{
+	struct connctx *cc = mta_conn(ctx);
+	int reject = m->conf->on_error == CONF_ON_ERROR_REJECT;
+
+	log_msg(LOG_ERR, m->qid, "%s: %s: %s", reject ? "rejected" : "tempfail", what, detail);
+	if (reject)
+		mta_reply(ctx, "550", "5.7.0", what);
+	else
+		mta_reply(ctx, "451", "4.7.0", what);
+	conn_end_message(cc);
+	return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+/* ---- callbacks ---- */
+
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
+    unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
+    unsigned long *pf3)
+{
+	struct connctx *cc = calloc(1, sizeof(*cc));
+	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+
+	(void)f2;
+	(void)f3;
+	if (cc == NULL)
+		return SMFIS_TEMPFAIL;
+	if ((f0 & want) != want) {
+		log_msg(LOG_ERR, NULL, "the MTA does not allow header and body changes: refusing");
+		free(cc);
+		return SMFIS_REJECT;
+	}
+	*pf0 = want;
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	*pf2 = 0;
+	*pf3 = 0;
+	cc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	smfi_setpriv(ctx, cc);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	(void)hostname;
+	if (cc == NULL) { /* an MTA that does not negotiate */
+		cc = calloc(1, sizeof(*cc));
+		if (cc == NULL)
+			return SMFIS_TEMPFAIL;
+		smfi_setpriv(ctx, cc);
+	}
+	if (hostaddr != NULL && (hostaddr->sa_family == AF_INET || hostaddr->sa_family == AF_INET6)) {
+		size_t len = hostaddr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+		                                            : sizeof(struct sockaddr_in6);
+		memcpy(&cc->addr, hostaddr, len);
+		cc->has_addr = 1;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct connctx *cc = mta_conn(ctx);
+	struct msgctx *m;
+	const char *auth;
+	int internal;
+
+	(void)argv;
+	if (cc == NULL)
+		return SMFIS_TEMPFAIL;
+	conn_end_message(cc);
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	m->conf = milter_get_conf();
+	mime_headers_init(&m->headers);
+	mta_update_qid(ctx, m);
+	cc->msg = m;
+
+	internal = cc->has_addr && hostlist_match(m->conf->internal, (struct sockaddr *)&cc->addr);
+	auth = mta_macro(ctx, "{auth_authen}");
+	if (!internal && auth == NULL) {
+		log_msg(LOG_DEBUG, m->qid, "passed: client is neither internal nor authenticated");
+		conn_end_message(cc);
+		return SMFIS_ACCEPT;
+	}
+	if (!m->conf->sign && !m->conf->encrypt) {
+		conn_end_message(cc);
+		return SMFIS_ACCEPT;
+	}
+	m->recips = sk_X509_new_null();
+	if (m->recips == NULL)
+		return msg_fail(ctx, m, "out of memory", "recipient list");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct connctx *cc = mta_conn(ctx);
+	struct msgctx *m = cc != NULL ? cc->msg : NULL;
+	char addr[ADDR_MAX], reason[512], reply[ADDR_MAX + 64];
+	X509 *cert = NULL;
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	mta_update_qid(ctx, m);
+	if (!m->conf->encrypt) {
+		m->nrcpt++;
+		return SMFIS_CONTINUE;
+	}
+	if (argv[0] == NULL || mime_extract_address(argv[0], addr, sizeof(addr)) != 0) {
+		log_msg(LOG_NOTICE, m->qid, "rejected recipient %s: not a usable address",
+		    argv[0] ? argv[0] : "(none)");
+		mta_reply(ctx, "550", "5.7.1", "recipient address cannot be used for S/MIME");
+		return SMFIS_REJECT;
+	}
+	switch (certstore_lookup(m->conf->cert_dir, addr, &cert, reason, sizeof(reason))) {
+	case CERTSTORE_FOUND:
+		if (!sk_X509_push(m->recips, cert)) {
+			X509_free(cert);
+			return msg_fail(ctx, m, "out of memory", "recipient list");
+		}
+		m->nrcpt++;
+		return SMFIS_CONTINUE;
+	case CERTSTORE_MISSING:
+	case CERTSTORE_UNUSABLE:
+		log_msg(LOG_NOTICE, m->qid, "rejected recipient <%s>: %s", addr, reason);
+		snprintf(reply, sizeof(reply), "<%s>: no usable S/MIME certificate for this recipient",
+		    addr);
+		mta_reply(ctx, "550", "5.7.1", reply);
+		return SMFIS_REJECT;
+	case CERTSTORE_ERROR:
+	default:
+		log_msg(LOG_ERR, m->qid, "tempfail recipient <%s>: %s", addr, reason);
+		snprintf(reply, sizeof(reply), "<%s>: S/MIME certificate lookup failed, try again later",
+		    addr);
+		mta_reply(ctx, "451", "4.7.1", reply);
+		return SMFIS_TEMPFAIL;
+	}
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct connctx *cc = mta_conn(ctx);
+	struct msgctx *m = cc != NULL ? cc->msg : NULL;
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	if (strcasecmp(name, "MIME-Version") == 0)
+		m->has_mime_version = 1;
+	if (!mime_is_content_header(name) && strcasecmp(name, "From") != 0)
+		return SMFIS_CONTINUE;
+	if (mime_headers_add(&m->headers, name, value) != 0)
+		return msg_fail(ctx, m, "out of memory", "headers");
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct connctx *cc = mta_conn(ctx);
+	struct msgctx *m = cc != NULL ? cc->msg : NULL;
+	const struct mime_header *ct, *from;
+	char err[512], what[ADDR_MAX + 64];
+
+	if (m == NULL)
+		return SMFIS_CONTINUE;
+	mta_update_qid(ctx, m);
+	ct = mime_headers_find(&m->headers, "Content-Type");
+	if (ct != NULL && mime_is_protected_type(ct->value)) {
+		log_msg(LOG_INFO, m->qid, "passed: already S/MIME or PGP/MIME");
+		conn_end_message(cc);
+		return SMFIS_ACCEPT;
+	}
+	if (m->conf->sign) {
+		from = mime_headers_find(&m->headers, "From");
+		if (from == NULL ||
+		    mime_extract_address(from->value, m->signer_addr, sizeof(m->signer_addr)) != 0)
+			return msg_fail(ctx, m, "no usable From: address to sign for",
+			    from ? "unparseable From: header" : "no From: header");
+		switch (keystore_load(m->conf->key_dir, m->signer_addr, &m->signer, err, sizeof(err))) {
+		case KEYSTORE_FOUND:
+			break;
+		case KEYSTORE_MISSING:
+			snprintf(what, sizeof(what), "no S/MIME signing key for <%s>", m->signer_addr);
+			return msg_fail(ctx, m, what, err);
+		default:
+			snprintf(what, sizeof(what), "S/MIME signing key for <%s> is unusable",
+			    m->signer_addr);
+			return msg_fail(ctx, m, what, err);
+		}
+	}
+	m->body = spool_new(m->conf->spool_memory, m->conf->spool_dir);
+	if (m->body == NULL)
+		return msg_fail(ctx, m, "out of memory", "spool");
+	mime_canon_init(&m->canon);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct connctx *cc = mta_conn(ctx);
+	struct msgctx *m = cc != NULL ? cc->msg : NULL;
+	char err[256];
+	size_t n;
+
+	if (m == NULL || m->body == NULL)
+		return SMFIS_CONTINUE;
+	if (m->canonbuf_len < 2 * len) {
+		if (m->canonbuf != NULL) {
+			OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
+			free(m->canonbuf);
+		}
+		m->canonbuf_len = 2 * len;
+		m->canonbuf = malloc(m->canonbuf_len);
+		if (m->canonbuf == NULL) {
+			m->canonbuf_len = 0;
+			return msg_fail(ctx, m, "out of memory", "body buffer");
+		}
+	}
+	n = mime_canon_chunk(&m->canon, (const char *)chunk, len, m->canonbuf);
+	if (spool_write(m->body, m->canonbuf, n, err, sizeof(err)) != 0)
+		return msg_fail(ctx, m, "cannot spool the message", err);
+	return SMFIS_CONTINUE;
+}
+
+/* Content-* headers out, the S/MIME ones in. */
+static int
+eom_rewrite_headers(SMFICTX *ctx, struct connctx *cc, struct msgctx *m,
+    const struct smime_result *res)
+{
+	size_t i;
+
+	for (i = m->headers.n; i-- > 0;) {
+		const struct mime_header *h = &m->headers.v[i];
+		if (mime_is_content_header(h->name) && mta_delete_header(ctx, h->name, h->index) != 0)
+			return -1;
+	}
+	if (!m->has_mime_version && mta_add_header(ctx, cc->leadspc, "MIME-Version", "1.0") != 0)
+		return -1;
+	if (mta_add_header(ctx, cc->leadspc, "Content-Type", res->content_type) != 0)
+		return -1;
+	if (res->disposition[0] != '\0' &&
+	    mta_add_header(ctx, cc->leadspc, "Content-Disposition", res->disposition) != 0)
+		return -1;
+	if (res->transfer_encoding[0] != '\0' &&
+	    mta_add_header(ctx, cc->leadspc, "Content-Transfer-Encoding", res->transfer_encoding) != 0)
+		return -1;
+	return 0;
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct connctx *cc = mta_conn(ctx);
+	struct msgctx *m = cc != NULL ? cc->msg : NULL;
+	struct smime_options opt;
+	struct smime_result res;
+	char err[512], *head = NULL;
+	size_t headlen;
+	uint64_t insize;
+
+	if (m == NULL || m->body == NULL)
+		return SMFIS_CONTINUE;
+	mta_update_qid(ctx, m);
+	if (mime_content_block(&m->headers, !cc->leadspc, &head, &headlen) != 0)
+		return msg_fail(ctx, m, "out of memory", "content headers");
+	memset(&opt, 0, sizeof(opt));
+	opt.sign = m->conf->sign;
+	opt.encrypt = m->conf->encrypt;
+	opt.cipher = m->conf->cipher;
+	opt.digest = m->conf->digest;
+	insize = spool_size(m->body);
+	if (smime_protect(&opt, &m->signer, m->recips, head, headlen, m->body, mta_replace_body, ctx,
+	        &res, err, sizeof(err)) != 0) {
+		OPENSSL_cleanse(head, headlen);
+		free(head);
+		return msg_fail(ctx, m, "S/MIME processing failed, try again later", err);
+	}
+	OPENSSL_cleanse(head, headlen);
+	free(head);
+	if (eom_rewrite_headers(ctx, cc, m, &res) != 0)
+		return msg_fail(ctx, m, "S/MIME processing failed, try again later",
+		    "the MTA refused a header change");
+	log_msg(LOG_INFO, m->qid, "%s%s%s: from=<%s> recipients=%d body=%llu->%llu bytes",
+	    opt.sign ? "signed" : "", opt.sign && opt.encrypt ? " and " : "",
+	    opt.encrypt ? "encrypted" : "", opt.sign ? m->signer_addr : "", m->nrcpt,
+	    (unsigned long long)insize, (unsigned long long)res.bytes);
+	conn_end_message(cc);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	if (cc != NULL)
+		conn_end_message(cc);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	if (cc != NULL) {
+		conn_end_message(cc);
+		free(cc);
+		smfi_setpriv(ctx, NULL);
+	}
+	return SMFIS_CONTINUE;
+}
+
+struct smfiDesc milter_desc = {
+	.xxfi_name = "smime-milter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
+	.xxfi_connect = cb_connect,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
+};
