@@ -40,6 +40,7 @@ struct sink {
 	size_t npend;
 	unsigned char buf[SINK_BUF];
 	size_t blen;
+	size_t used;   /* high-water mark of buf, wiped at the end */
 	uint64_t bytes;
 	int failed;
 };
@@ -47,6 +48,8 @@ struct sink {
 static int
 sink_flush(struct sink *s)
 {
+	if (s->blen > s->used)
+		s->used = s->blen;
 	if (s->blen > 0 && !s->failed) {
 		if (s->fn(s->arg, s->buf, s->blen) != 0)
 			s->failed = 1;
@@ -191,37 +194,36 @@ bio_puts(BIO *b, const char *s)
 	return bio_put(b, s, strlen(s));
 }
 
+/* The inner entity: header block, spooled body, and a copy buffer. */
+struct inner {
+	const char *head;
+	size_t headlen;
+	spool *body;
+	unsigned char *buf; /* COPY_CHUNK bytes */
+	size_t used;        /* high-water mark of buf, wiped at the end */
+};
+
 /* Write the inner entity (header block + spooled body) into b. */
 static int
-emit_inner(BIO *b, const char *head, size_t headlen, spool *body, char *err, size_t errlen)
+emit_inner(BIO *b, struct inner *in, char *err, size_t errlen)
 {
-	unsigned char *buf;
 	ssize_t n;
-	int rc = -1;
 
-	if (bio_put(b, head, headlen) != 0) {
+	if (bio_put(b, in->head, in->headlen) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot process the message headers");
 		return -1;
 	}
-	if (spool_rewind(body, err, errlen) != 0)
+	if (spool_rewind(in->body, err, errlen) != 0)
 		return -1;
-	buf = malloc(COPY_CHUNK);
-	if (buf == NULL) {
-		errmsg_set(err, errlen, "out of memory");
-		return -1;
-	}
-	while ((n = spool_read(body, buf, COPY_CHUNK, err, errlen)) > 0) {
-		if (bio_put(b, buf, (size_t)n) != 0) {
+	while ((n = spool_read(in->body, in->buf, COPY_CHUNK, err, errlen)) > 0) {
+		if ((size_t)n > in->used)
+			in->used = (size_t)n;
+		if (bio_put(b, in->buf, (size_t)n) != 0) {
 			errmsg_set_ssl(err, errlen, "cannot process the message body");
-			goto cleanup;
+			return -1;
 		}
 	}
-	if (n == 0)
-		rc = 0;
-cleanup:
-	OPENSSL_cleanse(buf, COPY_CHUNK);
-	free(buf);
-	return rc;
+	return n == 0 ? 0 : -1;
 }
 
 /* base64 of a small buffer, 76-column CRLF lines, into b. */
@@ -264,8 +266,7 @@ smime_micalg(const EVP_MD *md)
 
 static int
 sign_detached(const struct smime_options *opt, const struct keystore_identity *signer,
-    const char *head, size_t headlen, spool *body, unsigned char **der, size_t *derlen,
-    char *err, size_t errlen)
+    struct inner *in, unsigned char **der, size_t *derlen, char *err, size_t errlen)
 {
 	const int flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_STREAM;
 	CMS_ContentInfo *cms = NULL;
@@ -290,7 +291,7 @@ sign_detached(const struct smime_options *opt, const struct keystore_identity *s
 		errmsg_set_ssl(err, errlen, "cannot start the signature");
 		goto cleanup;
 	}
-	if (emit_inner(dbio, head, headlen, body, err, errlen) != 0)
+	if (emit_inner(dbio, in, err, errlen) != 0)
 		goto cleanup;
 	if (!CMS_dataFinal(cms, dbio)) {
 		errmsg_set_ssl(err, errlen, "signing failed");
@@ -321,8 +322,7 @@ cleanup:
 
 static int
 emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
-    const char *head, size_t headlen, spool *body, const unsigned char *sig, size_t siglen,
-    char *err, size_t errlen)
+    struct inner *in, const unsigned char *sig, size_t siglen, char *err, size_t errlen)
 {
 	char line[512];
 
@@ -336,7 +336,7 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 	    boundary);
 	if (bio_puts(b, line) != 0)
 		goto io;
-	if (emit_inner(b, head, headlen, body, err, errlen) != 0)
+	if (emit_inner(b, in, err, errlen) != 0)
 		return -1;
 	snprintf(line, sizeof(line),
 	    "\r\n--%s\r\n"
@@ -392,6 +392,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 {
 	struct smime_options opt = *opt_in;
 	struct sink *sink = NULL;
+	struct inner in = {head, headlen, body, NULL, 0};
 	CMS_ContentInfo *env = NULL;
 	BIO *sbio = NULL, *cbio = NULL;
 	unsigned char *sig = NULL;
@@ -430,14 +431,18 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 	    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=%s;\r\n"
 	    "\tboundary=\"%s\"", micalg, boundary);
 
-	if (opt.sign && sign_detached(&opt, signer, head, headlen, body, &sig, &siglen, err, errlen) != 0)
-		goto cleanup;
-
-	sink = calloc(1, sizeof(*sink));
-	if (sink == NULL) {
+	in.buf = malloc(COPY_CHUNK);
+	sink = malloc(sizeof(*sink));
+	if (in.buf == NULL || sink == NULL) {
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
+	sink->npend = sink->blen = sink->used = 0;
+	sink->bytes = 0;
+	sink->failed = 0;
+	if (opt.sign && sign_detached(&opt, signer, &in, &sig, &siglen, err, errlen) != 0)
+		goto cleanup;
+
 	sink->fn = out;
 	sink->arg = out_arg;
 	sink->base64 = opt.encrypt;
@@ -449,8 +454,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 
 	if (!opt.encrypt) {
 		/* sign only: the multipart/signed body goes out as it is */
-		if (emit_signed(sbio, 0, NULL, boundary, head, headlen, body, sig, siglen, err,
-		        errlen) != 0)
+		if (emit_signed(sbio, 0, NULL, boundary, &in, sig, siglen, err, errlen) != 0)
 			goto cleanup;
 		snprintf(res->content_type, sizeof(res->content_type), "%s", signed_type);
 	} else {
@@ -473,10 +477,10 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 			goto cleanup;
 		}
 		if (opt.sign) {
-			if (emit_signed(cbio, 1, signed_type, boundary, head, headlen, body, sig,
-			        siglen, err, errlen) != 0)
+			if (emit_signed(cbio, 1, signed_type, boundary, &in, sig, siglen, err,
+			        errlen) != 0)
 				goto cleanup;
-		} else if (emit_inner(cbio, head, headlen, body, err, errlen) != 0) {
+		} else if (emit_inner(cbio, &in, err, errlen) != 0) {
 			goto cleanup;
 		}
 		if (BIO_flush(cbio) != 1) {
@@ -503,8 +507,14 @@ cleanup:
 	CMS_ContentInfo_free(env);
 	free(sig);
 	if (sink != NULL) {
-		OPENSSL_cleanse(sink, sizeof(*sink));
+		/* plaintext passes through here in sign-only mode */
+		OPENSSL_cleanse(sink->buf, sink->used > sink->blen ? sink->used : sink->blen);
+		OPENSSL_cleanse(sink->pend, sizeof(sink->pend));
 		free(sink);
+	}
+	if (in.buf != NULL) {
+		OPENSSL_cleanse(in.buf, in.used);
+		free(in.buf);
 	}
 	ERR_clear_error();
 	return rc;

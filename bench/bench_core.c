@@ -1,0 +1,143 @@
+/*
+ * bench_core.c - throughput of the core: sign + encrypt one message with
+ * smime_protect, RSA-2048 signer, N RSA-2048 recipients, as many times as
+ * fit in the given seconds.  Prints "messages/s".
+ *
+ *   bench_core SIZE_BYTES RECIPIENTS SECONDS [lookup]
+ *
+ * With "lookup" every message also loads the signer key and recipient
+ * certificates from key-dir / cert-dir files, as the milter does.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "certstore.h"
+#include "keystore.h"
+#include "smime.h"
+#include "spool.h"
+#include "../tests/testpki.h"
+
+static int
+discard(void *arg, const void *data, size_t len)
+{
+	(void)data;
+	*(size_t *)arg += len;
+	return 0;
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const char head[] = "Content-Type: text/plain; charset=utf-8\r\n"
+	                           "Content-Transfer-Encoding: 8bit\r\n\r\n";
+	static const char words[] = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, ";
+	const char *ku = "critical,digitalSignature,keyEncipherment";
+	struct testpki_id ca, alice, rc[64];
+	struct keystore_identity signer;
+	struct smime_options opt = {.sign = 1, .encrypt = 1};
+	struct smime_result res;
+	STACK_OF(X509) *recips;
+	char dir[256], certdir[300], keydir[300], path[512], err[512], *body;
+	size_t size, n, i, out = 0;
+	int lookup;
+	long count = 0;
+	double secs, start, elapsed;
+	spool *sp;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: bench_core SIZE RECIPIENTS SECONDS [lookup]\n");
+		return 2;
+	}
+	size = strtoul(argv[1], NULL, 10);
+	n = strtoul(argv[2], NULL, 10);
+	secs = atof(argv[3]);
+	lookup = argc > 4 && strcmp(argv[4], "lookup") == 0;
+	if (n < 1 || n > 64)
+		return 2;
+
+	snprintf(dir, sizeof(dir), "%s/bench.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
+	snprintf(keydir, sizeof(keydir), "%s/keys", dir);
+	mkdir(certdir, 0755);
+	mkdir(keydir, 0700);
+	ca = testpki_issue("rsa", "Bench CA", NULL, NULL, -1, 30, NULL, NULL);
+	alice = testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 30, ku, "emailProtection");
+	{
+		X509 *const chain[] = {alice.cert, ca.cert, NULL};
+		snprintf(path, sizeof(path), "%s/alice@example.com.pem", keydir);
+		testpki_write(path, 0600, alice.key, chain, 0);
+	}
+	for (i = 0; i < n; i++) {
+		char addr[64];
+		snprintf(addr, sizeof(addr), "r%zu@partner.example", i);
+		rc[i] = testpki_issue("rsa", addr, addr, &ca, -1, 30, ku, "emailProtection");
+		X509 *const one[] = {rc[i].cert, NULL};
+		snprintf(path, sizeof(path), "%s/%s.crt", certdir, addr);
+		testpki_write(path, 0644, NULL, one, 0);
+	}
+
+	body = malloc(size + 2);
+	for (i = 0; i < size; i++)
+		body[i] = (i % 72 == 70) ? '\r' : (i % 72 == 71) ? '\n' : words[i % (sizeof(words) - 1)];
+	sp = spool_new(SPOOL_DEFAULT_MEMORY, dir);
+	if (spool_write(sp, body, size, err, sizeof(err)) != 0)
+		return 1;
+
+	signer.key = alice.key;
+	signer.cert = alice.cert;
+	signer.chain = sk_X509_new_null();
+	sk_X509_push(signer.chain, ca.cert);
+	recips = sk_X509_new_null();
+	for (i = 0; i < n; i++)
+		sk_X509_push(recips, rc[i].cert);
+
+	start = now();
+	do {
+		if (lookup) {
+			struct keystore_identity id;
+			STACK_OF(X509) *rs = sk_X509_new_null();
+			for (i = 0; i < n; i++) {
+				char addr[64], reason[256];
+				X509 *c;
+				snprintf(addr, sizeof(addr), "r%zu@partner.example", i);
+				if (certstore_lookup(certdir, addr, &c, reason, sizeof(reason)) != CERTSTORE_FOUND)
+					return 1;
+				sk_X509_push(rs, c);
+			}
+			if (keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)) != KEYSTORE_FOUND)
+				return 1;
+			if (smime_protect(&opt, &id, rs, head, sizeof(head) - 1, sp, discard, &out, &res, err,
+			        sizeof(err)) != 0)
+				return 1;
+			keystore_identity_free(&id);
+			sk_X509_pop_free(rs, X509_free);
+		} else if (smime_protect(&opt, &signer, recips, head, sizeof(head) - 1, sp, discard, &out,
+		               &res, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bench_core: %s\n", err);
+			return 1;
+		}
+		count++;
+		elapsed = now() - start;
+	} while (elapsed < secs);
+	printf("%.1f\n", (double)count / elapsed);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (system(path) != 0)
+		return 1;
+	return 0;
+}

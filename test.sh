@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# test.sh - install what the tests need, build, and run every test:
+#   Check unit tests of the core library, the miltertest suite driving the
+#   daemon over the milter protocol, and the end-to-end test through a
+#   private Postfix with OpenDKIM, judged by OpenSSL, GnuPG and NSS.
+# Usage: ./test.sh            (as root on Debian 12)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if [ "$(id -u)" != 0 ]; then
+	echo "test.sh: run as root: it installs Debian packages and starts a private Postfix" >&2
+	exit 1
+fi
+
+tests/deps.sh
+
+echo "== build"
+[ -x configure ] || ./autogen.sh >/dev/null
+[ -f Makefile ] || ./configure -q
+make -j"$(nproc)" >/dev/null
+
+passed=0
+failed=0
+suites_failed=()
+
+# count "N passed, M failed" from a suite's last such line
+count_suite() {
+	local name=$1 log=$2 rc=$3 line p f
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+	if [ -n "$line" ]; then
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed*}
+		passed=$((passed + p))
+		failed=$((failed + f))
+	fi
+	if [ "$rc" != 0 ] || [ -z "$line" ]; then
+		suites_failed+=("$name")
+		[ -n "$line" ] && [ "${f:-0}" != 0 ] || failed=$((failed + 1))
+	fi
+}
+
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/smime-milter-tests.XXXXXX")
+trap 'rm -rf "$logdir"' EXIT
+
+echo "== unit tests (Check)"
+rc=0
+make -j"$(nproc)" check >"$logdir/unit.log" 2>&1 || rc=$?
+for t in tests/check_*.log; do
+	[ -f "$t" ] || continue
+	sed -n 's/^\([0-9]*%: Checks.*\)/  '"$(basename "$t" .log)"': \1/p' "$t"
+	grep -E ':[EF]:' "$t" | sed 's/^/    /' || true
+	line=$(grep -E '^[0-9]+%: Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$t" | tail -n 1)
+	n=$(echo "$line" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+	fl=$(echo "$line" | sed -E 's/.*Failures: ([0-9]+).*/\1/')
+	er=$(echo "$line" | sed -E 's/.*Errors: ([0-9]+).*/\1/')
+	passed=$((passed + n - fl - er))
+	failed=$((failed + fl + er))
+done
+if [ "$rc" != 0 ]; then
+	suites_failed+=("unit")
+	grep -E '^(FAIL|ERROR)' "$logdir/unit.log" || tail -n 30 "$logdir/unit.log"
+fi
+
+for suite in tests/miltertest.sh tests/e2e-postfix.sh; do
+	echo "== $suite"
+	rc=0
+	"$suite" 2>&1 | tee "$logdir/suite.log" || rc=${PIPESTATUS[0]}
+	count_suite "$suite" "$logdir/suite.log" "$rc"
+done
+
+echo
+if [ "${#suites_failed[@]}" -gt 0 ]; then
+	echo "failed suites: ${suites_failed[*]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ] && [ "${#suites_failed[@]}" = 0 ]
