@@ -1,0 +1,531 @@
+# shellcheck shell=bash
+# Shared functions for the end-to-end test and the demo: a private Postfix on loopback, an SMTP
+# sink, OpenDKIM, smime-milter, DKIM verification, and cleanup of everything started.
+#
+# Source it:   . "$(dirname "$0")/lib/harness.sh"
+#              harness_trap                 # stop everything on exit, even on failure
+# Nothing here touches the system Postfix or OpenDKIM, or listens on port 25.
+
+HARNESS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HARNESS_CLEANUP=()
+HARNESS_PORTS=" "
+
+if [ -z "${PYTHON3:-}" ]; then
+    # Debian's interpreter: python3-dkim is installed for it
+    if [ -x /usr/bin/python3 ]; then PYTHON3=/usr/bin/python3; else PYTHON3=$(command -v python3 || true); fi
+fi
+
+harness_log() { echo "harness: $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup stack: harness_on_exit CMD ARGS... registers a command; harness_cleanup runs them in
+# reverse order. harness_trap installs it for EXIT, INT and TERM.
+harness_on_exit() {
+    local q
+    printf -v q '%q ' "$@"
+    HARNESS_CLEANUP+=("$q")
+}
+
+harness_cleanup() {
+    local i
+    for ((i = ${#HARNESS_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${HARNESS_CLEANUP[$i]}" || true
+    done
+    HARNESS_CLEANUP=()
+}
+
+harness_trap() {
+    trap 'harness_cleanup' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# Remove a harness_on_exit entry once its resource is gone (exact string match)
+harness_forget() {
+    local q i
+    printf -v q '%q ' "$@"
+    for i in "${!HARNESS_CLEANUP[@]}"; do
+        if [ "${HARNESS_CLEANUP[$i]}" = "$q" ]; then unset 'HARNESS_CLEANUP[i]'; fi
+    done
+    HARNESS_CLEANUP=("${HARNESS_CLEANUP[@]}")
+}
+
+harness_need() { # TOOL... : a missing tool is an error, never a skip
+    local t missing=""
+    for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
+    [ -n "$PYTHON3" ] || missing="$missing python3"
+    if [ -n "$missing" ]; then
+        harness_log "missing tools:$missing (run tests/deps.sh as root)"
+        return 1
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ports and waiting
+
+# free_port: an unused TCP port on 127.0.0.1 (never 25), distinct from ports handed out before
+free_port() {
+    local p i
+    for i in 1 2 3 4 5 6 7 8 9 10; do
+        p=$("$PYTHON3" -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+        if [ "$p" != 25 ] && [[ $HARNESS_PORTS != *" $p "* ]]; then
+            HARNESS_PORTS="$HARNESS_PORTS$p "
+            echo "$p"
+            return 0
+        fi
+        : "$i"
+    done
+    harness_log "free_port: no free port"
+    return 1
+}
+
+# port_listening PORT: true when something LISTENs on 127.0.0.1:PORT (or the wildcard address);
+# reads /proc so that the service is not disturbed by a probe connection
+port_listening() {
+    "$PYTHON3" - "$1" <<'PY'
+import sys
+port = int(sys.argv[1])
+for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        rows = open(f).read().splitlines()[1:]
+    except OSError:
+        continue
+    for r in rows:
+        c = r.split()
+        addr, p = c[1].rsplit(":", 1)
+        if c[3] == "0A" and int(p, 16) == port and addr in ("0100007F", "00000000", "0" * 32,
+                "0000000000000000FFFF00000100007F"):
+            sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# wait_for_port PORT [SECONDS] [PID]: wait until PORT listens; fail early if PID dies
+wait_for_port() {
+    local port=$1 secs=${2:-20} pid=${3:-} i
+    for ((i = 0; i < secs * 10; i++)); do
+        port_listening "$port" && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            harness_log "process $pid exited before listening on port $port"
+            return 1
+        fi
+        sleep 0.1
+    done
+    harness_log "nothing listens on 127.0.0.1:$port after ${secs}s"
+    return 1
+}
+
+# wait_for_file FILE [SECONDS]: wait until FILE exists
+wait_for_file() {
+    local f=$1 secs=${2:-20} i
+    for ((i = 0; i < secs * 10; i++)); do
+        [ -e "$f" ] && return 0
+        sleep 0.1
+    done
+    harness_log "no file $f after ${secs}s"
+    return 1
+}
+
+# stop_pid PID [NAME]: SIGTERM, wait up to 10 s, then SIGKILL
+stop_pid() {
+    local pid=$1 name=${2:-process} i
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    harness_log "$name ($pid) ignored SIGTERM, killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------------------------
+# SMTP sink: one file per delivered message, DIR/msg-NNNNNN.eml (exact DATA bytes, CRLF,
+# dot-unstuffed), with DIR/msg-NNNNNN.from (envelope sender) and DIR/msg-NNNNNN.rcpt (envelope
+# recipients, one a line) written BEFORE the .eml appears. The .eml is renamed into place when
+# complete, so its presence means the message is whole.
+HARNESS_SINK_PY='
+import os, re, socketserver, sys, threading
+outdir, port = sys.argv[1], int(sys.argv[2])
+lock = threading.Lock()
+counter = [0]
+def addr(arg):
+    m = re.search(rb"<([^>]*)>", arg)
+    return (m.group(1) if m else arg.split(b" ")[0]).decode("utf-8", "replace")
+class H(socketserver.StreamRequestHandler):
+    def out(self, s):
+        self.wfile.write(s.encode() + b"\r\n"); self.wfile.flush()
+    def handle(self):
+        self.out("220 sink.localdomain ESMTP test sink")
+        mail, rcpts = None, []
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            cmd = line.rstrip(b"\r\n")
+            verb = cmd[:4].upper()
+            if verb == b"EHLO":
+                self.wfile.write(b"250-sink.localdomain\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+                                 b"250-ENHANCEDSTATUSCODES\r\n250 SIZE 104857600\r\n"); self.wfile.flush()
+            elif verb == b"HELO":
+                self.out("250 sink.localdomain")
+            elif verb == b"MAIL":
+                mail, rcpts = addr(cmd[10:]), []
+                self.out("250 2.1.0 ok")
+            elif verb == b"RCPT":
+                if mail is None:
+                    self.out("503 5.5.1 need MAIL"); continue
+                rcpts.append(addr(cmd[8:]))
+                self.out("250 2.1.5 ok")
+            elif verb == b"DATA":
+                if not rcpts:
+                    self.out("503 5.5.1 need RCPT"); continue
+                self.out("354 go ahead")
+                chunks = []
+                while True:
+                    l = self.rfile.readline()
+                    if not l:
+                        return
+                    if l == b".\r\n" or l == b".\n":
+                        break
+                    if l.startswith(b"."):
+                        l = l[1:]
+                    chunks.append(l)
+                with lock:
+                    counter[0] += 1
+                    n = counter[0]
+                base = os.path.join(outdir, "msg-%06d" % n)
+                with open(base + ".from", "w") as f:
+                    f.write(mail + "\n")
+                with open(base + ".rcpt", "w") as f:
+                    f.write("".join(r + "\n" for r in rcpts))
+                with open(base + ".tmp", "wb") as f:
+                    f.write(b"".join(chunks))
+                os.rename(base + ".tmp", base + ".eml")
+                self.out("250 2.0.0 ok msg-%06d" % n)
+                mail, rcpts = None, []
+            elif verb == b"RSET":
+                mail, rcpts = None, []
+                self.out("250 2.0.0 ok")
+            elif verb == b"NOOP":
+                self.out("250 2.0.0 ok")
+            elif verb == b"QUIT":
+                self.out("221 2.0.0 bye"); return
+            else:
+                self.out("502 5.5.2 not implemented")
+class S(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+S(("127.0.0.1", port), H).serve_forever()
+'
+HARNESS_SINK_PID=""
+
+# sink_start DIR PORT
+sink_start() {
+    local dir=$1 port=$2
+    mkdir -p "$dir"
+    "$PYTHON3" -c "$HARNESS_SINK_PY" "$dir" "$port" >"$dir/sink.log" 2>&1 &
+    HARNESS_SINK_PID=$!
+    harness_on_exit sink_stop
+    wait_for_port "$port" 10 "$HARNESS_SINK_PID" || { cat "$dir/sink.log" >&2; return 1; }
+}
+
+sink_stop() {
+    stop_pid "$HARNESS_SINK_PID" sink
+    HARNESS_SINK_PID=""
+}
+
+# sink_count DIR: number of complete messages
+sink_count() {
+    local f n=0
+    for f in "$1"/msg-*.eml; do [ -e "$f" ] && n=$((n + 1)); done
+    echo "$n"
+}
+
+# sink_wait DIR COUNT [SECONDS]: wait until at least COUNT messages are in DIR
+sink_wait() {
+    local dir=$1 want=$2 secs=${3:-30} i
+    for ((i = 0; i < secs * 10; i++)); do
+        [ "$(sink_count "$dir")" -ge "$want" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# OpenDKIM with a private configuration and a key generated now.
+HARNESS_OPENDKIM_PID=""
+
+# opendkim_start DIR PORT DOMAIN SELECTOR
+opendkim_start() {
+    local dir=$1 port=$2 domain=$3 selector=$4
+    harness_need opendkim opendkim-genkey || return 1
+    mkdir -p "$dir/keys"
+    chmod 0700 "$dir/keys"
+    opendkim-genkey -b 2048 -D "$dir/keys" -d "$domain" -s "$selector" || return 1
+    chmod 0600 "$dir/keys/$selector.private"
+    printf 'DOMAIN=%s\nSELECTOR=%s\n' "$domain" "$selector" >"$dir/dkim.env"
+    cat >"$dir/opendkim.conf" <<EOF
+# private OpenDKIM for tests: signs after smime-milter has rewritten the message
+Syslog                  no
+Mode                    s
+Domain                  $domain
+Selector                $selector
+KeyFile                 $dir/keys/$selector.private
+Socket                  inet:$port@127.0.0.1
+PidFile                 $dir/opendkim.pid
+InternalHosts           127.0.0.1
+Canonicalization        relaxed/simple
+SignatureAlgorithm      rsa-sha256
+SignHeaders             From,Sender,Reply-To,To,Cc,Subject,Date,Message-ID,In-Reply-To,References,MIME-Version,Content-Type,Content-Transfer-Encoding,Content-Disposition,Content-ID,Content-Description
+OversignHeaders         From,Subject,MIME-Version,Content-Type,Content-Transfer-Encoding,Content-Disposition
+AutoRestart             no
+UMask                   077
+# test keys live under a temporary directory in /tmp (world-writable, sticky)
+RequireSafeKeys         false
+EOF
+    opendkim -n -x "$dir/opendkim.conf" || { harness_log "opendkim rejects its configuration"; return 1; }
+    opendkim -f -x "$dir/opendkim.conf" >"$dir/opendkim.log" 2>&1 &
+    HARNESS_OPENDKIM_PID=$!
+    harness_on_exit opendkim_stop
+    wait_for_port "$port" 20 "$HARNESS_OPENDKIM_PID" || { cat "$dir/opendkim.log" >&2; return 1; }
+}
+
+opendkim_stop() {
+    stop_pid "$HARNESS_OPENDKIM_PID" opendkim
+    HARNESS_OPENDKIM_PID=""
+}
+
+# dkim_verify MESSAGE DIR: verify every DKIM-Signature with python3-dkim against the key that
+# opendkim_start generated in DIR (no DNS). Prints "PASS" or "FAIL reason"; returns 0 on PASS.
+dkim_verify() {
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import re, sys
+try:
+    import dkim
+except ImportError:
+    print("FAIL python3-dkim is not installed"); sys.exit(1)
+msg_path, d = sys.argv[1], sys.argv[2]
+env = dict(l.split("=", 1) for l in open(d + "/dkim.env").read().split())
+txt = open("%s/keys/%s.txt" % (d, env["SELECTOR"])).read()
+record = "".join(re.findall(r"\"([^\"]*)\"", txt)).encode()
+want = ("%s._domainkey.%s." % (env["SELECTOR"], env["DOMAIN"])).lower()
+def dnsfunc(name, timeout=5):
+    if isinstance(name, bytes):
+        name = name.decode()
+    return record if name.lower().rstrip(".") + "." == want else None
+data = open(msg_path, "rb").read()
+n = len(re.findall(rb"(?im)^DKIM-Signature:", data.split(b"\r\n\r\n", 1)[0]))
+if n == 0:
+    print("FAIL no DKIM-Signature header"); sys.exit(1)
+head = data.split(b"\r\n\r\n", 1)[0]
+if re.search(rb"(?im)^DKIM-Signature:(.|\r\n[ \t])*\bl=", head):
+    print("FAIL DKIM-Signature uses l="); sys.exit(1)
+try:
+    ok = dkim.verify(data, dnsfunc=dnsfunc)
+except Exception as e:
+    print("FAIL %s: %s" % (type(e).__name__, e)); sys.exit(1)
+if not ok:
+    print("FAIL signature does not verify"); sys.exit(1)
+print("PASS")
+PY
+}
+
+# ---------------------------------------------------------------------------------------------
+# smime-milter
+HARNESS_MILTER_PID=""
+
+# milter_start CONF LOG: run ${SMIME_MILTER:-milter/smime-milter} -f -c CONF in the background
+milter_start() {
+    local conf=$1 log=$2 bin sock port
+    bin=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
+    if [ ! -x "$bin" ]; then
+        harness_log "no milter binary at $bin (build it first, or set SMIME_MILTER)"
+        return 1
+    fi
+    sock=$(awk '$1 == "socket" { print $2 }' "$conf")
+    "$bin" -f -c "$conf" >"$log" 2>&1 &
+    HARNESS_MILTER_PID=$!
+    harness_on_exit milter_stop
+    case $sock in
+        inet:*@*)
+            port=${sock#inet:}
+            port=${port%@*}
+            wait_for_port "$port" 20 "$HARNESS_MILTER_PID" || { cat "$log" >&2; return 1; }
+            ;;
+        unix:* | local:*)
+            wait_for_file "${sock#*:}" 20 || { cat "$log" >&2; return 1; }
+            ;;
+        *)
+            harness_log "milter_start: cannot tell the socket from $conf ($sock)"
+            return 1
+            ;;
+    esac
+}
+
+milter_stop() {
+    stop_pid "$HARNESS_MILTER_PID" smime-milter
+    HARNESS_MILTER_PID=""
+}
+
+# ---------------------------------------------------------------------------------------------
+# Private Postfix: its own config, queue and data directories under DIR, smtpd on
+# 127.0.0.1:SMTPD_PORT only, everything relayed to [127.0.0.1]:RELAY_PORT, log in DIR/maillog.
+# The master daemon is started directly with "master -c DIR/etc -w" (as root, so no
+# alternate_config_directories entry in the system main.cf is needed).
+
+# postfix_start DIR SMTPD_PORT RELAY_PORT MILTERS
+postfix_start() {
+    local dir=$1 smtpd_port=$2 relay_port=$3 milters=$4 daemon_dir conf spool d p
+    harness_need postconf || return 1
+    if [ "$(id -u)" -ne 0 ]; then harness_log "postfix_start must run as root"; return 1; fi
+    id postfix >/dev/null 2>&1 || { harness_log "no postfix user (install postfix)"; return 1; }
+    getent group postdrop >/dev/null || { harness_log "no postdrop group (install postfix)"; return 1; }
+    daemon_dir=$(postconf -h daemon_directory)
+    [ -x "$daemon_dir/master" ] || { harness_log "no $daemon_dir/master"; return 1; }
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd)
+    conf=$dir/etc
+    spool=$dir/spool
+    # the postfix user must traverse DIR and its parents
+    chmod 0755 "$dir"
+    p=$(dirname "$dir")
+    while [ "$p" != / ]; do
+        if [ "$(( $(stat -c '%a' "$p" | sed 's/^.*\(.\)$/\1/') & 1 ))" -eq 0 ]; then
+            harness_log "postfix_start: $p is not traversable by the postfix user"
+            return 1
+        fi
+        p=$(dirname "$p")
+    done
+    mkdir -p "$conf" "$dir/data" "$spool"
+    chmod 0755 "$conf" "$spool"
+    chown postfix "$dir/data"
+    chmod 0700 "$dir/data"
+    for d in active bounce corrupt defer deferred flush hold incoming private saved trace; do
+        mkdir -p "$spool/$d"
+        chown postfix "$spool/$d"
+        chmod 0700 "$spool/$d"
+    done
+    mkdir -p "$spool/maildrop" "$spool/public" "$spool/pid"
+    chown postfix:postdrop "$spool/maildrop" "$spool/public"
+    chmod 0730 "$spool/maildrop"
+    chmod 0710 "$spool/public"
+    chmod 0755 "$spool/pid"
+    : >"$dir/maillog"
+    cat >"$conf/main.cf" <<EOF
+# private Postfix instance for smime-milter tests (loopback only)
+compatibility_level = 3.6
+queue_directory = $spool
+data_directory = $dir/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = relay.smime-test.localdomain
+mydomain = smime-test.localdomain
+myorigin = \$myhostname
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+local_transport = error:5.1.1 local delivery is disabled
+alias_maps =
+alias_database =
+relay_domains =
+relayhost = [127.0.0.1]:$relay_port
+smtp_dns_support_level = disabled
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_milters = $milters
+non_smtpd_milters = $milters
+milter_default_action = tempfail
+milter_protocol = 6
+smtpd_tls_security_level = none
+smtp_tls_security_level = none
+maillog_file = $dir/maillog
+maillog_file_prefixes = $dir
+biff = no
+append_dot_mydomain = no
+queue_run_delay = 2s
+minimal_backoff_time = 2s
+maximal_backoff_time = 4s
+delay_warning_time = 0
+EOF
+    cat >"$conf/master.cf" <<EOF
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+127.0.0.1:$smtpd_port inet n - n - - smtpd
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+EOF
+    harness_on_exit postfix_stop "$dir"
+    if ! "$daemon_dir/master" -c "$conf" -w >"$dir/master.out" 2>&1; then
+        harness_log "Postfix master did not start:"
+        cat "$dir/master.out" "$dir/maillog" >&2
+        return 1
+    fi
+    wait_for_port "$smtpd_port" 20 || { cat "$dir/maillog" >&2; return 1; }
+}
+
+# postfix_pids DIR: processes of the instance in DIR (the master's session, or MAIL_CONFIG=DIR/etc)
+postfix_pids() {
+    local dir conf master=""
+    dir=$(cd "$1" && pwd)
+    conf=$dir/etc
+    [ -r "$dir/spool/pid/master.pid" ] && master=$(tr -d ' \n' <"$dir/spool/pid/master.pid")
+    "$PYTHON3" - "$conf" "${master:-0}" <<'PY'
+import os, sys
+conf, master = sys.argv[1].encode(), int(sys.argv[2])
+for p in os.listdir("/proc"):
+    if not p.isdigit() or int(p) == os.getpid():
+        continue
+    try:
+        stat = open("/proc/%s/stat" % p, "rb").read()
+        sid = int(stat.rsplit(b")", 1)[1].split()[3])
+        if master and (int(p) == master or sid == master):
+            print(p); continue
+        if b"MAIL_CONFIG=" + conf in open("/proc/%s/environ" % p, "rb").read().split(b"\0"):
+            print(p)
+    except (OSError, ValueError, IndexError):
+        pass
+PY
+}
+
+# postfix_stop DIR: stop the instance; fails if any of its processes is left behind
+postfix_stop() {
+    local dir=$1 master="" i left
+    [ -d "$dir" ] || return 0
+    [ -r "$dir/spool/pid/master.pid" ] && master=$(tr -d ' \n' <"$dir/spool/pid/master.pid")
+    if [ -n "$master" ] && kill -0 "$master" 2>/dev/null; then
+        kill -TERM "$master" 2>/dev/null || true
+        for ((i = 0; i < 100; i++)); do
+            kill -0 "$master" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    for ((i = 0; i < 50; i++)); do
+        left=$(postfix_pids "$dir")
+        [ -z "$left" ] && return 0
+        sleep 0.1
+    done
+    harness_log "Postfix processes left behind, killing: $(echo "$left" | tr '\n' ' ')"
+    # shellcheck disable=SC2086 # a list of pids
+    kill -KILL $left 2>/dev/null || true
+    return 1
+}
