@@ -13,7 +13,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <pthread.h>
+
 #include "certstore.h"
+#include "filecache.h"
 #include "log.h"
 #include "mime.h"
 
@@ -87,6 +90,29 @@ certstore_check_usable(X509 *cert, const char *addr, char *reason, size_t reason
 	return 0;
 }
 
+/* Parsed certificates, re-read when their file changes. */
+static filecache *cert_cache;
+static pthread_once_t cert_cache_once = PTHREAD_ONCE_INIT;
+
+static void *
+cert_dup(void *obj)
+{
+	X509_up_ref(obj);
+	return obj;
+}
+
+static void
+cert_release(void *obj)
+{
+	X509_free(obj);
+}
+
+static void
+cert_cache_init(void)
+{
+	cert_cache = filecache_new(65536, cert_dup, cert_release);
+}
+
 enum certstore_result
 certstore_lookup(const char *dir, const char *addr, X509 **cert, char *reason, size_t reasonlen)
 {
@@ -111,9 +137,15 @@ certstore_lookup(const char *dir, const char *addr, X509 **cert, char *reason, s
 		errmsg_set(reason, reasonlen, "cannot read %s: %s", path, strerror(errno));
 		return CERTSTORE_ERROR;
 	}
-	c = certstore_load_file(path, reason, reasonlen);
-	if (c == NULL)
-		return CERTSTORE_UNUSABLE;
+	pthread_once(&cert_cache_once, cert_cache_init);
+	c = cert_cache != NULL ? filecache_get(cert_cache, path, &st, NULL) : NULL;
+	if (c == NULL) {
+		c = certstore_load_file(path, reason, reasonlen);
+		if (c == NULL)
+			return CERTSTORE_UNUSABLE;
+		if (cert_cache != NULL)
+			filecache_put(cert_cache, path, &st, NULL, cert_dup(c));
+	}
 	if (certstore_check_usable(c, addr, reason, reasonlen) != 0) {
 		X509_free(c);
 		return CERTSTORE_UNUSABLE;

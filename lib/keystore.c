@@ -15,6 +15,9 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include <pthread.h>
+
+#include "filecache.h"
 #include "keystore.h"
 #include "log.h"
 #include "mime.h"
@@ -116,8 +119,87 @@ keystore_read_certs(const unsigned char *buf, size_t len, STACK_OF(X509) *certs)
 	return 0;
 }
 
+/* Parsed identities, re-read when the key or certificate file changes. */
+static filecache *id_cache;
+static pthread_once_t id_cache_once = PTHREAD_ONCE_INIT;
+
+/* A second reference to everything id holds, into out. */
+static int
+identity_copy(const struct keystore_identity *id, struct keystore_identity *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->chain = X509_chain_up_ref(id->chain);
+	if (out->chain == NULL)
+		return -1;
+	EVP_PKEY_up_ref(id->key);
+	X509_up_ref(id->cert);
+	out->key = id->key;
+	out->cert = id->cert;
+	return 0;
+}
+
+static void *
+identity_dup(void *obj)
+{
+	struct keystore_identity *copy = malloc(sizeof(*copy));
+
+	if (copy != NULL && identity_copy(obj, copy) != 0) {
+		free(copy);
+		copy = NULL;
+	}
+	return copy;
+}
+
+static void
+identity_release(void *obj)
+{
+	keystore_identity_free(obj);
+	free(obj);
+}
+
+static void
+id_cache_init(void)
+{
+	id_cache = filecache_new(4096, identity_dup, identity_release);
+}
+
+static int
+id_cache_init_once(void)
+{
+	pthread_once(&id_cache_once, id_cache_init);
+	return id_cache != NULL ? 0 : -1;
+}
+
+static enum keystore_result keystore_read_identity(const char *key_path, const char *cert_path,
+    struct keystore_identity *id, char *err, size_t errlen);
+
 enum keystore_result
 keystore_load_files(const char *key_path, const char *cert_path,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	struct stat st, st2;
+	struct keystore_identity *hit;
+	int have_crt;
+	enum keystore_result rc;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(key_path, &st) != 0 || (st.st_mode & 077) != 0 || id_cache_init_once() != 0)
+		return keystore_read_identity(key_path, cert_path, id, err, errlen);
+	have_crt = cert_path != NULL && stat(cert_path, &st2) == 0;
+	hit = filecache_get(id_cache, key_path, &st, have_crt ? &st2 : NULL);
+	if (hit != NULL) {
+		*id = *hit;
+		free(hit);
+		return KEYSTORE_FOUND;
+	}
+	rc = keystore_read_identity(key_path, cert_path, id, err, errlen);
+	if (rc == KEYSTORE_FOUND && (hit = identity_dup(id)) != NULL)
+		filecache_put(id_cache, key_path, &st, have_crt ? &st2 : NULL, hit);
+	return rc;
+}
+
+static enum keystore_result
+keystore_read_identity(const char *key_path, const char *cert_path,
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	enum keystore_result rc;
