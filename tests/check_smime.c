@@ -664,6 +664,49 @@ START_TEST(test_keystore_refusals)
 }
 END_TEST
 
+/* The parsed-file cache never serves a changed or newly unsafe file. */
+START_TEST(test_cache_revalidates)
+{
+	struct keystore_identity id;
+	char err[512], p[512], reason[512];
+	X509 *c = NULL;
+	struct testpki_id bob2;
+
+	path_of(p, sizeof(p), keydir, "alice@example.com", ".pem");
+	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	    KEYSTORE_FOUND); /* now cached */
+	keystore_identity_free(&id);
+	ck_assert_int_eq(chmod(p, 0640), 0);
+	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	    KEYSTORE_ERROR);
+	ck_assert_msg(strstr(err, "readable by group or others") != NULL, "%s", err);
+	ck_assert_int_eq(chmod(p, 0600), 0);
+	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	    KEYSTORE_FOUND);
+	keystore_identity_free(&id);
+
+	/* a replaced certificate file is read again */
+	ck_assert_int_eq(certstore_lookup(certdir, "bob@partner.example", &c, reason,
+	                     sizeof(reason)), CERTSTORE_FOUND);
+	X509_free(c);
+	bob2 = testpki_issue("rsa", "Bob 2", "bob@partner.example", &ca, -1, 30,
+	    "keyEncipherment", NULL);
+	{
+		X509 *const one[] = {bob2.cert, NULL};
+		char tmp[600];
+		path_of(p, sizeof(p), certdir, "bob@partner.example", ".crt");
+		snprintf(tmp, sizeof(tmp), "%s.new", p);
+		testpki_write(tmp, 0644, NULL, one, 0);
+		ck_assert_int_eq(rename(tmp, p), 0);
+	}
+	ck_assert_int_eq(certstore_lookup(certdir, "bob@partner.example", &c, reason,
+	                     sizeof(reason)), CERTSTORE_FOUND);
+	ck_assert_int_eq(X509_cmp(c, bob2.cert), 0);
+	X509_free(c);
+	testpki_free(&bob2);
+}
+END_TEST
+
 static Suite *
 smime_suite(void)
 {
@@ -683,6 +726,7 @@ smime_suite(void)
 	tcase_add_test(tc, test_certstore_unusable);
 	tcase_add_test(tc, test_keystore_load);
 	tcase_add_test(tc, test_keystore_refusals);
+	tcase_add_test(tc, test_cache_revalidates);
 	suite_add_tcase(s, tc);
 	return s;
 }
