@@ -31,6 +31,7 @@ struct conf {
 	const EVP_MD *digest;
 	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
 	size_t spool_memory;   /* bytes per message kept in memory */
+	size_t body_chunk;     /* largest body piece handed back to the MTA */
 	int refs;              /* see conf_ref / conf_unref */
 };
 

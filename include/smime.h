@@ -28,6 +28,7 @@ struct smime_options {
 	const EVP_CIPHER *cipher;  /* NULL: AES-256-CBC */
 	const EVP_MD *digest;      /* NULL: SHA-256 */
 	const char *boundary;      /* NULL: a random one (fixed only in tests) */
+	size_t chunk;              /* output handed over in pieces of at most this; 0: 64 KiB */
 };
 
 /* Receives output bytes; return 0, or -1 to stop with an error. */

@@ -271,6 +271,23 @@ bad:
 	return -1;
 }
 
+static int
+kw_body_chunk_size(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
+{
+	char *end;
+	long v;
+
+	if (conf_one_word(p, kw, n) != 0)
+		return -1;
+	v = strtol(w[0], &end, 10);
+	if (end == w[0] || *end != '\0' || v < 256 || v > 65535) {
+		conf_error(p, "%s: \"%s\" is not a number between 256 and 65535", kw, w[0]);
+		return -1;
+	}
+	c->body_chunk = (size_t)v;
+	return 0;
+}
+
 static const struct conf_keyword {
 	const char *name;
 	conf_handler handler; /* NULL: known, not supported yet */
@@ -286,6 +303,7 @@ static const struct conf_keyword {
 	{"digest", kw_digest},
 	{"spool-dir", kw_spool_dir},
 	{"spool-memory", kw_spool_memory},
+	{"body-chunk-size", kw_body_chunk_size},
 	/* planned keywords: refused until honoured, never silently ignored */
 	{"user", NULL},
 	{"pid-file", NULL},
@@ -421,6 +439,7 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->refs = 1;
 	c->on_error = CONF_ON_ERROR_TEMPFAIL;
 	c->spool_memory = SPOOL_DEFAULT_MEMORY;
+	c->body_chunk = 65535; /* the milter protocol's largest body chunk */
 	c->cipher = EVP_aes_256_cbc();
 	c->digest = EVP_sha256();
 	c->file = strdup(path);

@@ -40,6 +40,7 @@ struct sink {
 	size_t npend;
 	unsigned char buf[SINK_BUF];
 	size_t blen;
+	size_t chunk;  /* flush threshold, <= SINK_BUF */
 	size_t used;   /* high-water mark of buf, wiped at the end */
 	uint64_t bytes;
 	int failed;
@@ -63,12 +64,12 @@ static int
 sink_put(struct sink *s, const unsigned char *p, size_t len)
 {
 	while (len > 0) {
-		size_t room = SINK_BUF - s->blen, take = len < room ? len : room;
+		size_t room = s->chunk - s->blen, take = len < room ? len : room;
 		memcpy(s->buf + s->blen, p, take);
 		s->blen += take;
 		p += take;
 		len -= take;
-		if (s->blen == SINK_BUF && sink_flush(s) != 0)
+		if (s->blen == s->chunk && sink_flush(s) != 0)
 			return -1;
 	}
 	return 0;
@@ -438,6 +439,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 		goto cleanup;
 	}
 	sink->npend = sink->blen = sink->used = 0;
+	sink->chunk = opt.chunk > 0 && opt.chunk < SINK_BUF ? opt.chunk : SINK_BUF;
 	sink->bytes = 0;
 	sink->failed = 0;
 	if (opt.sign && sign_detached(&opt, signer, &in, &sig, &siglen, err, errlen) != 0)

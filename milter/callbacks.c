@@ -474,6 +474,7 @@ cb_eom(SMFICTX *ctx)
 	opt.encrypt = m->conf->encrypt;
 	opt.cipher = m->conf->cipher;
 	opt.digest = m->conf->digest;
+	opt.chunk = m->conf->body_chunk;
 	insize = spool_size(m->body);
 	if (smime_protect(&opt, &m->signer, m->recips, head, headlen, m->body, mta_replace_body, ctx,
 	        &res, err, sizeof(err)) != 0) {

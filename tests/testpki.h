@@ -87,7 +87,7 @@ testpki_issue(const char *keytype, const char *cn, const char *email,
 	return id;
 }
 
-static void
+static __attribute__((unused)) void
 testpki_free(struct testpki_id *id)
 {
 	EVP_PKEY_free(id->key);
