@@ -322,8 +322,17 @@ n = len(re.findall(rb"(?im)^DKIM-Signature:", data.split(b"\r\n\r\n", 1)[0]))
 if n == 0:
     print("FAIL no DKIM-Signature header"); sys.exit(1)
 head = data.split(b"\r\n\r\n", 1)[0]
-if re.search(rb"(?im)^DKIM-Signature:(.|\r\n[ \t])*\bl=", head):
-    print("FAIL DKIM-Signature uses l="); sys.exit(1)
+sigs = re.findall(rb"(?im)^DKIM-Signature:((?:[^\r]|\r\n[ \t])*)", head)
+for sig in sigs:
+    tags = dict((k.strip().lower(), v) for k, _, v in (t.partition(b"=") for t in
+                re.sub(rb"\s+", b"", sig).split(b";")) if k.strip())
+    if b"l" in tags:
+        print("FAIL DKIM-Signature uses l="); sys.exit(1)
+    signed = [h.lower() for h in tags.get(b"h", b"").split(b":")]
+    for h in (b"content-type", b"content-transfer-encoding", b"mime-version"):
+        if signed.count(h) < 2:
+            print("FAIL DKIM-Signature does not sign and oversign %s (h=%s)" % (h.decode(), tags.get(b"h", b"").decode()))
+            sys.exit(1)
 try:
     ok = dkim.verify(data, dnsfunc=dnsfunc)
 except Exception as e:
