@@ -74,11 +74,21 @@ encrypt         yes
 on-error        tempfail
 EOF
 
-sink_start "$SINK" "$SINK_PORT"
-opendkim_start "$W/opendkim" "$DKIM_PORT" example.com e2e
-milter_start "$W/smime-milter.conf" "$W/milter.log"
+# a setup failure is reported like any other failed check, with the logs
+setup_failed() {
+    notok "setup: $1"
+    echo "$PASSED passed, $FAILED failed"
+    dump_logs
+    exit 1
+}
+MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
+[ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first or set SMIME_MILTER)"
+check "smime-milter -n accepts the test configuration" "$MILTER_BIN" -n -c "$W/smime-milter.conf"
+sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
+opendkim_start "$W/opendkim" "$DKIM_PORT" example.com e2e >/dev/null || setup_failed "OpenDKIM did not start"
+milter_start "$W/smime-milter.conf" "$W/milter.log" || setup_failed "smime-milter did not start"
 postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" \
-    "inet:127.0.0.1:$MILTER_PORT, inet:127.0.0.1:$DKIM_PORT"
+    "inet:127.0.0.1:$MILTER_PORT, inet:127.0.0.1:$DKIM_PORT" || setup_failed "private Postfix did not start"
 echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER_PORT, opendkim :$DKIM_PORT"
 
 # ---------------------------------------------------------------------------------------------
