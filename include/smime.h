@@ -20,7 +20,15 @@
 #include <openssl/x509.h>
 
 #include "keystore.h"
+#include "mime.h"
 #include "spool.h"
+
+/* How the content-encryption key reaches an RSA recipient. */
+enum smime_key_transport { SMIME_KT_RSA_PKCS1 = 0, SMIME_KT_RSA_OAEP };
+/* RSA signature scheme (ECDSA keys always sign with ECDSA). */
+enum smime_signature { SMIME_SIG_RSA_PKCS1 = 0, SMIME_SIG_RSA_PSS };
+/* multipart/signed (detached) or application/pkcs7-mime signed-data (opaque). */
+enum smime_sign_format { SMIME_SIGN_DETACHED = 0, SMIME_SIGN_OPAQUE };
 
 struct smime_options {
 	int sign;                  /* add a signature (needs signer) */
@@ -29,6 +37,11 @@ struct smime_options {
 	const EVP_MD *digest;      /* NULL: SHA-256 */
 	const char *boundary;      /* NULL: a random one (fixed only in tests) */
 	size_t chunk;              /* output handed over in pieces of at most this; 0: 64 KiB */
+	enum smime_key_transport key_transport;
+	enum smime_signature signature;
+	enum smime_sign_format sign_format;
+	int header_protection;     /* RFC 9788: protected headers in the inner entity */
+	const struct mime_headers *outer; /* the message's headers, for header protection; borrowed */
 };
 
 /* Receives output bytes; return 0, or -1 to stop with an error. */
@@ -51,6 +64,14 @@ struct smime_result {
 int smime_protect(const struct smime_options *opt, const struct keystore_identity *signer,
     STACK_OF(X509) *recipients, const char *head, size_t headlen, spool *body,
     smime_write_fn out, void *out_arg, struct smime_result *res, char *err, size_t errlen);
+
+/*
+ * 0 when this build can honour opt (key transport, signature scheme, sign
+ * format, header protection); -1 with err saying what is not supported yet.
+ * The configuration checks every scope with it, so a setting the engine
+ * cannot honour is refused at load time rather than ignored.
+ */
+int smime_check_options(const struct smime_options *opt, char *err, size_t errlen);
 
 /* "sha-256" etc. for a digest (RFC 5751 micalg names); NULL if unknown. */
 const char *smime_micalg(const EVP_MD *md);

@@ -246,6 +246,28 @@ emit_base64(BIO *b, const unsigned char *data, size_t len)
 	return 0;
 }
 
+int
+smime_check_options(const struct smime_options *opt, char *err, size_t errlen)
+{
+	if (opt->key_transport != SMIME_KT_RSA_PKCS1) {
+		errmsg_set(err, errlen, "key-transport rsa-oaep is not supported yet");
+		return -1;
+	}
+	if (opt->signature != SMIME_SIG_RSA_PKCS1) {
+		errmsg_set(err, errlen, "signature rsa-pss is not supported yet");
+		return -1;
+	}
+	if (opt->sign_format != SMIME_SIGN_DETACHED) {
+		errmsg_set(err, errlen, "sign-format opaque is not supported yet");
+		return -1;
+	}
+	if (opt->header_protection) {
+		errmsg_set(err, errlen, "header-protection is not supported yet");
+		return -1;
+	}
+	return 0;
+}
+
 const char *
 smime_micalg(const EVP_MD *md)
 {
@@ -407,6 +429,8 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 		opt.cipher = EVP_aes_256_cbc();
 	if (opt.digest == NULL)
 		opt.digest = EVP_sha256();
+	if (smime_check_options(&opt, err, errlen) != 0)
+		return -1;
 	if (!opt.sign && !opt.encrypt) {
 		errmsg_set(err, errlen, "nothing to do: neither sign nor encrypt");
 		return -1;
