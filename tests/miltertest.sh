@@ -1,0 +1,324 @@
+#!/bin/bash
+# Drive the real smime-milter daemon over the milter protocol with miltertest
+# (Debian package "miltertest") and the Lua scripts in tests/miltertest/.
+#
+# Usage: tests/miltertest.sh [NAME...]      NAME: a script, e.g. rewrite or rewrite.lua
+#                                           (default: every script)
+# Environment:
+#   SMIME_MILTER   the daemon to test (default: milter/smime-milter of this tree; nothing is built)
+#   MT_VERBOSE     set: run miltertest -v and show every script's output
+#   MT_NO_PROXY=1  connect miltertest straight to the daemon (see "relay" below)
+#   MT_DAEMON_WRAPPER  command to run the daemon under, e.g. "valgrind -q --error-exitcode=99"
+#
+# Daemons (each on a unix socket in a temporary directory, stopped on exit):
+#   MAIN     test PKI: certificates for alice, bob, carol (none for dave); alice's key, mode 0600
+#   BADMODE  the same, but alice's key file is mode 0644 (must be refused)
+#   NOKEY    an empty key directory
+#
+# Relay: Debian 12's miltertest (2.11.0~beta2) reads each milter reply into a
+# 1024-byte stack buffer without checking its length (OpenDKIM issue #66, fixed
+# upstream by PR #340), so a body replacement sent in one chunk of more than
+# 1 KiB -- what libmilter does with smfi_replacebody -- crashes it ("stack
+# smashing detected").  A small relay between miltertest and each daemon cuts
+# SMFIR_REPLBODY replies into 1000-byte pieces (the MTA appends successive
+# pieces, so the message is the same) and writes every reply of the daemon to a
+# transcript, which the scripts also use to check SMTP reply texts that this
+# miltertest discards before end of message.
+#
+# Output: "ok N - NAME" / "not ok N - NAME" per script, then "N passed, M failed".
+# Exit status: 0 if all passed, 1 if any failed, 77 if miltertest or perl is missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+milter=${SMIME_MILTER:-$top/milter/smime-milter}
+scripts=$here/miltertest
+
+for tool in miltertest perl openssl; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "miltertest.sh: $tool not found: skipped (tests/deps.sh installs it)" >&2
+        exit 77
+    fi
+done
+if [ ! -x "$milter" ]; then
+    echo "miltertest.sh: $milter not found or not executable (build first, or set SMIME_MILTER)" >&2
+    exit 1
+fi
+
+wrapper=()
+if [ -n "${MT_DAEMON_WRAPPER:-}" ]; then
+    read -r -a wrapper <<<"$MT_DAEMON_WRAPPER"
+fi
+mtopts=()
+if [ -n "${MT_VERBOSE:-}" ]; then
+    mtopts+=(-v)
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smime-mt.XXXXXX")
+pids=()
+cleanup() {
+    local pid
+    for pid in "${pids[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${pids[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the relay (see the header) ----
+cat >"$tmp/relay.pl" <<'PERL'
+use strict;
+use warnings;
+use IO::Socket::UNIX;
+use IO::Select;
+
+# relay.pl LISTEN UPSTREAM TRANSCRIPT: one forked relay per connection.
+my ($listen, $upstream, $transcript) = @ARGV;
+my $piece = 1000;
+my %kids;
+$SIG{CHLD} = sub { while ((my $p = waitpid(-1, 1)) > 0) { delete $kids{$p}; } };
+$SIG{TERM} = sub { kill 'TERM', keys %kids; unlink $listen; exit 0; };
+unlink $listen;
+my $srv = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $listen, Listen => 16)
+    or die "relay: listen on $listen: $!\n";
+
+sub put {
+    my ($fh, $data) = @_;
+    while (length $data) {
+        my $n = syswrite($fh, $data);
+        return 0 unless defined $n && $n > 0;
+        substr($data, 0, $n) = '';
+    }
+    return 1;
+}
+
+sub packet { my ($cmd, $data) = @_; return pack('N', 1 + length $data) . $cmd . $data; }
+
+sub note {
+    my ($cmd, $data) = @_;
+    my $text = $cmd eq 'b' ? length($data) . ' bytes' : $data;
+    $text =~ s/\0/|/g;
+    $text =~ s/([^\x20-\x7e])/sprintf('\\x%02x', ord $1)/ge;
+    open(my $fh, '>>', $transcript) or return;
+    print $fh "$cmd $text\n";
+    close $fh;
+}
+
+sub relay {
+    my ($mta) = @_;
+    my $milter = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $upstream)
+        or die "relay: connect to $upstream: $!\n";
+    my $sel = IO::Select->new($mta, $milter);
+    my $pending = '';
+    for (;;) {
+        for my $fh ($sel->can_read) {
+            my $n = sysread($fh, my $data, 65536);
+            return unless $n;
+            if ($fh == $mta) {
+                put($milter, $data) or return;
+                next;
+            }
+            $pending .= $data;
+            while (length($pending) >= 4) {
+                my $len = unpack('N', $pending);
+                last if length($pending) < 4 + $len;
+                my $cmd = substr($pending, 4, 1);
+                my $body = substr($pending, 5, $len - 1);
+                substr($pending, 0, 4 + $len) = '';
+                note($cmd, $body);
+                if ($cmd eq 'b') {
+                    for (my $o = 0; $o < length $body; $o += $piece) {
+                        put($mta, packet('b', substr($body, $o, $piece))) or return;
+                    }
+                } else {
+                    put($mta, packet($cmd, $body)) or return;
+                }
+            }
+        }
+    }
+}
+
+for (;;) {
+    my $mta = $srv->accept or next;
+    my $pid = fork;
+    if (!defined $pid) {
+        close $mta;
+        next;
+    }
+    if ($pid == 0) {
+        $SIG{TERM} = 'DEFAULT';
+        close $srv;
+        relay($mta);
+        exit 0;
+    }
+    $kids{$pid} = 1;
+    close $mta;
+}
+PERL
+
+wait_socket() { # PATH PID WHAT
+    local _
+    for _ in $(seq 1 100); do
+        [ -S "$1" ] && return 0
+        if ! kill -0 "$2" 2>/dev/null; then
+            echo "miltertest.sh: $3 exited before listening" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "miltertest.sh: $3 does not listen on $1" >&2
+    return 1
+}
+
+daemons=()
+start_daemon() { # NAME KEYDIR
+    local name=$1 keydir=$2 dir=$tmp/$1 pid
+    mkdir -p "$dir"
+    cat >"$dir/smime-milter.conf" <<EOF
+socket          unix:$dir/milter.sock
+cert-dir        $tmp/pki/certs
+key-dir         $keydir
+internal-hosts  127.0.0.0/8 ::1
+sign            yes
+encrypt         yes
+on-error        tempfail
+EOF
+    if ! "$milter" -n -c "$dir/smime-milter.conf" >"$dir/check.log" 2>&1; then
+        echo "miltertest.sh: $name: configuration refused:" >&2
+        cat "$dir/check.log" >&2
+        return 1
+    fi
+    "${wrapper[@]}" "$milter" -f -c "$dir/smime-milter.conf" >"$dir/daemon.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    echo "$pid" >"$dir/daemon.pid"
+    if ! wait_socket "$dir/milter.sock" "$pid" "smime-milter ($name)"; then
+        cat "$dir/daemon.log" >&2
+        return 1
+    fi
+    : >"$dir/transcript"
+    if [ "${MT_NO_PROXY:-0}" = 1 ]; then
+        export "MT_${name}_SOCKET=unix:$dir/milter.sock" "MT_${name}_TRANSCRIPT="
+    else
+        perl "$tmp/relay.pl" "$dir/relay.sock" "$dir/milter.sock" "$dir/transcript" \
+            2>"$dir/relay.log" &
+        pid=$!
+        pids+=("$pid")
+        wait_socket "$dir/relay.sock" "$pid" "relay ($name)" || return 1
+        export "MT_${name}_SOCKET=unix:$dir/relay.sock" "MT_${name}_TRANSCRIPT=$dir/transcript"
+    fi
+    export "MT_${name}_LOG=$dir/daemon.log"
+    daemons+=("$name")
+}
+
+# ---- test PKI and daemons ----
+if ! "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1; then
+    echo "miltertest.sh: gen-certs.sh failed:" >&2
+    cat "$tmp/gen-certs.log" >&2
+    exit 1
+fi
+alice=alice@example.com
+
+mkdir -p "$tmp/keys-badmode" "$tmp/keys-none"
+chmod 0700 "$tmp/keys-badmode" "$tmp/keys-none"
+cp "$tmp/pki/keys/$alice.pem" "$tmp/keys-badmode/"
+chmod 0644 "$tmp/keys-badmode/$alice.pem"
+export MT_BADMODE_KEYFILE="$tmp/keys-badmode/$alice.pem"
+
+start_daemon MAIN "$tmp/pki/keys"
+start_daemon BADMODE "$tmp/keys-badmode"
+start_daemon NOKEY "$tmp/keys-none"
+export MT_DIR="$scripts"
+
+# ---- the scripts ----
+list=()
+if [ $# -gt 0 ]; then
+    for arg in "$@"; do
+        list+=("$scripts/${arg%.lua}.lua")
+    done
+else
+    for f in "$scripts"/*.lua; do
+        [ "$(basename "$f")" = common.lua ] || list+=("$f")
+    done
+fi
+
+n=0
+passed=0
+failed=0
+for script in "${list[@]}"; do
+    n=$((n + 1))
+    name=$(basename "$script" .lua)
+    out=$tmp/$name.out
+    declare -A logstart=()
+    for d in "${daemons[@]}"; do
+        : >"$tmp/$d/transcript"
+        logstart[$d]=$(wc -l <"$tmp/$d/daemon.log")
+    done
+    rc=0
+    if [ ! -f "$script" ]; then
+        echo "no such script: $script" >"$out"
+        rc=1
+    else
+        timeout 120 miltertest "${mtopts[@]}" -s "$script" >"$out" 2>&1 || rc=$?
+    fi
+    dead=()
+    for d in "${daemons[@]}"; do
+        kill -0 "$(cat "$tmp/$d/daemon.pid")" 2>/dev/null || dead+=("$d")
+    done
+    if [ "$rc" -eq 0 ] && [ ${#dead[@]} -eq 0 ]; then
+        passed=$((passed + 1))
+        echo "ok $n - $name"
+        if [ -n "${MT_VERBOSE:-}" ]; then
+            sed 's/^/#   /' "$out"
+        fi
+    else
+        failed=$((failed + 1))
+        echo "not ok $n - $name"
+        echo "# miltertest exit status $rc${dead[*]:+; daemon(s) no longer running: ${dead[*]}}"
+        echo "# miltertest output:"
+        sed 's/^/#   /' "$out"
+        for d in "${daemons[@]}"; do
+            echo "# $d daemon log (this script):"
+            tail -n +"$((logstart[$d] + 1))" "$tmp/$d/daemon.log" | sed 's/^/#   /'
+            if [ -s "$tmp/$d/transcript" ]; then
+                echo "# $d replies (this script):"
+                sed 's/^/#   /' "$tmp/$d/transcript"
+            fi
+        done
+    fi
+    unset logstart
+done
+
+# ---- stop the daemons: each must exit 0 on SIGTERM (with MT_DAEMON_WRAPPER
+# set to a checker such as valgrind, its verdict counts too).  libmilter
+# notices the stop only when its listener's poll times out: up to ~5 s. ----
+n=$((n + 1))
+bad=()
+for d in "${daemons[@]}"; do
+    kill -TERM "$(cat "$tmp/$d/daemon.pid")" 2>/dev/null || true
+done
+for d in "${daemons[@]}"; do
+    pid=$(cat "$tmp/$d/daemon.pid")
+    rc=0
+    wait "$pid" 2>/dev/null || rc=$?
+    [ "$rc" -eq 0 ] || bad+=("$d (exit status $rc)")
+done
+if [ ${#bad[@]} -eq 0 ]; then
+    passed=$((passed + 1))
+    echo "ok $n - daemons stop cleanly"
+else
+    failed=$((failed + 1))
+    echo "not ok $n - daemons stop cleanly"
+    echo "# ${bad[*]}"
+    for d in "${daemons[@]}"; do
+        echo "# $d daemon log (whole run):"
+        sed 's/^/#   /' "$tmp/$d/daemon.log"
+    done
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
