@@ -258,6 +258,8 @@ kw_spool_memory(struct conf_parse *p, struct conf *c, const char *kw, char **w, 
 	v = strtoull(w[0], &end, 10);
 	if (end == w[0] || errno != 0)
 		goto bad;
+	if (v > 1024ULL * 1024 * 1024) /* checked before scaling: no overflow */
+		goto bad;
 	if (*end == 'k' || *end == 'K')
 		v *= 1024, end++;
 	else if (*end == 'm' || *end == 'M')

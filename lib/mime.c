@@ -213,6 +213,14 @@ mime_address_is_safe(const char *addr)
 	return 1;
 }
 
+/* Characters that end a bare address token. */
+static int
+mime_token_end(int ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '<' || ch == '>' ||
+	    ch == ',' || ch == ';' || ch == '"';
+}
+
 /* Copy [start, end) lower-casing the domain part; validate. */
 static int
 mime_take_address(const char *start, const char *end, char *out, size_t outlen)
@@ -264,28 +272,35 @@ mime_extract_address(const char *value, char *out, size_t outlen)
 			return -1;
 		return mime_take_address(lt + 1, gt, out, outlen);
 	}
-	/* bare addr-spec: first token containing '@', comments skipped */
+	/*
+	 * bare addr-spec: the first token containing '@', comments skipped.  A
+	 * token runs to white space or a delimiter; it is validated whole, so
+	 * an unsafe address is refused, never cut down to a safe-looking part.
+	 */
 	depth = 0;
-	for (q = p; *q != '\0'; q++) {
+	q = p;
+	while (*q != '\0') {
 		const char *s;
 		if (*q == '(') {
 			depth++;
+			q++;
 			continue;
 		}
 		if (*q == ')') {
 			if (depth > 0)
 				depth--;
+			q++;
 			continue;
 		}
-		if (depth > 0 || !mime_addr_char((unsigned char)*q))
+		if (depth > 0 || mime_token_end(*q)) {
+			q++;
 			continue;
+		}
 		s = q;
-		while (*q != '\0' && (mime_addr_char((unsigned char)*q) || *q == '@'))
+		while (*q != '\0' && !mime_token_end(*q) && *q != '(' && *q != ')')
 			q++;
 		if (memchr(s, '@', (size_t)(q - s)) != NULL)
 			return mime_take_address(s, q, out, outlen);
-		if (*q == '\0')
-			break;
 	}
 	return -1;
 }
