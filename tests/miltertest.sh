@@ -26,7 +26,7 @@
 # miltertest discards before end of message.
 #
 # Output: "ok N - NAME" / "not ok N - NAME" per script, then "N passed, M failed".
-# Exit status: 0 if all passed, 1 if any failed, 77 if miltertest or perl is missing.
+# Exit status: 0 if all passed, 1 if any failed or a needed tool is missing.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,8 +36,8 @@ scripts=$here/miltertest
 
 for tool in miltertest perl openssl; do
     if ! command -v "$tool" >/dev/null; then
-        echo "miltertest.sh: $tool not found: skipped (tests/deps.sh installs it)" >&2
-        exit 77
+        echo "miltertest.sh: $tool not found (tests/deps.sh installs it)" >&2
+        exit 1
     fi
 done
 if [ ! -x "$milter" ]; then
