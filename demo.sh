@@ -116,9 +116,9 @@ printf '%s\r\n' \
 indent <"$MSG" | tr -d '\r'
 "$PYTHON3" -c 'import re, sys
 d = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(re.sub(rb"(?m)^\.", b"..", d) + b".\r\n")' "$MSG" "$W/sample.wire"
+open(sys.argv[2], "wb").write(re.sub(rb"(?m)^\.", b"..", d) + b".")' "$MSG" "$W/sample.wire"
 if ! swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to bob@partner.example \
-        --data "$W/sample.wire" --no-data-fixup >"$W/swaks.out" 2>&1; then
+        --data "@$W/sample.wire" --no-data-fixup >"$W/swaks.out" 2>&1; then
     cat "$W/swaks.out"
     say "${R}the relay did not accept the message${N}"
     tail -n 20 "$W/postfix/maillog" "$W/milter.log"

@@ -81,6 +81,8 @@ setup_failed() {
     dump_logs
     exit 1
 }
+check "judges reject changed content, a bad signature, a wrong signer (judges.sh --self-test)" \
+    "$TESTS/judges.sh" --self-test "$W/judges-self-test"
 MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
 [ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first or set SMIME_MILTER)"
 check "smime-milter -n accepts the test configuration" "$MILTER_BIN" -n -c "$W/smime-milter.conf"
@@ -96,8 +98,8 @@ echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER
 
 # send ID MESSAGE TO [wire] : inject MESSAGE from alice to TO (comma separated); swaks output in
 # $W/swaks-ID.out. swaks would append an empty line to a message that ends in CRLF, so the DATA
-# is prepared here (dot-stuffed, final dot line) and sent with --no-data-fixup; with "wire",
-# MESSAGE is already in that form and is sent as it is.
+# is prepared here (dot-stuffed, final dot without its CRLF, which swaks --no-data-fixup always
+# appends); with "wire", MESSAGE is already in that form and is sent as it is.
 send() {
     local id=$1 data=$2 to=$3 mode=${4:-} rc=0
     if [ "$mode" != wire ]; then
@@ -106,11 +108,11 @@ d = open(sys.argv[1], "rb").read()
 if not d.endswith(b"\r\n"):
     d += b"\r\n"
 d = re.sub(rb"(?m)^\.", b"..", d)
-open(sys.argv[2], "wb").write(d + b".\r\n")' "$data" "$W/wire-$id"
+open(sys.argv[2], "wb").write(d + b".")' "$data" "$W/wire-$id"
         data=$W/wire-$id
     fi
     swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to "$to" \
-        --data "$data" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || rc=$?
+        --data "@$data" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || rc=$?
     return $rc
 }
 
@@ -270,12 +272,12 @@ hdr() { # ID TO
     printf '\n--==e2e-mixed-boundary==--\n'
 } | crlf >"$C/mixed.eml"
 
-# e. LF-only lines, sent as they are (swaks --no-data-fixup), already dot-stuffed, with the
-# final dot line
+# e. LF-only lines, sent as they are (swaks --no-data-fixup), already dot-stuffed; swaks ends
+# the final dot line with CRLF itself
 {
     hdr lfonly "Carol <carol@partner.example>"
     printf 'Content-Type: text/plain; charset=us-ascii\n\nThis message has bare LF line ends.\n'
-    printf '..stuffed dot line\nEnd.\n.\n'
+    printf '..stuffed dot line\nEnd.\n.'
 } >"$C/lfonly.eml"
 # what the MUA meant (dot-unstuffed, no final dot): the source of the expected inner entity
 {
