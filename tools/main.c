@@ -1,13 +1,259 @@
 /*
- * main.c - smime-tool: sign and/or encrypt one message with the core library.
+ * main.c - smime-tool: the command line.
+ *
+ *   smime-tool send FILE.eml [--sign | --sign-detached] [--encrypt]
+ *                            [--send-smtp | --send-api] [--key-dir D] [--cert-dir D] [--out F]
+ *   smime-tool FILE.eml ...                  (the original sparkpostSMIME form)
+ *   smime-tool verify FILE [--ca-file CA] [--out F]
+ *   smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out F]
+ *
+ * The original spellings --sign_detached, --send_smtp and --send_api are
+ * accepted.  Protection is the core library's (smime_protect), so what
+ * this writes is what smime-milter writes for the same message.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "tool.h"
+
+struct tool_args {
+	const char *file;
+	int sign, encrypt, smtp, api;
+	const char *key_dir, *cert_dir, *out, *key, *cert, *ca_file;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: smime-tool send FILE.eml [--sign | --sign-detached] [--encrypt]\n"
+	    "                  [--send-smtp | --send-api] [--key-dir DIR] [--cert-dir DIR] [--out FILE]\n"
+	    "       smime-tool FILE.eml [options as for send]\n"
+	    "       smime-tool verify FILE [--ca-file CA] [--out FILE]\n"
+	    "       smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out FILE]\n"
+	    "SMTP: SMTP_HOST SMTP_PORT SMTP_USER SMTP_PASSWORD SMTP_TLS SMTP_CA_FILE\n"
+	    "API:  SPARKPOST_HOST SPARKPOST_API_KEY SPARKPOST_CA_FILE\n"
+	    "See smime-tool(1).\n");
+}
+
+double
+tool_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "--name VALUE" or "--name=VALUE"; advances *i.  1 matched, 0 not, -1 missing value. */
+static int
+opt_value(int argc, char **argv, int *i, const char *name, const char **value)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return 0;
+	if (argv[*i][n] == '=') {
+		*value = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "smime-tool: %s needs a value\n", name);
+		return -1;
+	}
+	*value = argv[++*i];
+	return 1;
+}
+
+/* Parse argv[first..]; which options are allowed depends on cmd. */
+static int
+parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *a)
+{
+	static const char *const valued[] = {"--key-dir", "--cert-dir", "--out", "--key", "--cert",
+	    "--ca-file"};
+	int send = strcmp(cmd, "send") == 0, i, r;
+	size_t k;
+
+	memset(a, 0, sizeof(*a));
+	a->key_dir = ".";
+	a->cert_dir = ".";
+	for (i = first; i < argc; i++) {
+		const char *s = argv[i];
+		const char **slot[] = {&a->key_dir, &a->cert_dir, &a->out, &a->key, &a->cert,
+		    &a->ca_file};
+		if (send && (strcmp(s, "--sign") == 0 || strcmp(s, "--sign-detached") == 0 ||
+		        strcmp(s, "--sign_detached") == 0)) {
+			a->sign = 1;
+			continue;
+		}
+		if (send && strcmp(s, "--encrypt") == 0) {
+			a->encrypt = 1;
+			continue;
+		}
+		if (send && (strcmp(s, "--send-smtp") == 0 || strcmp(s, "--send_smtp") == 0)) {
+			a->smtp = 1;
+			continue;
+		}
+		if (send && (strcmp(s, "--send-api") == 0 || strcmp(s, "--send_api") == 0)) {
+			a->api = 1;
+			continue;
+		}
+		for (k = 0, r = 0; k < sizeof(valued) / sizeof(valued[0]) && r == 0; k++) {
+			int allowed = send ? k < 3 : strcmp(cmd, "verify") == 0 ?
+			    (k == 2 || k == 5) : k >= 2;
+			if (allowed)
+				r = opt_value(argc, argv, &i, valued[k], slot[k]);
+		}
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		if (s[0] == '-' && s[1] != '\0') {
+			fprintf(stderr, "smime-tool %s: unknown option %s\n", cmd, s);
+			return -1;
+		}
+		if (a->file != NULL) {
+			fprintf(stderr, "smime-tool %s: one file at a time (%s and %s)\n", cmd, a->file, s);
+			return -1;
+		}
+		a->file = s;
+	}
+	if (a->file == NULL) {
+		fprintf(stderr, "smime-tool %s: no file given\n", cmd);
+		return -1;
+	}
+	if (a->smtp && a->api) {
+		fprintf(stderr, "smime-tool send: --send-smtp and --send-api exclude each other\n");
+		return -1;
+	}
+	if (strcmp(cmd, "decrypt") == 0 && a->key == NULL) {
+		fprintf(stderr, "smime-tool decrypt: --key KEY.pem is required\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+save_output(const char *path, const struct strbuf *msg)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || write_all(fd, msg->data, msg->len) != 0 || close(fd) != 0) {
+		fprintf(stderr, "cannot write %s: %s - stopping\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_send(const struct tool_args *a)
+{
+	struct tool_message m;
+	struct protect_request req;
+	struct strbuf out;
+	char err[1024];
+	int rc = TOOL_EXIT_FAIL;
+
+	strbuf_init(&out);
+	if (message_load(a->file, &m, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s - stopping\n", err);
+		return TOOL_EXIT_FAIL;
+	}
+	memset(&req, 0, sizeof(req));
+	req.sign = a->sign;
+	req.encrypt = a->encrypt;
+	req.key_dir = a->key_dir;
+	req.cert_dir = a->cert_dir;
+	if (message_protect(&m, &req, &out, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		goto cleanup;
+	}
+	if (a->out != NULL && save_output(a->out, &out) != 0)
+		goto cleanup;
+	if (a->smtp)
+		rc = smtp_send(a->file, &m, &out);
+	else if (a->api)
+		rc = api_send(a->file, &m, &out);
+	else if (a->out == NULL && write_all(STDOUT_FILENO, out.data, out.len) != 0)
+		fprintf(stderr, "cannot write the message to stdout: %s\n", strerror(errno));
+	else
+		rc = TOOL_EXIT_OK;
+cleanup:
+	strbuf_free(&out);
+	message_free(&m);
+	return rc;
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	fprintf(stderr, "smime-tool: not built yet\n");
-	return 1;
+	struct tool_args a;
+	const char *cmd;
+	int first = 2, rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_open("smime-tool", LOG_TO_STDERR, LOG_MAIL);
+	if (argc < 2) {
+		usage(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return TOOL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("smime-tool %s\n", PACKAGE_VERSION);
+		return TOOL_EXIT_OK;
+	}
+	cmd = argv[1];
+	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "decrypt") != 0) {
+		cmd = "send"; /* the original form: smime-tool FILE.eml --sign --encrypt ... */
+		first = 1;
+	}
+	if (parse_args(cmd, argc, argv, first, &a) != 0) {
+		usage(stderr);
+		return TOOL_EXIT_USAGE;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "smime-tool: cannot initialise libcurl\n");
+		return TOOL_EXIT_FAIL;
+	}
+	if (strcmp(cmd, "verify") == 0)
+		rc = open_verify(a.file, a.ca_file, a.out);
+	else if (strcmp(cmd, "decrypt") == 0)
+		rc = open_decrypt(a.file, a.key, a.cert, a.ca_file, a.out);
+	else
+		rc = cmd_send(&a);
+	curl_global_cleanup();
+	return rc;
 }
