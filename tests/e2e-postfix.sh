@@ -101,7 +101,11 @@ echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER
 # is prepared here (dot-stuffed, final dot without its CRLF, which swaks --no-data-fixup always
 # appends); with "wire", MESSAGE is already in that form and is sent as it is.
 send() {
-    local id=$1 data=$2 to=$3 mode=${4:-} rc=0
+    local id=$1 data=$2 to=$3 mode=${4:-} rc=0 extra=()
+    if [ "$mode" = external ]; then
+        extra=(--xclient-addr "$HARNESS_EXTERNAL_ADDR")
+        mode=""
+    fi
     if [ "$mode" != wire ]; then
         "$PYTHON3" -c 'import re, sys
 d = open(sys.argv[1], "rb").read()
@@ -112,7 +116,7 @@ open(sys.argv[2], "wb").write(d + b".")' "$data" "$W/wire-$id"
         data=$W/wire-$id
     fi
     swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to "$to" \
-        --data "@$data" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || rc=$?
+        --data "@$data" --no-data-fixup --timeout 60 ${extra[@]+"${extra[@]}"} >"$W/swaks-$id.out" 2>&1 || rc=$?
     return $rc
 }
 
@@ -296,6 +300,19 @@ hdr() { # ID TO
     printf 'Content-Type: text/plain; charset=us-ascii\n\nBob gets this, Dave is refused.\n'
 } | crlf >"$C/partial.eml"
 
+# Bcc: carol only in the envelope
+{
+    hdr bcc "Bob <bob@partner.example>"
+    printf 'Content-Type: text/plain; charset=us-ascii\n\nCarol is a blind copy recipient.\n'
+} | crlf >"$C/bcc.eml"
+
+# mail from a client outside internal-hosts passes untouched
+{
+    hdr external "Bob <bob@partner.example>"
+    printf 'Content-Type: text/plain; charset=us-ascii\nContent-Transfer-Encoding: 7bit\n\n'
+    printf 'Sent by a client outside the internal networks.\n'
+} | crlf >"$C/external.eml"
+
 # d. already S/MIME (an enveloped-data body made by openssl): passes untouched
 printf 'already protected\r\n' >"$W/already.txt"
 openssl cms -encrypt -aes256 -binary -outform DER -in "$W/already.txt" -out "$W/already.der" \
@@ -373,6 +390,36 @@ fi
 if one_delivery partial "bob@partner.example"; then
     expected_inner "$C/partial.eml" "$W/partial.inner"
     judge "$DELIVERED" bob@partner.example "$W/partial.inner" partial
+fi
+
+# Bcc recipients are envelope recipients: encrypted for them too
+echo "# Bcc recipient"
+expected_inner "$C/bcc.eml" "$W/bcc.inner"
+if send bcc "$C/bcc.eml" "bob@partner.example,carol@partner.example"; then
+    ok "bcc: accepted by Postfix"
+else
+    notok "bcc: accepted by Postfix" "$(tail -n 8 "$W/swaks-bcc.out")"
+fi
+if one_delivery bcc "bob@partner.example carol@partner.example"; then
+    judge "$DELIVERED" carol@partner.example "$W/bcc.inner" bcc
+fi
+
+# mail from outside internal-hosts passes untouched
+echo "# client outside internal-hosts (XCLIENT ADDR=$HARNESS_EXTERNAL_ADDR)"
+if send external "$C/external.eml" bob@partner.example external; then
+    ok "external: accepted by Postfix"
+else
+    notok "external: accepted by Postfix" "$(tail -n 8 "$W/swaks-external.out")"
+fi
+if one_delivery external "bob@partner.example"; then
+    body_of "$C/external.eml" "$W/external.body.sent"
+    body_of "$DELIVERED" "$W/external.body.got"
+    check "external: body passes byte for byte unchanged" cmp "$W/external.body.sent" "$W/external.body.got"
+    if [ "$(header_value "$DELIVERED" Content-Type)" = "text/plain; charset=us-ascii" ]; then
+        ok "external: Content-Type unchanged"
+    else
+        notok "external: Content-Type unchanged" "$(header_value "$DELIVERED" Content-Type)"
+    fi
 fi
 
 # d: already S/MIME passes unchanged

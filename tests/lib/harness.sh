@@ -9,6 +9,9 @@
 HARNESS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HARNESS_CLEANUP=()
 HARNESS_PORTS=" "
+# an address outside every internal network (TEST-NET-1): the private Postfix lets it relay when
+# a test poses as it with XCLIENT, so that mail from outside can be exercised
+HARNESS_EXTERNAL_ADDR=192.0.2.10
 
 if [ -z "${PYTHON3:-}" ]; then
     # Debian's interpreter: python3-dkim is installed for it
@@ -445,7 +448,9 @@ relay_domains =
 relayhost = [127.0.0.1]:$relay_port
 smtp_dns_support_level = disabled
 mynetworks = 127.0.0.0/8
-smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_relay_restrictions = permit_mynetworks, check_client_access inline:{$HARNESS_EXTERNAL_ADDR=OK}, reject
+# tests may pose as an outside client with XCLIENT ADDR=$HARNESS_EXTERNAL_ADDR
+smtpd_authorized_xclient_hosts = 127.0.0.1
 smtpd_milters = $milters
 non_smtpd_milters = $milters
 milter_default_action = tempfail
