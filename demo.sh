@@ -224,7 +224,25 @@ for l in d.split("\n") + [""]:
     print(l)' "$W/judges/openssl/decrypted" | indent
 fi
 
-title "9. Cleaning up"
+title "9. A recipient without a certificate"
+say "Alice writes to dave@nocert.example, for whom there is no certificate: the relay refuses"
+say "the recipient during the SMTP dialogue, so nothing leaves unencrypted and Alice's mail"
+say "server reports the failure to her:"
+printf '%s\r\n' "From: Alice <alice@example.com>" "To: Dave <dave@nocert.example>" \
+    "Subject: no certificate" "MIME-Version: 1.0" "Content-Type: text/plain; charset=us-ascii" "" \
+    "Dave has no certificate." >"$W/dave.wire"
+printf '.' >>"$W/dave.wire"
+swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to dave@nocert.example \
+    --data "@$W/dave.wire" --no-data-fixup >"$W/swaks-dave.out" 2>&1 || true
+grep -E '^ -> RCPT|^<\*\* ' "$W/swaks-dave.out" | sed 's/^ -> /    client: /; s/^<\*\* /    relay:  /'
+if grep -qE '^<\*\* +550 5\.7\.1' "$W/swaks-dave.out"; then
+    say "    ${G}refused with 550 5.7.1 as configured${N}"
+else
+    say "    ${R}expected a 550 5.7.1 refusal${N}"
+    verdicts_ok=0
+fi
+
+title "10. Cleaning up"
 harness_cleanup
 say "stopped Postfix, smime-milter, OpenDKIM and the capture server; removed $W"
 if [ $verdicts_ok -eq 1 ]; then
