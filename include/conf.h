@@ -2,19 +2,20 @@
  * conf.h - smime-milter.conf: reading, checking, and the settings that
  * result.
  *
- * The file is a list of "keyword value..." lines with # comments.  Every
- * error names FILE:LINE.  A configuration is immutable once loaded and
- * shared by reference between the connections that use it, so a reload
- * can swap in a new one while messages in flight finish with the old one.
+ * The file is a list of "keyword value..." lines with # comments, and
+ * blocks <domain PATTERN>, <virtual-mta NAME> (which may hold <domain>
+ * blocks) and <sender PATTERN>.  Every error names FILE:LINE.  A
+ * configuration is immutable once loaded and shared by reference between
+ * the messages that use it, so a reload can swap in a new one while
+ * messages in flight finish with the old one.
  */
 #ifndef SMIME_CONF_H
 #define SMIME_CONF_H
 
 #include <stddef.h>
 
-#include <openssl/evp.h>
-
 #include "hostlist.h"
+#include "policy.h"
 
 enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
 
@@ -24,11 +25,12 @@ struct conf {
 	char *cert_dir;        /* recipient certificates */
 	char *key_dir;         /* signing identities */
 	hostlist *internal;    /* clients whose mail is processed */
-	int sign;              /* sign outgoing mail */
-	int encrypt;           /* encrypt outgoing mail */
 	enum conf_on_error on_error;
-	const EVP_CIPHER *cipher;
-	const EVP_MD *digest;
+	struct policy policy;  /* sign/encrypt/algorithms per scope */
+	char *vmta_header;     /* header naming the virtual MTA (X-Virtual-MTA) */
+	char *vmta_macro;      /* milter macro naming it, e.g. {daemon_name}; NULL: none */
+	char *user;            /* drop privileges to this user; NULL: stay */
+	char *pid_file;        /* NULL: none */
 	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
 	size_t spool_memory;   /* bytes per message kept in memory */
 	size_t body_chunk;     /* largest body piece handed back to the MTA */

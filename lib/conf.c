@@ -1,6 +1,6 @@
 /*
- * conf.c - the smime-milter.conf parser: one keyword table, one handler
- * per value type, FILE:LINE for every error.
+ * conf.c - the smime-milter.conf parser: lines, words, blocks and the
+ * checks that need the whole file.  Keyword handlers are in conf_kw.c.
  */
 #include "config.h"
 
@@ -12,29 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "conf.h"
+#include "conf_int.h"
 #include "log.h"
 #include "spool.h"
 
 #define CONF_MAX_LINE 4096
 #define CONF_MAX_WORDS 64
 
-struct conf_parse {
-	const char *path;
-	int line;
-	int errors;
-	conf_report_fn report;
-	void *arg;
-	int seen_cert_dir, seen_key_dir;
-};
-
-static void conf_error(struct conf_parse *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+void
 conf_error(struct conf_parse *p, const char *fmt, ...)
 {
 	char msg[1024], line[1200];
@@ -52,281 +38,19 @@ conf_error(struct conf_parse *p, const char *fmt, ...)
 		p->report(p->arg, line);
 }
 
-/* ---- value handlers: (parse state, config, keyword, words, count) ---- */
-
-typedef int (*conf_handler)(struct conf_parse *, struct conf *, const char *, char **, int);
-
-static int
-conf_one_word(struct conf_parse *p, const char *kw, int n)
-{
-	if (n != 1) {
-		conf_error(p, "%s takes exactly one value, %d given", kw, n);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	free(*dst);
-	*dst = strdup(w[0]);
-	return *dst != NULL ? 0 : -1;
-}
-
-static int
-conf_parse_bool(struct conf_parse *p, const char *kw, char **w, int n, int *out)
-{
-	static const char *const yes[] = {"yes", "true", "on", "1"};
-	static const char *const no[] = {"no", "false", "off", "0"};
-	size_t i;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	for (i = 0; i < 4; i++) {
-		if (strcasecmp(w[0], yes[i]) == 0) {
-			*out = 1;
-			return 0;
-		}
-		if (strcasecmp(w[0], no[i]) == 0) {
-			*out = 0;
-			return 0;
-		}
-	}
-	conf_error(p, "%s: \"%s\" is not yes or no", kw, w[0]);
-	return -1;
-}
-
-/* A directory that must exist. */
-static int
-conf_set_dir(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	struct stat st;
-
-	if (conf_set_string(p, dst, kw, w, n) != 0)
-		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		conf_error(p, "%s %s: not a directory", kw, w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_socket(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	if (conf_set_string(p, &c->socket, kw, w, n) != 0)
-		return -1;
-	if (strncmp(w[0], "inet:", 5) != 0 && strncmp(w[0], "inet6:", 6) != 0 &&
-	    strncmp(w[0], "unix:", 5) != 0 && strncmp(w[0], "local:", 6) != 0 && w[0][0] != '/') {
-		conf_error(p, "socket \"%s\": expected inet:PORT@HOST, inet6:PORT@HOST or unix:PATH",
-		    w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_cert_dir(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	p->seen_cert_dir = 1;
-	return conf_set_dir(p, &c->cert_dir, kw, w, n);
-}
-
-static int
-kw_key_dir(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	p->seen_key_dir = 1;
-	return conf_set_dir(p, &c->key_dir, kw, w, n);
-}
-
-static int
-kw_spool_dir(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	return conf_set_dir(p, &c->spool_dir, kw, w, n);
-}
-
-static int
-kw_internal_hosts(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	char err[256];
-	int i, rc = 0;
-
-	if (n == 0) {
-		conf_error(p, "%s needs at least one network", kw);
-		return -1;
-	}
-	hostlist_free(c->internal);
-	c->internal = hostlist_new();
-	if (c->internal == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (hostlist_add(c->internal, w[i], err, sizeof(err)) != 0) {
-			conf_error(p, "%s: %s", kw, err);
-			rc = -1;
-		}
-	}
-	return rc;
-}
-
-static int
-kw_sign(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	return conf_parse_bool(p, kw, w, n, &c->sign);
-}
-
-static int
-kw_encrypt(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	return conf_parse_bool(p, kw, w, n, &c->encrypt);
-}
-
-static int
-kw_on_error(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	if (strcasecmp(w[0], "tempfail") == 0)
-		c->on_error = CONF_ON_ERROR_TEMPFAIL;
-	else if (strcasecmp(w[0], "reject") == 0)
-		c->on_error = CONF_ON_ERROR_REJECT;
-	else {
-		conf_error(p, "on-error: \"%s\" is not tempfail or reject", w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_cipher(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	static const struct {
-		const char *name;
-		const EVP_CIPHER *(*fn)(void);
-	} ciphers[] = {
-		{"aes-128-cbc", EVP_aes_128_cbc}, {"aes-256-cbc", EVP_aes_256_cbc},
-		{"aes-128-gcm", EVP_aes_128_gcm}, {"aes-256-gcm", EVP_aes_256_gcm},
-	};
-	size_t i;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
-		if (strcasecmp(w[0], ciphers[i].name) == 0) {
-			c->cipher = ciphers[i].fn();
-			return 0;
-		}
-	}
-	conf_error(p, "cipher: \"%s\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm",
-	    w[0]);
-	return -1;
-}
-
-static int
-kw_digest(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	if (strcasecmp(w[0], "sha256") == 0)
-		c->digest = EVP_sha256();
-	else if (strcasecmp(w[0], "sha384") == 0)
-		c->digest = EVP_sha384();
-	else if (strcasecmp(w[0], "sha512") == 0)
-		c->digest = EVP_sha512();
-	else {
-		conf_error(p, "digest: \"%s\" is not sha256, sha384 or sha512", w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_spool_memory(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	char *end;
-	unsigned long long v;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	errno = 0;
-	v = strtoull(w[0], &end, 10);
-	if (end == w[0] || errno != 0)
-		goto bad;
-	if (v > 1024ULL * 1024 * 1024) /* checked before scaling: no overflow */
-		goto bad;
-	if (*end == 'k' || *end == 'K')
-		v *= 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		v *= 1024 * 1024, end++;
-	if (*end != '\0' || v < 4096 || v > 1024ULL * 1024 * 1024)
-		goto bad;
-	c->spool_memory = (size_t)v;
-	return 0;
-bad:
-	conf_error(p, "%s: \"%s\" is not a size between 4k and 1024M", kw, w[0]);
-	return -1;
-}
-
-static int
-kw_body_chunk_size(struct conf_parse *p, struct conf *c, const char *kw, char **w, int n)
-{
-	char *end;
-	long v;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	v = strtol(w[0], &end, 10);
-	if (end == w[0] || *end != '\0' || v < 256 || v > 65535) {
-		conf_error(p, "%s: \"%s\" is not a number between 256 and 65535", kw, w[0]);
-		return -1;
-	}
-	c->body_chunk = (size_t)v;
-	return 0;
-}
-
-static const struct conf_keyword {
-	const char *name;
-	conf_handler handler; /* NULL: known, not supported yet */
-} conf_keywords[] = {
-	{"socket", kw_socket},
-	{"cert-dir", kw_cert_dir},
-	{"key-dir", kw_key_dir},
-	{"internal-hosts", kw_internal_hosts},
-	{"sign", kw_sign},
-	{"encrypt", kw_encrypt},
-	{"on-error", kw_on_error},
-	{"cipher", kw_cipher},
-	{"digest", kw_digest},
-	{"spool-dir", kw_spool_dir},
-	{"spool-memory", kw_spool_memory},
-	{"body-chunk-size", kw_body_chunk_size},
-	/* planned keywords: refused until honoured, never silently ignored */
-	{"user", NULL},
-	{"pid-file", NULL},
-	{"ca-file", NULL},
-	{"crl-file", NULL},
-	{"virtual-mta-header", NULL},
-	{"missing-cert", NULL},
-	{"missing-key", NULL},
-	{"key-transport", NULL},
-	{"sign-format", NULL},
-	{"header-protection", NULL},
-	{"hide-subject", NULL},
-	{"encrypt-to-sender", NULL},
-	{"signature", NULL},
-	{"signing-key", NULL},
-	{"domain-cert", NULL},
-	{"harvest-dir", NULL},
-	{"ldap-uri", NULL},
+/* The block being read: none (global), a vmta, a domain (maybe in a vmta), a sender. */
+struct conf_block {
+	struct policy_scope *vmta;   /* open <virtual-mta>, or NULL */
+	struct policy_scope *inner;  /* open <domain> or <sender>, or NULL */
 };
 
-/* Split a line into words; quotes group words; returns the count or -1. */
+static const char *
+scope_tag(enum policy_scope_kind k)
+{
+	return k == POLICY_SCOPE_DOMAIN ? "domain" : k == POLICY_SCOPE_VMTA ? "virtual-mta" : "sender";
+}
+
+/* Split a line into words; quotes group words; returns the count or -1/-2. */
 static int
 conf_split(char *line, char **words, int max)
 {
@@ -357,12 +81,155 @@ conf_split(char *line, char **words, int max)
 	}
 }
 
+/* Patterns: "*", "name.tld", "*.name.tld"; senders may be "local@name.tld". */
+static int
+pattern_ok(const char *pat, enum policy_scope_kind kind)
+{
+	const char *s = pat, *at = strrchr(pat, '@');
+
+	if (kind == POLICY_SCOPE_VMTA) {
+		for (; *s != '\0'; s++)
+			if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' && *s != '.')
+				return 0;
+		return *pat != '\0';
+	}
+	if (strcmp(pat, "*") == 0)
+		return 1;
+	if (kind == POLICY_SCOPE_SENDER && at != NULL) {
+		if (at == pat)
+			return 0;
+		for (; s < at; s++)
+			if (*s <= 0x20 || *s >= 0x7f || strchr("<>()[],;:\\\"", *s) != NULL)
+				return 0;
+		s = at + 1;
+	} else if (strncmp(s, "*.", 2) == 0) {
+		s += 2;
+	}
+	if (*s == '\0' || *s == '.' || s[strlen(s) - 1] == '.' || strstr(s, "..") != NULL)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.')
+			return 0;
+	return 1;
+}
+
+static struct policy_scope *
+scope_append(struct policy_scope **v, size_t *n)
+{
+	struct policy_scope *nv = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (nv == NULL)
+		return NULL;
+	*v = nv;
+	memset(&nv[*n], 0, sizeof(nv[*n]));
+	return &nv[(*n)++];
+}
+
+/* "<domain x>", "<domain x >", "</domain>". */
 static void
-conf_parse_line(struct conf_parse *p, struct conf *c, char *line)
+conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char **w, int n)
+{
+	char *tag = w[0] + 1, *last = w[n - 1], *gt;
+	enum policy_scope_kind kind;
+	struct policy_scope **vec, *scope;
+	size_t *count, i;
+	int closing = (*tag == '/');
+
+	gt = strrchr(last, '>');
+	if (gt == NULL || gt[1] != '\0') {
+		conf_error(p, "block line must end with \">\"");
+		return;
+	}
+	*gt = '\0';
+	if (*last == '\0' && n > 1)
+		n--; /* a lone ">" */
+	if (closing)
+		tag++;
+	if (strcasecmp(tag, "domain") == 0)
+		kind = POLICY_SCOPE_DOMAIN;
+	else if (strcasecmp(tag, "virtual-mta") == 0)
+		kind = POLICY_SCOPE_VMTA;
+	else if (strcasecmp(tag, "sender") == 0)
+		kind = POLICY_SCOPE_SENDER;
+	else {
+		conf_error(p, "unknown block <%s%s>", closing ? "/" : "", tag);
+		return;
+	}
+
+	if (closing) {
+		if (n != 1)
+			conf_error(p, "</%s> takes no value", tag);
+		if (b->inner != NULL && b->inner->kind == kind)
+			b->inner = NULL;
+		else if (b->inner == NULL && b->vmta != NULL && kind == POLICY_SCOPE_VMTA)
+			b->vmta = NULL;
+		else
+			conf_error(p, "</%s> without an open <%s>", scope_tag(kind), scope_tag(kind));
+		return;
+	}
+	if (n != 2) {
+		conf_error(p, "<%s> takes exactly one %s", tag,
+		    kind == POLICY_SCOPE_VMTA ? "name" : "pattern");
+		return;
+	}
+	if (b->inner != NULL) {
+		conf_error(p, "<%s> inside <%s %s> (opened at line %d)", tag, scope_tag(b->inner->kind),
+		    b->inner->pattern, b->inner->line);
+		return;
+	}
+	if (b->vmta != NULL && kind != POLICY_SCOPE_DOMAIN) {
+		conf_error(p, "<%s> inside <virtual-mta %s>: only <domain> may be nested", tag,
+		    b->vmta->pattern);
+		return;
+	}
+	if (!pattern_ok(w[1], kind)) {
+		conf_error(p, "<%s %s>: bad %s", tag, w[1],
+		    kind == POLICY_SCOPE_VMTA ? "name" : "pattern");
+		return;
+	}
+	if (b->vmta != NULL) {
+		vec = &b->vmta->domains;
+		count = &b->vmta->ndomains;
+	} else if (kind == POLICY_SCOPE_DOMAIN) {
+		vec = &c->policy.domains;
+		count = &c->policy.ndomains;
+	} else if (kind == POLICY_SCOPE_VMTA) {
+		vec = &c->policy.vmtas;
+		count = &c->policy.nvmtas;
+	} else {
+		vec = &c->policy.senders;
+		count = &c->policy.nsenders;
+	}
+	for (i = 0; i < *count; i++) {
+		if (strcasecmp((*vec)[i].pattern, w[1]) == 0) {
+			conf_error(p, "<%s %s> appears twice (first at line %d)", tag, w[1],
+			    (*vec)[i].line);
+			return;
+		}
+	}
+	/* nothing else is appended while a scope is open, so b's pointers stay valid */
+	scope = scope_append(vec, count);
+	if (scope == NULL) {
+		conf_error(p, "out of memory");
+		return;
+	}
+	scope->kind = kind;
+	scope->pattern = strdup(w[1]);
+	scope->line = p->line;
+	if (kind == POLICY_SCOPE_VMTA)
+		b->vmta = scope;
+	else
+		b->inner = scope;
+}
+
+static void
+conf_parse_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char *line)
 {
 	char *words[CONF_MAX_WORDS];
+	const struct conf_keyword *k = NULL;
+	struct policy_settings *ps;
 	size_t i;
-	int n = conf_split(line, words, CONF_MAX_WORDS);
+	int where, n = conf_split(line, words, CONF_MAX_WORDS);
 
 	if (n == -1) {
 		conf_error(p, "too many values on one line (at most %d)", CONF_MAX_WORDS - 1);
@@ -375,20 +242,68 @@ conf_parse_line(struct conf_parse *p, struct conf *c, char *line)
 	if (n == 0)
 		return;
 	if (words[0][0] == '<') {
-		conf_error(p, "block %s is not supported yet", words[0]);
+		conf_block_line(p, c, b, words, n);
 		return;
 	}
-	for (i = 0; i < sizeof(conf_keywords) / sizeof(conf_keywords[0]); i++) {
-		const struct conf_keyword *k = &conf_keywords[i];
-		if (strcasecmp(words[0], k->name) != 0)
-			continue;
-		if (k->handler == NULL)
-			conf_error(p, "keyword \"%s\" is not supported yet", k->name);
-		else
-			(void)k->handler(p, c, k->name, words + 1, n - 1);
+	for (i = 0; i < conf_nkeywords; i++) {
+		if (strcasecmp(words[0], conf_keywords[i].name) == 0) {
+			k = &conf_keywords[i];
+			break;
+		}
+	}
+	if (k == NULL) {
+		conf_error(p, "unknown keyword \"%s\"", words[0]);
 		return;
 	}
-	conf_error(p, "unknown keyword \"%s\"", words[0]);
+	if (b->inner != NULL) {
+		where = b->inner->kind == POLICY_SCOPE_SENDER ? CONF_IN_SENDER : CONF_IN_DOMAIN;
+		ps = &b->inner->s;
+	} else if (b->vmta != NULL) {
+		where = CONF_IN_VMTA;
+		ps = &b->vmta->s;
+	} else {
+		where = CONF_IN_GLOBAL;
+		ps = &c->policy.global;
+	}
+	if (!(k->where & where)) {
+		conf_error(p, "keyword \"%s\" is not allowed %s", k->name,
+		    where == CONF_IN_GLOBAL ? "outside a block"
+		    : where == CONF_IN_VMTA ? "in <virtual-mta>"
+		    : where == CONF_IN_DOMAIN ? "in <domain>" : "in <sender>");
+		return;
+	}
+	if (k->handler == NULL) {
+		conf_error(p, "keyword \"%s\" is not supported yet", k->name);
+		return;
+	}
+	(void)k->handler(p, c, ps, k->name, words + 1, n - 1);
+}
+
+/* Which directories the final settings of a scope need. */
+static void
+conf_scope_needs(struct conf_parse *p, const struct policy_settings *s)
+{
+	if ((s->set & POLICY_ENCRYPT) && s->encrypt)
+		p->needs_cert_dir = 1;
+	if ((s->set & POLICY_SIGN) && s->sign && !(s->set & POLICY_SIGNING_KEY))
+		p->needs_key_dir = 1;
+}
+
+static void
+conf_check_needs(struct conf_parse *p, const struct policy *pol)
+{
+	size_t i, j;
+
+	conf_scope_needs(p, &pol->global);
+	for (i = 0; i < pol->ndomains; i++)
+		conf_scope_needs(p, &pol->domains[i].s);
+	for (i = 0; i < pol->nsenders; i++)
+		conf_scope_needs(p, &pol->senders[i].s);
+	for (i = 0; i < pol->nvmtas; i++) {
+		conf_scope_needs(p, &pol->vmtas[i].s);
+		for (j = 0; j < pol->vmtas[i].ndomains; j++)
+			conf_scope_needs(p, &pol->vmtas[i].domains[j].s);
+	}
 }
 
 static void
@@ -401,16 +316,29 @@ conf_free(struct conf *c)
 	free(c->cert_dir);
 	free(c->key_dir);
 	free(c->spool_dir);
+	free(c->vmta_header);
+	free(c->vmta_macro);
+	free(c->user);
+	free(c->pid_file);
 	hostlist_free(c->internal);
+	policy_free(&c->policy);
 	free(c);
 }
 
 /* Defaults, then checks that need the whole file. */
 static void
-conf_finish(struct conf_parse *p, struct conf *c)
+conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 {
 	char err[256];
 
+	if (b->inner != NULL) {
+		p->line = b->inner->line;
+		conf_error(p, "<%s %s> is not closed", scope_tag(b->inner->kind), b->inner->pattern);
+	}
+	if (b->vmta != NULL) {
+		p->line = b->vmta->line;
+		conf_error(p, "<virtual-mta %s> is not closed", b->vmta->pattern);
+	}
 	p->line = 0;
 	if (c->internal == NULL) {
 		c->internal = hostlist_new();
@@ -418,9 +346,12 @@ conf_finish(struct conf_parse *p, struct conf *c)
 		    hostlist_add(c->internal, "::1", err, sizeof(err)) != 0)
 			conf_error(p, "out of memory");
 	}
-	if (c->encrypt && !p->seen_cert_dir)
+	if (c->vmta_header == NULL && (c->vmta_header = strdup("X-Virtual-MTA")) == NULL)
+		conf_error(p, "out of memory");
+	conf_check_needs(p, &c->policy);
+	if (p->needs_cert_dir && !p->seen_cert_dir)
 		conf_error(p, "encrypt is on but no cert-dir is set");
-	if (c->sign && !p->seen_key_dir)
+	if (p->needs_key_dir && !p->seen_key_dir)
 		conf_error(p, "sign is on but no key-dir is set");
 }
 
@@ -428,6 +359,7 @@ int
 conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 {
 	struct conf_parse p = {.path = path, .report = report, .arg = arg};
+	struct conf_block b = {NULL, NULL};
 	struct conf *c;
 	char line[CONF_MAX_LINE + 2];
 	FILE *f;
@@ -442,8 +374,6 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->on_error = CONF_ON_ERROR_TEMPFAIL;
 	c->spool_memory = SPOOL_DEFAULT_MEMORY;
 	c->body_chunk = 65535; /* the milter protocol's largest body chunk */
-	c->cipher = EVP_aes_256_cbc();
-	c->digest = EVP_sha256();
 	c->file = strdup(path);
 	f = fopen(path, "r");
 	if (f == NULL) {
@@ -461,14 +391,14 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 				;
 			continue;
 		}
-		conf_parse_line(&p, c, line);
+		conf_parse_line(&p, c, &b, line);
 	}
 	if (ferror(f)) {
 		p.line = 0;
 		conf_error(&p, "read error: %s", strerror(errno));
 	}
 	fclose(f);
-	conf_finish(&p, c);
+	conf_finish(&p, c, &b);
 	if (p.errors > 0 || c->file == NULL) {
 		conf_free(c);
 		return p.errors > 0 ? p.errors : 1;

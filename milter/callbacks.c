@@ -34,24 +34,10 @@
 #include "mime.h"
 #include "smime.h"
 #include "spool.h"
+#include "message.h"
 
-#define ADDR_MAX 256
-
-struct msgctx {
-	struct conf *conf;          /* snapshot this message uses */
-	char qid[64];
-	STACK_OF(X509) *recips;     /* certificates of accepted recipients */
-	int nrcpt;
-	struct mime_headers headers; /* Content-*, From, MIME-Version */
-	int has_mime_version;
-	struct keystore_identity signer;
-	char signer_addr[ADDR_MAX];
-	spool *body;
-	struct mime_canon canon;
-	char *canonbuf;
-	size_t canonbuf_len;
-	int progress_chunks;
-};
+/* Headers kept per message (Postfix's header_size_limit is 100 KB by default). */
+#define HEADER_BYTES_MAX (1024 * 1024)
 
 struct connctx {
 	struct sockaddr_storage addr;
@@ -148,6 +134,15 @@ mta_add_header(SMFICTX *ctx, int leadspc, const char *name, const char *value)
 }
 
 static int
+mta_change_header(SMFICTX *ctx, int leadspc, const char *name, int index, const char *value)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s%s", leadspc ? " " : "", value);
+	return smfi_chgheader(ctx, (char *)name, index, buf) == MI_SUCCESS ? 0 : -1;
+}
+
+static int
 mta_delete_header(SMFICTX *ctx, const char *name, int index)
 {
 	return smfi_chgheader(ctx, (char *)name, index, NULL) == MI_SUCCESS ? 0 : -1;
@@ -170,27 +165,39 @@ mta_replace_body(void *arg, const void *data, size_t len)
 /* ---- message context ---- */
 
 static void
-msg_free(struct msgctx *m)
-{
-	if (m == NULL)
-		return;
-	sk_X509_pop_free(m->recips, X509_free);
-	mime_headers_clear(&m->headers);
-	keystore_identity_free(&m->signer);
-	spool_free(m->body);
-	if (m->canonbuf != NULL) {
-		OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
-		free(m->canonbuf);
-	}
-	conf_unref(m->conf);
-	free(m);
-}
-
-static void
 conn_end_message(struct connctx *cc)
 {
-	msg_free(cc->msg);
-	cc->msg = NULL;
+	if (cc->msg != NULL) {
+		message_clear(cc->msg);
+		free(cc->msg);
+		cc->msg = NULL;
+	}
+}
+
+/* Reply and return code for a verdict; logs it; ends the message unless it continues. */
+static sfsistat
+msg_verdict(SMFICTX *ctx, struct connctx *cc, const struct verdict *v)
+{
+	struct msgctx *m = cc->msg;
+
+	switch (v->d) {
+	case DECIDE_CONTINUE:
+		return SMFIS_CONTINUE;
+	case DECIDE_PASS:
+		log_msg(LOG_INFO, m->qid, "%s", v->log);
+		conn_end_message(cc);
+		return SMFIS_ACCEPT;
+	case DECIDE_REJECT:
+		log_msg(LOG_NOTICE, m->qid, "rejected: %s", v->log);
+		mta_reply(ctx, v->code, v->xcode, v->text);
+		conn_end_message(cc);
+		return SMFIS_REJECT;
+	default:
+		log_msg(LOG_NOTICE, m->qid, "tempfail: %s", v->log);
+		mta_reply(ctx, v->code, v->xcode, v->text);
+		conn_end_message(cc);
+		return SMFIS_TEMPFAIL;
+	}
 }
 
 /* The on-error action for an internal failure; logs the cause. */
@@ -263,8 +270,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct connctx *cc = mta_conn(ctx);
 	struct msgctx *m;
-	const char *auth;
-	int internal;
+	const char *vmta;
 
 	(void)argv;
 	if (cc == NULL)
@@ -278,20 +284,19 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	mta_update_qid(ctx, m);
 	cc->msg = m;
 
-	internal = cc->has_addr && hostlist_match(m->conf->internal, (struct sockaddr *)&cc->addr);
-	auth = mta_macro(ctx, "{auth_authen}");
-	if (!internal && auth == NULL) {
-		log_msg(LOG_DEBUG, m->qid, "passed: client is neither internal nor authenticated");
+	if (!decide_anything_to_do(m->conf)) {
 		conn_end_message(cc);
 		return SMFIS_ACCEPT;
 	}
-	if (!m->conf->sign && !m->conf->encrypt) {
-		conn_end_message(cc);
-		return SMFIS_ACCEPT;
+	if (!(cc->has_addr && hostlist_match(m->conf->internal, (struct sockaddr *)&cc->addr)) &&
+	    mta_macro(ctx, "{auth_authen}") == NULL) {
+		/* decided now, logged at the first RCPT, when the queue id is known */
+		snprintf(m->pass_reason, sizeof(m->pass_reason),
+		    "passed: client is neither internal nor authenticated");
+		return SMFIS_CONTINUE;
 	}
-	m->recips = sk_X509_new_null();
-	if (m->recips == NULL)
-		return msg_fail(ctx, m, "out of memory", "recipient list");
+	if (m->conf->vmta_macro != NULL && (vmta = mta_macro(ctx, m->conf->vmta_macro)) != NULL)
+		snprintf(m->vmta, sizeof(m->vmta), "%s", vmta);
 	return SMFIS_CONTINUE;
 }
 
@@ -300,45 +305,45 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct connctx *cc = mta_conn(ctx);
 	struct msgctx *m = cc != NULL ? cc->msg : NULL;
-	char addr[ADDR_MAX], reason[512], reply[ADDR_MAX + 64];
-	X509 *cert = NULL;
+	struct verdict v;
+	struct rcpt r;
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);
-	if (!m->conf->encrypt) {
-		m->nrcpt++;
-		return SMFIS_CONTINUE;
+	if (m->pass_reason[0] != '\0') {
+		log_msg(LOG_INFO, m->qid, "%s", m->pass_reason);
+		conn_end_message(cc);
+		return SMFIS_ACCEPT;
 	}
-	if (argv[0] == NULL || mime_extract_address(argv[0], addr, sizeof(addr)) != 0) {
+	memset(&r, 0, sizeof(r));
+	if (argv[0] == NULL || mime_extract_address(argv[0], r.addr, sizeof(r.addr)) != 0) {
 		log_msg(LOG_NOTICE, m->qid, "rejected recipient %s: not a usable address",
 		    argv[0] ? argv[0] : "(none)");
 		mta_reply(ctx, "550", "5.7.1", "recipient address cannot be used for S/MIME");
 		return SMFIS_REJECT;
 	}
-	switch (certstore_lookup(m->conf->cert_dir, addr, &cert, reason, sizeof(reason))) {
-	case CERTSTORE_FOUND:
-		if (!sk_X509_push(m->recips, cert)) {
-			X509_free(cert);
-			return msg_fail(ctx, m, "out of memory", "recipient list");
-		}
-		m->nrcpt++;
-		return SMFIS_CONTINUE;
-	case CERTSTORE_MISSING:
-	case CERTSTORE_UNUSABLE:
-		log_msg(LOG_NOTICE, m->qid, "rejected recipient <%s>: %s", addr, reason);
-		snprintf(reply, sizeof(reply), "<%s>: no usable S/MIME certificate for this recipient",
-		    addr);
-		mta_reply(ctx, "550", "5.7.1", reply);
-		return SMFIS_REJECT;
-	case CERTSTORE_ERROR:
-	default:
-		log_msg(LOG_ERR, m->qid, "tempfail recipient <%s>: %s", addr, reason);
-		snprintf(reply, sizeof(reply), "<%s>: S/MIME certificate lookup failed, try again later",
-		    addr);
-		mta_reply(ctx, "451", "4.7.1", reply);
-		return SMFIS_TEMPFAIL;
+	decide_recipient(m, &r, &v);
+	if (v.d != DECIDE_CONTINUE) {
+		X509_free(r.cert);
+		log_msg(LOG_NOTICE, m->qid, "%s", v.log);
+		mta_reply(ctx, v.code, v.xcode, v.text);
+		return v.d == DECIDE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 	}
+	if (m->nrcpt == m->rcap) {
+		size_t cap = m->rcap ? m->rcap * 2 : 8;
+		struct rcpt *nr = realloc(m->rcpts, cap * sizeof(*nr));
+		if (nr == NULL) {
+			X509_free(r.cert);
+			return msg_fail(ctx, m, "out of memory, try again later", "recipient list");
+		}
+		m->rcpts = nr;
+		m->rcap = cap;
+	}
+	m->rcpts[m->nrcpt] = r;
+	m->rcpts[m->nrcpt].domain = strrchr(m->rcpts[m->nrcpt].addr, '@') + 1;
+	m->nrcpt++;
+	return SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -351,10 +356,11 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 		return SMFIS_CONTINUE;
 	if (strcasecmp(name, "MIME-Version") == 0)
 		m->has_mime_version = 1;
-	if (!mime_is_content_header(name) && strcasecmp(name, "From") != 0)
-		return SMFIS_CONTINUE;
+	m->header_bytes += strlen(name) + strlen(value) + 4;
+	if (m->header_bytes > HEADER_BYTES_MAX)
+		return msg_fail(ctx, m, "message headers too large", "over 1 MB of headers");
 	if (mime_headers_add(&m->headers, name, value) != 0)
-		return msg_fail(ctx, m, "out of memory", "headers");
+		return msg_fail(ctx, m, "out of memory, try again later", "headers");
 	return SMFIS_CONTINUE;
 }
 
@@ -363,8 +369,8 @@ cb_eoh(SMFICTX *ctx)
 {
 	struct connctx *cc = mta_conn(ctx);
 	struct msgctx *m = cc != NULL ? cc->msg : NULL;
-	const struct mime_header *ct, *from;
-	char err[512], what[ADDR_MAX + 64];
+	const struct mime_header *ct;
+	struct verdict v;
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
@@ -375,27 +381,12 @@ cb_eoh(SMFICTX *ctx)
 		conn_end_message(cc);
 		return SMFIS_ACCEPT;
 	}
-	if (m->conf->sign) {
-		from = mime_headers_find(&m->headers, "From");
-		if (from == NULL ||
-		    mime_extract_address(from->value, m->signer_addr, sizeof(m->signer_addr)) != 0)
-			return msg_fail(ctx, m, "no usable From: address to sign for",
-			    from ? "unparseable From: header" : "no From: header");
-		switch (keystore_load(m->conf->key_dir, m->signer_addr, &m->signer, err, sizeof(err))) {
-		case KEYSTORE_FOUND:
-			break;
-		case KEYSTORE_MISSING:
-			snprintf(what, sizeof(what), "no S/MIME signing key for <%s>", m->signer_addr);
-			return msg_fail(ctx, m, what, err);
-		default:
-			snprintf(what, sizeof(what), "S/MIME signing key for <%s> is unusable",
-			    m->signer_addr);
-			return msg_fail(ctx, m, what, err);
-		}
-	}
+	decide_message(m, &v);
+	if (v.d != DECIDE_CONTINUE)
+		return msg_verdict(ctx, cc, &v);
 	m->body = spool_new(m->conf->spool_memory, m->conf->spool_dir);
 	if (m->body == NULL)
-		return msg_fail(ctx, m, "out of memory", "spool");
+		return msg_fail(ctx, m, "out of memory, try again later", "spool");
 	mime_canon_init(&m->canon);
 	return SMFIS_CONTINUE;
 }
@@ -450,6 +441,11 @@ eom_rewrite_headers(SMFICTX *ctx, struct connctx *cc, struct msgctx *m,
 	if (res->transfer_encoding[0] != '\0' &&
 	    mta_add_header(ctx, cc->leadspc, "Content-Transfer-Encoding", res->transfer_encoding) != 0)
 		return -1;
+	/* RFC 9788: the real Subject travels inside, protected */
+	if (m->pol.encrypt && m->pol.hide_subject && m->pol.header_protection &&
+	    mime_headers_find(&m->headers, "Subject") != NULL &&
+	    mta_change_header(ctx, cc->leadspc, "Subject", 1, "[...]") != 0)
+		return -1;
 	return 0;
 }
 
@@ -470,10 +466,15 @@ cb_eom(SMFICTX *ctx)
 	if (mime_content_block(&m->headers, !cc->leadspc, &head, &headlen) != 0)
 		return msg_fail(ctx, m, "out of memory", "content headers");
 	memset(&opt, 0, sizeof(opt));
-	opt.sign = m->conf->sign;
-	opt.encrypt = m->conf->encrypt;
-	opt.cipher = m->conf->cipher;
-	opt.digest = m->conf->digest;
+	opt.sign = m->pol.sign;
+	opt.encrypt = m->pol.encrypt;
+	opt.cipher = m->pol.cipher;
+	opt.digest = m->pol.digest;
+	opt.key_transport = m->pol.key_transport;
+	opt.signature = m->pol.signature;
+	opt.sign_format = m->pol.sign_format;
+	opt.header_protection = m->pol.header_protection;
+	opt.outer = &m->headers;
 	opt.chunk = m->conf->body_chunk;
 	insize = spool_size(m->body);
 	if (smime_protect(&opt, &m->signer, m->recips, head, headlen, m->body, mta_replace_body, ctx,
@@ -487,9 +488,12 @@ cb_eom(SMFICTX *ctx)
 	if (eom_rewrite_headers(ctx, cc, m, &res) != 0)
 		return msg_fail(ctx, m, "S/MIME processing failed, try again later",
 		    "the MTA refused a header change");
-	log_msg(LOG_INFO, m->qid, "%s%s%s: from=<%s> recipients=%d body=%llu->%llu bytes",
+	log_msg(LOG_INFO, m->qid,
+	    "%s%s%s: from=<%s> recipients=%zu%s%s cipher=%s body=%llu->%llu bytes",
 	    opt.sign ? "signed" : "", opt.sign && opt.encrypt ? " and " : "",
 	    opt.encrypt ? "encrypted" : "", opt.sign ? m->signer_addr : "", m->nrcpt,
+	    m->vmta[0] ? " vmta=" : "", m->vmta,
+	    opt.encrypt ? EVP_CIPHER_get0_name(opt.cipher) : "none",
 	    (unsigned long long)insize, (unsigned long long)res.bytes);
 	conn_end_message(cc);
 	return SMFIS_CONTINUE;

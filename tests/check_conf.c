@@ -40,6 +40,16 @@
 
 #define MAXMSG 80
 
+/* The settings a recipient gets from the global scope (defaults included). */
+static struct policy_settings eff_buf;
+
+static const struct policy_settings *
+eff_of(const struct conf *c)
+{
+	policy_for_recipient(&c->policy, NULL, "any.example", &eff_buf);
+	return &eff_buf;
+}
+
 static char dir[PATH_MAX];        /* private directory of the test */
 static char conf_path[PATH_MAX + 32]; /* the file conf_text writes */
 static char msgs[MAXMSG][1400];   /* error lines reported */
@@ -221,13 +231,13 @@ START_TEST(test_valid_all_keywords)
 	ck_assert_str_eq(c->key_dir, want);
 	snprintf(want, sizeof(want), "%s/spool", dir);
 	ck_assert_str_eq(c->spool_dir, want);
-	ck_assert_int_eq(c->sign, 1);
-	ck_assert_int_eq(c->encrypt, 1);
+	ck_assert_int_eq(eff_of(c)->sign, 1);
+	ck_assert_int_eq(eff_of(c)->encrypt, 1);
 	ck_assert_int_eq(c->on_error, CONF_ON_ERROR_REJECT);
-	ck_assert_ptr_nonnull(c->cipher);
-	ck_assert_int_eq(EVP_CIPHER_get_nid(c->cipher), NID_aes_128_gcm);
-	ck_assert_ptr_nonnull(c->digest);
-	ck_assert_int_eq(EVP_MD_get_type(c->digest), NID_sha384);
+	ck_assert_ptr_nonnull(eff_of(c)->cipher);
+	ck_assert_int_eq(EVP_CIPHER_get_nid(eff_of(c)->cipher), NID_aes_128_gcm);
+	ck_assert_ptr_nonnull(eff_of(c)->digest);
+	ck_assert_int_eq(EVP_MD_get_type(eff_of(c)->digest), NID_sha384);
 	ck_assert_uint_eq(c->spool_memory, 512 * 1024);
 
 	ck_assert_ptr_nonnull(c->internal);
@@ -253,11 +263,11 @@ START_TEST(test_valid_defaults)
 	ck_assert_ptr_null(c->cert_dir);
 	ck_assert_ptr_null(c->key_dir);
 	ck_assert_ptr_null(c->spool_dir);
-	ck_assert_int_eq(c->sign, 0);
-	ck_assert_int_eq(c->encrypt, 0);
+	ck_assert_int_eq(eff_of(c)->sign, 0);
+	ck_assert_int_eq(eff_of(c)->encrypt, 0);
 	ck_assert_int_eq(c->on_error, CONF_ON_ERROR_TEMPFAIL);
-	ck_assert_int_eq(EVP_CIPHER_get_nid(c->cipher), NID_aes_256_cbc);
-	ck_assert_int_eq(EVP_MD_get_type(c->digest), NID_sha256);
+	ck_assert_int_eq(EVP_CIPHER_get_nid(eff_of(c)->cipher), NID_aes_256_cbc);
+	ck_assert_int_eq(EVP_MD_get_type(eff_of(c)->digest), NID_sha256);
 	ck_assert_uint_eq(c->spool_memory, 1024 * 1024);
 	ck_assert_uint_eq(c->spool_memory, SPOOL_DEFAULT_MEMORY);
 	ck_assert_ptr_nonnull(c->internal);
@@ -295,13 +305,13 @@ START_TEST(test_valid_booleans)
 		snprintf(text, sizeof(text),
 		    "cert-dir @D/certs\nkey-dir @D/keys\nsign %s\nencrypt %s\n", yes[i], yes[i]);
 		c = conf_ok(text);
-		ck_assert_msg(c->sign == 1 && c->encrypt == 1, "\"%s\" is not yes", yes[i]);
+		ck_assert_msg(eff_of(c)->sign == 1 && eff_of(c)->encrypt == 1, "\"%s\" is not yes", yes[i]);
 		conf_unref(c);
 	}
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		snprintf(text, sizeof(text), "sign yes\nencrypt yes\nsign %s\nencrypt %s\n", no[i], no[i]);
 		c = conf_ok(text);
-		ck_assert_msg(c->sign == 0 && c->encrypt == 0, "\"%s\" is not no", no[i]);
+		ck_assert_msg(eff_of(c)->sign == 0 && eff_of(c)->encrypt == 0, "\"%s\" is not no", no[i]);
 		conf_unref(c);
 	}
 }
@@ -327,13 +337,13 @@ START_TEST(test_valid_ciphers_digests)
 	for (i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
 		snprintf(text, sizeof(text), "cipher %s\n", ciphers[i].name);
 		c = conf_ok(text);
-		ck_assert_int_eq(EVP_CIPHER_get_nid(c->cipher), ciphers[i].nid);
+		ck_assert_int_eq(EVP_CIPHER_get_nid(eff_of(c)->cipher), ciphers[i].nid);
 		conf_unref(c);
 	}
 	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++) {
 		snprintf(text, sizeof(text), "digest %s\n", digests[i].name);
 		c = conf_ok(text);
-		ck_assert_int_eq(EVP_MD_get_type(c->digest), digests[i].nid);
+		ck_assert_int_eq(EVP_MD_get_type(eff_of(c)->digest), digests[i].nid);
 		conf_unref(c);
 	}
 }
@@ -388,7 +398,8 @@ END_TEST
 
 START_TEST(test_valid_syntax)
 {
-	/* CRLF line ends, tabs, upper-case keywords, the last setting wins */
+	/* CRLF line ends, tabs, upper-case keywords, the last setting wins;
+	 * internal-hosts lines add up */
 	struct conf *c = conf_ok(
 	    "\tSOCKET\tinet:1@127.0.0.1\r\n"
 	    "On-Error reject\r\n"
@@ -400,10 +411,10 @@ START_TEST(test_valid_syntax)
 
 	ck_assert_str_eq(c->socket, "inet:2@127.0.0.1");
 	ck_assert_int_eq(c->on_error, CONF_ON_ERROR_TEMPFAIL);
-	ck_assert_uint_eq(hostlist_count(c->internal), 1);
+	ck_assert_uint_eq(hostlist_count(c->internal), 2);
 	ck_assert_int_ne(hostlist_match_text(c->internal, "198.51.100.7"), 0);
 	ck_assert_int_eq(hostlist_match_text(c->internal, "198.51.100.8"), 0);
-	ck_assert_int_eq(hostlist_match_text(c->internal, "192.0.2.1"), 0);
+	ck_assert_int_ne(hostlist_match_text(c->internal, "192.0.2.1"), 0);
 	conf_unref(c);
 }
 END_TEST
@@ -419,7 +430,7 @@ START_TEST(test_valid_longest_line)
 	memset(text + 1, 'x', 4095);
 	strcpy(text + 4096, "\nsign no\n");
 	c = conf_ok(text);
-	ck_assert_int_eq(c->sign, 0);
+	ck_assert_int_eq(eff_of(c)->sign, 0);
 	conf_unref(c);
 	free(text);
 }
@@ -457,25 +468,22 @@ END_TEST
 
 START_TEST(test_err_planned_keyword)
 {
-	conf_errors("\n# c\nmissing-cert reject\n", 1, 3,
-	    "keyword \"missing-cert\" is not supported yet");
-	conf_errors("user smime-milter\n", 1, 1, "keyword \"user\" is not supported yet");
+	conf_errors("\n# c\nldap-uri ldap://127.0.0.1\n", 1, 3,
+	    "keyword \"ldap-uri\" is not supported yet");
 	conf_errors("CA-File /etc/ca.pem\n", 1, 1, "keyword \"ca-file\" is not supported yet");
-	conf_errors("virtual-mta-header X-Virtual-MTA\n", 1, 1,
-	    "keyword \"virtual-mta-header\" is not supported yet");
-	conf_errors("key-transport rsa-oaep\n", 1, 1, "keyword \"key-transport\" is not supported yet");
+	conf_errors("harvest-dir /var/lib/harvest\n", 1, 1,
+	    "keyword \"harvest-dir\" is not supported yet");
 }
 END_TEST
 
 START_TEST(test_err_block)
 {
-	conf_errors("<domain x>\n", 1, 1, "block <domain is not supported yet");
+	conf_errors("<domain x>\n", 1, 1, "<domain x> is not closed");
 	conf_errors("<domain bank-partner.example>\n"
 	            "    cipher aes-256-gcm\n"
 	            "</domain>\n"
 	            "<virtual-mta secure-out>\n",
-	    3, 1, "block <domain is not supported yet", 3, "block </domain> is not supported yet",
-	    4, "block <virtual-mta is not supported yet");
+	    1, 4, "<virtual-mta secure-out> is not closed");
 }
 END_TEST
 
@@ -488,8 +496,8 @@ START_TEST(test_err_value_count)
 	conf_errors("digest sha256 # sha384\nspool-memory 1M 2M 3M\n", 1, 2,
 	    "spool-memory takes exactly one value, 3 given");
 	conf_errors("cert-dir @D/certs @D/keys\n", 1, 1, "cert-dir takes exactly one value, 2 given");
-	conf_errors("internal-hosts\n", 1, 1, "internal-hosts needs at least one network");
-	conf_errors("internal-hosts # none\n", 1, 1, "internal-hosts needs at least one network");
+	conf_errors("internal-hosts\n", 1, 1, "internal-hosts needs at least one network or file");
+	conf_errors("internal-hosts # none\n", 1, 1, "internal-hosts needs at least one network or file");
 }
 END_TEST
 
@@ -705,8 +713,8 @@ START_TEST(test_err_many)
 	    "cert-dir @D/nope\n"                     /* 6 */
 	    "\n"                                     /* 7 */
 	    "cipher rot13\n"                         /* 8 */
-	    "<domain example.com>\n"                 /* 9 */
-	    "missing-cert reject\n"                  /* 10 */
+	    "<domain example..com>\n"                /* 9 */
+	    "missing-cert maybe\n"                   /* 10 */
 	    "</domain>\n"                            /* 11 */
 	    "internal-hosts 10.0.0.0/8 10.0.0.0/99\n"  /* 12 */
 	    "digest sha1\n"                          /* 13 */
@@ -718,9 +726,9 @@ START_TEST(test_err_many)
 	    4, "sign: \"perhaps\" is not yes or no",
 	    6, msg1,
 	    8, "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm",
-	    9, "block <domain is not supported yet",
-	    10, "keyword \"missing-cert\" is not supported yet",
-	    11, "block </domain> is not supported yet",
+	    9, "<domain example..com>: bad pattern",
+	    10, "missing-cert: \"maybe\" is not reject, tempfail, plain or sign-only",
+	    11, "</domain> without an open <domain>",
 	    12, "internal-hosts: bad network \"10.0.0.0/99\": prefix length must be 0-32",
 	    13, "digest: \"sha1\" is not sha256, sha384 or sha512",
 	    14, "spool-memory: \"1T\" is not a size between 4k and 1024M",

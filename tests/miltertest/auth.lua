@@ -32,7 +32,10 @@ T.run(function()
 	-- The next message on the same connection without {auth_authen} passes.
 	T.ok(mt.macro(conn, SMFIC_MAIL, "{mail_addr}", "alice@example.com"), "mt.macro(MAIL)")
 	T.ok(mt.mailfrom(conn, "<alice@example.com>"), "mt.mailfrom")
-	T.reply(conn, "MAIL FROM without {auth_authen}", SMFIR_ACCEPT)
+	T.reply(conn, "MAIL FROM without {auth_authen}", SMFIR_CONTINUE)
+	T.rcpt(conn, "MTAU0002", "bob@partner.example")
+	T.reply(conn, "RCPT without {auth_authen}", SMFIR_ACCEPT)
+	T.expect_log(d, "MTAU0002: ", "passed: client is neither internal nor authenticated")
 
 	mt.disconnect(conn)
 end)

@@ -1,20 +1,27 @@
 -- external.lua - mail from a client outside internal-hosts that did not
--- authenticate passes untouched: the daemon answers SMFIR_ACCEPT at MAIL
--- FROM (so the MTA sends it nothing more for the message) and requests no
--- modification.  Internal-hosts holds 127.0.0.0/8 and ::1.
+-- authenticate passes untouched: the daemon answers SMFIR_ACCEPT at the
+-- first RCPT, where the MTA's queue id is known for the log line (so the MTA
+-- sends it nothing more for the message), and requests no modification.
+-- Internal-hosts holds 127.0.0.0/8 and ::1.
 local T = dofile((os.getenv("MT_DIR") or "tests/miltertest") .. "/common.lua")
 
 T.run(function()
 	local d = T.daemon("MAIN")
 
+	local n = 0
 	local function expect_passed(host, ip, macros)
 		local conn = T.connect(d, host, ip)
 		for i = 1, 2 do -- two messages on the connection: the decision is per message
+			n = n + 1
+			local qid = string.format("MTEX%04d", n)
 			if macros ~= nil then
 				T.ok(mt.macro(conn, SMFIC_MAIL, table.unpack(macros)), "mt.macro(MAIL)")
 			end
 			T.ok(mt.mailfrom(conn, "<alice@example.com>"), "mt.mailfrom")
-			T.reply(conn, string.format("MAIL FROM from %s, message %d", ip, i), SMFIR_ACCEPT)
+			T.reply(conn, string.format("MAIL FROM from %s, message %d", ip, i), SMFIR_CONTINUE)
+			T.rcpt(conn, qid, "bob@partner.example")
+			T.reply(conn, string.format("RCPT from %s, message %d", ip, i), SMFIR_ACCEPT)
+			T.expect_log(d, qid .. ": ", "passed: client is neither internal nor authenticated")
 		end
 		mt.disconnect(conn)
 	end

@@ -1,0 +1,131 @@
+/*
+ * policy.h - what to do with a message: per-scope settings and how they
+ * combine.
+ *
+ * Scopes (low -> high precedence for a recipient): the global settings,
+ * the <virtual-mta NAME> the message goes out through, the best-matching
+ * top-level <domain PATTERN> of the recipient's domain, and the
+ * best-matching <domain> nested in that <virtual-mta>.  <sender PATTERN>
+ * blocks, matched against the From: address, choose the signing identity
+ * and override the signing settings they set.  A setting left unset in a
+ * scope inherits from the scopes below it.
+ *
+ * One message gets one body, so when recipients' settings differ the
+ * strictest applies (policy_combine).
+ */
+#ifndef SMIME_POLICY_H
+#define SMIME_POLICY_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "smime.h"
+
+enum policy_missing_cert {
+	POLICY_MISSING_CERT_REJECT = 0, /* 550 5.7.1 at RCPT */
+	POLICY_MISSING_CERT_TEMPFAIL,   /* 451 4.7.1 at RCPT */
+	POLICY_MISSING_CERT_PLAIN,      /* accept; the message is not encrypted */
+	POLICY_MISSING_CERT_SIGN_ONLY   /* accept; the message is signed, not encrypted */
+};
+
+enum policy_missing_key {
+	POLICY_MISSING_KEY_TEMPFAIL = 0, /* 451 4.7.0: the MTA keeps the mail */
+	POLICY_MISSING_KEY_REJECT,       /* 550 5.7.0 */
+	POLICY_MISSING_KEY_UNSIGNED      /* send without a signature, log a warning */
+};
+
+/* Bits of policy_settings.set: which fields a scope sets. */
+enum {
+	POLICY_SIGN = 1u << 0,
+	POLICY_ENCRYPT = 1u << 1,
+	POLICY_MISSING_CERT = 1u << 2,
+	POLICY_MISSING_KEY = 1u << 3,
+	POLICY_CIPHER = 1u << 4,
+	POLICY_KEY_TRANSPORT = 1u << 5,
+	POLICY_SIGN_FORMAT = 1u << 6,
+	POLICY_HEADER_PROTECTION = 1u << 7,
+	POLICY_HIDE_SUBJECT = 1u << 8,
+	POLICY_ENCRYPT_TO_SENDER = 1u << 9,
+	POLICY_DIGEST = 1u << 10,
+	POLICY_SIGNATURE = 1u << 11,
+	POLICY_SIGNING_KEY = 1u << 12
+};
+
+struct policy_settings {
+	unsigned set;
+	int sign;
+	int encrypt;
+	enum policy_missing_cert missing_cert;
+	enum policy_missing_key missing_key;
+	const EVP_CIPHER *cipher;
+	enum smime_key_transport key_transport;
+	enum smime_sign_format sign_format;
+	int header_protection;
+	int hide_subject;
+	int encrypt_to_sender;
+	const EVP_MD *digest;
+	enum smime_signature signature;
+	char *signing_key; /* owned by the scope */
+};
+
+enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };
+
+struct policy_scope {
+	enum policy_scope_kind kind;
+	char *pattern;                /* domain pattern, virtual MTA name or sender pattern */
+	int line;                     /* where the block starts */
+	struct policy_settings s;
+	struct policy_scope *domains; /* <domain> blocks nested in a <virtual-mta> */
+	size_t ndomains;
+};
+
+struct policy {
+	struct policy_settings global;
+	struct policy_scope *domains, *vmtas, *senders;
+	size_t ndomains, nvmtas, nsenders;
+};
+
+/* The built-in defaults: everything set, nothing signed or encrypted. */
+void policy_defaults(struct policy_settings *s);
+
+/* Copy every field src sets onto dst (dst->set gains src's bits). */
+void policy_overlay(struct policy_settings *dst, const struct policy_settings *src);
+
+/*
+ * How well a pattern matches: -1 for no match, else a score where a
+ * higher score is more specific.  Domain patterns: "*", "example.com",
+ * "*.example.com" (subdomains only).  Sender patterns may also be a full
+ * address.  Comparison is case-insensitive.
+ */
+int policy_match_domain(const char *pattern, const char *domain);
+int policy_match_sender(const char *pattern, const char *address);
+
+/*
+ * Effective settings for a recipient domain going out through vmta (NULL
+ * when none): defaults < global < virtual-mta < domain < domain in the
+ * virtual-mta.  *out borrows signing_key from the policy.
+ */
+void policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
+    struct policy_settings *out);
+
+/* The <sender> block matching a From: address, or NULL.  Borrowed. */
+const struct policy_scope *policy_sender_scope(const struct policy *p, const char *address);
+
+/*
+ * Fold one recipient's settings into a message's: the strictest wins
+ * (sign and encrypt if anyone does; the stronger cipher, digest, key
+ * transport and signature; opaque over detached; protections on if
+ * anyone asks; the strictest missing-key).  Start from
+ * policy_combine_init.
+ */
+void policy_combine_init(struct policy_settings *msg);
+void policy_combine(struct policy_settings *msg, const struct policy_settings *rcpt);
+
+/* Free what the scopes own. */
+void policy_free(struct policy *p);
+
+/* Names for logs and errors. */
+const char *policy_missing_cert_name(enum policy_missing_cert m);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * conf_int.h - internals shared by the configuration parser (conf.c) and
+ * its keyword handlers (conf_kw.c).  Not a public header.
+ */
+#ifndef SMIME_CONF_INT_H
+#define SMIME_CONF_INT_H
+
+#include "conf.h"
+
+/* Where a keyword may stand. */
+enum {
+	CONF_IN_GLOBAL = 1 << 0,
+	CONF_IN_VMTA = 1 << 1,
+	CONF_IN_DOMAIN = 1 << 2,
+	CONF_IN_SENDER = 1 << 3
+};
+#define CONF_IN_POLICY (CONF_IN_GLOBAL | CONF_IN_VMTA | CONF_IN_DOMAIN)
+
+struct conf_parse {
+	const char *path;
+	int line;
+	int errors;
+	conf_report_fn report;
+	void *arg;
+	int seen_cert_dir, seen_key_dir;
+	int needs_cert_dir;  /* some scope encrypts */
+	int needs_key_dir;   /* some scope signs without a signing-key */
+};
+
+/* (parse state, configuration, settings of the current scope, keyword, values, count) */
+typedef int (*conf_handler)(struct conf_parse *, struct conf *, struct policy_settings *,
+    const char *, char **, int);
+
+struct conf_keyword {
+	const char *name;
+	conf_handler handler; /* NULL: known, not supported yet */
+	int where;            /* CONF_IN_* bits */
+};
+
+extern const struct conf_keyword conf_keywords[];
+extern const size_t conf_nkeywords;
+
+void conf_error(struct conf_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
