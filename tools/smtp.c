@@ -41,9 +41,11 @@ struct smtp_session {
 	int tls;                    /* STARTTLS was sent */
 	int ready;                  /* MAIL FROM was sent */
 	double t_start;
-	char last_reply[512];       /* newest server reply line, printable */
 	char last_cmd[16];          /* EHLO, AUTH, MAIL, RCPT, DATA */
 	char last_rcpt[TOOL_ADDR_MAX];
+	char error_reply[512];      /* the first 4xx/5xx reply, printable */
+	char error_cmd[16];         /* the command it answered */
+	char error_rcpt[TOOL_ADDR_MAX];
 	const char *data;           /* message being uploaded */
 	size_t len, off;
 };
@@ -97,7 +99,12 @@ smtp_trace(CURL *curl, curl_infotype type, char *data, size_t len, void *arg)
 
 	(void)curl;
 	if (type == CURLINFO_HEADER_IN) {
-		copy_printable(s->last_reply, sizeof(s->last_reply), data, len);
+		if (s->error_reply[0] == '\0' && len >= 3 && (data[0] == '4' || data[0] == '5') &&
+		    isdigit((unsigned char)data[1]) && isdigit((unsigned char)data[2])) {
+			copy_printable(s->error_reply, sizeof(s->error_reply), data, len);
+			memcpy(s->error_cmd, s->last_cmd, sizeof(s->error_cmd));
+			memcpy(s->error_rcpt, s->last_rcpt, sizeof(s->error_rcpt));
+		}
 	} else if (type == CURLINFO_HEADER_OUT) {
 		if (starts_with(data, len, "STARTTLS")) {
 			s->tls = 1;
@@ -141,31 +148,27 @@ smtp_read(char *buf, size_t size, size_t nitems, void *arg)
 static void
 smtp_report(const struct smtp_session *s, CURLcode rc, const char *errbuf, enum smtp_tls tls)
 {
-	int reply_is_error = (s->last_reply[0] == '4' || s->last_reply[0] == '5') &&
-	    isdigit((unsigned char)s->last_reply[1]) && isdigit((unsigned char)s->last_reply[2]);
+	const char *reply = s->error_reply, *cmd = s->error_cmd;
 
 	if (rc == CURLE_USE_SSL_FAILED) {
 		fprintf(stderr, "SMTP server %s port %ld does not offer STARTTLS: %s - stopping\n",
 		    s->host, s->port,
 		    tls == SMTP_TLS_REQUIRE ? "SMTP_TLS=require" :
 		    "credentials are never sent in clear (SMTP_TLS=off allows plain)");
-		return;
-	}
-	if (reply_is_error && strcmp(s->last_cmd, "RCPT") == 0) {
-		fprintf(stderr, "%s - recipient <%s> refused\n", s->last_reply, s->last_rcpt);
-	} else if (reply_is_error && strcmp(s->last_cmd, "AUTH") == 0) {
-		fprintf(stderr, "%s - AUTH as user \"%s\" refused\n", s->last_reply,
-		    s->user ? s->user : "");
-	} else if (reply_is_error && strcmp(s->last_cmd, "MAIL") == 0) {
-		fprintf(stderr, "%s - sender <%s> refused\n", s->last_reply, s->msg->from);
-	} else if (reply_is_error && strcmp(s->last_cmd, "DATA") == 0) {
-		fprintf(stderr, "%s - message refused\n", s->last_reply);
-	} else if (reply_is_error) {
-		fprintf(stderr, "%s - SMTP server %s port %ld refused %s\n", s->last_reply, s->host,
-		    s->port, s->last_cmd[0] ? s->last_cmd : "the connection");
-	} else {
+	} else if (reply[0] == '\0') {
 		fprintf(stderr, "SMTP to %s port %ld failed: %s%s%s\n", s->host, s->port,
 		    curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
+	} else if (strcmp(cmd, "RCPT") == 0) {
+		fprintf(stderr, "%s - recipient <%s> refused\n", reply, s->error_rcpt);
+	} else if (strcmp(cmd, "AUTH") == 0) {
+		fprintf(stderr, "%s - AUTH as user \"%s\" refused\n", reply, s->user ? s->user : "");
+	} else if (strcmp(cmd, "MAIL") == 0) {
+		fprintf(stderr, "%s - sender <%s> refused\n", reply, s->msg->from);
+	} else if (strcmp(cmd, "DATA") == 0) {
+		fprintf(stderr, "%s - message refused\n", reply);
+	} else {
+		fprintf(stderr, "%s - SMTP server %s port %ld refused %s\n", reply, s->host, s->port,
+		    cmd[0] ? cmd : "the connection");
 	}
 }
 
