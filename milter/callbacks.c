@@ -18,6 +18,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -164,6 +165,38 @@ mta_replace_body(void *arg, const void *data, size_t len)
 
 /* ---- message context ---- */
 
+/* Messages between MAIL FROM and their end, so a stop can let them finish. */
+static pthread_mutex_t inflight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inflight_cond = PTHREAD_COND_INITIALIZER;
+static int inflight;
+
+static void
+inflight_add(int delta)
+{
+	pthread_mutex_lock(&inflight_lock);
+	inflight += delta;
+	if (inflight == 0)
+		pthread_cond_broadcast(&inflight_cond);
+	pthread_mutex_unlock(&inflight_lock);
+}
+
+int
+milter_wait_idle(int seconds)
+{
+	struct timespec until;
+	int left;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += seconds;
+	pthread_mutex_lock(&inflight_lock);
+	while (inflight > 0 &&
+	    pthread_cond_timedwait(&inflight_cond, &inflight_lock, &until) == 0)
+		;
+	left = inflight;
+	pthread_mutex_unlock(&inflight_lock);
+	return left;
+}
+
 static void
 conn_end_message(struct connctx *cc)
 {
@@ -171,6 +204,7 @@ conn_end_message(struct connctx *cc)
 		message_clear(cc->msg);
 		free(cc->msg);
 		cc->msg = NULL;
+		inflight_add(-1);
 	}
 }
 
@@ -283,6 +317,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	mime_headers_init(&m->headers);
 	mta_update_qid(ctx, m);
 	cc->msg = m;
+	inflight_add(1);
 
 	if (!decide_anything_to_do(m->conf)) {
 		conn_end_message(cc);

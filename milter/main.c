@@ -1,17 +1,32 @@
 /*
- * main.c - smime-milter: options, configuration, socket, daemon.
+ * main.c - smime-milter: options, configuration, processes, signals.
  *
  *   smime-milter -c FILE [-f] [-p SOCKET]   run
  *   smime-milter -n -c FILE                 check FILE and exit (1 on error)
  *   smime-milter -V                         print the version
+ *
+ * Two processes.  A small supervisor (the pid in pid-file) starts the
+ * milter process, restarts it if it crashes, turns SIGHUP into a reload
+ * (libmilter itself treats SIGHUP as "stop") and passes SIGTERM on.  The
+ * milter process binds the socket, drops privileges to `user`, serves
+ * with libmilter, reloads the configuration on SIGUSR1 (a broken file is
+ * refused and the old configuration stays), and on SIGTERM lets the
+ * messages in flight finish before it exits.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/opensslv.h>
@@ -21,6 +36,11 @@
 #include "milter.h"
 
 #define DEFAULT_CONF "/etc/smime-milter/smime-milter.conf"
+#define STOP_GRACE_SECONDS 30
+#define RESTART_LIMIT 10 /* crashes within RESTART_WINDOW before giving up */
+#define RESTART_WINDOW 60
+
+static const char *conf_path = DEFAULT_CONF;
 
 static void
 usage(FILE *f)
@@ -33,7 +53,8 @@ usage(FILE *f)
 	    "  -f         stay in the foreground and log to stderr\n"
 	    "  -n         check the configuration and exit (1 on error)\n"
 	    "  -p SOCKET  milter socket, overrides \"socket\" (inet:PORT@HOST, unix:PATH)\n"
-	    "  -V         print the version and exit\n");
+	    "  -V         print the version and exit\n"
+	    "signals: HUP or USR1 reload, TERM stops after the messages in flight\n");
 }
 
 static void
@@ -50,7 +71,7 @@ report_log(void *arg, const char *msg)
 	log_msg(LOG_ERR, NULL, "%s", msg);
 }
 
-/* Detach from the terminal; the parent exits once the child is ready. */
+/* Detach from the terminal. */
 static int
 daemonize(void)
 {
@@ -61,9 +82,7 @@ daemonize(void)
 		return -1;
 	if (pid > 0)
 		_exit(0);
-	if (setsid() < 0)
-		return -1;
-	if (chdir("/") != 0)
+	if (setsid() < 0 || chdir("/") != 0)
 		return -1;
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
@@ -76,11 +95,223 @@ daemonize(void)
 	return 0;
 }
 
+static int
+write_pid_file(const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return -1;
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* setgid + initgroups + setuid; after binding the socket. */
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pw;
+
+	if (user == NULL || geteuid() != 0)
+		return 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		log_msg(LOG_ERR, NULL, "user %s: no such user", user);
+		return -1;
+	}
+	if (setgid(pw->pw_gid) != 0 || initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0) {
+		log_msg(LOG_ERR, NULL, "cannot become user %s: %s", user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the milter process ---- */
+
+/* Waits for SIGUSR1 and swaps in a freshly loaded configuration. */
+static void *
+reload_thread(void *arg)
+{
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		struct conf *c = NULL;
+		int nerr;
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		nerr = conf_load(conf_path, &c, report_log, NULL);
+		if (nerr != 0) {
+			log_msg(LOG_ERR, NULL,
+			    "reload: %s: %d error%s, keeping the configuration in force", conf_path,
+			    nerr, nerr == 1 ? "" : "s");
+			continue;
+		}
+		milter_set_conf(c);
+		log_msg(LOG_INFO, NULL, "reload: %s loaded", conf_path);
+	}
+	return NULL;
+}
+
+static int
+milter_process(struct conf *inherited, const char *sock)
+{
+	struct conf *conf = NULL;
+	pthread_t tid;
+	sigset_t set;
+	int left;
+
+	/* a restarted process reads the file again; the last good one if it is broken */
+	if (conf_load(conf_path, &conf, report_log, NULL) != 0) {
+		log_msg(LOG_ERR, NULL, "%s has errors: starting with the previous configuration",
+		    conf_path);
+		conf = conf_ref(inherited);
+	}
+	if (sock == NULL)
+		sock = conf->socket;
+	milter_set_conf(conf);
+
+	/*
+	 * Block the signals before any thread exists, so every thread inherits
+	 * the mask: SIGUSR1 is taken by the reload thread's sigwait, HUP, TERM
+	 * and INT by libmilter's signal thread.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(milter_desc) != MI_SUCCESS) {
+		log_msg(LOG_ERR, NULL, "cannot register with libmilter on %s", sock);
+		return 1;
+	}
+	if (smfi_opensocket(1) != MI_SUCCESS) {
+		log_msg(LOG_ERR, NULL, "cannot listen on %s: %s", sock, strerror(errno));
+		return 1;
+	}
+	if (drop_privileges(conf->user) != 0)
+		return 1;
+	if (pthread_create(&tid, NULL, reload_thread, NULL) != 0) {
+		log_msg(LOG_ERR, NULL, "cannot start the reload thread");
+		return 1;
+	}
+	pthread_detach(tid);
+	log_msg(LOG_INFO, NULL, "smime-milter %s listening on %s", PACKAGE_VERSION, sock);
+	if (smfi_main() != MI_SUCCESS)
+		log_msg(LOG_ERR, NULL, "libmilter stopped with an error");
+	left = milter_wait_idle(STOP_GRACE_SECONDS);
+	if (left > 0)
+		log_msg(LOG_WARNING, NULL, "stopping with %d message%s still in flight (the MTA keeps them)",
+		    left, left == 1 ? "" : "s");
+	log_msg(LOG_INFO, NULL, "stopped");
+	return 0;
+}
+
+/* ---- the supervisor ---- */
+
+static pid_t
+start_child(struct conf *conf, const char *sock, const sigset_t *oldmask)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		_exit(milter_process(conf, sock));
+	}
+	return pid;
+}
+
+static int
+supervise(struct conf *conf, const char *sock)
+{
+	sigset_t set, oldmask;
+	time_t crashes[RESTART_LIMIT] = {0};
+	int ncrash = 0, sig, status, stopping = 0;
+	pid_t child, pid;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &oldmask);
+	child = start_child(conf, sock, &oldmask);
+	if (child < 0) {
+		log_msg(LOG_ERR, NULL, "cannot start the milter process: %s", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		switch (sig) {
+		case SIGHUP:
+		case SIGUSR1:
+			log_msg(LOG_INFO, NULL, "reload requested");
+			kill(child, SIGUSR1);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			stopping = 1;
+			kill(child, SIGTERM);
+			break;
+		case SIGCHLD:
+			while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+				time_t now = time(NULL);
+				if (pid != child)
+					continue;
+				if (stopping)
+					return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+				if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && ncrash == 0 &&
+				    crashes[0] == 0) {
+					/* failed at start (socket in use, ...): restarting will not help */
+					log_msg(LOG_ERR, NULL, "the milter process could not start");
+					return WEXITSTATUS(status);
+				}
+				if (WIFSIGNALED(status))
+					log_msg(LOG_ERR, NULL, "the milter process died of signal %d: restarting",
+					    WTERMSIG(status));
+				else
+					log_msg(LOG_ERR, NULL, "the milter process exited (%d): restarting",
+					    WEXITSTATUS(status));
+				if (crashes[ncrash % RESTART_LIMIT] != 0 &&
+				    now - crashes[ncrash % RESTART_LIMIT] < RESTART_WINDOW) {
+					log_msg(LOG_ERR, NULL, "%d restarts within %d seconds: giving up",
+					    RESTART_LIMIT, RESTART_WINDOW);
+					return 1;
+				}
+				crashes[ncrash++ % RESTART_LIMIT] = now;
+				sleep(1);
+				child = start_child(conf, sock, &oldmask);
+				if (child < 0) {
+					log_msg(LOG_ERR, NULL, "cannot restart: %s", strerror(errno));
+					return 1;
+				}
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *conf_path = DEFAULT_CONF, *sock = NULL;
-	int foreground = 0, check_only = 0, ch, nerr;
+	const char *sock = NULL;
+	int foreground = 0, check_only = 0, ch, nerr, rc;
 	struct conf *conf = NULL;
 
 	while ((ch = getopt(argc, argv, "c:fhnp:V")) != -1) {
@@ -131,35 +362,22 @@ main(int argc, char **argv)
 		    nerr == 1 ? "" : "s");
 		return 1;
 	}
-	if (sock == NULL)
-		sock = conf->socket;
-	if (sock == NULL) {
+	if (sock == NULL && conf->socket == NULL) {
 		log_msg(LOG_ERR, NULL, "%s: no socket set (keyword \"socket\" or -p)", conf_path);
 		conf_unref(conf);
-		return 1;
-	}
-	milter_set_conf(conf);
-
-	if (smfi_setconn((char *)sock) != MI_SUCCESS ||
-	    smfi_register(milter_desc) != MI_SUCCESS) {
-		log_msg(LOG_ERR, NULL, "cannot register with libmilter on %s", sock);
-		return 1;
-	}
-	if (smfi_opensocket(1) != MI_SUCCESS) {
-		log_msg(LOG_ERR, NULL, "cannot listen on %s: %s", sock, strerror(errno));
 		return 1;
 	}
 	if (!foreground && daemonize() != 0) {
 		log_msg(LOG_ERR, NULL, "cannot become a daemon: %s", strerror(errno));
 		return 1;
 	}
-	log_msg(LOG_INFO, NULL, "smime-milter %s listening on %s", PACKAGE_VERSION, sock);
-	if (smfi_main() != MI_SUCCESS) {
-		log_msg(LOG_ERR, NULL, "libmilter stopped with an error");
-		milter_set_conf(NULL);
+	if (conf->pid_file != NULL && write_pid_file(conf->pid_file) != 0) {
+		log_msg(LOG_ERR, NULL, "cannot write pid-file %s: %s", conf->pid_file, strerror(errno));
 		return 1;
 	}
-	log_msg(LOG_INFO, NULL, "stopped");
-	milter_set_conf(NULL);
-	return 0;
+	rc = supervise(conf, sock);
+	if (conf->pid_file != NULL)
+		unlink(conf->pid_file);
+	conf_unref(conf);
+	return rc;
 }

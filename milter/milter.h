@@ -17,4 +17,7 @@ void milter_set_conf(struct conf *c);
 /* A new reference to the configuration in force (caller unrefs). */
 struct conf *milter_get_conf(void);
 
+/* Wait up to seconds for messages in flight to end; returns how many remain. */
+int milter_wait_idle(int seconds);
+
 #endif
