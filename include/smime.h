@@ -1,14 +1,25 @@
 /*
  * smime.h - build the S/MIME entity of a message: sign (CMS SignedData,
- * detached multipart/signed) and/or encrypt (CMS EnvelopedData) the inner
- * entity, streaming.
+ * detached multipart/signed or opaque signed-data) and/or encrypt (CMS
+ * EnvelopedData, or AuthEnvelopedData for AES-GCM) the inner entity,
+ * streaming.
  *
  * The inner entity is a header block (the message's Content-* headers and
  * the empty line, CRLF) followed by the canonical (CRLF) body held in a
- * spool.  The result is written through a callback in bounded chunks and
- * never held whole in memory: for encryption, base64 in 76-column CRLF
- * lines; for sign-only, the multipart/signed body.  What the outer
- * Content-* headers must become is returned in struct smime_result.
+ * spool.  With header protection (RFC 9788) the protected header fields
+ * of opt->outer are added to it.  Sign-only output is made 7-bit clean
+ * first when opt->transport_7bit asks (8bit/binary leaves re-encoded, see
+ * mime7bit.h).  The result is
+ * written through a callback in bounded chunks and never held whole in
+ * memory: base64 in 76-column CRLF lines for application/pkcs7-mime, or
+ * the multipart/signed body.  What the outer Content-* headers must become
+ * is returned in struct smime_result.
+ *
+ * Algorithms: AES-128/256-CBC or -GCM; RSA recipients by PKCS#1 v1.5 or
+ * RSAES-OAEP (SHA-256, MGF1-SHA-256); EC recipients (P-256, P-384) by
+ * ECDH (X9.63 KDF with SHA-256, AES key wrap); RSA signers by PKCS#1 v1.5
+ * or RSASSA-PSS (MGF1 and salt length of the digest); ECDSA signers;
+ * SHA-256/384/512.
  */
 #ifndef SMIME_SMIME_H
 #define SMIME_SMIME_H
@@ -41,7 +52,12 @@ struct smime_options {
 	enum smime_signature signature;
 	enum smime_sign_format sign_format;
 	int header_protection;     /* RFC 9788: protected headers in the inner entity */
+	int hide_subject;          /* the caller shows "[...]" as the outer Subject (HP-Outer) */
 	const struct mime_headers *outer; /* the message's headers, for header protection; borrowed */
+	int transport_7bit;        /* sign-only: re-encode 8bit/binary leaves first (mime7bit.h);
+	                              the milter sets it, a local tool may keep 8-bit content */
+	size_t spool_memory;       /* bound of the 7-bit re-encoding spool; 0: SPOOL_DEFAULT_MEMORY */
+	const char *spool_dir;     /* its overflow directory; NULL: $TMPDIR or /tmp; borrowed */
 };
 
 /* Receives output bytes; return 0, or -1 to stop with an error. */
@@ -66,10 +82,13 @@ int smime_protect(const struct smime_options *opt, const struct keystore_identit
     smime_write_fn out, void *out_arg, struct smime_result *res, char *err, size_t errlen);
 
 /*
- * 0 when this build can honour opt (key transport, signature scheme, sign
- * format, header protection); -1 with err saying what is not supported yet.
- * The configuration checks every scope with it, so a setting the engine
- * cannot honour is refused at load time rather than ignored.
+ * 0 when this build can honour opt (cipher, digest, key transport,
+ * signature scheme, sign format); -1 with err saying what is not
+ * supported.  The configuration checks every scope with it, so a setting
+ * the engine cannot honour is refused at load time rather than ignored.
+ * What depends on the keys is decided per message: rsa-pss and rsa-oaep
+ * apply to RSA keys only (EC keys use ECDSA and ECDH), and a recipient key
+ * of another type makes smime_protect fail.
  */
 int smime_check_options(const struct smime_options *opt, char *err, size_t errlen);
 

@@ -114,4 +114,25 @@ testpki_write(const char *path, mode_t mode, EVP_PKEY *key, X509 *const *certs, 
 	chmod(path, mode);
 }
 
+/*
+ * Give id a new key (owned by id afterwards) and sign its certificate
+ * again with issuer: how the tests get P-384, Ed25519 or X25519 keys.
+ * keytype: "P-384", "ED25519", "X25519" ... (EVP_PKEY_Q_keygen names).
+ */
+static __attribute__((unused)) void
+testpki_rekey(struct testpki_id *id, const struct testpki_id *issuer, const char *keytype)
+{
+	EVP_PKEY *key;
+
+	if (strncmp(keytype, "P-", 2) == 0)
+		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", keytype);
+	else
+		key = EVP_PKEY_Q_keygen(NULL, NULL, keytype);
+	if (key == NULL || !X509_set_pubkey(id->cert, key) ||
+	    !X509_sign(id->cert, issuer->key, EVP_sha256()))
+		abort();
+	EVP_PKEY_free(id->key);
+	id->key = key;
+}
+
 #endif

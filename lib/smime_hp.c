@@ -1,0 +1,196 @@
+/*
+ * smime_hp.c - RFC 9788 header protection for the inner entity.
+ *
+ * The Cryptographic Payload (the entity that is signed and/or encrypted)
+ * gets copies of the message's protected header fields ahead of its
+ * Content-* fields, and its Content-Type gets hp="cipher" (encrypted) or
+ * hp="clear" (signed only).  With hp="cipher" an HP-Outer field records
+ * each protected field as it appears outside, "[...]" for a hidden
+ * Subject, so a receiving client can tell what was obscured.
+ * Header values are copied as received (folding kept); lines we add stay
+ * within 76 columns.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "log.h"
+#include "mime.h"
+#include "smime_int.h"
+
+static const char *const protected_names[] = {
+	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
+	"References",
+};
+
+#define N_PROTECTED (sizeof(protected_names) / sizeof(protected_names[0]))
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void
+buf_add(struct buf *b, const char *data, size_t len)
+{
+	if (b->failed)
+		return;
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = (b->len + len + 1) * 2;
+		char *p = malloc(cap);
+		if (p == NULL) {
+			b->failed = 1;
+			return;
+		}
+		if (b->p != NULL) {
+			memcpy(p, b->p, b->len);
+			OPENSSL_cleanse(b->p, b->cap);
+			free(b->p);
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
+static void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+static const char *
+canonical_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_PROTECTED; i++)
+		if (strcasecmp(name, protected_names[i]) == 0)
+			return protected_names[i];
+	return NULL;
+}
+
+/* "Name: value\r\n" with the value as received (a space after the colon if it has none). */
+static void
+add_field(struct buf *b, const char *prefix, const char *name, const char *value)
+{
+	buf_adds(b, prefix);
+	buf_adds(b, name);
+	buf_adds(b, ":");
+	if (*value != ' ' && *value != '\t')
+		buf_adds(b, " ");
+	buf_adds(b, value);
+	buf_adds(b, "\r\n");
+}
+
+/* Length of the last line of b (columns used so far). */
+static size_t
+last_line_len(const struct buf *b)
+{
+	size_t i = b->len;
+
+	while (i > 0 && b->p[i - 1] != '\n')
+		i--;
+	return b->len - i;
+}
+
+/*
+ * Copy the Content-* lines of head, adding the hp parameter to the end of
+ * the Content-Type field (folded onto its own line when it would pass 76
+ * columns).  Adds a Content-Type when head has none.
+ */
+static void
+add_content_fields(struct buf *b, const char *head, size_t headlen, const char *hp)
+{
+	size_t pos = 0;
+	int have_ct = 0;
+	char param[32];
+
+	snprintf(param, sizeof(param), "; hp=\"%s\"", hp);
+	while (pos < headlen) {
+		size_t eol = pos, end;
+		int is_ct;
+		/* a field runs to the end of its last continuation line */
+		for (;;) {
+			while (eol < headlen && head[eol] != '\n')
+				eol++;
+			if (eol + 1 < headlen && (head[eol + 1] == ' ' || head[eol + 1] == '\t')) {
+				eol++;
+				continue;
+			}
+			break;
+		}
+		end = eol > pos && head[eol - 1] == '\r' ? eol - 1 : eol;
+		if (end == pos) /* the empty line */
+			break;
+		is_ct = end - pos > 13 && strncasecmp(head + pos, "Content-Type:", 13) == 0;
+		buf_add(b, head + pos, end - pos);
+		if (is_ct && !have_ct) {
+			have_ct = 1;
+			/* drop trailing white space and a trailing ';' before adding ours */
+			while (b->len > 0 && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t'))
+				b->len--;
+			if (b->len > 0 && b->p[b->len - 1] == ';')
+				b->len--;
+			if (!b->failed && last_line_len(b) + strlen(param) > 76) {
+				buf_adds(b, ";\r\n");
+				buf_adds(b, param + 1);
+			} else {
+				buf_adds(b, param);
+			}
+		}
+		buf_adds(b, "\r\n");
+		pos = eol + 1;
+	}
+	if (!have_ct) {
+		buf_adds(b, "Content-Type: text/plain; charset=us-ascii");
+		buf_adds(b, param);
+		buf_adds(b, "\r\n");
+	}
+}
+
+int
+smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen,
+    int cipher, int hide_subject, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct buf b = {NULL, 0, 0, 0};
+	size_t i;
+
+	for (i = 0; outer != NULL && i < outer->n; i++) {
+		const char *name = canonical_name(outer->v[i].name);
+		if (name != NULL)
+			add_field(&b, "", name, outer->v[i].value);
+	}
+	for (i = 0; cipher && outer != NULL && i < outer->n; i++) {
+		const char *name = canonical_name(outer->v[i].name);
+		if (name == NULL)
+			continue;
+		if (hide_subject && strcmp(name, "Subject") == 0) {
+			buf_adds(&b, "HP-Outer: Subject: [...]\r\n");
+			continue;
+		}
+		buf_adds(&b, "HP-Outer: ");
+		add_field(&b, "", name, outer->v[i].value);
+	}
+	add_content_fields(&b, head, headlen, cipher ? "cipher" : "clear");
+	buf_adds(&b, "\r\n");
+	if (b.failed) {
+		if (b.p != NULL) {
+			OPENSSL_cleanse(b.p, b.cap);
+			free(b.p);
+		}
+		errmsg_set(err, errlen, "out of memory");
+		return -1;
+	}
+	*out = b.p;
+	*outlen = b.len;
+	return 0;
+}
