@@ -312,18 +312,19 @@ message_load(const char *path, struct tool_message *m, char *err, size_t errlen)
 		m->from[0] = '\0';
 	for (k = 0; k < sizeof(rcpt_headers) / sizeof(rcpt_headers[0]); k++) {
 		for (i = 0; i < m->headers.n; i++) {
-			if (strcasecmp(m->headers.v[i].name, rcpt_headers[k]) != 0)
+			const struct mime_header *h = &m->headers.v[i];
+			if (strcasecmp(h->name, rcpt_headers[k]) != 0)
 				continue;
-			if (addrlist_parse(m->headers.v[i].value, &m->rcpts, &m->nrcpt, &bad) != 0) {
+			if (addrlist_parse(h->value, &m->rcpts, &m->nrcpt, &bad) != 0) {
 				errmsg_set(err, errlen, "out of memory");
 				goto fail;
 			}
+			if (bad > 0) {
+				errmsg_set(err, errlen, "%s: an address in %s:%.200s cannot be used",
+				    path, h->name, h->value);
+				goto fail;
+			}
 		}
-	}
-	if (bad > 0) {
-		errmsg_set(err, errlen, "%s: %d recipient address%s in To/Cc/Bcc cannot be used",
-		    path, bad, bad == 1 ? "" : "es");
-		goto fail;
 	}
 	return 0;
 fail:
