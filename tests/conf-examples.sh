@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# conf-examples.sh - every configuration in conf-examples/ passes
+# "smime-milter -n" once its paths point at a private test tree, so the
+# examples in the documentation never rot.  Prints ok/not ok per file and
+# "N passed, M failed".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+milter=${SMIME_MILTER:-$top/milter/smime-milter}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/smime-examples.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+mkdir -p "$tmp/certs" "$tmp/keys" "$tmp/run"
+chmod 700 "$tmp/keys"
+: >"$tmp/keys/statements@example-bank.com.pem"
+: >"$tmp/keys/steve@thetucks.com.pem"
+chmod 600 "$tmp/keys/"*.pem
+printf '# generation nodes\n10.1.0.0/16\n10.2.0.10 10.2.0.11  # two more\n' >"$tmp/nodes.txt"
+
+passed=0 failed=0 n=0
+for f in "$top"/conf-examples/*.conf; do
+	case $(basename "$f") in opendkim*) continue ;; esac # OpenDKIM's, not ours
+	n=$((n + 1))
+	sed -e "s|/etc/smime-milter/certs|$tmp/certs|g" \
+	    -e "s|/etc/smime-milter/keys|$tmp/keys|g" \
+	    -e "s|/etc/smime-milter/generation-nodes.txt|$tmp/nodes.txt|g" \
+	    -e "s|/run/smime-milter|$tmp/run|g" \
+	    -e "s|^user .*|user root|" "$f" >"$tmp/test.conf"
+	if out=$("$milter" -n -c "$tmp/test.conf" 2>&1) && [ "$out" = "$tmp/test.conf: OK" ]; then
+		passed=$((passed + 1))
+		echo "ok $n - conf-examples/$(basename "$f") is valid"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - conf-examples/$(basename "$f") is valid"
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+done
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
