@@ -24,6 +24,7 @@ struct conf {
 	char *socket;          /* libmilter socket, e.g. inet:8894@127.0.0.1 */
 	char *cert_dir;        /* recipient certificates */
 	char *key_dir;         /* signing identities */
+	char *key_passphrase_file; /* passphrase of encrypted PEM keys; NULL: none */
 	hostlist *internal;    /* clients whose mail is processed */
 	enum conf_on_error on_error;
 	struct policy policy;  /* sign/encrypt/algorithms per scope */

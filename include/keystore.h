@@ -41,6 +41,29 @@ enum keystore_result keystore_load(const char *dir, const char *addr,
 enum keystore_result keystore_load_files(const char *key_path, const char *cert_path,
     struct keystore_identity *id, char *err, size_t errlen);
 
+/*
+ * Where keys come from beyond plain PEM files.  passphrase_file: a file
+ * whose first line is the passphrase of encrypted PEM keys (NULL: none;
+ * the passphrase is wiped after use).  Set once per configuration.
+ */
+struct keystore_options {
+	const char *passphrase_file;
+};
+
+/*
+ * Load an identity from a key spec: a PEM file path (certificates in it or
+ * in cert_path), or a "pkcs11:" URI (RFC 7512) naming a key in a token,
+ * whose certificate is then read from cert_path or from the token.
+ */
+enum keystore_result keystore_load_spec(const char *spec, const char *cert_path,
+    const struct keystore_options *opts, struct keystore_identity *id, char *err,
+    size_t errlen);
+
+/* keystore_load with options (passphrase file). */
+enum keystore_result keystore_load_opts(const char *dir, const char *addr,
+    const struct keystore_options *opts, struct keystore_identity *id, char *err,
+    size_t errlen);
+
 /* Free what an identity holds; the struct itself is the caller's. */
 void keystore_identity_free(struct keystore_identity *id);
 

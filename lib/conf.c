@@ -315,6 +315,7 @@ conf_free(struct conf *c)
 	free(c->socket);
 	free(c->cert_dir);
 	free(c->key_dir);
+	free(c->key_passphrase_file);
 	free(c->spool_dir);
 	free(c->vmta_header);
 	free(c->vmta_macro);

@@ -513,6 +513,29 @@ kw_signing_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	if (set_string(p, &ps->signing_key, kw, w, n) != 0)
 		return -1;
 	ps->set |= POLICY_SIGNING_KEY;
+	if (strncmp(w[0], "pkcs11:", 7) == 0)
+		return 0; /* a key in a token: checked when used */
+	if (stat(w[0], &st) != 0) {
+		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	struct stat st;
+
+	(void)ps;
+	if (set_string(p, &c->key_passphrase_file, kw, w, n) != 0)
+		return -1;
 	if (stat(w[0], &st) != 0) {
 		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
 		return -1;
@@ -562,6 +585,6 @@ const struct conf_keyword conf_keywords[] = {
 	{"ldap-uri", NULL, CONF_IN_GLOBAL},
 	{"ldap-base", NULL, CONF_IN_GLOBAL},
 	{"ldap-filter", NULL, CONF_IN_GLOBAL},
-	{"key-passphrase-file", NULL, CONF_IN_GLOBAL},
+	{"key-passphrase-file", kw_key_passphrase_file, CONF_IN_GLOBAL},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);

@@ -24,6 +24,33 @@
 
 #define KEYSTORE_MAX_FILE (1024 * 1024)
 
+/* A passphrase callback that reads the first line of a private file. */
+static int
+keystore_passphrase_from_file(char *buf, int size, int rwflag, void *u)
+{
+	const char *path = u;
+	FILE *f;
+	size_t len;
+	struct stat st;
+
+	(void)rwflag;
+	if (path == NULL || size <= 1)
+		return -1;
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0 ||
+	    fgets(buf, size, f) == NULL) {
+		fclose(f);
+		OPENSSL_cleanse(buf, (size_t)size);
+		return -1;
+	}
+	fclose(f);
+	len = strcspn(buf, "\r\n");
+	buf[len] = '\0';
+	return (int)len;
+}
+
 /* A passphrase callback that never prompts: encrypted keys fail cleanly. */
 static int
 keystore_no_passphrase(char *buf, int size, int rwflag, void *u)
@@ -171,10 +198,53 @@ id_cache_init_once(void)
 }
 
 static enum keystore_result keystore_read_identity(const char *key_path, const char *cert_path,
-    struct keystore_identity *id, char *err, size_t errlen);
+    const char *passfile, struct keystore_identity *id, char *err, size_t errlen);
+
+static enum keystore_result keystore_load_files_pass(const char *key_path, const char *cert_path,
+    const char *passfile, struct keystore_identity *id, char *err, size_t errlen);
 
 enum keystore_result
 keystore_load_files(const char *key_path, const char *cert_path,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	return keystore_load_files_pass(key_path, cert_path, NULL, id, err, errlen);
+}
+
+enum keystore_result
+keystore_load_spec(const char *spec, const char *cert_path, const struct keystore_options *opts,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	memset(id, 0, sizeof(*id));
+	if (strncmp(spec, "pkcs11:", 7) == 0) {
+		errmsg_set(err, errlen, "PKCS#11 keys are not supported by this build (%s)", spec);
+		return KEYSTORE_ERROR;
+	}
+	return keystore_load_files_pass(spec, cert_path, opts ? opts->passphrase_file : NULL, id,
+	    err, errlen);
+}
+
+enum keystore_result
+keystore_load_opts(const char *dir, const char *addr, const struct keystore_options *opts,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	char key_path[4096], cert_path[4096];
+
+	memset(id, 0, sizeof(*id));
+	if (!mime_address_is_safe(addr)) {
+		errmsg_set(err, errlen, "address %s cannot name a key file", addr);
+		return KEYSTORE_ERROR;
+	}
+	if ((size_t)snprintf(key_path, sizeof(key_path), "%s/%s.pem", dir, addr) >= sizeof(key_path) ||
+	    (size_t)snprintf(cert_path, sizeof(cert_path), "%s/%s.crt", dir, addr) >= sizeof(cert_path)) {
+		errmsg_set(err, errlen, "key path for %s too long", addr);
+		return KEYSTORE_ERROR;
+	}
+	return keystore_load_files_pass(key_path, cert_path, opts ? opts->passphrase_file : NULL, id,
+	    err, errlen);
+}
+
+static enum keystore_result
+keystore_load_files_pass(const char *key_path, const char *cert_path, const char *passfile,
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	struct stat st, st2;
@@ -184,7 +254,7 @@ keystore_load_files(const char *key_path, const char *cert_path,
 
 	memset(id, 0, sizeof(*id));
 	if (stat(key_path, &st) != 0 || (st.st_mode & 077) != 0 || id_cache_init_once() != 0)
-		return keystore_read_identity(key_path, cert_path, id, err, errlen);
+		return keystore_read_identity(key_path, cert_path, passfile, id, err, errlen);
 	have_crt = cert_path != NULL && stat(cert_path, &st2) == 0;
 	hit = filecache_get(id_cache, key_path, &st, have_crt ? &st2 : NULL);
 	if (hit != NULL) {
@@ -192,14 +262,14 @@ keystore_load_files(const char *key_path, const char *cert_path,
 		free(hit);
 		return KEYSTORE_FOUND;
 	}
-	rc = keystore_read_identity(key_path, cert_path, id, err, errlen);
+	rc = keystore_read_identity(key_path, cert_path, passfile, id, err, errlen);
 	if (rc == KEYSTORE_FOUND && (hit = identity_dup(id)) != NULL)
 		filecache_put(id_cache, key_path, &st, have_crt ? &st2 : NULL, hit);
 	return rc;
 }
 
 static enum keystore_result
-keystore_read_identity(const char *key_path, const char *cert_path,
+keystore_read_identity(const char *key_path, const char *cert_path, const char *passfile,
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	enum keystore_result rc;
@@ -219,10 +289,17 @@ keystore_read_identity(const char *key_path, const char *cert_path,
 		errmsg_set(err, errlen, "out of memory reading %s", key_path);
 		goto cleanup;
 	}
-	id->key = PEM_read_bio_PrivateKey(bio, NULL, keystore_no_passphrase, NULL);
+	id->key = PEM_read_bio_PrivateKey(bio, NULL,
+	    passfile != NULL ? keystore_passphrase_from_file : keystore_no_passphrase,
+	    (void *)passfile);
 	if (id->key == NULL) {
-		errmsg_set_ssl(err, errlen, "%s holds no readable (unencrypted PEM) private key",
-		    key_path);
+		if (passfile != NULL)
+			errmsg_set_ssl(err, errlen,
+			    "%s holds no PEM private key that opens with the passphrase in %s",
+			    key_path, passfile);
+		else
+			errmsg_set_ssl(err, errlen, "%s holds no readable (unencrypted PEM) private key",
+			    key_path);
 		goto cleanup;
 	}
 	certs = sk_X509_new_null();
@@ -275,19 +352,7 @@ enum keystore_result
 keystore_load(const char *dir, const char *addr, struct keystore_identity *id,
     char *err, size_t errlen)
 {
-	char key_path[4096], cert_path[4096];
-
-	memset(id, 0, sizeof(*id));
-	if (!mime_address_is_safe(addr)) {
-		errmsg_set(err, errlen, "address %s cannot name a key file", addr);
-		return KEYSTORE_ERROR;
-	}
-	if ((size_t)snprintf(key_path, sizeof(key_path), "%s/%s.pem", dir, addr) >= sizeof(key_path) ||
-	    (size_t)snprintf(cert_path, sizeof(cert_path), "%s/%s.crt", dir, addr) >= sizeof(cert_path)) {
-		errmsg_set(err, errlen, "key path for %s too long", addr);
-		return KEYSTORE_ERROR;
-	}
-	return keystore_load_files(key_path, cert_path, id, err, errlen);
+	return keystore_load_opts(dir, addr, NULL, id, err, errlen);
 }
 
 void

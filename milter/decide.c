@@ -245,13 +245,15 @@ load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict 
 {
 	char err[512];
 	enum keystore_result kr;
+	struct keystore_options ko = {m->conf->key_passphrase_file};
 	const char *keyfile = sender != NULL && (sender->s.set & POLICY_SIGNING_KEY)
 	    ? sender->s.signing_key : NULL;
 
 	if (keyfile != NULL)
-		kr = keystore_load_files(keyfile, NULL, &m->signer, err, sizeof(err));
+		kr = keystore_load_spec(keyfile, NULL, &ko, &m->signer, err, sizeof(err));
 	else if (m->conf->key_dir != NULL)
-		kr = keystore_load(m->conf->key_dir, m->signer_addr, &m->signer, err, sizeof(err));
+		kr = keystore_load_opts(m->conf->key_dir, m->signer_addr, &ko, &m->signer, err,
+		    sizeof(err));
 	else {
 		kr = KEYSTORE_MISSING;
 		snprintf(err, sizeof(err), "no key-dir is configured");

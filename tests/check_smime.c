@@ -664,6 +664,62 @@ START_TEST(test_keystore_refusals)
 }
 END_TEST
 
+/* Encrypted PEM keys open with key-passphrase-file, and only with the right one. */
+START_TEST(test_keystore_passphrase_file)
+{
+	struct keystore_identity id;
+	struct keystore_options ko;
+	char err[512], key[512], pass[512], bad[512];
+	FILE *f;
+
+	path_of(key, sizeof(key), keydir, "pp@example.com", ".pem");
+	{
+		BIO *b = BIO_new_file(key, "wb");
+		PEM_write_bio_PrivateKey(b, alice.key, EVP_aes_256_cbc(), NULL, 0, NULL, "s3cret pass");
+		PEM_write_bio_X509(b, alice.cert);
+		BIO_free(b);
+		chmod(key, 0600);
+	}
+	snprintf(pass, sizeof(pass), "%s/pass", dir);
+	f = fopen(pass, "w");
+	fputs("s3cret pass\n", f);
+	fclose(f);
+	chmod(pass, 0600);
+	snprintf(bad, sizeof(bad), "%s/badpass", dir);
+	f = fopen(bad, "w");
+	fputs("wrong\n", f);
+	fclose(f);
+	chmod(bad, 0600);
+
+	ko.passphrase_file = pass;
+	ck_assert_int_eq(keystore_load_opts(keydir, "pp@example.com", &ko, &id, err, sizeof(err)),
+	    KEYSTORE_FOUND);
+	ck_assert_int_eq(EVP_PKEY_eq(id.key, alice.key), 1);
+	keystore_identity_free(&id);
+	ck_assert_int_eq(keystore_load_spec(key, NULL, &ko, &id, err, sizeof(err)), KEYSTORE_FOUND);
+	keystore_identity_free(&id);
+
+	ko.passphrase_file = bad;
+	path_of(key, sizeof(key), keydir, "pp2@example.com", ".pem");
+	{
+		BIO *b = BIO_new_file(key, "wb");
+		PEM_write_bio_PrivateKey(b, alice.key, EVP_aes_256_cbc(), NULL, 0, NULL, "s3cret pass");
+		PEM_write_bio_X509(b, alice.cert);
+		BIO_free(b);
+		chmod(key, 0600);
+	}
+	ck_assert_int_eq(keystore_load_opts(keydir, "pp2@example.com", &ko, &id, err, sizeof(err)),
+	    KEYSTORE_ERROR);
+	ck_assert_msg(strstr(err, "holds no PEM private key that opens with the passphrase in") != NULL,
+	    "%s", err);
+	/* a passphrase file others can read is not used */
+	chmod(pass, 0644);
+	ko.passphrase_file = pass;
+	ck_assert_int_eq(keystore_load_opts(keydir, "pp2@example.com", &ko, &id, err, sizeof(err)),
+	    KEYSTORE_ERROR);
+}
+END_TEST
+
 /* The parsed-file cache never serves a changed or newly unsafe file. */
 START_TEST(test_cache_revalidates)
 {
@@ -726,6 +782,7 @@ smime_suite(void)
 	tcase_add_test(tc, test_certstore_unusable);
 	tcase_add_test(tc, test_keystore_load);
 	tcase_add_test(tc, test_keystore_refusals);
+	tcase_add_test(tc, test_keystore_passphrase_file);
 	tcase_add_test(tc, test_cache_revalidates);
 	suite_add_tcase(s, tc);
 	return s;
