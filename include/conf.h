@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "certindex.h"
 #include "hostlist.h"
 #include "policy.h"
 
@@ -25,6 +26,13 @@ struct conf {
 	char *cert_dir;        /* recipient certificates */
 	char *key_dir;         /* signing identities */
 	char *key_passphrase_file; /* passphrase of encrypted PEM keys; NULL: none */
+	char *ca_file;         /* recipient certificates must chain to these CAs */
+	char *crl_file;        /* ... and not be revoked */
+	certindex *certs;      /* cert-dir (+ harvest-dir) indexed; NULL without cert-dir */
+	char *harvest_dir;     /* store signers' certificates of signed mail from outside */
+	int harvest_trust_any; /* harvest without a chain to ca-file */
+	int harvest_require_dkim; /* only with Authentication-Results dkim=pass for From: */
+	char *authserv_id;     /* whose Authentication-Results count */
 	hostlist *internal;    /* clients whose mail is processed */
 	enum conf_on_error on_error;
 	struct policy policy;  /* sign/encrypt/algorithms per scope */

@@ -49,7 +49,8 @@ enum {
 	POLICY_ENCRYPT_TO_SENDER = 1u << 9,
 	POLICY_DIGEST = 1u << 10,
 	POLICY_SIGNATURE = 1u << 11,
-	POLICY_SIGNING_KEY = 1u << 12
+	POLICY_SIGNING_KEY = 1u << 12,
+	POLICY_DOMAIN_CERT = 1u << 13
 };
 
 struct policy_settings {
@@ -67,6 +68,7 @@ struct policy_settings {
 	const EVP_MD *digest;
 	enum smime_signature signature;
 	char *signing_key; /* owned by the scope */
+	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };

@@ -316,6 +316,11 @@ conf_free(struct conf *c)
 	free(c->cert_dir);
 	free(c->key_dir);
 	free(c->key_passphrase_file);
+	free(c->ca_file);
+	free(c->crl_file);
+	free(c->harvest_dir);
+	free(c->authserv_id);
+	certindex_free(c->certs);
 	free(c->spool_dir);
 	free(c->vmta_header);
 	free(c->vmta_macro);
@@ -352,6 +357,24 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	conf_check_needs(p, &c->policy);
 	if (p->needs_cert_dir && !p->seen_cert_dir)
 		conf_error(p, "encrypt is on but no cert-dir is set");
+	if (c->crl_file != NULL && c->ca_file == NULL)
+		conf_error(p, "crl-file needs ca-file");
+	if (c->harvest_dir != NULL && !c->harvest_trust_any && c->ca_file == NULL)
+		conf_error(p, "harvest-dir needs ca-file (or harvest-trust any)");
+	if (c->harvest_require_dkim && c->authserv_id == NULL)
+		conf_error(p, "harvest-require-dkim needs authserv-id");
+	if (p->errors == 0 && (c->cert_dir != NULL || c->harvest_dir != NULL)) {
+		const char *dirs[] = {c->cert_dir, c->harvest_dir, NULL};
+		struct certindex_options o = {c->ca_file, c->crl_file};
+		char why[512];
+		if (c->cert_dir == NULL) {
+			dirs[0] = c->harvest_dir;
+			dirs[1] = NULL;
+		}
+		c->certs = certindex_open(dirs, &o, why, sizeof(why));
+		if (c->certs == NULL)
+			conf_error(p, "%s", why);
+	}
 	if (p->needs_key_dir && !p->seen_key_dir)
 		conf_error(p, "sign is on but no key-dir is set");
 }

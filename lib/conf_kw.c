@@ -13,9 +13,11 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "conf_int.h"
 #include "log.h"
+#include "certstore.h"
 #include "smime.h"
 
 static int
@@ -548,6 +550,105 @@ kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_setti
 	return 0;
 }
 
+/* A readable regular file. */
+static int
+set_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
+{
+	struct stat st;
+
+	if (set_string(p, dst, kw, w, n) != 0)
+		return -1;
+	if (stat(w[0], &st) != 0) {
+		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_error(p, "%s %s: not a regular file", kw, w[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_ca_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
+    char **w, int n)
+{
+	(void)ps;
+	return set_file(p, &c->ca_file, kw, w, n);
+}
+
+static int
+kw_crl_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
+    char **w, int n)
+{
+	(void)ps;
+	return set_file(p, &c->crl_file, kw, w, n);
+}
+
+static int
+kw_domain_cert(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	char err[512];
+	X509 *x;
+
+	(void)c;
+	if (set_file(p, &ps->domain_cert, kw, w, n) != 0)
+		return -1;
+	ps->set |= POLICY_DOMAIN_CERT;
+	x = certstore_load_file(w[0], err, sizeof(err));
+	if (x == NULL) {
+		conf_error(p, "%s: %s", kw, err);
+		return -1;
+	}
+	X509_free(x);
+	return 0;
+}
+
+static int
+kw_harvest_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	if (set_dir(p, &c->harvest_dir, kw, w, n) != 0)
+		return -1;
+	if (access(w[0], W_OK) != 0) {
+		conf_error(p, "%s %s: not writable: %s", kw, w[0], strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_harvest_trust(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	static const char *const names[] = {"ca", "any", NULL};
+	int i = choose(p, kw, w, n, names, "ca or any");
+
+	(void)ps;
+	if (i < 0)
+		return -1;
+	c->harvest_trust_any = i == 1;
+	return 0;
+}
+
+static int
+kw_harvest_require_dkim(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return parse_bool(p, kw, w, n, &c->harvest_require_dkim);
+}
+
+static int
+kw_authserv_id(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return set_string(p, &c->authserv_id, kw, w, n);
+}
+
 const struct conf_keyword conf_keywords[] = {
 	{"socket", kw_socket, CONF_IN_GLOBAL},
 	{"cert-dir", kw_cert_dir, CONF_IN_GLOBAL},
@@ -575,13 +676,13 @@ const struct conf_keyword conf_keywords[] = {
 	{"encrypt-to-sender", kw_encrypt_to_sender, CONF_IN_POLICY | CONF_IN_SENDER},
 	{"signing-key", kw_signing_key, CONF_IN_SENDER},
 	/* certificate sources and validation: refused until honoured, never ignored */
-	{"ca-file", NULL, CONF_IN_GLOBAL},
-	{"crl-file", NULL, CONF_IN_GLOBAL},
-	{"domain-cert", NULL, CONF_IN_DOMAIN},
-	{"harvest-dir", NULL, CONF_IN_GLOBAL},
-	{"harvest-trust", NULL, CONF_IN_GLOBAL},
-	{"harvest-require-dkim", NULL, CONF_IN_GLOBAL},
-	{"authserv-id", NULL, CONF_IN_GLOBAL},
+	{"ca-file", kw_ca_file, CONF_IN_GLOBAL},
+	{"crl-file", kw_crl_file, CONF_IN_GLOBAL},
+	{"domain-cert", kw_domain_cert, CONF_IN_DOMAIN},
+	{"harvest-dir", kw_harvest_dir, CONF_IN_GLOBAL},
+	{"harvest-trust", kw_harvest_trust, CONF_IN_GLOBAL},
+	{"harvest-require-dkim", kw_harvest_require_dkim, CONF_IN_GLOBAL},
+	{"authserv-id", kw_authserv_id, CONF_IN_GLOBAL},
 	{"ldap-uri", NULL, CONF_IN_GLOBAL},
 	{"ldap-base", NULL, CONF_IN_GLOBAL},
 	{"ldap-filter", NULL, CONF_IN_GLOBAL},

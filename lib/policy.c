@@ -55,6 +55,8 @@ policy_overlay(struct policy_settings *dst, const struct policy_settings *src)
 		dst->signature = src->signature;
 	if (set & POLICY_SIGNING_KEY)
 		dst->signing_key = src->signing_key;
+	if (set & POLICY_DOMAIN_CERT)
+		dst->domain_cert = src->domain_cert;
 	dst->set |= set;
 }
 
@@ -227,6 +229,7 @@ policy_scopes_free(struct policy_scope *v, size_t n)
 	for (i = 0; i < n; i++) {
 		free(v[i].pattern);
 		free(v[i].s.signing_key);
+		free(v[i].s.domain_cert);
 		policy_scopes_free(v[i].domains, v[i].ndomains);
 	}
 	free(v);
@@ -236,6 +239,7 @@ void
 policy_free(struct policy *p)
 {
 	free(p->global.signing_key);
+	free(p->global.domain_cert);
 	policy_scopes_free(p->domains, p->ndomains);
 	policy_scopes_free(p->vmtas, p->nvmtas);
 	policy_scopes_free(p->senders, p->nsenders);

@@ -99,6 +99,47 @@ classify(struct rcpt *r)
 	}
 }
 
+/*
+ * Without a personal certificate, a <domain> with domain-cert encrypts to
+ * the domain's gateway certificate (validated, without the address check).
+ */
+static void
+use_domain_cert(struct msgctx *m, struct rcpt *r)
+{
+	char why[512];
+	X509 *x;
+
+	if (r->cert != NULL || r->lookup == CERTSTORE_ERROR || !(r->s.set & POLICY_DOMAIN_CERT) ||
+	    r->s.domain_cert == NULL)
+		return;
+	x = certstore_load_file(r->s.domain_cert, why, sizeof(why));
+	if (x == NULL || (m->conf->certs != NULL &&
+	                     certindex_validate(m->conf->certs, x, NULL, why, sizeof(why)) != 0) ||
+	    (m->conf->certs == NULL && certstore_check_usable(x, r->domain, why, sizeof(why)) != 0)) {
+		size_t used = strlen(r->reason);
+		snprintf(r->reason + used, sizeof(r->reason) - used, "; domain certificate: %.200s", why);
+		X509_free(x);
+		return;
+	}
+	r->cert = x;
+	r->lookup = CERTSTORE_FOUND;
+}
+
+/* Add x to the recipient certificates unless it is there already (domain certificates). */
+static int
+recips_add(STACK_OF(X509) *sk, X509 *x)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if (X509_cmp(sk_X509_value(sk, i), x) == 0)
+			return 0;
+	if (!sk_X509_push(sk, x))
+		return -1;
+	X509_up_ref(x);
+	return 0;
+}
+
 void
 decide_recipient(struct msgctx *m, struct rcpt *r, struct verdict *v)
 {
@@ -109,14 +150,14 @@ decide_recipient(struct msgctx *m, struct rcpt *r, struct verdict *v)
 	memset(v, 0, sizeof(*v));
 	r->domain = strrchr(r->addr, '@') + 1;
 	r->cert = NULL;
-	if (c->cert_dir != NULL) {
-		r->lookup = certstore_lookup(c->cert_dir, r->addr, &r->cert, r->reason,
-		    sizeof(r->reason));
+	if (c->certs != NULL) {
+		r->lookup = certindex_find(c->certs, r->addr, &r->cert, r->reason, sizeof(r->reason));
 	} else {
 		r->lookup = CERTSTORE_MISSING;
 		snprintf(r->reason, sizeof(r->reason), "no cert-dir is configured");
 	}
 	policy_for_recipient(&c->policy, m->vmta[0] ? m->vmta : NULL, r->domain, &r->s);
+	use_domain_cert(m, r);
 	classify(r);
 	for (i = 0; i < m->nrcpt; i++) {
 		has_encrypt |= m->rcpts[i].cls == RCPT_ENCRYPT;
@@ -361,17 +402,13 @@ decide_message(struct msgctx *m, struct verdict *v)
 			goto oom;
 		for (i = 0; i < m->nrcpt; i++) {
 			X509 *x = m->rcpts[i].cert;
-			if (x != NULL && (m->rcpts[i].cls == RCPT_ENCRYPT || m->rcpts[i].cls == RCPT_FLEX)) {
-				if (!sk_X509_push(m->recips, x))
-					goto oom;
-				X509_up_ref(x);
-			}
-		}
-		if (m->pol.encrypt_to_sender && m->signer.cert != NULL) {
-			if (!sk_X509_push(m->recips, m->signer.cert))
+			if (x != NULL && (m->rcpts[i].cls == RCPT_ENCRYPT || m->rcpts[i].cls == RCPT_FLEX) &&
+			    recips_add(m->recips, x) != 0)
 				goto oom;
-			X509_up_ref(m->signer.cert);
 		}
+		if (m->pol.encrypt_to_sender && m->signer.cert != NULL &&
+		    recips_add(m->recips, m->signer.cert) != 0)
+			goto oom;
 	}
 	v->d = DECIDE_CONTINUE;
 	return;

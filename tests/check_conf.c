@@ -470,9 +470,8 @@ START_TEST(test_err_planned_keyword)
 {
 	conf_errors("\n# c\nldap-uri ldap://127.0.0.1\n", 1, 3,
 	    "keyword \"ldap-uri\" is not supported yet");
-	conf_errors("CA-File /etc/ca.pem\n", 1, 1, "keyword \"ca-file\" is not supported yet");
-	conf_errors("harvest-dir /var/lib/harvest\n", 1, 1,
-	    "keyword \"harvest-dir\" is not supported yet");
+	conf_errors("ldap-base dc=example,dc=com\n", 1, 1,
+	    "keyword \"ldap-base\" is not supported yet");
 }
 END_TEST
 

@@ -10,7 +10,8 @@
 #   keys/<addr>.pem                             signing identities: key + cert + inter (key-dir)
 #   private/<addr>.key .crt .p12                every user's key, cert and PKCS#12 (password "test")
 #
-# Users: alice@example.com (signer), bob@partner.example, carol@partner.example.
+# Users: alice@example.com (signer), bob@partner.example, carol@partner.example,
+# and every address in $GEN_CERTS_EXTRA (space-separated) as further recipients.
 # dave@nocert.example deliberately gets nothing.
 # Nothing generated here is ever committed: run it at test time.
 set -euo pipefail
@@ -22,7 +23,7 @@ fi
 out=$1
 command -v openssl >/dev/null || { echo "gen-certs: openssl not found" >&2; exit 1; }
 
-USERS="alice@example.com bob@partner.example carol@partner.example"
+USERS="alice@example.com bob@partner.example carol@partner.example ${GEN_CERTS_EXTRA:-}"
 SIGNERS="alice@example.com"
 P12_PASS="test"
 DAYS=30

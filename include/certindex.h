@@ -1,0 +1,87 @@
+/*
+ * certindex.h - the recipient certificate store of a configuration: the
+ * certificates of one or more directories (cert-dir, harvest-dir), indexed
+ * by address, validated before use.
+ *
+ * Every file of a directory is read (PEM with one or more certificates, or
+ * DER); each certificate is indexed under the address its file is named
+ * after (<address>.crt, .pem, .cer, .der) and under every rfc822Name of its
+ * subjectAltName (and a subject emailAddress), the domain part compared
+ * case-insensitively.  A directory is read again when it changes (its
+ * modification time), at most every few seconds otherwise; unchanged files
+ * are not parsed again.
+ *
+ * A certificate is usable for <address> when it is inside its validity
+ * period, its keyUsage (if present) allows keyEncipherment (RSA) or
+ * keyAgreement (EC), its extendedKeyUsage (if present) allows
+ * emailProtection or anyExtendedKeyUsage, it names the address (except
+ * domain certificates), and -- with a ca-file -- it chains to a trusted CA
+ * for S/MIME encryption and, with a crl-file, is not revoked.  Of several
+ * usable certificates the one with the latest notBefore wins.
+ *
+ * Thread-safe: one index is shared by all connections using its
+ * configuration.
+ */
+#ifndef SMIME_CERTINDEX_H
+#define SMIME_CERTINDEX_H
+
+#include <stddef.h>
+#include <openssl/x509.h>
+
+#include "certstore.h"
+
+typedef struct certindex certindex;
+
+struct certindex_options {
+	const char *ca_file;  /* trusted CAs (PEM); NULL: no chain check */
+	const char *crl_file; /* CRLs (PEM) checked with the chain; NULL: none */
+};
+
+/*
+ * An index over dirs (NULL-terminated; NULL entries skipped).  NULL with
+ * err filled when a directory, the CA file or the CRL file cannot be read.
+ * Caller frees with certindex_free.
+ */
+certindex *certindex_open(const char *const *dirs, const struct certindex_options *opt,
+    char *err, size_t errlen);
+
+/*
+ * The usable certificate of addr (domain part lower-cased).  On
+ * CERTSTORE_FOUND *cert is a new reference (caller frees).  Otherwise
+ * reason names the address and why (the first candidate's failure when
+ * none is usable).
+ */
+enum certstore_result certindex_find(certindex *ci, const char *addr, X509 **cert,
+    char *reason, size_t reasonlen);
+
+/*
+ * Full validation of one certificate: usable for addr (NULL: skip the
+ * address check, as for a domain certificate).  0, or -1 with reason.
+ */
+int certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason,
+    size_t reasonlen);
+
+/* Nonzero when cert names addr in its subjectAltName (or subject email). */
+int certindex_names_address(X509 *cert, const char *addr);
+
+/* The trusted store (ca-file), or NULL; borrowed. */
+X509_STORE *certindex_trust(certindex *ci);
+
+/*
+ * Every indexed (address, certificate, file) triple, with its usability,
+ * in no particular order -- for listings.
+ */
+typedef void (*certindex_visit_fn)(void *arg, const char *addr, X509 *cert, const char *file,
+    int usable, const char *reason);
+void certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg);
+
+/*
+ * Store cert for addr as dir/<addr>.crt (PEM, written to a temporary file
+ * and renamed), unless the file there holds a certificate with the same or
+ * a later notBefore.  1 when written, 0 when kept, -1 with err.
+ */
+int certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t errlen);
+
+void certindex_free(certindex *ci);
+
+#endif
