@@ -75,6 +75,14 @@ int mime_extract_address(const char *value, char *out, size_t outlen);
 int mime_address_is_safe(const char *addr);
 
 /*
+ * The media type of a Content-Type value, lower-cased ("multipart/signed"),
+ * into type; and a parameter's value (quotes removed, name compared
+ * case-insensitively) into out.  0, or -1 when absent or too long.
+ */
+int mime_type(const char *content_type, char *type, size_t typelen);
+int mime_param(const char *content_type, const char *name, char *out, size_t outlen);
+
+/*
  * Parse the header block of a complete message in buf.  Headers go to h
  * (in order); *body_off is set to the offset of the first body byte (after
  * the empty line) or len when there is no body.  0, or -1 with err filled

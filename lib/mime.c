@@ -373,3 +373,67 @@ mime_parse_headers(const char *buf, size_t len, struct mime_headers *h,
 	*body_off = len;
 	return 0;
 }
+
+int
+mime_type(const char *ct, char *type, size_t typelen)
+{
+	size_t o = 0;
+
+	while (isspace((unsigned char)*ct))
+		ct++;
+	for (; *ct != '\0' && *ct != ';' && !isspace((unsigned char)*ct); ct++) {
+		if (o + 1 >= typelen)
+			return -1;
+		type[o++] = (char)tolower((unsigned char)*ct);
+	}
+	type[o] = '\0';
+	return o > 0 && strchr(type, '/') != NULL ? 0 : -1;
+}
+
+int
+mime_param(const char *ct, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name), o;
+	const char *p = ct;
+	int quoted = 0;
+
+	/* walk the parameters after each ';' outside quotes */
+	for (; *p != '\0'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		if (quoted || *p != ';')
+			continue;
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (strncasecmp(p, name, nl) != 0)
+			continue;
+		p += nl;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '=')
+			continue;
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		o = 0;
+		if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++) {
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+				if (o + 1 >= outlen)
+					return -1;
+				out[o++] = *p;
+			}
+		} else {
+			for (; *p != '\0' && *p != ';' && !isspace((unsigned char)*p); p++) {
+				if (o + 1 >= outlen)
+					return -1;
+				out[o++] = *p;
+			}
+		}
+		out[o] = '\0';
+		return 0;
+	}
+	return -1;
+}

@@ -29,6 +29,7 @@
 #include <openssl/x509.h>
 
 #include "certstore.h"
+#include "harvest.h"
 #include "keystore.h"
 #include "log.h"
 #include "milter.h"
@@ -319,16 +320,21 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	cc->msg = m;
 	inflight_add(1);
 
-	if (!decide_anything_to_do(m->conf)) {
-		conn_end_message(cc);
-		return SMFIS_ACCEPT;
-	}
 	if (!(cc->has_addr && hostlist_match(m->conf->internal, (struct sockaddr *)&cc->addr)) &&
 	    mta_macro(ctx, "{auth_authen}") == NULL) {
+		/* mail from outside: maybe a signer's certificate to harvest, else untouched */
+		if (m->conf->harvest_dir != NULL) {
+			m->harvest = 1;
+			return SMFIS_CONTINUE;
+		}
 		/* decided now, logged at the first RCPT, when the queue id is known */
 		snprintf(m->pass_reason, sizeof(m->pass_reason),
 		    "passed: client is neither internal nor authenticated");
 		return SMFIS_CONTINUE;
+	}
+	if (!decide_anything_to_do(m->conf)) {
+		conn_end_message(cc);
+		return SMFIS_ACCEPT;
 	}
 	if (m->conf->vmta_macro != NULL && (vmta = mta_macro(ctx, m->conf->vmta_macro)) != NULL)
 		snprintf(m->vmta, sizeof(m->vmta), "%s", vmta);
@@ -346,6 +352,8 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);
+	if (m->harvest)
+		return SMFIS_CONTINUE;
 	if (m->pass_reason[0] != '\0') {
 		log_msg(LOG_INFO, m->qid, "%s", m->pass_reason);
 		conn_end_message(cc);
@@ -411,6 +419,14 @@ cb_eoh(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);
 	ct = mime_headers_find(&m->headers, "Content-Type");
+	if (m->harvest) {
+		if (ct == NULL || !harvest_is_signed_type(ct->value)) {
+			log_msg(LOG_INFO, m->qid, "passed: client is neither internal nor authenticated");
+			conn_end_message(cc);
+			return SMFIS_ACCEPT;
+		}
+		goto spool;
+	}
 	if (ct != NULL && mime_is_protected_type(ct->value)) {
 		log_msg(LOG_INFO, m->qid, "passed: already S/MIME or PGP/MIME");
 		conn_end_message(cc);
@@ -419,6 +435,7 @@ cb_eoh(SMFICTX *ctx)
 	decide_message(m, &v);
 	if (v.d != DECIDE_CONTINUE)
 		return msg_verdict(ctx, cc, &v);
+spool:
 	m->body = spool_new(m->conf->spool_memory, m->conf->spool_dir);
 	if (m->body == NULL)
 		return msg_fail(ctx, m, "out of memory, try again later", "spool");
@@ -484,6 +501,41 @@ eom_rewrite_headers(SMFICTX *ctx, struct connctx *cc, struct msgctx *m,
 	return 0;
 }
 
+/* Signed mail from outside: store the signer's certificate if it qualifies. */
+static void
+eom_harvest(struct msgctx *m)
+{
+	struct harvest_options ho = {NULL, m->conf->harvest_require_dkim, m->conf->authserv_id, 0};
+	char addr[ADDR_MAX], reason[512], err[512];
+	X509 *x = NULL;
+	int rc;
+
+	if (!m->conf->harvest_trust_any)
+		ho.trust = m->conf->certs != NULL ? certindex_trust(m->conf->certs) : NULL;
+	if (!m->conf->harvest_trust_any && ho.trust == NULL) {
+		log_msg(LOG_ERR, m->qid, "not harvested: no trusted CAs loaded");
+		return;
+	}
+	rc = harvest_signer(&m->headers, m->body, &ho, &x, addr, sizeof(addr), reason,
+	    sizeof(reason));
+	if (rc != 1) {
+		log_msg(rc < 0 ? LOG_ERR : LOG_INFO, m->qid, "not harvested: %s", reason);
+		return;
+	}
+	switch (certindex_store(m->conf->harvest_dir, addr, x, err, sizeof(err))) {
+	case 1:
+		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
+		    m->conf->harvest_dir);
+		break;
+	case 0:
+		log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
+		break;
+	default:
+		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+	}
+	X509_free(x);
+}
+
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
@@ -498,6 +550,11 @@ cb_eom(SMFICTX *ctx)
 	if (m == NULL || m->body == NULL)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);
+	if (m->harvest) {
+		eom_harvest(m);
+		conn_end_message(cc);
+		return SMFIS_CONTINUE; /* the message itself passes unchanged */
+	}
 	if (mime_content_block(&m->headers, !cc->leadspc, &head, &headlen) != 0)
 		return msg_fail(ctx, m, "out of memory", "content headers");
 	memset(&opt, 0, sizeof(opt));

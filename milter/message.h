@@ -43,6 +43,7 @@ struct msgctx {
 	struct conf *conf;           /* snapshot this message uses */
 	char qid[64];
 	char pass_reason[128];       /* set: pass the message untouched at RCPT */
+	int harvest;                 /* from outside: only look for a signer's certificate */
 	char vmta[VMTA_MAX];         /* virtual MTA used for the RCPT decisions, "" if none */
 	struct rcpt *rcpts;
 	size_t nrcpt, rcap;
