@@ -302,30 +302,39 @@ ci_build_index(certindex *ci)
 	}
 }
 
+/* Nonzero when a directory's modification time differs from the last scan's. */
+static int
+ci_dirs_changed(const certindex *ci)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < ci->ndirs; i++)
+		if (stat(ci->dirs[i].path, &st) == 0 &&
+		    (st.st_mtim.tv_sec != ci->dirs[i].mtime.tv_sec ||
+		        st.st_mtim.tv_nsec != ci->dirs[i].mtime.tv_nsec))
+			return 1;
+	return 0;
+}
+
 /* Rescan when a directory changed or the last scan is old. */
 static int
 ci_refresh(certindex *ci, int force, char *err, size_t errlen)
 {
-	time_t now = time(NULL);
-	struct stat st;
 	size_t i;
-	int stale = force || now - ci->scanned >= CI_RESCAN_SECONDS, rc = 0;
+	int rc = 0;
 
-	for (i = 0; !stale && i < ci->ndirs; i++)
-		if (stat(ci->dirs[i].path, &st) == 0 &&
-		    (st.st_mtim.tv_sec != ci->dirs[i].mtime.tv_sec ||
-		        st.st_mtim.tv_nsec != ci->dirs[i].mtime.tv_nsec))
-			stale = 1;
-	if (!stale)
+	if (!force && time(NULL) - ci->scanned < CI_RESCAN_SECONDS && !ci_dirs_changed(ci))
 		return 0;
 	pthread_mutex_lock(&ci->scan_lock);
-	if (force || ci->scanned != now) {
+	/* another thread may have rescanned while this one waited */
+	if (force || time(NULL) - ci->scanned >= CI_RESCAN_SECONDS || ci_dirs_changed(ci)) {
 		pthread_rwlock_wrlock(&ci->lock);
 		for (i = 0; i < ci->ndirs; i++)
 			if (ci_scan_dir(&ci->dirs[i], err, errlen) != 0)
 				rc = -1;
 		ci_build_index(ci);
-		ci->scanned = now;
+		ci->scanned = time(NULL);
 		pthread_rwlock_unlock(&ci->lock);
 	}
 	pthread_mutex_unlock(&ci->scan_lock);
