@@ -14,6 +14,8 @@
 #   MAIN     test PKI: certificates for alice, bob, carol (none for dave); alice's key, mode 0600
 #   BADMODE  the same, but alice's key file is mode 0644 (must be refused)
 #   NOKEY    an empty key directory
+#   VMTA, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
+#            the policy-*.lua scripts; see "policy daemons" below
 #
 # Relay: Debian 12's miltertest (2.11.0~beta2) reads each milter reply into a
 # 1024-byte stack buffer without checking its length (OpenDKIM issue #66, fixed
@@ -23,7 +25,9 @@
 # SMFIR_REPLBODY replies into 1000-byte pieces (the MTA appends successive
 # pieces, so the message is the same) and writes every reply of the daemon to a
 # transcript, which the scripts also use to check SMTP reply texts that this
-# miltertest discards before end of message.
+# miltertest discards before end of message.  The relay also appends the bytes
+# of every replaced body to TRANSCRIPT.body, so that scripts can decrypt and
+# verify what the daemon produced (miltertest cannot hand a new body back).
 #
 # Output: "ok N - NAME" / "not ok N - NAME" per script, then "N passed, M failed".
 # Exit status: 0 if all passed, 1 if any failed or a needed tool is missing.
@@ -106,6 +110,11 @@ sub note {
     open(my $fh, '>>', $transcript) or return;
     print $fh "$cmd $text\n";
     close $fh;
+    if ($cmd eq 'b' && open(my $bf, '>>', "$transcript.body")) {
+        binmode $bf;
+        print $bf $data;
+        close $bf;
+    }
 }
 
 sub relay {
@@ -176,10 +185,8 @@ wait_socket() { # PATH PID WHAT
 
 daemons=()
 start_daemon() { # NAME KEYDIR
-    local name=$1 keydir=$2 dir=$tmp/$1 pid
-    mkdir -p "$dir"
-    cat >"$dir/smime-milter.conf" <<EOF
-socket          unix:$dir/milter.sock
+    local name=$1 keydir=$2
+    start_daemon_conf "$name" <<EOF
 cert-dir        $tmp/pki/certs
 key-dir         $keydir
 internal-hosts  127.0.0.0/8 ::1
@@ -187,6 +194,17 @@ sign            yes
 encrypt         yes
 on-error        tempfail
 EOF
+}
+
+# start_daemon_conf NAME < CONFIG : a daemon with the configuration on stdin (its socket line
+# is added here)
+start_daemon_conf() {
+    local name=$1 dir=$tmp/$1 pid
+    mkdir -p "$dir"
+    {
+        echo "socket          unix:$dir/milter.sock"
+        cat
+    } >"$dir/smime-milter.conf"
     if ! "$milter" -n -c "$dir/smime-milter.conf" >"$dir/check.log" 2>&1; then
         echo "miltertest.sh: $name: configuration refused:" >&2
         cat "$dir/check.log" >&2
@@ -232,6 +250,101 @@ export MT_BADMODE_KEYFILE="$tmp/keys-badmode/$alice.pem"
 start_daemon MAIN "$tmp/pki/keys"
 start_daemon BADMODE "$tmp/keys-badmode"
 start_daemon NOKEY "$tmp/keys-none"
+
+# ---- policy daemons (policy-*.lua) ----
+# A cert-dir with more recipient domains: erin@bank.example holds a copy of bob's certificate
+# (the daemon checks validity and key usage, not the address); nobody at nocert.example,
+# reject.example, tempfail.example, plain.example, signonly.example or later.example has one.
+# A <sender> signing key outside key-dir: a copy of alice's identity, for ops@example.com.
+mkdir -p "$tmp/pcerts" "$tmp/skeys"
+chmod 0700 "$tmp/skeys"
+cp "$tmp/pki/certs/"*.crt "$tmp/pcerts/"
+cp "$tmp/pki/certs/bob@partner.example.crt" "$tmp/pcerts/erin@bank.example.crt"
+cp "$tmp/pki/keys/$alice.pem" "$tmp/skeys/ops-signing.pem"
+chmod 0600 "$tmp/skeys/ops-signing.pem"
+export MT_PKI="$tmp/pki"
+
+# VMTA: globally encrypt without signing; two virtual MTAs chosen by X-Virtual-MTA.
+start_daemon_conf VMTA <<EOF
+cert-dir        $tmp/pcerts
+key-dir         $tmp/pki/keys
+sign            no
+encrypt         yes
+<virtual-mta sign-only-out>
+    sign        yes
+    encrypt     no
+</virtual-mta>
+<virtual-mta secure-out>
+    sign        yes
+    encrypt     yes
+</virtual-mta>
+EOF
+
+# POLICY: globally nothing; per-domain missing-cert actions, virtual MTAs from the
+# {daemon_name} macro or the header, <sender> blocks.
+start_daemon_conf POLICY <<EOF
+cert-dir            $tmp/pcerts
+key-dir             $tmp/pki/keys
+virtual-mta-header  X-Virtual-MTA
+virtual-mta-macro   {daemon_name}
+sign                no
+encrypt             no
+<domain bank.example>
+    encrypt         yes
+    missing-cert    reject
+</domain>
+<domain reject.example>
+    encrypt         yes
+    missing-cert    reject
+</domain>
+<domain tempfail.example>
+    encrypt         yes
+    missing-cert    tempfail
+</domain>
+<domain plain.example>
+    encrypt         yes
+    missing-cert    plain
+</domain>
+<domain signonly.example>
+    encrypt         yes
+    missing-cert    sign-only
+</domain>
+<virtual-mta sign-only-out>
+    sign            yes
+    encrypt         no
+</virtual-mta>
+<virtual-mta secure-out>
+    sign            yes
+    encrypt         yes
+    <domain later.example>
+        missing-cert tempfail
+    </domain>
+</virtual-mta>
+<sender ops@example.com>
+    sign            yes
+    signing-key     $tmp/skeys/ops-signing.pem
+</sender>
+<sender nokey.example>
+    sign            yes
+    missing-key     unsigned
+</sender>
+<sender strict.example>
+    sign            yes
+    missing-key     reject
+</sender>
+EOF
+
+# SIGNED: globally sign, do not encrypt; plain.example wants encryption but takes plain mail.
+start_daemon_conf SIGNED <<EOF
+cert-dir        $tmp/pcerts
+key-dir         $tmp/pki/keys
+sign            yes
+encrypt         no
+<domain plain.example>
+    encrypt         yes
+    missing-cert    plain
+</domain>
+EOF
 export MT_DIR="$scripts"
 
 # ---- the scripts ----
@@ -256,6 +369,7 @@ for script in "${list[@]}"; do
     declare -A logstart=()
     for d in "${daemons[@]}"; do
         : >"$tmp/$d/transcript"
+        rm -f "$tmp/$d/transcript.body"
         logstart[$d]=$(wc -l <"$tmp/$d/daemon.log")
     done
     rc=0

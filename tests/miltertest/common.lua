@@ -5,7 +5,8 @@
 --   MT_<NAME>_LOG         the daemon's stderr log
 --   MT_<NAME>_TRANSCRIPT  every reply the daemon sent, one per line, written
 --                         by the relay in front of it ("" when run without it)
--- and MT_DIR, this directory.
+-- and MT_DIR, this directory, and MT_PKI, the test PKI (tests/gen-certs.sh).
+-- The relay also appends every replaced body to TRANSCRIPT.body (T.take_body).
 
 local T = {}
 
@@ -143,7 +144,18 @@ function T.have_transcript(d)
 end
 
 function T.transcript(d)
-	return lines_of(read_file(d.transcript))
+	local all = lines_of(read_file(d.transcript))
+	if (d.since or 0) == 0 then
+		return all
+	end
+	return { table.unpack(all, d.since + 1) }
+end
+
+-- From now on T.transcript (and what uses it) shows only the replies that follow.
+function T.mark(d)
+	if T.have_transcript(d) then
+		d.since = #lines_of(read_file(d.transcript))
+	end
 end
 
 -- Text of the last SMFIR_REPLYCODE ('y') the daemon sent, or nil.
@@ -275,6 +287,190 @@ function T.expect_smime_rewrite(conn, what, removed)
 	    "%s: Content-Disposition %q is not attachment", what, cd)
 	T.check(string.find(cd, 'filename="smime.p7m"', 1, true) ~= nil,
 	    "%s: Content-Disposition %q lacks filename=\"smime.p7m\"", what, cd)
+end
+
+-- ---- what the daemon produced: headers, replaced body, checked with openssl ----
+
+-- Run a shell command; returns true when it exits 0, and its output (stdout and stderr).
+function T.sh(cmd)
+	local p = io.popen("(" .. cmd .. ") 2>&1")
+	local out = p:read("a") or ""
+	local ok = p:close()
+	return ok == true, out
+end
+
+function T.shell_quote(s)
+	return "'" .. string.gsub(s, "'", "'\\''") .. "'"
+end
+
+local function write_file(path, data)
+	local f = assert(io.open(path, "wb"))
+	f:write(data)
+	f:close()
+end
+
+-- The bytes of the body replaced since the last call (empty when none); needs the relay.
+function T.take_body(d)
+	T.check(T.have_transcript(d), "replaced bodies are only seen through the relay (MT_NO_PROXY unset)")
+	local path = d.transcript .. ".body"
+	local data = read_file(path)
+	os.remove(path)
+	return data
+end
+
+-- A header the daemon added at end of message, without the negotiated leading space; nil if none.
+function T.added_header(conn, name)
+	local v = mt.getheader(conn, name, 0)
+	if v == nil then
+		return nil
+	end
+	if mt.test_option(conn, SMFIP_HDR_LEADSPC) then
+		v = string.gsub(v, "^ ", "", 1)
+	end
+	return v
+end
+
+local function pki(path)
+	local dir = os.getenv("MT_PKI")
+	T.check(dir ~= nil, "MT_PKI is not set: run this through tests/miltertest.sh")
+	return dir .. "/" .. path
+end
+
+-- A fresh temporary file (created empty by os.tmpname); the caller removes it.
+local function scratch()
+	return os.tmpname()
+end
+
+-- No header of that name was changed, deleted or added (transcript and miltertest's view).
+function T.expect_header_untouched(conn, d, what, name)
+	T.check(not mt.eom_check(conn, MT_HDRCHANGE, name), "%s: %s changed or deleted", what, name)
+	T.check(mt.getheader(conn, name, 0) == nil, "%s: %s added", what, name)
+	if T.have_transcript(d) then
+		for _, line in ipairs(T.modifications(d)) do
+			T.check(string.find(string.lower(line), string.lower(name) .. "|", 1, true) == nil,
+			    "%s: the daemon touched %s: %s", what, name, line)
+		end
+	end
+end
+
+-- The message was encrypted (application/pkcs7-mime; smime-type=enveloped-data): checks the
+-- S/MIME headers, then the replaced body with openssl: exactly #rcpts recipient infos, and each
+-- recipient in rcpts (addresses with a key in MT_PKI/private) decrypts it to an entity that
+-- contains marker.  signed: true (the entity inside is multipart/signed and verifies against
+-- the test CA) or false (it is not signed).  Returns the decrypted entity of the first recipient.
+function T.expect_encrypted(conn, d, what, rcpts, marker, signed, removed)
+	T.expect_smime_rewrite(conn, what, removed or { "Content-Type" })
+	local body = T.take_body(d)
+	T.check(#body > 0, "%s: the relay saw no replaced body", what)
+	local b64, der = scratch(), scratch()
+	write_file(b64, body)
+	local ok, out = T.sh(string.format("openssl base64 -d -in %s -out %s", b64, der))
+	T.check(ok, "%s: replaced body is not base64: %s", what, out)
+	ok, out = T.sh(string.format("openssl cms -cmsout -print -inform DER -in %s", der))
+	T.check(ok, "%s: replaced body is not CMS: %s", what, out)
+	T.check(string.find(out, "envelopedData", 1, true) ~= nil, "%s: CMS is not EnvelopedData", what)
+	local _, nri = string.gsub(out, "d.ktri:", "")
+	T.check(nri == #rcpts, "%s: %d key-transport recipient infos, expected %d", what, nri, #rcpts)
+	local first
+	for _, addr in ipairs(rcpts) do
+		local inner = scratch()
+		ok, out = T.sh(string.format("openssl cms -decrypt -inform DER -in %s -recip %s -inkey %s -out %s",
+		    der, T.shell_quote(pki("private/" .. addr .. ".crt")),
+		    T.shell_quote(pki("private/" .. addr .. ".key")), inner))
+		T.check(ok, "%s: %s cannot decrypt the message: %s", what, addr, out)
+		local text = read_file(inner)
+		os.remove(inner)
+		T.check(string.find(text, marker, 1, true) ~= nil, "%s: what %s decrypts lacks %q", what, addr, marker)
+		local head = string.lower(string.match(text, "^(.-)\r\n\r\n") or "")
+		local is_signed = string.find(head, "content-type: multipart/signed", 1, true) ~= nil
+		T.check(is_signed == signed, "%s: the entity inside is %s, expected %s (headers: %q)", what,
+		    is_signed and "multipart/signed" or "not signed", signed and "signed" or "unsigned", head)
+		if signed then
+			local m = scratch()
+			write_file(m, text)
+			ok, out = T.sh(string.format("openssl cms -verify -in %s -CAfile %s -out /dev/null", m,
+			    T.shell_quote(pki("ca/root.crt"))))
+			os.remove(m)
+			T.check(ok, "%s: the signature inside does not verify: %s", what, out)
+		end
+		first = first or text
+	end
+	os.remove(b64)
+	os.remove(der)
+	return first
+end
+
+-- The message was signed, not encrypted: Content-Type multipart/signed;
+-- protocol="application/pkcs7-signature"; micalg=sha-256, no smime.p7m disposition, and the
+-- new body verifies against the test CA (signer: alice's certificate) and contains marker.
+function T.expect_signed_only(conn, d, what, marker)
+	T.check(mt.eom_check(conn, MT_BODYCHANGE), "%s: body not replaced", what)
+	local ct = T.added_header(conn, "Content-Type")
+	T.check(ct ~= nil, "%s: no Content-Type added", what)
+	local flat = string.gsub(ct, "%s+", " ")
+	T.check(string.find(flat, "^multipart/signed;") ~= nil, "%s: Content-Type %q is not multipart/signed", what, ct)
+	T.check(string.find(flat, 'protocol="application/pkcs7-signature"', 1, true) ~= nil,
+	    "%s: Content-Type %q lacks protocol=\"application/pkcs7-signature\"", what, ct)
+	T.check(string.find(flat, "micalg=sha-256", 1, true) ~= nil, "%s: Content-Type %q lacks micalg=sha-256", what, ct)
+	T.check(string.find(flat, "pkcs7-mime", 1, true) == nil, "%s: Content-Type %q says pkcs7-mime", what, ct)
+	local cd = T.added_header(conn, "Content-Disposition")
+	T.check(cd == nil or string.find(cd, "smime.p7m", 1, true) == nil,
+	    "%s: Content-Disposition %q names smime.p7m", what, tostring(cd))
+	local body = T.take_body(d)
+	T.check(#body > 0, "%s: the relay saw no replaced body", what)
+	T.check(string.find(body, marker, 1, true) ~= nil, "%s: the signed body lacks %q in clear", what, marker)
+	local m, content = scratch(), scratch()
+	write_file(m, "MIME-Version: 1.0\r\nContent-Type: " .. string.gsub(ct, "\n", "\r\n") .. "\r\n\r\n" .. body)
+	local ok, out = T.sh(string.format("openssl cms -verify -in %s -CAfile %s -out %s -signer %s.signer",
+	    m, T.shell_quote(pki("ca/root.crt")), content, content))
+	local verified = read_file(content)
+	local _, san = T.sh(string.format("openssl x509 -noout -ext subjectAltName -in %s.signer", content))
+	os.remove(m)
+	os.remove(content)
+	os.remove(content .. ".signer")
+	T.check(ok, "%s: the signature does not verify: %s", what, out)
+	T.check(string.find(verified, marker, 1, true) ~= nil, "%s: the signed content lacks %q", what, marker)
+	return san
+end
+
+-- Nothing was done to the message: no body or header change in miltertest's view, none in
+-- the transcript (since T.mark), no replaced body.
+function T.expect_untouched(conn, d, what)
+	T.check(not mt.eom_check(conn, MT_BODYCHANGE), "%s: body replaced", what)
+	T.check(not mt.eom_check(conn, MT_HDRADD), "%s: header added", what)
+	T.check(not mt.eom_check(conn, MT_HDRCHANGE), "%s: header changed", what)
+	T.expect_no_modifications(d, what)
+	T.check(not T.have_transcript(d) or T.take_body(d) == "", "%s: a body was sent", what)
+end
+
+-- One message: MAIL FROM (with optional macros), RCPTs {addr, expected reply[, code, xcode]},
+-- headers, end of headers.  Returns the end-of-headers reply.  Transcript checks after it
+-- see only this message's replies (T.mark).
+function T.start_message(conn, d, m)
+	T.mark(d)
+	if T.have_transcript(d) then
+		T.take_body(d)
+	end
+	if m.mail_macros ~= nil then
+		T.ok(mt.macro(conn, SMFIC_MAIL, table.unpack(m.mail_macros)), "mt.macro(MAIL)")
+	end
+	T.ok(mt.mailfrom(conn, "<" .. (m.envfrom or "alice@example.com") .. ">"), "mt.mailfrom")
+	T.reply(conn, m.what .. ": MAIL FROM", SMFIR_CONTINUE)
+	for _, r in ipairs(m.rcpts) do
+		T.rcpt(conn, m.qid, r[1])
+		T.reply(conn, m.what .. ": RCPT " .. r[1], r[2])
+		if r[3] ~= nil then
+			T.expect_replytext(d, m.what .. ": RCPT " .. r[1], r[3], r[4], "<" .. r[1] .. ">")
+		end
+	end
+	T.headers(conn, m.headers)
+	return T.eoh(conn, m.qid)
+end
+
+function T.finish_message(conn, m, body)
+	T.body(conn, { body })
+	T.eom(conn, m.qid)
+	T.reply(conn, m.what .. ": end of message", SMFIR_CONTINUE, SMFIR_ACCEPT)
 end
 
 return T
