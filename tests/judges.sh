@@ -14,11 +14,22 @@
 #
 # Environment:
 #   JUDGE_MODE      enveloped-detached (default): enveloped-data around multipart/signed with a
-#                   detached application/pkcs7-signature. Other modes plug in at judge_mode_setup.
+#                   detached application/pkcs7-signature; authenveloped-detached: the same in
+#                   AuthEnvelopedData (AES-GCM); enveloped-opaque, authenveloped-opaque: an
+#                   application/pkcs7-mime signed-data entity inside; signed-detached: sign-only
+#                   multipart/signed at the top; signed-opaque: sign-only signed-data at the top
 #   JUDGE_SIGNER    expected signer address (default alice@example.com)
+#   JUDGE_DIGEST    sha256 (default), sha384 or sha512: the digest and micalg to expect
+#   JUDGE_COMPARE   how the recovered entity is compared with EXPECTED: "exact" (default: cmp),
+#                   or options of tests/interop/compare.py, EXPECTED then being the sent message
+#                   (e.g. "--decoded" for sign-only 7-bit re-encoding, "--hp cipher")
+#   JUDGE_PROBE=1   a failing judge is re-run on a reference message of the same combination made
+#                   by the openssl command line (JUDGE_CIPHER, JUDGE_KT rsa-pkcs1|rsa-oaep,
+#                   JUDGE_SIG rsa-pkcs1|rsa-pss describe it); failing that too, the verdict is
+#                   UNSUPPORTED (the verifier cannot read the combination), not FAIL
 #
-# Output: "outer: PASS|FAIL reason", then one line per judge "NAME: PASS" or "NAME: FAIL reason".
-# Exit status 0 only when the outer check and all three judges pass.
+# Output: "outer: PASS|FAIL reason", then one line per judge "NAME: PASS", "NAME: FAIL reason"
+# or "NAME: UNSUPPORTED reason". Exit status 0 when the outer check passes and no judge FAILs.
 #
 # --self-test builds reference messages with the openssl command line (test-only helper below),
 # and checks that the judges accept a good message and reject a changed content, a bad signature,
@@ -33,6 +44,7 @@ fi
 
 JUDGE_MODE=${JUDGE_MODE:-enveloped-detached}
 JUDGE_SIGNER=${JUDGE_SIGNER:-alice@example.com}
+JUDGE_DIGEST=${JUDGE_DIGEST:-sha256}
 P12_PASS="test"
 JUDGES="openssl gpgsm cmsutil"
 
@@ -195,29 +207,66 @@ open(sig_path, "wb").write(sig)
 '
 
 # ---------------------------------------------------------------------------------------------
-# Modes. A mode defines: the outer smime-type, and how a decrypted entity is unwrapped into
-# (content, signature). Add e.g. "authenveloped-detached" or "enveloped-opaque" here.
+# Modes. A mode defines the outer form, whether the judges decrypt, and whether the signature is
+# detached (multipart/signed: content + application/pkcs7-signature) or opaque (signed-data that
+# carries the content, inside an application/pkcs7-mime entity when encrypted).
 judge_mode_setup() {
     case $JUDGE_MODE in
-        enveloped-detached)
-            OUTER_SMIME_TYPE=enveloped-data
-            MICALG=sha-256
-            ;;
+        enveloped-detached) OUTER_SMIME_TYPE=enveloped-data ENCRYPTED=1 OPAQUE=0 ;;
+        authenveloped-detached) OUTER_SMIME_TYPE=authEnveloped-data ENCRYPTED=1 OPAQUE=0 ;;
+        enveloped-opaque) OUTER_SMIME_TYPE=enveloped-data ENCRYPTED=1 OPAQUE=1 ;;
+        authenveloped-opaque) OUTER_SMIME_TYPE=authEnveloped-data ENCRYPTED=1 OPAQUE=1 ;;
+        signed-detached) OUTER_SMIME_TYPE="" ENCRYPTED=0 OPAQUE=0 ;;
+        signed-opaque) OUTER_SMIME_TYPE=signed-data ENCRYPTED=0 OPAQUE=1 ;;
         *) die "unknown JUDGE_MODE '$JUDGE_MODE'" ;;
+    esac
+    case $JUDGE_DIGEST in
+        sha256 | sha384 | sha512) MICALG=sha-${JUDGE_DIGEST#sha} ;;
+        *) die "unknown JUDGE_DIGEST '$JUDGE_DIGEST'" ;;
     esac
 }
 
-# unwrap DECRYPTED DIR : writes DIR/content and DIR/sig.der, sets REASON on failure
+# opaque ENTITY SIG_OUT : the DER of an application/pkcs7-mime signed-data entity (decrypted)
+PY_OPAQUE='
+import base64, re, sys
+data = open(sys.argv[1], "rb").read()
+def fail(why):
+    print(why); sys.exit(1)
+end = data.find(b"\r\n\r\n")
+if end < 0:
+    fail("decrypted entity: no CRLF CRLF after its header")
+head = re.sub(rb"\r\n[ \t]+", b" ", data[:end])
+ct = re.search(rb"(?im)^content-type:(.*)$", head)
+if not ct or not re.match(rb"\s*application/pkcs7-mime\s*;", ct.group(1), re.I) or \
+        not re.search(rb"smime-type\s*=\s*\"?signed-data", ct.group(1), re.I):
+    fail("decrypted entity is not application/pkcs7-mime signed-data: %r" % (ct.group(1) if ct else None))
+if not re.search(rb"(?im)^content-transfer-encoding:\s*base64\s*$", head):
+    fail("decrypted signed-data entity is not base64")
+body = data[end + 4:]
+for n, line in enumerate(body.split(b"\r\n"), 1):
+    if len(line) > 76:
+        fail("signed-data line %d has %d columns" % (n, len(line)))
+try:
+    der = base64.b64decode(re.sub(rb"\s+", b"", body), validate=True)
+except Exception as e:
+    fail("signed-data does not decode: %s" % e)
+open(sys.argv[2], "wb").write(der)
+'
+
+# unwrap DECRYPTED DIR : writes DIR/sig.der (and DIR/content when detached); REASON on failure
 unwrap() {
     local out
-    case $JUDGE_MODE in
-        enveloped-detached)
-            if ! out=$("$PYTHON3" -c "$PY_SPLIT" "$1" "$2/content" "$2/sig.der" "$MICALG" 2>&1); then
-                REASON="split: ${out//$'\n'/ }"
-                return 1
-            fi
-            ;;
-    esac
+    if [ "$OPAQUE" = 1 ]; then
+        if [ "$ENCRYPTED" = 0 ]; then
+            cp "$DER" "$2/sig.der"
+        elif ! out=$("$PYTHON3" -c "$PY_OPAQUE" "$1" "$2/sig.der" 2>&1); then
+            REASON="unwrap: ${out//$'\n'/ }"
+            return 1
+        fi
+    elif ! out=$("$PYTHON3" -c "$PY_SPLIT" "$1" "$2/content" "$2/sig.der" "$MICALG" 2>&1); then
+        REASON="split: ${out//$'\n'/ }"
+        return 1
+    fi
 }
 
 fpr_sha1() { # CERTFILE -> uppercase hex without colons
@@ -227,6 +276,15 @@ fpr_sha1() { # CERTFILE -> uppercase hex without colons
 oneline() { tr '\n' ' ' <"$1" | cut -c1-300; }
 
 compare_expected() { # DIR
+    local out
+    if [ -n "${JUDGE_COMPARE+x}" ] && [ "$JUDGE_COMPARE" != exact ]; then
+        # shellcheck disable=SC2086 # JUDGE_COMPARE holds options
+        if ! out=$("$PYTHON3" "$HERE/interop/compare.py" "$EXPECTED" "$1/content" $JUDGE_COMPARE 2>&1); then
+            REASON="content: ${out//$'\n'/ }"
+            return 1
+        fi
+        return 0
+    fi
     if ! cmp -s "$1/content" "$EXPECTED"; then
         REASON="signed content differs from expected inner entity ($(cmp "$1/content" "$EXPECTED" 2>&1 | head -1))"
         return 1
@@ -236,18 +294,23 @@ compare_expected() { # DIR
 # ---------------------------------------------------------------------------------------------
 # Judge 1: OpenSSL
 judge_openssl() {
-    local d=$WORK/openssl
+    local d=$WORK/openssl v=()
     mkdir -p "$d"
-    if ! openssl cms -decrypt -binary -inform DER -in "$DER" -recip "$PRIV/$RCPT.crt" \
-            -inkey "$PRIV/$RCPT.key" -out "$d/decrypted" 2>"$d/decrypt.err"; then
-        REASON="decrypt: $(oneline "$d/decrypt.err")"
-        return 1
+    if [ "$ENCRYPTED" = 1 ]; then
+        if ! openssl cms -decrypt -binary -inform DER -in "$DER" -recip "$PRIV/$RCPT.crt" \
+                -inkey "$PRIV/$RCPT.key" -out "$d/decrypted" 2>"$d/decrypt.err"; then
+            REASON="decrypt: $(oneline "$d/decrypt.err")"
+            return 1
+        fi
+    else
+        cp "$MSG" "$d/decrypted"
     fi
     unwrap "$d/decrypted" "$d" || return 1
     # Only the root is trusted: the signature must carry the intermediate itself.
-    if ! openssl cms -verify -binary -inform DER -in "$d/sig.der" -content "$d/content" \
+    if [ "$OPAQUE" = 1 ]; then v=(-out "$d/content"); else v=(-content "$d/content" -out /dev/null); fi
+    if ! openssl cms -verify -binary -inform DER -in "$d/sig.der" "${v[@]}" \
             -CAfile "$PKI/ca/root.crt" -purpose smimesign -signer "$d/signer.pem" \
-            -out /dev/null 2>"$d/verify.err"; then
+            2>"$d/verify.err"; then
         REASON="verify: $(oneline "$d/verify.err")"
         return 1
     fi
@@ -256,8 +319,8 @@ judge_openssl() {
         return 1
     fi
     if ! openssl cms -cmsout -print -inform DER -in "$d/sig.der" >"$d/sig.txt" 2>&1 ||
-            ! grep -q 'algorithm: sha256' "$d/sig.txt"; then
-        REASON="signature does not use sha256 as micalg=sha-256 says"
+            ! grep -q "algorithm: $JUDGE_DIGEST" "$d/sig.txt"; then
+        REASON="signature does not use $JUDGE_DIGEST as micalg=$MICALG says"
         return 1
     fi
     compare_expected "$d"
@@ -280,32 +343,39 @@ gpgsm_run() {
     local d=$1
     if ! echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
             --import "$PRIV/$RCPT.p12" >"$d/import.log" 2>&1; then
-        REASON="import p12: $(oneline "$d/import.log")"
+        REASON="import p12: $(grep -v -e 'dirmngr' -e 'issuer certificate' "$d/import.log" | tail -n 3 | tr '\n' ' ')"
         return 1
     fi
     if ! timeout 60 gpgsm --batch --import "$PKI/ca/root.crt" >>"$d/import.log" 2>&1; then
         REASON="import root: $(oneline "$d/import.log")"
         return 1
     fi
-    # gpgsm 2.2 exits 2 when a RecipientInfo before ours names a certificate it does not have,
-    # although it decrypts: judge by the status lines, as GnuPG front ends do.
-    echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-        --status-fd 3 --decrypt "$DER" 3>"$d/decrypt.status" >"$d/decrypt.out" 2>"$d/decrypt.err" || true
-    if ! grep -q '^\[GNUPG:\] DECRYPTION_OKAY' "$d/decrypt.status" ||
-            grep -qE '^\[GNUPG:\] (DECRYPTION_FAILED|ERROR)' "$d/decrypt.status"; then
-        REASON="decrypt: $(oneline "$d/decrypt.err") $(oneline "$d/decrypt.status")"
-        return 1
+    if [ "$ENCRYPTED" = 1 ]; then
+        # gpgsm 2.2 exits 2 when a RecipientInfo before ours names a certificate it does not
+        # have, although it decrypts: judge by the status lines, as GnuPG front ends do.
+        echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
+            --status-fd 3 --decrypt "$DER" 3>"$d/decrypt.status" >"$d/decrypt.out" 2>"$d/decrypt.err" || true
+        if ! grep -q '^\[GNUPG:\] DECRYPTION_OKAY' "$d/decrypt.status" ||
+                grep -qE '^\[GNUPG:\] (DECRYPTION_FAILED|ERROR)' "$d/decrypt.status"; then
+            REASON="decrypt: $(oneline "$d/decrypt.err") $(oneline "$d/decrypt.status")"
+            return 1
+        fi
+        mv "$d/decrypt.out" "$d/decrypted"
+    else
+        cp "$MSG" "$d/decrypted"
     fi
-    mv "$d/decrypt.out" "$d/decrypted"
     unwrap "$d/decrypted" "$d" || return 1
-    if ! timeout 60 gpgsm --batch --status-fd 3 --verify "$d/sig.der" "$d/content" \
-            3>"$d/verify.status" >"$d/verify.out" 2>"$d/verify.err"; then
-        REASON="verify: $(oneline "$d/verify.err")"
-        return 1
+    if [ "$OPAQUE" = 1 ]; then
+        rm -f "$d/content"
+        timeout 60 gpgsm --batch --status-fd 3 --output "$d/content" --verify "$d/sig.der" \
+            3>"$d/verify.status" >"$d/verify.out" 2>"$d/verify.err" || true
+    else
+        timeout 60 gpgsm --batch --status-fd 3 --verify "$d/sig.der" "$d/content" \
+            3>"$d/verify.status" >"$d/verify.out" 2>"$d/verify.err" || true
     fi
     if ! grep -q '^\[GNUPG:\] GOODSIG ' "$d/verify.status" ||
             grep -qE '^\[GNUPG:\] (BADSIG|ERRSIG|EXPSIG|REVKEYSIG) ' "$d/verify.status"; then
-        REASON="no good signature: $(oneline "$d/verify.status")"
+        REASON="verify: $(oneline "$d/verify.err") $(oneline "$d/verify.status")"
         return 1
     fi
     if ! grep -qE '^\[GNUPG:\] TRUST_(FULLY|ULTIMATE)' "$d/verify.status"; then
@@ -321,7 +391,7 @@ gpgsm_run() {
 
 # Judge 3: Mozilla NSS cmsutil
 judge_cmsutil() {
-    local d=$WORK/cmsutil db signer_cn status
+    local d=$WORK/cmsutil db signer_cn status c=()
     mkdir -p "$d/db"
     db=sql:$d/db
     if ! { certutil -N -d "$db" --empty-password &&
@@ -331,17 +401,30 @@ judge_cmsutil() {
         REASON="nss db setup: $(oneline "$d/setup.log")"
         return 1
     fi
-    if ! cmsutil -D -d "$db" -i "$DER" -o "$d/decrypted" >"$d/decrypt.err" 2>&1; then
-        REASON="decrypt: $(oneline "$d/decrypt.err")"
-        return 1
-    fi
-    if [ ! -s "$d/decrypted" ]; then
-        REASON="decrypt: empty output $(oneline "$d/decrypt.err")"
-        return 1
+    if [ "$ENCRYPTED" = 1 ]; then
+        if ! cmsutil -D -d "$db" -i "$DER" -o "$d/decrypted" >"$d/decrypt.err" 2>&1; then
+            REASON="decrypt: $(oneline "$d/decrypt.err")"
+            return 1
+        fi
+        if [ ! -s "$d/decrypted" ]; then
+            REASON="decrypt: empty output $(oneline "$d/decrypt.err")"
+            return 1
+        fi
+    else
+        cp "$MSG" "$d/decrypted"
     fi
     unwrap "$d/decrypted" "$d" || return 1
+    if [ "$OPAQUE" = 1 ]; then
+        # the content, then (separately: with -o the -h lines would go into it) the status
+        if ! cmsutil -D -d "$db" -i "$d/sig.der" -o "$d/content" >"$d/content.err" 2>&1; then
+            REASON="verify: $(oneline "$d/content.err")"
+            return 1
+        fi
+    else
+        c=(-c "$d/content")
+    fi
     # cmsutil exits 0 even on a bad signature: read signer0.status. -k keeps the signer's cert.
-    if ! cmsutil -D -d "$db" -k -c "$d/content" -i "$d/sig.der" -h 2 -n \
+    if ! cmsutil -D -d "$db" -k "${c[@]}" -i "$d/sig.der" -h 2 -n \
             >"$d/verify.out" 2>"$d/verify.err"; then
         REASON="verify: $(oneline "$d/verify.err")"
         return 1
@@ -366,24 +449,130 @@ judge_cmsutil() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# judge_message MESSAGE RCPT PKI EXPECTED WORKDIR : prints the verdict lines, returns 0 if all pass
+# Unsupported-by-verifier detection (JUDGE_PROBE=1). When a judge fails, the same combination
+# (mode, cipher, key transport, recipient, signer, signature scheme, digest) is produced by the
+# openssl command line -- an independent implementation -- as a small reference message, and the
+# judge runs on that. A verifier that cannot read OpenSSL's reference either does not support
+# the combination: the verdict is UNSUPPORTED with both reasons; otherwise the failure stands.
+# Combination: JUDGE_CIPHER (aes-256-cbc ...), JUDGE_KT (rsa-pkcs1|rsa-oaep), JUDGE_SIG
+# (rsa-pkcs1|rsa-pss).
+PY_REF_WRAP='
+import base64, sys
+content, sig, out, micalg = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+b = b"----=_smime_probe_5f3a"
+s = base64.encodebytes(open(sig, "rb").read()).replace(b"\n", b"\r\n")
+e = (b"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=" +
+     micalg.encode() + b";\r\n boundary=\"" + b + b"\"\r\n\r\n--" + b + b"\r\n" +
+     open(content, "rb").read() + b"\r\n--" + b + b"\r\n"
+     b"Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
+     b"Content-Transfer-Encoding: base64\r\n\r\n" + s + b"\r\n--" + b + b"--\r\n")
+open(out, "wb").write(e)
+'
+PY_REF_MSG='
+import base64, sys
+der, out, ctype = sys.argv[1], sys.argv[2], sys.argv[3]
+d = base64.b64encode(open(der, "rb").read())
+lines = [d[i:i + 76] for i in range(0, len(d), 76)]
+h = (b"From: Alice <alice@example.com>\r\nSubject: probe\r\nMIME-Version: 1.0\r\n"
+     b"Content-Type: " + ctype.encode() + b"\r\nContent-Transfer-Encoding: base64\r\n\r\n")
+open(out, "wb").write(h + b"\r\n".join(lines) + b"\r\n")
+'
+
+# make_probe DIR : DIR/probe.eml and DIR/probe.inner for the current combination
+make_probe() {
+    local p=$1 inner sopt=() eopt=() signed
+    inner=$p/probe.inner
+    mkdir -p "$p"
+    printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nprobe\r\n' >"$inner"
+    if [ "${JUDGE_SIG:-rsa-pkcs1}" = rsa-pss ]; then
+        sopt=(-keyopt rsa_padding_mode:pss -keyopt rsa_pss_saltlen:-1)
+    fi
+    if [ "$OPAQUE" = 1 ]; then
+        openssl cms -sign -binary -nodetach -md "$JUDGE_DIGEST" \
+            -signer "$PRIV/$JUDGE_SIGNER.crt" -inkey "$PRIV/$JUDGE_SIGNER.key" "${sopt[@]}" \
+            -certfile "$PKI/ca/inter.crt" -in "$inner" -outform DER -out "$p/sig.der" || return 1
+        "$PYTHON3" -c '
+import base64, sys
+d = base64.encodebytes(open(sys.argv[1], "rb").read()).replace(b"\n", b"\r\n")
+open(sys.argv[2], "wb").write(b"Content-Type: application/pkcs7-mime; smime-type=signed-data; name=\"smime.p7m\"\r\n"
+    b"Content-Transfer-Encoding: base64\r\n\r\n" + d)' "$p/sig.der" "$p/signed.mime"
+    else
+        openssl cms -sign -binary -md "$JUDGE_DIGEST" \
+            -signer "$PRIV/$JUDGE_SIGNER.crt" -inkey "$PRIV/$JUDGE_SIGNER.key" "${sopt[@]}" \
+            -certfile "$PKI/ca/inter.crt" -in "$inner" -outform DER -out "$p/sig.der" || return 1
+        "$PYTHON3" -c "$PY_REF_WRAP" "$inner" "$p/sig.der" "$p/signed.mime" "$MICALG"
+    fi
+    signed=$p/signed.mime
+    if [ "$ENCRYPTED" = 0 ]; then
+        if [ "$OPAQUE" = 1 ]; then
+            "$PYTHON3" -c "$PY_REF_MSG" "$p/sig.der" "$p/probe.eml" \
+                'application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"'
+        else
+            { printf 'From: Alice <alice@example.com>\r\nSubject: probe\r\nMIME-Version: 1.0\r\n'
+              cat "$signed"; } >"$p/probe.eml"
+        fi
+        return 0
+    fi
+    if [ "${JUDGE_KT:-rsa-pkcs1}" = rsa-oaep ]; then
+        eopt=(-keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 -keyopt rsa_mgf1_md:sha256)
+    elif openssl x509 -in "$PRIV/$RCPT.crt" -noout -text | grep -q 'id-ecPublicKey'; then
+        eopt=(-keyopt ecdh_kdf_md:sha256)
+    fi
+    openssl cms -encrypt -binary -stream "-${JUDGE_CIPHER:-aes-256-cbc}" -outform DER -in "$signed" \
+        -out "$p/env.der" -recip "$PRIV/$RCPT.crt" "${eopt[@]}" || return 1
+    "$PYTHON3" -c "$PY_REF_MSG" "$p/env.der" "$p/probe.eml" \
+        "application/pkcs7-mime; smime-type=$OUTER_SMIME_TYPE; name=\"smime.p7m\""
+}
+
+# probe JUDGE : 0 when JUDGE fails on OpenSSL's reference too (unsupported); PROBE_REASON set
+probe() {
+    local j=$1 p=$WORK/probe saved_msg=$MSG saved_der=$DER saved_exp=$EXPECTED saved_work=$WORK
+    local saved_cmp=${JUDGE_COMPARE-exact} rc=1
+    if [ ! -f "$p/probe.eml" ] && ! make_probe "$p" >"$p.log" 2>&1; then
+        PROBE_REASON="cannot build the OpenSSL reference: $(oneline "$p.log")"
+        return 1
+    fi
+    MSG=$p/probe.eml EXPECTED=$p/probe.inner WORK=$p/$j DER=$p/$j.der JUDGE_COMPARE=exact
+    mkdir -p "$WORK"
+    REASON=""
+    if [ -n "$OUTER_SMIME_TYPE" ]; then
+        "$PYTHON3" -c "$PY_OUTER" "$MSG" "$DER" "$OUTER_SMIME_TYPE" >/dev/null 2>&1 || true
+    fi
+    if "judge_$j"; then
+        PROBE_REASON="reads OpenSSL's reference"
+    else
+        PROBE_REASON=$REASON
+        rc=0
+    fi
+    MSG=$saved_msg DER=$saved_der EXPECTED=$saved_exp WORK=$saved_work JUDGE_COMPARE=$saved_cmp
+    return $rc
+}
+
+# ---------------------------------------------------------------------------------------------
+# judge_message MESSAGE RCPT PKI EXPECTED WORKDIR : prints the verdict lines, returns 0 if none
+# failed (UNSUPPORTED verdicts, possible with JUDGE_PROBE=1, do not count as failures)
 judge_message() {
-    local msg=$1 j fails=0 out
-    RCPT=$2 PKI=$3 EXPECTED=$4 WORK=$5
+    local j fails=0 out why
+    MSG=$1 RCPT=$2 PKI=$3 EXPECTED=$4 WORK=$5
     PRIV=$PKI/private
     judge_mode_setup
-    for f in "$msg" "$EXPECTED" "$PRIV/$RCPT.key" "$PRIV/$RCPT.crt" "$PRIV/$RCPT.p12" \
+    for f in "$MSG" "$EXPECTED" "$PRIV/$RCPT.key" "$PRIV/$RCPT.crt" "$PRIV/$RCPT.p12" \
             "$PKI/ca/root.crt" "$PRIV/$JUDGE_SIGNER.crt"; do
         [ -r "$f" ] || die "cannot read $f"
     done
     mkdir -p "$WORK"
     SIGNER_FPR=$(fpr_sha1 "$PRIV/$JUDGE_SIGNER.crt")
     DER=$WORK/outer.der
-    if out=$("$PYTHON3" -c "$PY_OUTER" "$msg" "$DER" "$OUTER_SMIME_TYPE" 2>&1); then
+    if [ -z "$OUTER_SMIME_TYPE" ]; then
+        out=$("$PYTHON3" -c "$PY_SIGNED_OUTER" "$MSG" 2>&1) || out="FAIL:$out"
+    else
+        out=$("$PYTHON3" -c "$PY_OUTER" "$MSG" "$DER" "$OUTER_SMIME_TYPE" 2>&1) || out="FAIL:$out"
+    fi
+    if [ "${out:0:5}" != FAIL: ]; then
         echo "outer: PASS"
     else
-        echo "outer: FAIL ${out//$'\n'/ }"
-        fails=$((fails + 1))
+        echo "outer: FAIL ${out:5}" | tr '\n' ' '
+        echo
         for j in $JUDGES; do echo "$j: FAIL outer message unusable"; done
         return 1
     fi
@@ -392,13 +581,38 @@ judge_message() {
         if "judge_$j"; then
             echo "$j: PASS"
         else
-            echo "$j: FAIL ${REASON:-unknown error}"
-            fails=$((fails + 1))
+            why=${REASON:-unknown error}
+            if [ "${JUDGE_PROBE:-0}" = 1 ] && probe "$j"; then
+                echo "$j: UNSUPPORTED $why | OpenSSL reference: $PROBE_REASON"
+            else
+                [ "${JUDGE_PROBE:-0}" = 1 ] && why="$why | OpenSSL reference: $PROBE_REASON"
+                echo "$j: FAIL $why"
+                fails=$((fails + 1))
+            fi
         fi
     done
     [ "$fails" -eq 0 ]
 }
 
+# signed-outer MESSAGE : a sign-only multipart/signed message: one Content-Type, MIME-Version,
+# CRLF only
+PY_SIGNED_OUTER='
+import re, sys
+data = open(sys.argv[1], "rb").read()
+def fail(why):
+    print(why); sys.exit(1)
+end = data.find(b"\r\n\r\n")
+if end < 0:
+    fail("no CRLF CRLF between header and body")
+if re.search(rb"(?<!\r)\n", data) or re.search(rb"\r(?!\n)", data):
+    fail("bare LF or CR in the message")
+head = re.sub(rb"\r\n[ \t]+", b" ", data[:end])
+cts = re.findall(rb"(?im)^content-type:(.*)$", head)
+if len(cts) != 1 or not re.match(rb"\s*multipart/signed\s*;", cts[0], re.I):
+    fail("Content-Type is not exactly one multipart/signed: %r" % cts)
+if len(re.findall(rb"(?im)^mime-version:\s*1\.0", head)) != 1:
+    fail("MIME-Version is not exactly one 1.0")
+'
 # ---------------------------------------------------------------------------------------------
 # Test-only reference message builder (openssl command line), for --self-test.
 # make_reference INNER PKI SIGNER OUT TAMPER RCPT... ; TAMPER=1 changes one byte of the signed
