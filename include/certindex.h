@@ -82,6 +82,10 @@ void certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg);
  */
 int certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t errlen);
 
+/* The same, writing chain (CA certificates, may be NULL) after cert in the file. */
+int certindex_store_chain(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
+    char *err, size_t errlen);
+
 void certindex_free(certindex *ci);
 
 #endif

@@ -586,6 +586,13 @@ certindex_free(certindex *ci)
 int
 certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t errlen)
 {
+	return certindex_store_chain(dir, addr, cert, NULL, err, errlen);
+}
+
+int
+certindex_store_chain(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
+    char *err, size_t errlen)
+{
 	char path[4096], tmp[4096];
 	X509 *old;
 	BIO *bio;
@@ -612,7 +619,13 @@ certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t
 	}
 	(void)fchmod(fd, 0644);
 	bio = BIO_new_fd(fd, BIO_CLOSE);
-	if (bio == NULL || !PEM_write_bio_X509(bio, cert) || BIO_flush(bio) != 1 || fsync(fd) != 0) {
+	if (bio != NULL && PEM_write_bio_X509(bio, cert)) {
+		int i;
+		for (i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+			if (!PEM_write_bio_X509(bio, sk_X509_value(chain, i)))
+				break;
+	}
+	if (bio == NULL || BIO_flush(bio) != 1 || fsync(fd) != 0) {
 		BIO_free(bio);
 		unlink(tmp);
 		errmsg_set_ssl(err, errlen, "cannot write %s", tmp);

@@ -233,6 +233,14 @@ int
 harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_options *o,
     X509 **signer, char *addr, size_t addrlen, char *reason, size_t reasonlen)
 {
+	return harvest_signer_chain(h, body, o, signer, NULL, addr, addrlen, reason, reasonlen);
+}
+
+int
+harvest_signer_chain(const struct mime_headers *h, spool *body, const struct harvest_options *o,
+    X509 **signer, STACK_OF(X509) **chain, char *addr, size_t addrlen, char *reason,
+    size_t reasonlen)
+{
 	const struct mime_header *from = mime_headers_find(h, "From");
 	const struct mime_header *cth = mime_headers_find(h, "Content-Type");
 	char type[128], boundary[200];
@@ -247,6 +255,8 @@ harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_o
 	int rc = 0, flags = CMS_BINARY;
 
 	*signer = NULL;
+	if (chain != NULL)
+		*chain = NULL;
 	if (from == NULL || mime_extract_address(from->value, addr, addrlen) != 0) {
 		errmsg_set(reason, reasonlen, "no usable From: address");
 		return 0;
@@ -309,6 +319,17 @@ harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_o
 	}
 	if (certstore_check_usable(x, addr, reason, reasonlen) != 0)
 		goto cleanup;
+	if (chain != NULL) {
+		STACK_OF(X509) *all = CMS_get1_certs(cms);
+		int i;
+		*chain = sk_X509_new_null();
+		for (i = 0; all != NULL && *chain != NULL && i < sk_X509_num(all); i++) {
+			X509 *c = sk_X509_value(all, i);
+			if (X509_cmp(c, x) != 0 && X509_check_ca(c) != 0 && sk_X509_push(*chain, c))
+				X509_up_ref(c);
+		}
+		sk_X509_pop_free(all, X509_free);
+	}
 	X509_up_ref(x);
 	*signer = x;
 	rc = 1;

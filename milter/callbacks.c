@@ -421,7 +421,7 @@ cb_eoh(SMFICTX *ctx)
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (m->harvest) {
 		if (ct == NULL || !harvest_is_signed_type(ct->value)) {
-			log_msg(LOG_INFO, m->qid, "passed: client is neither internal nor authenticated");
+			log_msg(LOG_INFO, m->qid, "passed from outside; not harvested: not an S/MIME signed message");
 			conn_end_message(cc);
 			return SMFIS_ACCEPT;
 		}
@@ -507,6 +507,7 @@ eom_harvest(struct msgctx *m)
 {
 	struct harvest_options ho = {NULL, m->conf->harvest_require_dkim, m->conf->authserv_id, 0};
 	char addr[ADDR_MAX], reason[512], err[512];
+	STACK_OF(X509) *chain = NULL;
 	X509 *x = NULL;
 	int rc;
 
@@ -516,13 +517,13 @@ eom_harvest(struct msgctx *m)
 		log_msg(LOG_ERR, m->qid, "not harvested: no trusted CAs loaded");
 		return;
 	}
-	rc = harvest_signer(&m->headers, m->body, &ho, &x, addr, sizeof(addr), reason,
+	rc = harvest_signer_chain(&m->headers, m->body, &ho, &x, &chain, addr, sizeof(addr), reason,
 	    sizeof(reason));
 	if (rc != 1) {
 		log_msg(rc < 0 ? LOG_ERR : LOG_INFO, m->qid, "not harvested: %s", reason);
 		return;
 	}
-	switch (certindex_store(m->conf->harvest_dir, addr, x, err, sizeof(err))) {
+	switch (certindex_store_chain(m->conf->harvest_dir, addr, x, chain, err, sizeof(err))) {
 	case 1:
 		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
 		    m->conf->harvest_dir);
@@ -534,6 +535,7 @@ eom_harvest(struct msgctx *m)
 		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
 	}
 	X509_free(x);
+	sk_X509_pop_free(chain, X509_free);
 }
 
 static sfsistat
