@@ -360,6 +360,10 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_ACCEPT;
 	}
 	memset(&r, 0, sizeof(r));
+	if (argv[0] != NULL && strchr(argv[0], '@') == NULL) {
+		/* a local recipient (<postmaster>): delivered here, never leaves, nothing to do */
+		return SMFIS_CONTINUE;
+	}
 	if (argv[0] == NULL || mime_extract_address(argv[0], r.addr, sizeof(r.addr)) != 0) {
 		log_msg(LOG_NOTICE, m->qid, "rejected recipient %s: not a usable address",
 		    argv[0] ? argv[0] : "(none)");

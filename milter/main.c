@@ -221,13 +221,21 @@ milter_process(struct conf *inherited, const char *sock)
 
 /* ---- the supervisor ---- */
 
+/*
+ * The child keeps HUP, USR1, TERM and INT blocked from the fork on: a
+ * reload or stop sent before it is ready stays pending for the thread
+ * that waits for it, instead of killing it with the default action.
+ */
 static pid_t
-start_child(struct conf *conf, const char *sock, const sigset_t *oldmask)
+start_child(struct conf *conf, const char *sock)
 {
 	pid_t pid = fork();
+	sigset_t chld;
 
 	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		sigemptyset(&chld);
+		sigaddset(&chld, SIGCHLD);
+		sigprocmask(SIG_UNBLOCK, &chld, NULL);
 		_exit(milter_process(conf, sock));
 	}
 	return pid;
@@ -236,7 +244,7 @@ start_child(struct conf *conf, const char *sock, const sigset_t *oldmask)
 static int
 supervise(struct conf *conf, const char *sock)
 {
-	sigset_t set, oldmask;
+	sigset_t set;
 	time_t crashes[RESTART_LIMIT] = {0};
 	int ncrash = 0, sig, status, stopping = 0;
 	pid_t child, pid;
@@ -247,8 +255,8 @@ supervise(struct conf *conf, const char *sock)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &set, &oldmask);
-	child = start_child(conf, sock, &oldmask);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	child = start_child(conf, sock);
 	if (child < 0) {
 		log_msg(LOG_ERR, NULL, "cannot start the milter process: %s", strerror(errno));
 		return 1;
@@ -294,7 +302,7 @@ supervise(struct conf *conf, const char *sock)
 				}
 				crashes[ncrash++ % RESTART_LIMIT] = now;
 				sleep(1);
-				child = start_child(conf, sock, &oldmask);
+				child = start_child(conf, sock);
 				if (child < 0) {
 					log_msg(LOG_ERR, NULL, "cannot restart: %s", strerror(errno));
 					return 1;

@@ -234,7 +234,7 @@ start_daemon_conf() {
 }
 
 # ---- test PKI and daemons ----
-if ! "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1; then
+if ! GEN_CERTS_EXTRA="erin@bank.example" "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1; then
     echo "miltertest.sh: gen-certs.sh failed:" >&2
     cat "$tmp/gen-certs.log" >&2
     exit 1
@@ -252,14 +252,13 @@ start_daemon BADMODE "$tmp/keys-badmode"
 start_daemon NOKEY "$tmp/keys-none"
 
 # ---- policy daemons (policy-*.lua) ----
-# A cert-dir with more recipient domains: erin@bank.example holds a copy of bob's certificate
-# (the daemon checks validity and key usage, not the address); nobody at nocert.example,
+# A cert-dir with more recipient domains: erin@bank.example has her own certificate; nobody at nocert.example,
 # reject.example, tempfail.example, plain.example, signonly.example or later.example has one.
 # A <sender> signing key outside key-dir: a copy of alice's identity, for ops@example.com.
 mkdir -p "$tmp/pcerts" "$tmp/skeys"
 chmod 0700 "$tmp/skeys"
 cp "$tmp/pki/certs/"*.crt "$tmp/pcerts/"
-cp "$tmp/pki/certs/bob@partner.example.crt" "$tmp/pcerts/erin@bank.example.crt"
+rm -f "$tmp/pki/certs/erin@bank.example.crt" # the MAIN daemon's cert-dir stays as it was
 cp "$tmp/pki/keys/$alice.pem" "$tmp/skeys/ops-signing.pem"
 chmod 0600 "$tmp/skeys/ops-signing.pem"
 export MT_PKI="$tmp/pki"

@@ -37,7 +37,7 @@ T.run(function()
 	-- signing-key of the block, to an encrypting domain: signed and encrypted
 	local m = message("ops@example.com to erin", "MTSB0001", "Operations <ops@example.com>", "erin@bank.example")
 	local conn = run(m, SMFIR_CONTINUE)
-	T.expect_encrypted(conn, d, m.what, { "bob@partner.example" }, "marker MTSB0001", true)
+	T.expect_encrypted(conn, d, m.what, { "erin@bank.example" }, "marker MTSB0001", true)
 	T.expect_log(d, "MTSB0001: ", "signed and encrypted: from=<ops@example.com> recipients=1")
 	mt.disconnect(conn)
 
@@ -51,7 +51,7 @@ T.run(function()
 	-- missing-key unsigned: encrypted, not signed, with a warning
 	m = message("nokey.example to erin", "MTSB0003", "Nobody <nobody@nokey.example>", "erin@bank.example")
 	conn = run(m, SMFIR_CONTINUE)
-	T.expect_encrypted(conn, d, m.what, { "bob@partner.example" }, "marker MTSB0003", false)
+	T.expect_encrypted(conn, d, m.what, { "erin@bank.example" }, "marker MTSB0003", false)
 	T.expect_log(d, "MTSB0003: ", "warning", "no signing key for <nobody@nokey.example>", "unsigned")
 	local line = T.expect_log(d, "MTSB0003: ", "encrypted: from=<> recipients=1")
 	T.check(string.find(line, "signed", 1, true) == nil, "%s: log line %q says signed", m.what, line)
