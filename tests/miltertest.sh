@@ -234,7 +234,7 @@ start_daemon_conf() {
 }
 
 # ---- test PKI and daemons ----
-if ! GEN_CERTS_EXTRA="erin@bank.example" "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1; then
+if ! GEN_CERTS_EXTRA="erin@bank.example gw@gateway.example" "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1; then
     echo "miltertest.sh: gen-certs.sh failed:" >&2
     cat "$tmp/gen-certs.log" >&2
     exit 1
@@ -259,6 +259,9 @@ mkdir -p "$tmp/pcerts" "$tmp/skeys"
 chmod 0700 "$tmp/skeys"
 cp "$tmp/pki/certs/"*.crt "$tmp/pcerts/"
 rm -f "$tmp/pki/certs/erin@bank.example.crt" # the MAIN daemon's cert-dir stays as it was
+# gateway.example is reached through its gateway's certificate only (domain-cert)
+mv "$tmp/pki/certs/gw@gateway.example.crt" "$tmp/gateway.crt"
+rm -f "$tmp/pcerts/gw@gateway.example.crt"
 cp "$tmp/pki/keys/$alice.pem" "$tmp/skeys/ops-signing.pem"
 chmod 0600 "$tmp/skeys/ops-signing.pem"
 export MT_PKI="$tmp/pki"
@@ -307,6 +310,10 @@ encrypt             no
 <domain signonly.example>
     encrypt         yes
     missing-cert    sign-only
+</domain>
+<domain gateway.example>
+    encrypt         yes
+    domain-cert     $tmp/gateway.crt
 </domain>
 <virtual-mta sign-only-out>
     sign            yes
