@@ -19,6 +19,7 @@
 
 #include "filecache.h"
 #include "keystore.h"
+#include "keystore_pkcs11.h"
 #include "log.h"
 #include "mime.h"
 
@@ -215,10 +216,8 @@ keystore_load_spec(const char *spec, const char *cert_path, const struct keystor
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	memset(id, 0, sizeof(*id));
-	if (strncmp(spec, "pkcs11:", 7) == 0) {
-		errmsg_set(err, errlen, "PKCS#11 keys are not supported by this build (%s)", spec);
-		return KEYSTORE_ERROR;
-	}
+	if (strncmp(spec, "pkcs11:", 7) == 0)
+		return keystore_pkcs11_load(spec, cert_path, id, err, errlen);
 	return keystore_load_files_pass(spec, cert_path, opts ? opts->passphrase_file : NULL, id,
 	    err, errlen);
 }
