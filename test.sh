@@ -4,8 +4,17 @@
 #   daemon over the milter protocol, and the end-to-end test through a
 #   private Postfix with OpenDKIM, judged by OpenSSL, GnuPG and NSS.
 # Usage: ./test.sh            (as root on Debian 12)
+#        ./test.sh --full     the same with the whole interoperability matrix (tests/interop.sh
+#                             --full, which rewrites doc/interop.md) instead of its fast subset
 set -euo pipefail
 cd "$(dirname "$0")"
+
+suite_args=()
+case ${1:-} in
+	--full) suite_args=(--full) ;;
+	"") ;;
+	*) echo "usage: $0 [--full]" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	echo "test.sh: run as root: it installs Debian packages and starts a private Postfix" >&2
@@ -62,10 +71,12 @@ if [ "$rc" != 0 ]; then
 	grep -E '^(FAIL|ERROR)' "$logdir/unit.log" || tail -n 30 "$logdir/unit.log"
 fi
 
-for suite in tests/conf-examples.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/smime-tool.sh tests/pkcs11.sh; do
+for suite in tests/conf-examples.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/smime-tool.sh tests/pkcs11.sh tests/interop.sh; do
 	echo "== $suite"
 	rc=0
-	"$suite" 2>&1 | tee "$logdir/suite.log" || rc=${PIPESTATUS[0]}
+	args=()
+	[ "$suite" = tests/interop.sh ] && args=("${suite_args[@]}")
+	"$suite" "${args[@]}" 2>&1 | tee "$logdir/suite.log" || rc=${PIPESTATUS[0]}
 	count_suite "$suite" "$logdir/suite.log" "$rc"
 done
 
