@@ -6,6 +6,7 @@
  *   smime-tool FILE.eml ...                  (the original sparkpostSMIME form)
  *   smime-tool verify FILE [--ca-file CA] [--out F]
  *   smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out F]
+ *   smime-tool certs list|check|expiring|import ...   (certs.c)
  *
  * The original spellings --sign_detached, --send_smtp and --send_api are
  * accepted.  Protection is the core library's (smime_protect), so what
@@ -42,6 +43,7 @@ usage(FILE *f)
 	    "       smime-tool FILE.eml [options as for send]\n"
 	    "       smime-tool verify FILE [--ca-file CA] [--out FILE]\n"
 	    "       smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out FILE]\n"
+	    "       smime-tool certs list|check|expiring|import ...   (smime-tool certs --help)\n"
 	    "SMTP: SMTP_HOST SMTP_PORT SMTP_USER SMTP_PASSWORD SMTP_TLS SMTP_CA_FILE\n"
 	    "API:  SPARKPOST_HOST SPARKPOST_API_KEY SPARKPOST_CA_FILE\n"
 	    "See smime-tool(1).\n");
@@ -56,9 +58,8 @@ tool_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "--name VALUE" or "--name=VALUE"; advances *i.  1 matched, 0 not, -1 missing value. */
-static int
-opt_value(int argc, char **argv, int *i, const char *name, const char **value)
+int
+tool_opt_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
 	size_t n = strlen(name);
 
@@ -115,7 +116,7 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 			int allowed = send ? k < 3 : strcmp(cmd, "verify") == 0 ?
 			    (k == 2 || k == 5) : k >= 2;
 			if (allowed)
-				r = opt_value(argc, argv, &i, valued[k], slot[k]);
+				r = tool_opt_value(argc, argv, &i, valued[k], slot[k]);
 		}
 		if (r < 0)
 			return -1;
@@ -235,6 +236,8 @@ main(int argc, char **argv)
 		printf("smime-tool %s\n", PACKAGE_VERSION);
 		return TOOL_EXIT_OK;
 	}
+	if (strcmp(argv[1], "certs") == 0)
+		return certs_main(argc - 2, argv + 2);
 	cmd = argv[1];
 	if (strcmp(cmd, "send") != 0 && strcmp(cmd, "verify") != 0 && strcmp(cmd, "decrypt") != 0) {
 		cmd = "send"; /* the original form: smime-tool FILE.eml --sign --encrypt ... */

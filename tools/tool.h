@@ -1,7 +1,8 @@
 /*
  * tool.h - the parts of smime-tool: message loading and protection
  * (message.c), SMTP injection (smtp.c), SparkPost API injection (api.c),
- * and verify/decrypt (open.c).  main.c parses the command line.
+ * verify/decrypt (open.c), and the certificate store commands (certs.c,
+ * certs_import.c).  main.c parses the command line.
  *
  * Every function that can fail returns -1 (or a TOOL_EXIT_* code where
  * noted) and describes why in err[errlen].
@@ -95,6 +96,15 @@ int api_send(const char *label, const struct tool_message *m, const struct strbu
 
 /* Seconds since an arbitrary point, monotonic. */
 double tool_now(void);
+
+/*
+ * "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past the value.
+ * 1 matched, 0 not this option, -1 value missing (reported on stderr).
+ */
+int tool_opt_value(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* "certs" subcommands: argv[0] is list, check, expiring or import.  Returns an exit code. */
+int certs_main(int argc, char **argv);
 
 /* "verify" and "decrypt" subcommands; return TOOL_EXIT_* codes. */
 int open_verify(const char *path, const char *ca_file, const char *out_path);
