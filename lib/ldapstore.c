@@ -1,0 +1,802 @@
+/*
+ * ldapstore.c - recipient certificates from an LDAP directory, with a
+ * pool of connections and a per-address cache.  See ldapstore.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ldap.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+
+#include "ldapstore.h"
+#include "log.h"
+#include "mime.h"
+
+#define LS_BUCKETS 1024
+#define LS_CACHE_MAX 20000   /* cached addresses at most */
+#define LS_MAX_ENTRIES 16    /* entries read per search */
+#define LS_MAX_CERTS 64      /* certificates kept per address */
+#define LS_FILTER_MAX 1024
+#define LS_PASSWORD_MAX 1024
+
+struct ls_cached {
+	struct ls_cached *next;
+	char *addr;
+	STACK_OF(X509) *certs; /* NULL: the directory has none */
+	time_t expires;        /* CLOCK_MONOTONIC seconds */
+};
+
+struct ls_conn {
+	LDAP *ld;  /* NULL: not connected */
+	int busy;
+};
+
+struct ldapstore {
+	char *uri, *base, *filter, *bind_dn, *password_file;
+	int timeout, cache_ttl, negative_ttl;
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_free;
+	struct ls_conn conns[LDAPSTORE_POOL];
+	pthread_mutex_t cache_lock;
+	struct ls_cached *buckets[LS_BUCKETS];
+	size_t ncached;
+};
+
+static time_t
+ls_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* The address as a cache key: domain part lower-cased. */
+static void
+ls_key(const char *addr, char *out, size_t outlen)
+{
+	char *at;
+
+	snprintf(out, outlen, "%s", addr);
+	at = strrchr(out, '@');
+	if (at != NULL)
+		for (; *at != '\0'; at++)
+			*at = (char)((*at >= 'A' && *at <= 'Z') ? *at + 32 : *at);
+}
+
+static unsigned
+ls_hash(const char *s)
+{
+	unsigned h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % LS_BUCKETS;
+}
+
+/* A new stack with new references to the certificates of sk. */
+static STACK_OF(X509) *
+ls_certs_dup(STACK_OF(X509) *sk)
+{
+	STACK_OF(X509) *out = sk_X509_new_null();
+	int i;
+
+	if (out == NULL)
+		return NULL;
+	for (i = 0; i < sk_X509_num(sk); i++) {
+		X509 *x = sk_X509_value(sk, i);
+		if (!sk_X509_push(out, x)) {
+			sk_X509_pop_free(out, X509_free);
+			return NULL;
+		}
+		X509_up_ref(x);
+	}
+	return out;
+}
+
+/* ---- filters ---- */
+
+int
+ldapstore_escape(const char *value, size_t len, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)value[i];
+		if (ch == '*' || ch == '(' || ch == ')' || ch == '\\' || ch == '\0') {
+			if (o + 3 >= outlen)
+				return -1;
+			snprintf(out + o, 4, "\\%02x", ch);
+			o += 3;
+		} else {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = (char)ch;
+		}
+	}
+	if (o >= outlen)
+		return -1;
+	out[o] = '\0';
+	return 0;
+}
+
+int
+ldapstore_filter(const char *tmpl, const char *addr, char *out, size_t outlen, char *err,
+    size_t errlen)
+{
+	char esc[3 * 320 + 1];
+	size_t o = 0, el;
+	const char *p;
+	int subst = 0;
+
+	if (ldapstore_escape(addr, strlen(addr), esc, sizeof(esc)) != 0) {
+		errmsg_set(err, errlen, "address too long for an LDAP filter");
+		return -1;
+	}
+	el = strlen(esc);
+	for (p = tmpl; *p != '\0'; p++) {
+		if (*p == '%' && p[1] == 's') {
+			if (o + el >= outlen)
+				goto too_long;
+			memcpy(out + o, esc, el);
+			o += el;
+			p++;
+			subst++;
+			continue;
+		}
+		if (*p == '%' && p[1] != '%') {
+			errmsg_set(err, errlen, "filter \"%s\": only %%s and %%%% may follow %%", tmpl);
+			return -1;
+		}
+		if (*p == '%')
+			p++;
+		if (o + 1 >= outlen)
+			goto too_long;
+		out[o++] = *p;
+	}
+	out[o] = '\0';
+	if (subst == 0) {
+		errmsg_set(err, errlen, "filter \"%s\" has no %%s for the address", tmpl);
+		return -1;
+	}
+	return 0;
+too_long:
+	errmsg_set(err, errlen, "filter \"%s\" is too long with the address", tmpl);
+	return -1;
+}
+
+/* A cheap syntax check of a filter: parenthesised, balanced. */
+static int
+ls_filter_balanced(const char *f)
+{
+	const char *start = f;
+	int depth = 0;
+
+	if (*f != '(')
+		return 0;
+	for (; *f != '\0'; f++) {
+		if (*f == '\\' && f[1] != '\0') {
+			f++;
+			continue;
+		}
+		if (depth == 0 && f != start)
+			return 0; /* text after the closing parenthesis */
+		if (*f == '(')
+			depth++;
+		else if (*f == ')')
+			depth--;
+	}
+	return depth == 0;
+}
+
+/* ---- values ---- */
+
+STACK_OF(X509) *
+ldapstore_parse_smime(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	STACK_OF(X509) *out = NULL;
+	PKCS7 *p7;
+	X509 *x;
+
+	if (len == 0 || len > 1024 * 1024)
+		return NULL;
+	p7 = d2i_PKCS7(NULL, &p, (long)len);
+	if (p7 != NULL) {
+		if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL && p7->d.sign->cert != NULL)
+			out = ls_certs_dup(p7->d.sign->cert);
+		PKCS7_free(p7);
+		ERR_clear_error();
+		return out;
+	}
+	p = der;
+	x = d2i_X509(NULL, &p, (long)len);
+	ERR_clear_error();
+	if (x == NULL)
+		return NULL;
+	out = sk_X509_new_null();
+	if (out == NULL || !sk_X509_push(out, x)) {
+		X509_free(x);
+		sk_X509_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Keep the end-entity certificates of sk in certs (consumes sk). */
+static void
+ls_keep(STACK_OF(X509) *certs, STACK_OF(X509) *sk)
+{
+	X509 *x;
+
+	while ((x = sk_X509_shift(sk)) != NULL) {
+		if (X509_check_ca(x) != 0 || sk_X509_num(certs) >= LS_MAX_CERTS || !sk_X509_push(certs, x))
+			X509_free(x);
+	}
+	sk_X509_free(sk);
+}
+
+/* Base name of an attribute description ("userCertificate;binary" -> userCertificate). */
+static int
+ls_attr_is(const char *attr, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncasecmp(attr, name, n) == 0 && (attr[n] == '\0' || attr[n] == ';');
+}
+
+static void
+ls_read_entry(LDAP *ld, LDAPMessage *e, STACK_OF(X509) *certs)
+{
+	BerElement *ber = NULL;
+	char *a;
+
+	for (a = ldap_first_attribute(ld, e, &ber); a != NULL; a = ldap_next_attribute(ld, e, ber)) {
+		int smime = ls_attr_is(a, "userSMIMECertificate");
+		struct berval **vals = NULL;
+		int i;
+		if (smime || ls_attr_is(a, "userCertificate"))
+			vals = ldap_get_values_len(ld, e, a);
+		for (i = 0; vals != NULL && vals[i] != NULL; i++) {
+			const unsigned char *p = (const unsigned char *)vals[i]->bv_val;
+			STACK_OF(X509) *sk = NULL;
+			X509 *x;
+			if (smime) {
+				sk = ldapstore_parse_smime(p, vals[i]->bv_len);
+			} else if ((x = d2i_X509(NULL, &p, (long)vals[i]->bv_len)) != NULL) {
+				sk = sk_X509_new_null();
+				if (sk == NULL || !sk_X509_push(sk, x))
+					X509_free(x);
+			}
+			ERR_clear_error();
+			if (sk != NULL)
+				ls_keep(certs, sk);
+		}
+		ldap_value_free_len(vals);
+		ldap_memfree(a);
+	}
+	ber_free(ber, 0);
+}
+
+/* ---- SIGPIPE from a connection the directory closed ---- */
+
+struct ls_sigpipe {
+	sigset_t old;
+	int pending_before;
+};
+
+static void
+ls_sigpipe_block(struct ls_sigpipe *g)
+{
+	sigset_t set, pend;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+	g->pending_before = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1;
+}
+
+static void
+ls_sigpipe_restore(struct ls_sigpipe *g)
+{
+	static const struct timespec zero = {0, 0};
+	sigset_t set, pend;
+
+	if (!g->pending_before && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE) == 1) {
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		(void)sigtimedwait(&set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+/* ---- connections ---- */
+
+/* The bind password: first line of the file, which no one else may read. */
+static int
+ls_read_password(const char *path, char *pw, size_t pwlen, char *err, size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	size_t used = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int rc = -1;
+
+	if (fd < 0) {
+		errmsg_set(err, errlen, "ldap-password-file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		errmsg_set(err, errlen, "ldap-password-file %s: not a regular file", path);
+		goto cleanup;
+	}
+	if ((st.st_mode & 077) != 0) {
+		errmsg_set(err, errlen, "ldap-password-file %s: readable by group or others (mode %04o)",
+		    path, (unsigned)(st.st_mode & 07777));
+		goto cleanup;
+	}
+	while (used + 1 < pwlen && (n = read(fd, pw + used, pwlen - 1 - used)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			errmsg_set(err, errlen, "ldap-password-file %s: %s", path, strerror(errno));
+			goto cleanup;
+		}
+		used += (size_t)n;
+	}
+	pw[used] = '\0';
+	pw[strcspn(pw, "\r\n")] = '\0';
+	rc = 0;
+cleanup:
+	close(fd);
+	return rc;
+}
+
+/* A new connection, bound when a bind DN is set. */
+static LDAP *
+ls_connect(ldapstore *ls, char *err, size_t errlen)
+{
+	struct timeval tv = {ls->timeout, 0};
+	int v3 = LDAP_VERSION3, rc;
+	char pw[LS_PASSWORD_MAX];
+	struct berval cred;
+	LDAP *ld = NULL;
+
+	rc = ldap_initialize(&ld, ls->uri);
+	if (rc != LDAP_SUCCESS) {
+		errmsg_set(err, errlen, "%s", ldap_err2string(rc));
+		return NULL;
+	}
+	if (ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &tv) != LDAP_OPT_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv) != LDAP_OPT_SUCCESS) {
+		errmsg_set(err, errlen, "cannot set connection options");
+		goto fail;
+	}
+	if (ls->bind_dn == NULL)
+		return ld; /* anonymous: connected by the first search */
+	if (ls_read_password(ls->password_file, pw, sizeof(pw), err, errlen) != 0)
+		goto fail;
+	cred.bv_val = pw;
+	cred.bv_len = strlen(pw);
+	rc = ldap_sasl_bind_s(ld, ls->bind_dn, LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
+	OPENSSL_cleanse(pw, sizeof(pw));
+	if (rc != LDAP_SUCCESS) {
+		errmsg_set(err, errlen, "bind as %s: %s", ls->bind_dn, ldap_err2string(rc));
+		goto fail;
+	}
+	return ld;
+fail:
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	return NULL;
+}
+
+/* A handle slot of the pool, waiting up to the timeout; -1 when none frees up. */
+static int
+ls_acquire(ldapstore *ls)
+{
+	struct timespec deadline;
+	int i, rc = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += ls->timeout;
+	pthread_mutex_lock(&ls->pool_lock);
+	for (;;) {
+		for (i = 0; i < LDAPSTORE_POOL; i++) {
+			if (!ls->conns[i].busy) {
+				ls->conns[i].busy = 1;
+				pthread_mutex_unlock(&ls->pool_lock);
+				return i;
+			}
+		}
+		if (rc == ETIMEDOUT)
+			break;
+		rc = pthread_cond_timedwait(&ls->pool_free, &ls->pool_lock, &deadline);
+	}
+	pthread_mutex_unlock(&ls->pool_lock);
+	return -1;
+}
+
+static void
+ls_release(ldapstore *ls, int slot)
+{
+	pthread_mutex_lock(&ls->pool_lock);
+	ls->conns[slot].busy = 0;
+	pthread_cond_signal(&ls->pool_free);
+	pthread_mutex_unlock(&ls->pool_lock);
+}
+
+/*
+ * One search on the slot's connection (opened when needed).  LDAP_SUCCESS
+ * with the certificates added to certs, or an LDAP error code with err;
+ * the connection is dropped after an error.  *fresh says whether the
+ * connection was opened here.
+ */
+static int
+ls_search(ldapstore *ls, struct ls_conn *c, const char *filter, STACK_OF(X509) *certs,
+    int *fresh, char *err, size_t errlen)
+{
+	char *attrs[] = {"userSMIMECertificate", "userCertificate;binary", NULL};
+	struct timeval tv = {ls->timeout, 0};
+	LDAPMessage *res = NULL, *e;
+	int rc;
+
+	*fresh = 0;
+	if (c->ld == NULL) {
+		*fresh = 1;
+		c->ld = ls_connect(ls, err, errlen);
+		if (c->ld == NULL)
+			return LDAP_SERVER_DOWN;
+	}
+	rc = ldap_search_ext_s(c->ld, ls->base, LDAP_SCOPE_SUBTREE, filter, attrs, 0, NULL, NULL,
+	    &tv, LS_MAX_ENTRIES, &res);
+	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
+		if (rc == LDAP_NO_SUCH_OBJECT)
+			errmsg_set(err, errlen, "search base %s does not exist", ls->base);
+		else
+			errmsg_set(err, errlen, "search: %s", ldap_err2string(rc));
+		ldap_msgfree(res);
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+		c->ld = NULL;
+		return rc;
+	}
+	for (e = ldap_first_entry(c->ld, res); e != NULL; e = ldap_next_entry(c->ld, e))
+		ls_read_entry(c->ld, e, certs);
+	ldap_msgfree(res);
+	return LDAP_SUCCESS;
+}
+
+/* Ask the directory: FOUND (certs filled), MISSING, or ERROR with reason. */
+static enum certstore_result
+ls_ask(ldapstore *ls, const char *addr, STACK_OF(X509) *certs, char *reason, size_t reasonlen)
+{
+	char filter[LS_FILTER_MAX], err[512] = "";
+	struct ls_sigpipe guard;
+	int slot, fresh, rc = LDAP_OTHER, tries;
+
+	if (ldapstore_filter(ls->filter, addr, filter, sizeof(filter), err, sizeof(err)) != 0) {
+		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri, err);
+		return CERTSTORE_ERROR;
+	}
+	slot = ls_acquire(ls);
+	if (slot < 0) {
+		errmsg_set(reason, reasonlen, "LDAP %s: no free connection within %d s", ls->uri,
+		    ls->timeout);
+		return CERTSTORE_ERROR;
+	}
+	ls_sigpipe_block(&guard);
+	/* a connection kept from before may have been closed by the server: one more try */
+	for (tries = 0; tries < 2; tries++) {
+		rc = ls_search(ls, &ls->conns[slot], filter, certs, &fresh, err, sizeof(err));
+		if (rc == LDAP_SUCCESS || fresh || rc != LDAP_SERVER_DOWN)
+			break;
+	}
+	ls_sigpipe_restore(&guard);
+	ls_release(ls, slot);
+	if (rc != LDAP_SUCCESS) {
+		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri, err);
+		return CERTSTORE_ERROR;
+	}
+	if (sk_X509_num(certs) == 0) {
+		errmsg_set(reason, reasonlen, "no certificate for %s in LDAP %s", addr, ls->uri);
+		return CERTSTORE_MISSING;
+	}
+	return CERTSTORE_FOUND;
+}
+
+/* ---- cache ---- */
+
+static void
+ls_cached_free(struct ls_cached *c)
+{
+	free(c->addr);
+	sk_X509_pop_free(c->certs, X509_free);
+	free(c);
+}
+
+/* 1 and *certs (a copy, NULL for a cached miss) when key is cached and fresh. */
+static int
+ls_cache_get(ldapstore *ls, const char *key, STACK_OF(X509) **certs)
+{
+	struct ls_cached **pp, *c;
+	time_t now = ls_now();
+	int hit = 0;
+
+	pthread_mutex_lock(&ls->cache_lock);
+	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, key) != 0)
+			continue;
+		if (c->expires <= now) {
+			*pp = c->next;
+			ls_cached_free(c);
+			ls->ncached--;
+			break;
+		}
+		*certs = c->certs != NULL ? ls_certs_dup(c->certs) : NULL;
+		hit = c->certs == NULL || *certs != NULL;
+		break;
+	}
+	pthread_mutex_unlock(&ls->cache_lock);
+	return hit;
+}
+
+static void
+ls_cache_purge_expired(ldapstore *ls, time_t now)
+{
+	struct ls_cached **pp, *c;
+	size_t i;
+
+	for (i = 0; i < LS_BUCKETS; i++) {
+		for (pp = &ls->buckets[i]; (c = *pp) != NULL;) {
+			if (c->expires <= now) {
+				*pp = c->next;
+				ls_cached_free(c);
+				ls->ncached--;
+			} else {
+				pp = &c->next;
+			}
+		}
+	}
+}
+
+/* Remember certs (NULL: a miss) for ttl seconds; a full cache keeps nothing new. */
+static void
+ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
+{
+	struct ls_cached **pp, *c, *n;
+	time_t now = ls_now();
+
+	if (ttl <= 0)
+		return;
+	n = calloc(1, sizeof(*n));
+	if (n == NULL || (n->addr = strdup(key)) == NULL ||
+	    (certs != NULL && (n->certs = ls_certs_dup(certs)) == NULL)) {
+		if (n != NULL)
+			ls_cached_free(n);
+		return;
+	}
+	n->expires = now + ttl;
+	pthread_mutex_lock(&ls->cache_lock);
+	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, key) == 0) {
+			*pp = c->next;
+			ls_cached_free(c);
+			ls->ncached--;
+			break;
+		}
+	}
+	if (ls->ncached >= LS_CACHE_MAX)
+		ls_cache_purge_expired(ls, now);
+	if (ls->ncached < LS_CACHE_MAX) {
+		n->next = ls->buckets[ls_hash(key)];
+		ls->buckets[ls_hash(key)] = n;
+		ls->ncached++;
+		n = NULL;
+	}
+	pthread_mutex_unlock(&ls->cache_lock);
+	if (n != NULL)
+		ls_cached_free(n);
+}
+
+/* ---- lookups ---- */
+
+enum certstore_result
+ldapstore_lookup(ldapstore *ls, const char *addr, STACK_OF(X509) **certs, char *reason,
+    size_t reasonlen)
+{
+	enum certstore_result r;
+	STACK_OF(X509) *found = NULL;
+	char key[320];
+
+	*certs = NULL;
+	if (!mime_address_is_safe(addr) || strlen(addr) >= sizeof(key)) {
+		errmsg_set(reason, reasonlen, "address %s cannot be looked up", addr);
+		return CERTSTORE_ERROR;
+	}
+	ls_key(addr, key, sizeof(key));
+	if (ls_cache_get(ls, key, &found)) {
+		if (found == NULL) {
+			errmsg_set(reason, reasonlen, "no certificate for %s in LDAP %s (cached)", addr,
+			    ls->uri);
+			return CERTSTORE_MISSING;
+		}
+		*certs = found;
+		return CERTSTORE_FOUND;
+	}
+	found = sk_X509_new_null();
+	if (found == NULL) {
+		errmsg_set(reason, reasonlen, "out of memory");
+		return CERTSTORE_ERROR;
+	}
+	r = ls_ask(ls, addr, found, reason, reasonlen);
+	if (r == CERTSTORE_FOUND) {
+		ls_cache_put(ls, key, found, ls->cache_ttl);
+		*certs = found;
+		return r;
+	}
+	if (r == CERTSTORE_MISSING)
+		ls_cache_put(ls, key, NULL, ls->negative_ttl);
+	sk_X509_pop_free(found, X509_free);
+	return r;
+}
+
+enum certstore_result
+ldapstore_find(ldapstore *ls, certindex *ci, const char *addr, X509 **cert, char *reason,
+    size_t reasonlen)
+{
+	STACK_OF(X509) *certs = NULL;
+	enum certstore_result r;
+	char why[512] = "", r1[512];
+	X509 *best = NULL;
+	int i;
+
+	*cert = NULL;
+	r = ldapstore_lookup(ls, addr, &certs, reason, reasonlen);
+	if (r != CERTSTORE_FOUND)
+		return r;
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		X509 *x = sk_X509_value(certs, i);
+		int bad;
+		if (ci != NULL) {
+			bad = certindex_validate(ci, x, addr, r1, sizeof(r1)) != 0;
+		} else {
+			bad = certstore_check_usable(x, addr, r1, sizeof(r1)) != 0;
+			if (!bad && !certindex_names_address(x, addr)) {
+				errmsg_set(r1, sizeof(r1), "certificate for %s does not name that address",
+				    addr);
+				bad = 1;
+			}
+		}
+		if (bad) {
+			if (why[0] == '\0')
+				snprintf(why, sizeof(why), "%s", r1);
+			continue;
+		}
+		if (best == NULL ||
+		    ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notBefore(best)) > 0)
+			best = x;
+	}
+	if (best != NULL)
+		X509_up_ref(best);
+	sk_X509_pop_free(certs, X509_free);
+	if (best == NULL) {
+		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri, why);
+		return CERTSTORE_UNUSABLE;
+	}
+	*cert = best;
+	return CERTSTORE_FOUND;
+}
+
+const char *
+ldapstore_uri(const ldapstore *ls)
+{
+	return ls->uri;
+}
+
+/* ---- opening ---- */
+
+ldapstore *
+ldapstore_open(const struct ldapstore_options *opt, char *err, size_t errlen)
+{
+	char test[LS_FILTER_MAX], why[256];
+	ldapstore *ls = NULL;
+	LDAP *ld = NULL;
+	int rc;
+
+	if (opt->uri == NULL || opt->base == NULL) {
+		errmsg_set(err, errlen, "ldap-uri and ldap-base are both needed");
+		return NULL;
+	}
+	if ((opt->bind_dn == NULL) != (opt->password_file == NULL)) {
+		errmsg_set(err, errlen, "ldap-bind-dn and ldap-password-file go together");
+		return NULL;
+	}
+	if (opt->timeout <= 0 || opt->cache_ttl < 0 || opt->negative_ttl < 0) {
+		errmsg_set(err, errlen, "LDAP timeout and cache times must not be negative");
+		return NULL;
+	}
+	rc = ldap_initialize(&ld, opt->uri);
+	if (rc != LDAP_SUCCESS || ld == NULL) {
+		errmsg_set(err, errlen, "ldap-uri %s: %s", opt->uri, ldap_err2string(rc));
+		return NULL;
+	}
+	ldap_unbind_ext_s(ld, NULL, NULL);
+	if (ldapstore_filter(opt->filter ? opt->filter : LDAPSTORE_DEFAULT_FILTER, "a@b", test,
+	        sizeof(test), why, sizeof(why)) != 0) {
+		errmsg_set(err, errlen, "ldap-filter: %s", why);
+		return NULL;
+	}
+	if (!ls_filter_balanced(test)) {
+		errmsg_set(err, errlen, "ldap-filter \"%s\": not a parenthesised filter",
+		    opt->filter ? opt->filter : LDAPSTORE_DEFAULT_FILTER);
+		return NULL;
+	}
+	ls = calloc(1, sizeof(*ls));
+	if (ls == NULL)
+		goto oom;
+	pthread_mutex_init(&ls->pool_lock, NULL);
+	pthread_cond_init(&ls->pool_free, NULL);
+	pthread_mutex_init(&ls->cache_lock, NULL);
+	ls->timeout = opt->timeout;
+	ls->cache_ttl = opt->cache_ttl;
+	ls->negative_ttl = opt->negative_ttl;
+	ls->uri = strdup(opt->uri);
+	ls->base = strdup(opt->base);
+	ls->filter = strdup(opt->filter ? opt->filter : LDAPSTORE_DEFAULT_FILTER);
+	if (ls->uri == NULL || ls->base == NULL || ls->filter == NULL)
+		goto oom;
+	if (opt->bind_dn != NULL && ((ls->bind_dn = strdup(opt->bind_dn)) == NULL ||
+	                                (ls->password_file = strdup(opt->password_file)) == NULL))
+		goto oom;
+	return ls;
+oom:
+	ldapstore_free(ls);
+	errmsg_set(err, errlen, "out of memory");
+	return NULL;
+}
+
+void
+ldapstore_free(ldapstore *ls)
+{
+	struct ls_sigpipe guard;
+	size_t i;
+
+	if (ls == NULL)
+		return;
+	ls_sigpipe_block(&guard);
+	for (i = 0; i < LDAPSTORE_POOL; i++)
+		if (ls->conns[i].ld != NULL)
+			ldap_unbind_ext_s(ls->conns[i].ld, NULL, NULL);
+	ls_sigpipe_restore(&guard);
+	for (i = 0; i < LS_BUCKETS; i++) {
+		while (ls->buckets[i] != NULL) {
+			struct ls_cached *c = ls->buckets[i];
+			ls->buckets[i] = c->next;
+			ls_cached_free(c);
+		}
+	}
+	free(ls->uri);
+	free(ls->base);
+	free(ls->filter);
+	free(ls->bind_dn);
+	free(ls->password_file);
+	pthread_mutex_destroy(&ls->pool_lock);
+	pthread_cond_destroy(&ls->pool_free);
+	pthread_mutex_destroy(&ls->cache_lock);
+	free(ls);
+}
