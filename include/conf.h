@@ -16,6 +16,7 @@
 
 #include "certindex.h"
 #include "hostlist.h"
+#include "ldapstore.h"
 #include "policy.h"
 
 enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
@@ -33,6 +34,14 @@ struct conf {
 	int harvest_trust_any; /* harvest without a chain to ca-file */
 	int harvest_require_dkim; /* only with Authentication-Results dkim=pass for From: */
 	char *authserv_id;     /* whose Authentication-Results count */
+	char *ldap_uri;        /* recipient certificates from LDAP; NULL: none */
+	char *ldap_base;
+	char *ldap_filter;     /* NULL: LDAPSTORE_DEFAULT_FILTER */
+	char *ldap_bind_dn;    /* NULL: anonymous */
+	char *ldap_password_file;
+	int ldap_timeout;      /* seconds */
+	int ldap_cache_ttl, ldap_negative_ttl; /* seconds */
+	ldapstore *ldap;       /* asked when certs has none; NULL without ldap-uri */
 	hostlist *internal;    /* clients whose mail is processed */
 	enum conf_on_error on_error;
 	struct policy policy;  /* sign/encrypt/algorithms per scope */

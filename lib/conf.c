@@ -321,6 +321,12 @@ conf_free(struct conf *c)
 	free(c->harvest_dir);
 	free(c->authserv_id);
 	certindex_free(c->certs);
+	ldapstore_free(c->ldap);
+	free(c->ldap_uri);
+	free(c->ldap_base);
+	free(c->ldap_filter);
+	free(c->ldap_bind_dn);
+	free(c->ldap_password_file);
 	free(c->spool_dir);
 	free(c->vmta_header);
 	free(c->vmta_macro);
@@ -329,6 +335,38 @@ conf_free(struct conf *c)
 	hostlist_free(c->internal);
 	policy_free(&c->policy);
 	free(c);
+}
+
+/* The LDAP directory: settings that go together, then the store (not connected yet). */
+static void
+conf_finish_ldap(struct conf_parse *p, struct conf *c)
+{
+	struct ldapstore_options o = {c->ldap_uri, c->ldap_base, c->ldap_filter, c->ldap_bind_dn,
+		c->ldap_password_file, c->ldap_timeout, c->ldap_cache_ttl, c->ldap_negative_ttl};
+	char why[512];
+
+	if (c->ldap_uri == NULL) {
+		if (c->ldap_base != NULL || c->ldap_filter != NULL || c->ldap_bind_dn != NULL ||
+		    c->ldap_password_file != NULL)
+			conf_error(p, "ldap-base, ldap-filter, ldap-bind-dn and ldap-password-file need "
+			              "ldap-uri");
+		return;
+	}
+	if (c->ldap_base == NULL) {
+		p->line = p->ldap_uri_line;
+		conf_error(p, "ldap-uri needs ldap-base");
+		p->line = 0;
+		return;
+	}
+	if ((c->ldap_bind_dn == NULL) != (c->ldap_password_file == NULL)) {
+		conf_error(p, "ldap-bind-dn and ldap-password-file go together");
+		return;
+	}
+	if (p->errors > 0)
+		return;
+	c->ldap = ldapstore_open(&o, why, sizeof(why));
+	if (c->ldap == NULL)
+		conf_error(p, "%s", why);
 }
 
 /* Defaults, then checks that need the whole file. */
@@ -355,8 +393,9 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	if (c->vmta_header == NULL && (c->vmta_header = strdup("X-Virtual-MTA")) == NULL)
 		conf_error(p, "out of memory");
 	conf_check_needs(p, &c->policy);
-	if (p->needs_cert_dir && !p->seen_cert_dir)
-		conf_error(p, "encrypt is on but no cert-dir is set");
+	if (p->needs_cert_dir && !p->seen_cert_dir && c->ldap_uri == NULL)
+		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");
+	conf_finish_ldap(p, c);
 	if (c->crl_file != NULL && c->ca_file == NULL)
 		conf_error(p, "crl-file needs ca-file");
 	if (c->harvest_dir != NULL && !c->harvest_trust_any && c->ca_file == NULL)
@@ -398,6 +437,9 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->on_error = CONF_ON_ERROR_TEMPFAIL;
 	c->spool_memory = SPOOL_DEFAULT_MEMORY;
 	c->body_chunk = 65535; /* the milter protocol's largest body chunk */
+	c->ldap_timeout = LDAPSTORE_DEFAULT_TIMEOUT;
+	c->ldap_cache_ttl = LDAPSTORE_DEFAULT_CACHE_TTL;
+	c->ldap_negative_ttl = LDAPSTORE_DEFAULT_NEGATIVE_TTL;
 	c->file = strdup(path);
 	f = fopen(path, "r");
 	if (f == NULL) {

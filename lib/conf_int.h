@@ -25,6 +25,7 @@ struct conf_parse {
 	int seen_cert_dir, seen_key_dir;
 	int needs_cert_dir;  /* some scope encrypts */
 	int needs_key_dir;   /* some scope signs without a signing-key */
+	int ldap_uri_line;   /* where ldap-uri was set, 0: not set */
 };
 
 /* (parse state, configuration, settings of the current scope, keyword, values, count) */

@@ -18,6 +18,7 @@
 #include "conf_int.h"
 #include "log.h"
 #include "certstore.h"
+#include "ldapstore.h"
 #include "smime.h"
 
 static int
@@ -649,6 +650,132 @@ kw_authserv_id(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	return set_string(p, &c->authserv_id, kw, w, n);
 }
 
+/* ---- LDAP directory of recipient certificates ---- */
+
+static int
+kw_ldap_uri(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
+    char **w, int n)
+{
+	(void)ps;
+	if (set_string(p, &c->ldap_uri, kw, w, n) != 0)
+		return -1;
+	p->ldap_uri_line = p->line;
+	if (strncasecmp(w[0], "ldap://", 7) != 0 && strncasecmp(w[0], "ldaps://", 8) != 0 &&
+	    strncasecmp(w[0], "ldapi://", 8) != 0) {
+		conf_error(p, "%s \"%s\": expected ldap://HOST[:PORT], ldaps://... or ldapi://...", kw,
+		    w[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_ldap_base(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
+    char **w, int n)
+{
+	(void)ps;
+	if (set_string(p, &c->ldap_base, kw, w, n) != 0)
+		return -1;
+	if (strchr(w[0], '=') == NULL) {
+		conf_error(p, "%s \"%s\": not a DN (e.g. dc=example,dc=com)", kw, w[0]);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_ldap_filter(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	char out[1024], err[512];
+
+	(void)ps;
+	if (set_string(p, &c->ldap_filter, kw, w, n) != 0)
+		return -1;
+	if (ldapstore_filter(w[0], "a@b.example", out, sizeof(out), err, sizeof(err)) != 0) {
+		conf_error(p, "%s: %s", kw, err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+kw_ldap_bind_dn(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return set_string(p, &c->ldap_bind_dn, kw, w, n);
+}
+
+static int
+kw_ldap_password_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	struct stat st;
+
+	(void)ps;
+	if (set_string(p, &c->ldap_password_file, kw, w, n) != 0)
+		return -1;
+	if (stat(w[0], &st) != 0) {
+		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_error(p, "%s %s: not a regular file", kw, w[0]);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
+/* Whole seconds between lo and hi. */
+static int
+parse_seconds(struct conf_parse *p, const char *kw, char **w, int n, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	if (one_word(p, kw, n) != 0)
+		return -1;
+	errno = 0;
+	v = strtol(w[0], &end, 10);
+	if (end == w[0] || *end != '\0' || errno != 0 || v < lo || v > hi) {
+		conf_error(p, "%s: \"%s\" is not a number of seconds between %ld and %ld", kw, w[0], lo,
+		    hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int
+kw_ldap_timeout(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return parse_seconds(p, kw, w, n, 1, 300, &c->ldap_timeout);
+}
+
+static int
+kw_ldap_cache_ttl(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return parse_seconds(p, kw, w, n, 0, 86400, &c->ldap_cache_ttl);
+}
+
+static int
+kw_ldap_negative_ttl(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return parse_seconds(p, kw, w, n, 0, 86400, &c->ldap_negative_ttl);
+}
+
 const struct conf_keyword conf_keywords[] = {
 	{"socket", kw_socket, CONF_IN_GLOBAL},
 	{"cert-dir", kw_cert_dir, CONF_IN_GLOBAL},
@@ -675,7 +802,7 @@ const struct conf_keyword conf_keywords[] = {
 	{"hide-subject", kw_hide_subject, CONF_IN_POLICY},
 	{"encrypt-to-sender", kw_encrypt_to_sender, CONF_IN_POLICY | CONF_IN_SENDER},
 	{"signing-key", kw_signing_key, CONF_IN_SENDER},
-	/* certificate sources and validation: refused until honoured, never ignored */
+	/* certificate sources and validation */
 	{"ca-file", kw_ca_file, CONF_IN_GLOBAL},
 	{"crl-file", kw_crl_file, CONF_IN_GLOBAL},
 	{"domain-cert", kw_domain_cert, CONF_IN_DOMAIN},
@@ -683,9 +810,14 @@ const struct conf_keyword conf_keywords[] = {
 	{"harvest-trust", kw_harvest_trust, CONF_IN_GLOBAL},
 	{"harvest-require-dkim", kw_harvest_require_dkim, CONF_IN_GLOBAL},
 	{"authserv-id", kw_authserv_id, CONF_IN_GLOBAL},
-	{"ldap-uri", NULL, CONF_IN_GLOBAL},
-	{"ldap-base", NULL, CONF_IN_GLOBAL},
-	{"ldap-filter", NULL, CONF_IN_GLOBAL},
+	{"ldap-uri", kw_ldap_uri, CONF_IN_GLOBAL},
+	{"ldap-base", kw_ldap_base, CONF_IN_GLOBAL},
+	{"ldap-filter", kw_ldap_filter, CONF_IN_GLOBAL},
+	{"ldap-bind-dn", kw_ldap_bind_dn, CONF_IN_GLOBAL},
+	{"ldap-password-file", kw_ldap_password_file, CONF_IN_GLOBAL},
+	{"ldap-timeout", kw_ldap_timeout, CONF_IN_GLOBAL},
+	{"ldap-cache-ttl", kw_ldap_cache_ttl, CONF_IN_GLOBAL},
+	{"ldap-negative-ttl", kw_ldap_negative_ttl, CONF_IN_GLOBAL},
 	{"key-passphrase-file", kw_key_passphrase_file, CONF_IN_GLOBAL},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);

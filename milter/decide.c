@@ -157,6 +157,11 @@ decide_recipient(struct msgctx *m, struct rcpt *r, struct verdict *v)
 		snprintf(r->reason, sizeof(r->reason), "no cert-dir is configured");
 	}
 	policy_for_recipient(&c->policy, m->vmta[0] ? m->vmta : NULL, r->domain, &r->s);
+	/* then the directory; only when the answer can matter (encryption, or a later vmta) */
+	if (r->lookup == CERTSTORE_MISSING && c->ldap != NULL &&
+	    (r->s.encrypt || c->policy.nvmtas > 0))
+		r->lookup = ldapstore_find(c->ldap, c->certs, r->addr, &r->cert, r->reason,
+		    sizeof(r->reason));
 	use_domain_cert(m, r);
 	classify(r);
 	for (i = 0; i < m->nrcpt; i++) {

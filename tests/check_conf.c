@@ -466,12 +466,56 @@ START_TEST(test_err_unknown_keyword)
 }
 END_TEST
 
-START_TEST(test_err_planned_keyword)
+START_TEST(test_err_ldap)
 {
-	conf_errors("\n# c\nldap-uri ldap://127.0.0.1\n", 1, 3,
-	    "keyword \"ldap-uri\" is not supported yet");
-	conf_errors("ldap-base dc=example,dc=com\n", 1, 1,
-	    "keyword \"ldap-base\" is not supported yet");
+	char msg[PATH_MAX + 200];
+
+	/* every keyword is honoured now: the LDAP ones are checked instead */
+	conf_errors("\n# c\nldap-uri ldap://127.0.0.1\n", 1, 3, "ldap-uri needs ldap-base");
+	conf_errors("ldap-base dc=example,dc=com\n", 1, 0,
+	    "ldap-base, ldap-filter, ldap-bind-dn and ldap-password-file need ldap-uri");
+	conf_errors("ldap-uri http://127.0.0.1\nldap-base dc=example,dc=com\n", 1, 1,
+	    "ldap-uri \"http://127.0.0.1\": expected ldap://HOST[:PORT], ldaps://... or ldapi://...");
+	conf_errors("ldap-uri ldap://127.0.0.1\nldap-base dc=x\nldap-filter (cn=x)\n", 1, 3,
+	    "ldap-filter: filter \"(cn=x)\" has no %s for the address");
+	conf_errors("ldap-uri ldap://127.0.0.1\nldap-base dc=x\nldap-timeout 0\n", 1, 3,
+	    "ldap-timeout: \"0\" is not a number of seconds between 1 and 300");
+	conf_errors("ldap-uri ldap://127.0.0.1\nldap-base dc=x\nldap-bind-dn cn=m,dc=x\n", 1, 0,
+	    "ldap-bind-dn and ldap-password-file go together");
+	write_file(in_dir("ldap.pw"), "secret\n");
+	ck_assert_int_eq(chmod(in_dir("ldap.pw"), 0640), 0);
+	snprintf(msg, sizeof(msg), "ldap-password-file %s: readable by group or others "
+	    "(mode 0640): chmod 600 it", in_dir("ldap.pw"));
+	conf_errors("ldap-uri ldap://127.0.0.1\nldap-base dc=x\nldap-bind-dn cn=m,dc=x\n"
+	            "ldap-password-file @D/ldap.pw\n", 1, 4, msg);
+}
+END_TEST
+
+START_TEST(test_ok_ldap)
+{
+	struct conf *c;
+
+	c = conf_ok("encrypt yes\nldap-uri ldap://127.0.0.1:3389\nldap-base dc=example,dc=test\n");
+	ck_assert_ptr_null(c->certs);
+	ck_assert_ptr_nonnull(c->ldap);
+	ck_assert_str_eq(ldapstore_uri(c->ldap), "ldap://127.0.0.1:3389");
+	ck_assert_int_eq(c->ldap_timeout, 5);
+	ck_assert_int_eq(c->ldap_cache_ttl, 300);
+	ck_assert_int_eq(c->ldap_negative_ttl, 60);
+	conf_unref(c);
+	write_file(in_dir("ldap.pw"), "secret\n");
+	ck_assert_int_eq(chmod(in_dir("ldap.pw"), 0600), 0);
+	c = conf_ok("encrypt yes\ncert-dir @D\nldap-uri ldap://127.0.0.1:3389\n"
+	            "ldap-base dc=example,dc=test\nldap-filter \"(|(mail=%s)(otherMailbox=%s))\"\n"
+	            "ldap-bind-dn cn=milter,dc=example,dc=test\nldap-password-file @D/ldap.pw\n"
+	            "ldap-timeout 3\nldap-cache-ttl 0\nldap-negative-ttl 2\n");
+	ck_assert_ptr_nonnull(c->certs);
+	ck_assert_ptr_nonnull(c->ldap);
+	ck_assert_str_eq(c->ldap_filter, "(|(mail=%s)(otherMailbox=%s))");
+	ck_assert_int_eq(c->ldap_timeout, 3);
+	ck_assert_int_eq(c->ldap_cache_ttl, 0);
+	ck_assert_int_eq(c->ldap_negative_ttl, 2);
+	conf_unref(c);
 }
 END_TEST
 
@@ -672,11 +716,11 @@ END_TEST
 
 START_TEST(test_err_whole_file_checks)
 {
-	conf_errors("encrypt yes\n", 1, 0, "encrypt is on but no cert-dir is set");
+	conf_errors("encrypt yes\n", 1, 0, "encrypt is on but no cert-dir or ldap-uri is set");
 	conf_errors("sign yes\n", 1, 0, "sign is on but no key-dir is set");
 	conf_errors("sign yes\nencrypt yes\nkey-dir @D/keys\n", 1, 0,
-	    "encrypt is on but no cert-dir is set");
-	conf_errors("encrypt yes\nsign on\n", 2, 0, "encrypt is on but no cert-dir is set",
+	    "encrypt is on but no cert-dir or ldap-uri is set");
+	conf_errors("encrypt yes\nsign on\n", 2, 0, "encrypt is on but no cert-dir or ldap-uri is set",
 	    0, "sign is on but no key-dir is set");
 }
 END_TEST
@@ -1051,7 +1095,8 @@ conf_suite(void)
 	tc = tcase_create("errors");
 	tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
 	tcase_add_test(tc, test_err_unknown_keyword);
-	tcase_add_test(tc, test_err_planned_keyword);
+	tcase_add_test(tc, test_err_ldap);
+	tcase_add_test(tc, test_ok_ldap);
 	tcase_add_test(tc, test_err_block);
 	tcase_add_test(tc, test_err_value_count);
 	tcase_add_test(tc, test_err_too_many_values);
