@@ -1,6 +1,6 @@
 #!/bin/bash
 # Install (idempotently) every Debian package the build, the unit tests and the end-to-end tests
-# need. Quick no-op when everything is present. System services (Postfix, OpenDKIM) are not
+# need. Quick no-op when everything is present. System services (Postfix, OpenDKIM, slapd) are not
 # started by the installation: the tests run private instances.
 #
 # Usage (as root): tests/deps.sh
@@ -8,7 +8,8 @@ set -euo pipefail
 
 PACKAGES="build-essential autoconf automake libtool pkg-config libssl-dev libmilter-dev check
 postfix swaks miltertest opendkim opendkim-tools python3-dkim libnss3-tools gpgsm gnupg openssl
-python3 ca-certificates procps libcurl4-openssl-dev python3-aiosmtpd softhsm2 libengine-pkcs11-openssl opensc"
+python3 ca-certificates procps libcurl4-openssl-dev python3-aiosmtpd softhsm2 libengine-pkcs11-openssl opensc
+libldap-dev slapd ldap-utils"
 
 missing=""
 for p in $PACKAGES; do
@@ -29,7 +30,7 @@ fi
 
 echo "deps: installing:$missing"
 export DEBIAN_FRONTEND=noninteractive
-# Keep the installation from starting the system Postfix/OpenDKIM.
+# Keep the installation from starting the system Postfix/OpenDKIM/slapd.
 policy=/usr/sbin/policy-rc.d
 own_policy=0
 cleanup() {
@@ -41,11 +42,13 @@ if [ ! -e "$policy" ]; then
     chmod 0755 "$policy"
     own_policy=1
 fi
-# Postfix asks how it should be configured: a local-only default, no questions.
+# Postfix asks how it should be configured: a local-only default, no questions; slapd is told
+# not to create a system database (tests/ldap.sh runs its own slapd with its own configuration).
 if command -v debconf-set-selections >/dev/null 2>&1; then
     printf '%s\n' \
         "postfix postfix/main_mailer_type select Local only" \
-        "postfix postfix/mailname string localhost.localdomain" |
+        "postfix postfix/mailname string localhost.localdomain" \
+        "slapd slapd/no_configuration boolean true" |
         debconf-set-selections
 fi
 apt-get update
