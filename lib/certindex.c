@@ -355,16 +355,18 @@ certindex_names_address(X509 *cert, const char *addr)
 	ci_normalise(want);
 	for (i = 0; !found && gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type != GEN_EMAIL)
-			continue;
-		snprintf(have, sizeof(have), "%.*s", ASN1_STRING_length(g->d.rfc822Name),
-		    (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
+		if (g->type != GEN_EMAIL ||
+		    (size_t)ASN1_STRING_length(g->d.rfc822Name) !=
+		        strlen((const char *)ASN1_STRING_get0_data(g->d.rfc822Name)))
+			continue; /* an embedded NUL: "bob@x.example\0.evil" names nobody */
 		ci_normalise(have);
 		found = strcmp(have, want) == 0;
 	}
 	GENERAL_NAMES_free(gens);
 	for (i = -1; !found && (i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0;) {
 		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+		if ((size_t)ASN1_STRING_length(d) != strlen((const char *)ASN1_STRING_get0_data(d)))
+			continue;
 		snprintf(have, sizeof(have), "%.*s", ASN1_STRING_length(d),
 		    (const char *)ASN1_STRING_get0_data(d));
 		ci_normalise(have);

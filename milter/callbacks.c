@@ -150,18 +150,14 @@ mta_delete_header(SMFICTX *ctx, const char *name, int index)
 	return smfi_chgheader(ctx, (char *)name, index, NULL) == MI_SUCCESS ? 0 : -1;
 }
 
-/* smime_write_fn: hand output to the MTA, keeping it from timing out. */
+/*
+ * smime_write_fn: hand output to the MTA.  No smfi_progress in between:
+ * Postfix refuses other requests in the middle of a body replacement.
+ */
 static int
 mta_replace_body(void *arg, const void *data, size_t len)
 {
-	SMFICTX *ctx = arg;
-	struct connctx *cc = mta_conn(ctx);
-
-	if (smfi_replacebody(ctx, (unsigned char *)data, (int)len) != MI_SUCCESS)
-		return -1;
-	if (cc != NULL && cc->msg != NULL && ++cc->msg->progress_chunks % 64 == 0)
-		(void)smfi_progress(ctx);
-	return 0;
+	return smfi_replacebody(arg, (unsigned char *)data, (int)len) == MI_SUCCESS ? 0 : -1;
 }
 
 /* ---- message context ---- */
@@ -572,9 +568,14 @@ cb_eom(SMFICTX *ctx)
 	opt.signature = m->pol.signature;
 	opt.sign_format = m->pol.sign_format;
 	opt.header_protection = m->pol.header_protection;
+	opt.hide_subject = m->pol.encrypt && m->pol.hide_subject && m->pol.header_protection;
 	opt.outer = &m->headers;
 	opt.chunk = m->conf->body_chunk;
+	opt.transport_7bit = 1; /* sign-only mail must survive 7-bit transport */
+	opt.spool_memory = m->conf->spool_memory;
+	opt.spool_dir = m->conf->spool_dir;
 	insize = spool_size(m->body);
+	(void)smfi_progress(ctx); /* the MTA waits while the signature is computed */
 	if (smime_protect(&opt, &m->signer, m->recips, head, headlen, m->body, mta_replace_body, ctx,
 	        &res, err, sizeof(err)) != 0) {
 		OPENSSL_cleanse(head, headlen);

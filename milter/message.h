@@ -58,7 +58,6 @@ struct msgctx {
 	struct mime_canon canon;
 	char *canonbuf;
 	size_t canonbuf_len;
-	int progress_chunks;
 };
 
 /* Outcome of a decision: continue, or a reply and what to return. */
