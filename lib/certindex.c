@@ -359,6 +359,8 @@ certindex_names_address(X509 *cert, const char *addr)
 		    (size_t)ASN1_STRING_length(g->d.rfc822Name) !=
 		        strlen((const char *)ASN1_STRING_get0_data(g->d.rfc822Name)))
 			continue; /* an embedded NUL: "bob@x.example\0.evil" names nobody */
+		snprintf(have, sizeof(have), "%.*s", ASN1_STRING_length(g->d.rfc822Name),
+		    (const char *)ASN1_STRING_get0_data(g->d.rfc822Name));
 		ci_normalise(have);
 		found = strcmp(have, want) == 0;
 	}

@@ -130,6 +130,11 @@ add_recipient(CMS_ContentInfo *env, X509 *cert, const struct smime_options *opt,
 
 /* ---- multipart/signed ---- */
 
+/* The Content-Type of a detached signature, folded with spaces within 76 columns. */
+#define SIGNED_TYPE_FMT \
+	"multipart/signed;\r\n protocol=\"application/pkcs7-signature\";\r\n micalg=%s;" \
+	" boundary=\"%s\""
+
 static int
 emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
     struct inner *in, const unsigned char *sig, size_t siglen, char *err, size_t errlen)
@@ -320,9 +325,8 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 		/* the multipart/signed body goes out as it is; its header folded with a space */
 		if (emit_signed(sbio, 0, NULL, boundary, &in, sig, siglen, err, errlen) != 0)
 			goto cleanup;
-		snprintf(res->content_type, sizeof(res->content_type),
-		    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=%s;\r\n"
-		    " boundary=\"%s\"", micalg, boundary);
+		snprintf(res->content_type, sizeof(res->content_type), SIGNED_TYPE_FMT, micalg,
+		    boundary);
 	} else {
 		int gcm = EVP_CIPHER_get_mode(opt.cipher) == EVP_CIPH_GCM_MODE;
 		env = CMS_encrypt(NULL, NULL, opt.cipher, CMS_BINARY | CMS_PARTIAL | CMS_STREAM);
@@ -344,9 +348,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 			if (emit_opaque_entity(cbio, &opt, signer, &in, err, errlen) != 0)
 				goto cleanup;
 		} else if (opt.sign) {
-			snprintf(signed_type, sizeof(signed_type),
-			    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=%s;"
-			    "\r\n\tboundary=\"%s\"", micalg, boundary);
+			snprintf(signed_type, sizeof(signed_type), SIGNED_TYPE_FMT, micalg, boundary);
 			if (emit_signed(cbio, 1, signed_type, boundary, &in, sig, siglen, err,
 			        errlen) != 0)
 				goto cleanup;

@@ -332,7 +332,7 @@ START_TEST(test_sign_matrix)
 		verify(cms, NULL, 0, who, inner, ilen, sig_nid, md_nids[d]);
 		CMS_ContentInfo_free(cms);
 	} else {
-		snprintf(want, sizeof(want), "micalg=%s;\r\n boundary=\"sb\"", micalgs[d]);
+		snprintf(want, sizeof(want), "\r\n micalg=%s; boundary=\"sb\"", micalgs[d]);
 		ck_assert_msg(strstr(res.content_type, want) != NULL, "%s", res.content_type);
 		verify_multipart((char *)o.p, o.len, "sb", who, inner, ilen, sig_nid, md_nids[d]);
 	}

@@ -332,8 +332,9 @@ START_TEST(test_sign_encrypt_two_recipients)
 	const char *who[] = {"bob", "carol"};
 	const struct testpki_id *ids[] = {&bob, &carol};
 	size_t plen, ilen;
-	const char *ctype = "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";"
-	                    " micalg=sha-256;\r\n\tboundary=\"b0undary\"\r\n\r\n";
+	const char *ctype = "Content-Type: multipart/signed;\r\n"
+	                    " protocol=\"application/pkcs7-signature\";\r\n"
+	                    " micalg=sha-256; boundary=\"b0undary\"\r\n\r\n";
 
 	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o, &res,
 	                     err, sizeof(err)), 0);
@@ -404,8 +405,8 @@ START_TEST(test_sign_only)
 
 	ck_assert_int_eq(smime_protect(&opt, &signer, NULL, head, strlen(head), sp, collect, &o,
 	                     &res, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(res.content_type, "multipart/signed; protocol=\"application/"
-	                                       "pkcs7-signature\"; micalg=sha-512;") ==
+	ck_assert_msg(strstr(res.content_type, "multipart/signed;\r\n protocol=\"application/"
+	                                       "pkcs7-signature\";\r\n micalg=sha-512;") ==
 	        res.content_type, "%s", res.content_type);
 	ck_assert_str_eq(res.transfer_encoding, "");
 	b = strstr(res.content_type, "boundary=\"");

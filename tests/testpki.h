@@ -97,7 +97,7 @@ testpki_free(struct testpki_id *id)
 }
 
 /* Write key (may be NULL) and certs (NULL-terminated) as PEM to path. */
-static void
+static __attribute__((unused)) void
 testpki_write(const char *path, mode_t mode, EVP_PKEY *key, X509 *const *certs, int der)
 {
 	BIO *b = BIO_new_file(path, "wb");
