@@ -337,38 +337,6 @@ conf_free(struct conf *c)
 	free(c);
 }
 
-/* The LDAP directory: settings that go together, then the store (not connected yet). */
-static void
-conf_finish_ldap(struct conf_parse *p, struct conf *c)
-{
-	struct ldapstore_options o = {c->ldap_uri, c->ldap_base, c->ldap_filter, c->ldap_bind_dn,
-		c->ldap_password_file, c->ldap_timeout, c->ldap_cache_ttl, c->ldap_negative_ttl};
-	char why[512];
-
-	if (c->ldap_uri == NULL) {
-		if (c->ldap_base != NULL || c->ldap_filter != NULL || c->ldap_bind_dn != NULL ||
-		    c->ldap_password_file != NULL)
-			conf_error(p, "ldap-base, ldap-filter, ldap-bind-dn and ldap-password-file need "
-			              "ldap-uri");
-		return;
-	}
-	if (c->ldap_base == NULL) {
-		p->line = p->ldap_uri_line;
-		conf_error(p, "ldap-uri needs ldap-base");
-		p->line = 0;
-		return;
-	}
-	if ((c->ldap_bind_dn == NULL) != (c->ldap_password_file == NULL)) {
-		conf_error(p, "ldap-bind-dn and ldap-password-file go together");
-		return;
-	}
-	if (p->errors > 0)
-		return;
-	c->ldap = ldapstore_open(&o, why, sizeof(why));
-	if (c->ldap == NULL)
-		conf_error(p, "%s", why);
-}
-
 /* Defaults, then checks that need the whole file. */
 static void
 conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)

@@ -43,4 +43,23 @@ extern const size_t conf_nkeywords;
 
 void conf_error(struct conf_parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* conf_ldap.c: the ldap-* keywords, and the LDAP checks and store at the end of the file */
+int kw_ldap_uri(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_ldap_base(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_ldap_filter(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_ldap_bind_dn(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_ldap_password_file(struct conf_parse *, struct conf *, struct policy_settings *,
+    const char *, char **, int);
+int kw_ldap_timeout(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_ldap_cache_ttl(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_ldap_negative_ttl(struct conf_parse *, struct conf *, struct policy_settings *,
+    const char *, char **, int);
+void conf_finish_ldap(struct conf_parse *p, struct conf *c);
+
 #endif

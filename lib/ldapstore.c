@@ -88,26 +88,6 @@ ls_hash(const char *s)
 	return h % LS_BUCKETS;
 }
 
-/* A new stack with new references to the certificates of sk. */
-static STACK_OF(X509) *
-ls_certs_dup(STACK_OF(X509) *sk)
-{
-	STACK_OF(X509) *out = sk_X509_new_null();
-	int i;
-
-	if (out == NULL)
-		return NULL;
-	for (i = 0; i < sk_X509_num(sk); i++) {
-		X509 *x = sk_X509_value(sk, i);
-		if (!sk_X509_push(out, x)) {
-			sk_X509_pop_free(out, X509_free);
-			return NULL;
-		}
-		X509_up_ref(x);
-	}
-	return out;
-}
-
 /* ---- filters ---- */
 
 int
@@ -218,7 +198,7 @@ ldapstore_parse_smime(const unsigned char *der, size_t len)
 	p7 = d2i_PKCS7(NULL, &p, (long)len);
 	if (p7 != NULL) {
 		if (PKCS7_type_is_signed(p7) && p7->d.sign != NULL && p7->d.sign->cert != NULL)
-			out = ls_certs_dup(p7->d.sign->cert);
+			out = X509_chain_up_ref(p7->d.sign->cert);
 		PKCS7_free(p7);
 		ERR_clear_error();
 		return out;
@@ -547,7 +527,7 @@ ls_cache_get(ldapstore *ls, const char *key, STACK_OF(X509) **certs)
 			ls->ncached--;
 			break;
 		}
-		*certs = c->certs != NULL ? ls_certs_dup(c->certs) : NULL;
+		*certs = c->certs != NULL ? X509_chain_up_ref(c->certs) : NULL;
 		hit = c->certs == NULL || *certs != NULL;
 		break;
 	}
@@ -585,7 +565,7 @@ ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 		return;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL || (n->addr = strdup(key)) == NULL ||
-	    (certs != NULL && (n->certs = ls_certs_dup(certs)) == NULL)) {
+	    (certs != NULL && (n->certs = X509_chain_up_ref(certs)) == NULL)) {
 		if (n != NULL)
 			ls_cached_free(n);
 		return;
