@@ -382,6 +382,7 @@ ls_connect(ldapstore *ls, char *err, size_t errlen)
 	}
 	return ld;
 fail:
+	OPENSSL_cleanse(pw, sizeof(pw)); /* a partly read password too */
 	ldap_unbind_ext_s(ld, NULL, NULL);
 	return NULL;
 }
