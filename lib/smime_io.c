@@ -213,17 +213,23 @@ emit_inner(BIO *b, struct inner *in, char *err, size_t errlen)
 int
 emit_base64(BIO *b, const unsigned char *data, size_t len)
 {
-	unsigned char line[80];
+	unsigned char buf[4096]; /* lines gathered: one write per 52 lines, not per line */
+	size_t used = 0;
 
 	while (len > 0) {
 		size_t take = len < SMIME_B64_LINE_IN ? len : SMIME_B64_LINE_IN;
-		int n = EVP_EncodeBlock(line, data, (int)take);
-		line[n++] = '\r';
-		line[n++] = '\n';
-		if (bio_put(b, line, (size_t)n) != 0)
-			return -1;
+		int n;
+		if (used + 80 > sizeof(buf)) {
+			if (bio_put(b, buf, used) != 0)
+				return -1;
+			used = 0;
+		}
+		n = EVP_EncodeBlock(buf + used, data, (int)take);
+		used += (size_t)n;
+		buf[used++] = '\r';
+		buf[used++] = '\n';
 		data += take;
 		len -= take;
 	}
-	return 0;
+	return used > 0 ? bio_put(b, buf, used) : 0;
 }
