@@ -15,6 +15,9 @@ chmod 700 "$tmp/keys"
 : >"$tmp/keys/steve@thetucks.com.pem"
 chmod 600 "$tmp/keys/"*.pem
 printf '# generation nodes\n10.1.0.0/16\n10.2.0.10 10.2.0.11  # two more\n' >"$tmp/nodes.txt"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=examples CA" \
+	-keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+(umask 077 && echo secret >"$tmp/ldap.secret")
 
 passed=0 failed=0 n=0
 for f in "$top"/conf-examples/*.conf; do
@@ -23,6 +26,8 @@ for f in "$top"/conf-examples/*.conf; do
 	sed -e "s|/etc/smime-milter/certs|$tmp/certs|g" \
 	    -e "s|/etc/smime-milter/keys|$tmp/keys|g" \
 	    -e "s|/etc/smime-milter/generation-nodes.txt|$tmp/nodes.txt|g" \
+	    -e "s|/etc/smime-milter/ca.pem|$tmp/ca.pem|g" \
+	    -e "s|/etc/smime-milter/ldap.secret|$tmp/ldap.secret|g" \
 	    -e "s|/run/smime-milter|$tmp/run|g" \
 	    -e "s|^user .*|user root|" "$f" >"$tmp/test.conf"
 	if out=$("$milter" -n -c "$tmp/test.conf" 2>&1) && [ "$out" = "$tmp/test.conf: OK" ]; then
