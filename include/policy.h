@@ -50,7 +50,8 @@ enum {
 	POLICY_DIGEST = 1u << 10,
 	POLICY_SIGNATURE = 1u << 11,
 	POLICY_SIGNING_KEY = 1u << 12,
-	POLICY_DOMAIN_CERT = 1u << 13
+	POLICY_DOMAIN_CERT = 1u << 13,
+	POLICY_SIGNING_CERT = 1u << 14
 };
 
 struct policy_settings {
@@ -69,6 +70,7 @@ struct policy_settings {
 	enum smime_signature signature;
 	char *signing_key; /* owned by the scope */
 	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
+	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };

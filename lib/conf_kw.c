@@ -606,6 +606,26 @@ kw_domain_cert(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 }
 
 static int
+kw_signing_cert(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	char err[512];
+	X509 *x;
+
+	(void)c;
+	if (set_file(p, &ps->signing_cert, kw, w, n) != 0)
+		return -1;
+	ps->set |= POLICY_SIGNING_CERT;
+	x = certstore_load_file(w[0], err, sizeof(err));
+	if (x == NULL) {
+		conf_error(p, "%s: %s", kw, err);
+		return -1;
+	}
+	X509_free(x);
+	return 0;
+}
+
+static int
 kw_harvest_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
@@ -675,6 +695,7 @@ const struct conf_keyword conf_keywords[] = {
 	{"hide-subject", kw_hide_subject, CONF_IN_POLICY},
 	{"encrypt-to-sender", kw_encrypt_to_sender, CONF_IN_POLICY | CONF_IN_SENDER},
 	{"signing-key", kw_signing_key, CONF_IN_SENDER},
+	{"signing-cert", kw_signing_cert, CONF_IN_SENDER},
 	/* certificate sources and validation */
 	{"ca-file", kw_ca_file, CONF_IN_GLOBAL},
 	{"crl-file", kw_crl_file, CONF_IN_GLOBAL},

@@ -57,6 +57,8 @@ policy_overlay(struct policy_settings *dst, const struct policy_settings *src)
 		dst->signing_key = src->signing_key;
 	if (set & POLICY_DOMAIN_CERT)
 		dst->domain_cert = src->domain_cert;
+	if (set & POLICY_SIGNING_CERT)
+		dst->signing_cert = src->signing_cert;
 	dst->set |= set;
 }
 
@@ -230,6 +232,7 @@ policy_scopes_free(struct policy_scope *v, size_t n)
 		free(v[i].pattern);
 		free(v[i].s.signing_key);
 		free(v[i].s.domain_cert);
+		free(v[i].s.signing_cert);
 		policy_scopes_free(v[i].domains, v[i].ndomains);
 	}
 	free(v);
@@ -240,6 +243,7 @@ policy_free(struct policy *p)
 {
 	free(p->global.signing_key);
 	free(p->global.domain_cert);
+	free(p->global.signing_cert);
 	policy_scopes_free(p->domains, p->ndomains);
 	policy_scopes_free(p->vmtas, p->nvmtas);
 	policy_scopes_free(p->senders, p->nsenders);

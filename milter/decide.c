@@ -296,7 +296,9 @@ load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict 
 	    ? sender->s.signing_key : NULL;
 
 	if (keyfile != NULL)
-		kr = keystore_load_spec(keyfile, NULL, &ko, &m->signer, err, sizeof(err));
+		kr = keystore_load_spec(keyfile,
+		    (sender->s.set & POLICY_SIGNING_CERT) ? sender->s.signing_cert : NULL, &ko,
+		    &m->signer, err, sizeof(err));
 	else if (m->conf->key_dir != NULL)
 		kr = keystore_load_opts(m->conf->key_dir, m->signer_addr, &ko, &m->signer, err,
 		    sizeof(err));

@@ -264,6 +264,10 @@ mv "$tmp/pki/certs/gw@gateway.example.crt" "$tmp/gateway.crt"
 rm -f "$tmp/pcerts/gw@gateway.example.crt"
 cp "$tmp/pki/keys/$alice.pem" "$tmp/skeys/ops-signing.pem"
 chmod 0600 "$tmp/skeys/ops-signing.pem"
+# and for desk@example.com a key file holding the key only, with signing-cert for the rest
+cp "$tmp/pki/private/$alice.key" "$tmp/skeys/desk.key"
+chmod 0600 "$tmp/skeys/desk.key"
+cat "$tmp/pki/private/$alice.crt" "$tmp/pki/ca/inter.crt" >"$tmp/skeys/desk-chain.pem"
 export MT_PKI="$tmp/pki"
 
 # VMTA: globally encrypt without signing; two virtual MTAs chosen by X-Virtual-MTA.
@@ -329,6 +333,11 @@ encrypt             no
 <sender ops@example.com>
     sign            yes
     signing-key     $tmp/skeys/ops-signing.pem
+</sender>
+<sender desk@example.com>
+    sign            yes
+    signing-key     $tmp/skeys/desk.key
+    signing-cert    $tmp/skeys/desk-chain.pem
 </sender>
 <sender nokey.example>
     sign            yes

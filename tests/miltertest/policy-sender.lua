@@ -2,6 +2,8 @@
 -- daemon; bank.example encrypts, partner.example does not; the envelope sender is alice
 -- throughout):
 --   <sender ops@example.com> signing-key FILE: signs with FILE (key-dir has no key for ops)
+--   <sender desk@example.com> signing-key KEYFILE + signing-cert CHAIN: the key file holds the
+--       key only, the certificate and its chain come from signing-cert
 --   <sender nokey.example> missing-key unsigned: no key -> encrypted but not signed, a warning
 --   <sender strict.example> missing-key reject: no key -> 550 5.7.0, nothing changed
 local T = dofile((os.getenv("MT_DIR") or "tests/miltertest") .. "/common.lua")
@@ -39,6 +41,13 @@ T.run(function()
 	local conn = run(m, SMFIR_CONTINUE)
 	T.expect_encrypted(conn, d, m.what, { "erin@bank.example" }, "marker MTSB0001", true)
 	T.expect_log(d, "MTSB0001: ", "signed and encrypted: from=<ops@example.com> recipients=1")
+	mt.disconnect(conn)
+
+	-- signing-key with only the key in it, certificate and chain from signing-cert
+	m = message("desk@example.com to erin", "MTSB0010", "Desk <desk@example.com>", "erin@bank.example")
+	conn = run(m, SMFIR_CONTINUE)
+	T.expect_encrypted(conn, d, m.what, { "erin@bank.example" }, "marker MTSB0010", true)
+	T.expect_log(d, "MTSB0010: ", "signed and encrypted: from=<desk@example.com> recipients=1")
 	mt.disconnect(conn)
 
 	-- the same sender to a domain that does not encrypt: signed only
