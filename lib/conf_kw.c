@@ -20,8 +20,8 @@
 #include "certstore.h"
 #include "smime.h"
 
-static int
-one_word(struct conf_parse *p, const char *kw, int n)
+int
+conf_one_word(struct conf_parse *p, const char *kw, int n)
 {
 	if (n != 1) {
 		conf_error(p, "%s takes exactly one value, %d given", kw, n);
@@ -30,10 +30,10 @@ one_word(struct conf_parse *p, const char *kw, int n)
 	return 0;
 }
 
-static int
-set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
+int
+conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
 {
-	if (one_word(p, kw, n) != 0)
+	if (conf_one_word(p, kw, n) != 0)
 		return -1;
 	free(*dst);
 	*dst = strdup(w[0]);
@@ -47,7 +47,7 @@ choose(struct conf_parse *p, const char *kw, char **w, int n, const char *const 
 {
 	int i;
 
-	if (one_word(p, kw, n) != 0)
+	if (conf_one_word(p, kw, n) != 0)
 		return -1;
 	for (i = 0; names[i] != NULL; i++)
 		if (strcasecmp(w[0], names[i]) == 0)
@@ -74,7 +74,7 @@ set_dir(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
 {
 	struct stat st;
 
-	if (set_string(p, dst, kw, w, n) != 0)
+	if (conf_set_string(p, dst, kw, w, n) != 0)
 		return -1;
 	if (stat(w[0], &st) != 0) {
 		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
@@ -107,7 +107,7 @@ kw_socket(struct conf_parse *p, struct conf *c, struct policy_settings *ps, cons
     char **w, int n)
 {
 	(void)ps;
-	if (set_string(p, &c->socket, kw, w, n) != 0)
+	if (conf_set_string(p, &c->socket, kw, w, n) != 0)
 		return -1;
 	if (strncmp(w[0], "inet:", 5) != 0 && strncmp(w[0], "inet6:", 6) != 0 &&
 	    strncmp(w[0], "unix:", 5) != 0 && strncmp(w[0], "local:", 6) != 0 && w[0][0] != '/') {
@@ -220,7 +220,7 @@ kw_spool_memory(struct conf_parse *p, struct conf *c, struct policy_settings *ps
 	unsigned long long v;
 
 	(void)ps;
-	if (one_word(p, kw, n) != 0)
+	if (conf_one_word(p, kw, n) != 0)
 		return -1;
 	errno = 0;
 	v = strtoull(w[0], &end, 10);
@@ -247,7 +247,7 @@ kw_body_chunk_size(struct conf_parse *p, struct conf *c, struct policy_settings 
 	long v;
 
 	(void)ps;
-	if (one_word(p, kw, n) != 0)
+	if (conf_one_word(p, kw, n) != 0)
 		return -1;
 	v = strtol(w[0], &end, 10);
 	if (end == w[0] || *end != '\0' || v < 256 || v > 65535) {
@@ -263,7 +263,7 @@ kw_user(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const 
     char **w, int n)
 {
 	(void)ps;
-	if (set_string(p, &c->user, kw, w, n) != 0)
+	if (conf_set_string(p, &c->user, kw, w, n) != 0)
 		return -1;
 	if (getpwnam(w[0]) == NULL) {
 		conf_error(p, "%s: no such user \"%s\"", kw, w[0]);
@@ -277,7 +277,7 @@ kw_pid_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, co
     char **w, int n)
 {
 	(void)ps;
-	if (set_string(p, &c->pid_file, kw, w, n) != 0)
+	if (conf_set_string(p, &c->pid_file, kw, w, n) != 0)
 		return -1;
 	if (w[0][0] != '/') {
 		conf_error(p, "%s: \"%s\" is not an absolute path", kw, w[0]);
@@ -293,7 +293,7 @@ kw_vmta_header(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	const char *s;
 
 	(void)ps;
-	if (set_string(p, &c->vmta_header, kw, w, n) != 0)
+	if (conf_set_string(p, &c->vmta_header, kw, w, n) != 0)
 		return -1;
 	for (s = w[0]; *s != '\0'; s++) {
 		if (*s <= 0x20 || *s >= 0x7f || *s == ':') {
@@ -311,7 +311,7 @@ kw_vmta_macro(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	char buf[128];
 
 	(void)ps;
-	if (one_word(p, kw, n) != 0)
+	if (conf_one_word(p, kw, n) != 0)
 		return -1;
 	/* libmilter wants long macro names in braces: accept either spelling */
 	if (w[0][0] == '{' || strlen(w[0]) == 1)
@@ -512,7 +512,7 @@ kw_signing_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	struct stat st;
 
 	(void)c;
-	if (set_string(p, &ps->signing_key, kw, w, n) != 0)
+	if (conf_set_string(p, &ps->signing_key, kw, w, n) != 0)
 		return -1;
 	ps->set |= POLICY_SIGNING_KEY;
 	if (strncmp(w[0], "pkcs11:", 7) == 0)
@@ -536,7 +536,7 @@ kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_setti
 	struct stat st;
 
 	(void)ps;
-	if (set_string(p, &c->key_passphrase_file, kw, w, n) != 0)
+	if (conf_set_string(p, &c->key_passphrase_file, kw, w, n) != 0)
 		return -1;
 	if (stat(w[0], &st) != 0) {
 		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
@@ -556,7 +556,7 @@ set_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
 {
 	struct stat st;
 
-	if (set_string(p, dst, kw, w, n) != 0)
+	if (conf_set_string(p, dst, kw, w, n) != 0)
 		return -1;
 	if (stat(w[0], &st) != 0) {
 		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
@@ -666,7 +666,7 @@ kw_authserv_id(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
 	(void)ps;
-	return set_string(p, &c->authserv_id, kw, w, n);
+	return conf_set_string(p, &c->authserv_id, kw, w, n);
 }
 
 const struct conf_keyword conf_keywords[] = {

@@ -18,32 +18,12 @@
 #include "ldapstore.h"
 #include "log.h"
 
-static int
-one_word(struct conf_parse *p, const char *kw, int n)
-{
-	if (n != 1) {
-		conf_error(p, "%s takes exactly one value, %d given", kw, n);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	if (one_word(p, kw, n) != 0)
-		return -1;
-	free(*dst);
-	*dst = strdup(w[0]);
-	return *dst != NULL ? 0 : -1;
-}
-
 int
 kw_ldap_uri(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
     char **w, int n)
 {
 	(void)ps;
-	if (set_string(p, &c->ldap_uri, kw, w, n) != 0)
+	if (conf_set_string(p, &c->ldap_uri, kw, w, n) != 0)
 		return -1;
 	p->ldap_uri_line = p->line;
 	if (strncasecmp(w[0], "ldap://", 7) != 0 && strncasecmp(w[0], "ldaps://", 8) != 0 &&
@@ -60,7 +40,7 @@ kw_ldap_base(struct conf_parse *p, struct conf *c, struct policy_settings *ps, c
     char **w, int n)
 {
 	(void)ps;
-	if (set_string(p, &c->ldap_base, kw, w, n) != 0)
+	if (conf_set_string(p, &c->ldap_base, kw, w, n) != 0)
 		return -1;
 	if (strchr(w[0], '=') == NULL) {
 		conf_error(p, "%s \"%s\": not a DN (e.g. dc=example,dc=com)", kw, w[0]);
@@ -76,7 +56,7 @@ kw_ldap_filter(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	char out[1024], err[512];
 
 	(void)ps;
-	if (set_string(p, &c->ldap_filter, kw, w, n) != 0)
+	if (conf_set_string(p, &c->ldap_filter, kw, w, n) != 0)
 		return -1;
 	if (ldapstore_filter(w[0], "a@b.example", out, sizeof(out), err, sizeof(err)) != 0) {
 		conf_error(p, "%s: %s", kw, err);
@@ -90,7 +70,7 @@ kw_ldap_bind_dn(struct conf_parse *p, struct conf *c, struct policy_settings *ps
     const char *kw, char **w, int n)
 {
 	(void)ps;
-	return set_string(p, &c->ldap_bind_dn, kw, w, n);
+	return conf_set_string(p, &c->ldap_bind_dn, kw, w, n);
 }
 
 int
@@ -100,7 +80,7 @@ kw_ldap_password_file(struct conf_parse *p, struct conf *c, struct policy_settin
 	struct stat st;
 
 	(void)ps;
-	if (set_string(p, &c->ldap_password_file, kw, w, n) != 0)
+	if (conf_set_string(p, &c->ldap_password_file, kw, w, n) != 0)
 		return -1;
 	if (stat(w[0], &st) != 0) {
 		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
@@ -125,7 +105,7 @@ parse_seconds(struct conf_parse *p, const char *kw, char **w, int n, long lo, lo
 	char *end;
 	long v;
 
-	if (one_word(p, kw, n) != 0)
+	if (conf_one_word(p, kw, n) != 0)
 		return -1;
 	errno = 0;
 	v = strtol(w[0], &end, 10);
