@@ -47,4 +47,11 @@ enum keystore_result keystore_pkcs11_load(const char *uri, const char *cert_path
  */
 int keystore_pkcs11_display_uri(const char *uri, char *out, size_t outlen);
 
+/*
+ * Forget every cached token identity (on a reload: a certificate renewed in
+ * the token is read again).  Identities handed out stay valid: they hold
+ * their own references.
+ */
+void keystore_pkcs11_flush(void);
+
 #endif

@@ -684,3 +684,18 @@ cleanup:
 	p11_uri_free(&u);
 	return rc;
 }
+
+void
+keystore_pkcs11_flush(void)
+{
+	struct p11_entry *e;
+
+	if (p11_lock == NULL || !CRYPTO_THREAD_write_lock(p11_lock))
+		return;
+	while ((e = p11_cache) != NULL) {
+		p11_cache = e->next;
+		keystore_identity_free(&e->id);
+		free(e);
+	}
+	CRYPTO_THREAD_unlock(p11_lock);
+}

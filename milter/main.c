@@ -32,6 +32,7 @@
 #include <openssl/opensslv.h>
 
 #include "conf.h"
+#include "keystore_pkcs11.h"
 #include "log.h"
 #include "milter.h"
 
@@ -159,6 +160,7 @@ reload_thread(void *arg)
 			continue;
 		}
 		milter_set_conf(c);
+		keystore_pkcs11_flush();
 		log_msg(LOG_INFO, NULL, "reload: %s loaded", conf_path);
 	}
 	return NULL;
