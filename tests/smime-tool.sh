@@ -106,10 +106,10 @@ sys.exit(0 if any(l.split(b":", 1)[0].strip().lower() == sys.argv[2].lower().enc
                   for l in h.split(b"\r\n") if l[:1] not in (b" ", b"\t")) else 1)' "$1" "$2"
 }
 
-judge() { # FILE RCPT EXPECTED LABEL
+judge() { # FILE RCPT EXPECTED LABEL : what "send --sign --encrypt" wrote (opaque signed-data inside)
     local out
     # a short scratch path: gpg-agent's socket path must stay under 108 bytes
-    if out=$("$HERE/judges.sh" "$1" "$2" "$W/pki" "$3" "$W/j$((n + 1))" 2>&1); then
+    if out=$(JUDGE_MODE=enveloped-opaque "$HERE/judges.sh" "$1" "$2" "$W/pki" "$3" "$W/j$((n + 1))" 2>&1); then
         ok "$4: OpenSSL, gpgsm and NSS cmsutil decrypt for $2, verify alice's signature, content exact"
     else
         notok "$4: OpenSSL, gpgsm and NSS cmsutil decrypt for $2, verify alice's signature, content exact" "$out"

@@ -30,7 +30,7 @@
 
 struct tool_args {
 	const char *file;
-	int sign, encrypt, smtp, api;
+	int sign, detached, encrypt, smtp, api;
 	const char *key_dir, *cert_dir, *out, *key, *cert, *ca_file;
 };
 
@@ -95,9 +95,13 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 		const char *s = argv[i];
 		const char **slot[] = {&a->key_dir, &a->cert_dir, &a->out, &a->key, &a->cert,
 		    &a->ca_file};
-		if (send && (strcmp(s, "--sign") == 0 || strcmp(s, "--sign-detached") == 0 ||
-		        strcmp(s, "--sign_detached") == 0)) {
+		if (send && strcmp(s, "--sign") == 0) {
 			a->sign = 1;
+			continue;
+		}
+		if (send && (strcmp(s, "--sign-detached") == 0 || strcmp(s, "--sign_detached") == 0)) {
+			a->sign = 1;
+			a->detached = 1;
 			continue;
 		}
 		if (send && strcmp(s, "--encrypt") == 0) {
@@ -191,6 +195,7 @@ cmd_send(const struct tool_args *a)
 	}
 	memset(&req, 0, sizeof(req));
 	req.sign = a->sign;
+	req.opaque = a->sign && !a->detached; /* the original tool: --sign opaque, --sign_detached */
 	req.encrypt = a->encrypt;
 	req.key_dir = a->key_dir;
 	req.cert_dir = a->cert_dir;

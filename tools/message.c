@@ -573,6 +573,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	}
 	memset(&opt, 0, sizeof(opt));
 	opt.sign = req->sign;
+	opt.sign_format = req->opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
 	opt.encrypt = req->encrypt;
 	opt.transport_7bit = 1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
 	if (smime_protect(&opt, &signer, certs, head, headlen, sp, collect, &body, &res, err,

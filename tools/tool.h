@@ -72,7 +72,8 @@ char *message_header_text(const struct tool_message *m, const char *name);
 int addrlist_parse(const char *value, struct tool_rcpt **list, size_t *n, int *bad);
 
 struct protect_request {
-	int sign;                /* detached multipart/signed */
+	int sign;                /* add a signature */
+	int opaque;              /* as signed-data (--sign), else multipart/signed (--sign-detached) */
 	int encrypt;             /* enveloped to every recipient */
 	const char *key_dir;     /* From: address's <addr>.pem (+ .crt) */
 	const char *cert_dir;    /* each recipient's <addr>.crt */
