@@ -454,6 +454,9 @@ smtpd_authorized_xclient_hosts = 127.0.0.1
 smtpd_milters = $milters
 non_smtpd_milters = $milters
 milter_default_action = tempfail
+# S/MIME grows mail: base64 of a 5 MB attachment, signed opaque (base64 again) and
+# encrypted, is past Postfix's 10 MB default; size the limit for what leaves
+message_size_limit = 104857600
 milter_protocol = 6
 smtpd_tls_security_level = none
 smtp_tls_security_level = none
