@@ -347,6 +347,10 @@ mime_parse_headers(const char *buf, size_t len, struct mime_headers *h,
 			}
 			break;
 		}
+		if (memchr(buf + start, '\0', eol - start) != NULL) {
+			errmsg_set(err, errlen, "header line %zu holds a NUL byte", lineno);
+			return -1;
+		}
 		/* strip the final line break */
 		{
 			size_t vend = eol;

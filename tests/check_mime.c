@@ -823,6 +823,17 @@ START_TEST(test_parse_bad_line)
 }
 END_TEST
 
+START_TEST(test_parse_nul_byte)
+{
+	static const char msg[] = "From: a@x.org\r\nSubject: cut\0 here\r\n\r\nbody";
+	char err[256] = "";
+	size_t off = 12345;
+
+	ck_assert_int_eq(mime_parse_headers(msg, sizeof(msg) - 1, &hs, &off, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "header line 2 holds a NUL byte");
+}
+END_TEST
+
 START_TEST(test_parse_bad_line_after_fold)
 {
 	static const char msg[] = "Subject: a\r\n b\r\n c\r\nbroken\r\n\r\n";
@@ -930,6 +941,7 @@ mime_suite(void)
 	tcase_add_test(tc, test_parse_bad_line);
 	tcase_add_test(tc, test_parse_bad_line_after_fold);
 	tcase_add_test(tc, test_parse_bad_first);
+	tcase_add_test(tc, test_parse_nul_byte);
 	suite_add_tcase(s, tc);
 
 	return s;
