@@ -113,6 +113,9 @@ int policy_match_sender(const char *pattern, const char *address);
 void policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
     struct policy_settings *out);
 
+/* Nonzero when a <virtual-mta NAME> block exists (case-insensitive). */
+int policy_has_vmta(const struct policy *p, const char *name);
+
 /* The <sender> block matching a From: address, or NULL.  Borrowed. */
 const struct policy_scope *policy_sender_scope(const struct policy *p, const char *address);
 

@@ -146,6 +146,17 @@ policy_for_recipient(const struct policy *p, const char *vmta, const char *domai
 	}
 }
 
+int
+policy_has_vmta(const struct policy *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nvmtas; i++)
+		if (strcasecmp(p->vmtas[i].pattern, name) == 0)
+			return 1;
+	return 0;
+}
+
 const struct policy_scope *
 policy_sender_scope(const struct policy *p, const char *address)
 {

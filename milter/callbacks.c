@@ -588,10 +588,11 @@ cb_eom(SMFICTX *ctx)
 		return msg_fail(ctx, m, "S/MIME processing failed, try again later",
 		    "the MTA refused a header change");
 	log_msg(LOG_INFO, m->qid,
-	    "%s%s%s: from=<%s> recipients=%zu%s%s cipher=%s body=%llu->%llu bytes",
+	    "%s%s%s: from=<%s> recipients=%zu%s%s%s cipher=%s body=%llu->%llu bytes",
 	    opt.sign ? "signed" : "", opt.sign && opt.encrypt ? " and " : "",
 	    opt.encrypt ? "encrypted" : "", opt.sign ? m->signer_addr : "", m->nrcpt,
 	    m->vmta[0] ? " vmta=" : "", m->vmta,
+	    m->vmta[0] && !policy_has_vmta(&m->conf->policy, m->vmta) ? "(not configured)" : "",
 	    opt.encrypt ? EVP_CIPHER_get0_name(opt.cipher) : "none",
 	    (unsigned long long)insize, (unsigned long long)res.bytes);
 	conn_end_message(cc);

@@ -62,6 +62,8 @@ T.run(function()
 	T.expect_encrypted(conn, d, "unknown virtual MTA", { "bob@partner.example" }, marker, false)
 	line = T.expect_log(d, qid .. ": ", "encrypted: from=<>", "recipients=1")
 	T.check(string.find(line, "signed", 1, true) == nil, "unknown virtual MTA: log line %q says signed", line)
+	T.check(string.find(line, "vmta=no-such-vmta(not configured)", 1, true) ~= nil,
+	    "unknown virtual MTA: log line %q does not say it is not configured", line)
 	mt.disconnect(conn)
 
 	-- no header: the global policy
