@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -617,10 +618,68 @@ cleanup:
 	return rc;
 }
 
+/*
+ * Failed logins, by the SHA-256 of URI, certificate file and PIN (p11_lock
+ * held).  The same PIN is not tried again for P11_BACKOFF seconds: a token
+ * that locks after a few wrong PINs is not locked by the mail that keeps
+ * arriving for that sender.  A corrected PIN has another hash and is tried
+ * at once.
+ */
+#define P11_BACKOFF 60
+#define P11_FAILS 16
+
+static struct p11_fail {
+	unsigned char digest[32];
+	time_t until;
+	char reason[256];
+} p11_fails[P11_FAILS];
+
+static const struct p11_fail *
+p11_fail_find(const unsigned char digest[32], time_t now)
+{
+	int i;
+
+	for (i = 0; i < P11_FAILS; i++)
+		if (p11_fails[i].until > now && memcmp(p11_fails[i].digest, digest, 32) == 0)
+			return &p11_fails[i];
+	return NULL;
+}
+
+static void
+p11_fail_note(const unsigned char digest[32], time_t now, const char *reason)
+{
+	struct p11_fail *slot = &p11_fails[0];
+	int i;
+
+	for (i = 0; i < P11_FAILS; i++)
+		if (p11_fails[i].until < slot->until)
+			slot = &p11_fails[i]; /* the oldest (or an unused) entry */
+	memcpy(slot->digest, digest, 32);
+	slot->until = now + P11_BACKOFF;
+	snprintf(slot->reason, sizeof(slot->reason), "%s", reason);
+}
+
+/* The key of a login attempt: URI, certificate file and PIN. */
+static int
+p11_attempt_digest(const unsigned char uri_digest[32], const char *pin, unsigned char out[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int ok;
+
+	ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(ctx, uri_digest, 32) && EVP_DigestUpdate(ctx, pin, strlen(pin)) &&
+	    EVP_DigestFinal_ex(ctx, out, NULL);
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
 enum keystore_result
 keystore_pkcs11_load(const char *uri, const char *cert_path, struct keystore_identity *id,
     char *err, size_t errlen)
 {
+	unsigned char attempt[32];
+	const struct p11_fail *failed;
+	time_t now;
 	char shown[P11_MAX_URI], pin[P11_MAX_PIN];
 	unsigned char digest[32];
 	struct p11_uri u;
@@ -671,16 +730,30 @@ keystore_pkcs11_load(const char *uri, const char *cert_path, struct keystore_ide
 	} else if (u.pin_source != NULL &&
 	    p11_read_pin(u.pin_source, pin, sizeof(pin), shown, err, errlen) != 0)
 		goto cleanup;
+	now = time(NULL);
+	if (p11_attempt_digest(digest, pin, attempt) != 0) {
+		errmsg_set_ssl(err, errlen, "%s: cannot hash the login attempt", shown);
+		goto cleanup;
+	}
+	if ((failed = p11_fail_find(attempt, now)) != NULL) {
+		errmsg_set(err, errlen, "%s: not tried again for %lld s after a failed login, to keep "
+		    "the token from locking (%s)", shown, (long long)(failed->until - now),
+		    failed->reason);
+		goto cleanup;
+	}
 	e = p11_engine_get(err, errlen);
 	if (e == NULL)
 		goto cleanup;
 	rc = p11_load_identity(e, &u, pin, certfile, shown, id, err, errlen);
 	if (rc == KEYSTORE_FOUND)
 		p11_cache_put(digest, certfile != NULL ? &st : NULL, id);
+	else if (pin[0] != '\0')
+		p11_fail_note(attempt, now, err);
 cleanup:
 	if (locked)
 		CRYPTO_THREAD_unlock(p11_lock);
 	OPENSSL_cleanse(pin, sizeof(pin));
+	OPENSSL_cleanse(attempt, sizeof(attempt));
 	p11_uri_free(&u);
 	return rc;
 }

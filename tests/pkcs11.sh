@@ -249,8 +249,21 @@ if grep -F "$shown_wrong" "$W/milter-wrong.log" | grep -q "PIN incorrect"; then
 else
     notok "wrong PIN: the log names the URI and says the PIN is incorrect" "$(tail -n 5 "$W/milter-wrong.log")"
 fi
+# a second message at once: the same wrong PIN is not tried again (tokens lock after a few)
+message wrongpin2 "$W/wrongpin2.eml"
+rc=0
+send wrongpin2 "$W/wrongpin2.eml" || rc=$?
+if [ "$rc" -ne 0 ] && grep -qE '<\*\* +451 4\.7\.0 ' "$W/swaks-wrongpin2.out" &&
+    grep -F "$shown_wrong" "$W/milter-wrong.log" | grep -q "not tried again for" &&
+    [ "$(grep -c "PIN incorrect" "$W/milter-wrong.log")" -eq 2 ]; then
+    # two lines mention "PIN incorrect": the failed login, and the back-off quoting it
+    ok "wrong PIN again: 451 4.7.0 without another login attempt (back-off protects the token)"
+else
+    notok "wrong PIN again: 451 4.7.0 without another login attempt (back-off protects the token)" \
+        "$(tail -n 5 "$W/milter-wrong.log")"
+fi
 sleep 1
-check "wrong PIN: nothing was delivered" test -z "$(delivered wrongpin)"
+check "wrong PIN: nothing was delivered" test -z "$(delivered wrongpin)$(delivered wrongpin2)"
 
 # the same with the PIN inside the URI (pin-value): the log line leaves it out
 milter_restart "$W/inline.conf" "$W/milter-inline.log" || setup_failed "smime-milter did not start (pin-value)"
