@@ -9,7 +9,7 @@ milter=${SMIME_MILTER:-$top/milter/smime-milter}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smime-examples.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-mkdir -p "$tmp/certs" "$tmp/keys" "$tmp/run"
+mkdir -p "$tmp/certs" "$tmp/keys" "$tmp/run" "$tmp/harvest"
 chmod 700 "$tmp/keys"
 : >"$tmp/keys/statements@example-bank.com.pem"
 : >"$tmp/keys/steve@thetucks.com.pem"
@@ -28,6 +28,7 @@ for f in "$top"/conf-examples/*.conf; do
 	    -e "s|/etc/smime-milter/generation-nodes.txt|$tmp/nodes.txt|g" \
 	    -e "s|/etc/smime-milter/ca.pem|$tmp/ca.pem|g" \
 	    -e "s|/etc/smime-milter/ldap.secret|$tmp/ldap.secret|g" \
+	    -e "s|/var/lib/smime-milter/harvest|$tmp/harvest|g" \
 	    -e "s|/run/smime-milter|$tmp/run|g" \
 	    -e "s|^user .*|user root|" "$f" >"$tmp/test.conf"
 	if out=$("$milter" -n -c "$tmp/test.conf" 2>&1) && [ "$out" = "$tmp/test.conf: OK" ]; then
