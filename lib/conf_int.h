@@ -46,6 +46,8 @@ void conf_error(struct conf_parse *p, const char *fmt, ...) __attribute__((forma
 /* Value helpers shared by the keyword handlers: exactly one value; a copied string. */
 int conf_one_word(struct conf_parse *p, const char *kw, int n);
 int conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n);
+/* A file that must exist and not be readable by group or others (keys, secrets). */
+int conf_set_private_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n);
 
 /* conf_ldap.c: the ldap-* keywords, and the LDAP checks and store at the end of the file */
 int kw_ldap_uri(struct conf_parse *, struct conf *, struct policy_settings *, const char *,

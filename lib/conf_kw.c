@@ -40,6 +40,29 @@ conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int 
 	return *dst != NULL ? 0 : -1;
 }
 
+int
+conf_set_private_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
+{
+	struct stat st;
+
+	if (conf_set_string(p, dst, kw, w, n) != 0)
+		return -1;
+	if (stat(w[0], &st) != 0) {
+		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		conf_error(p, "%s %s: not a regular file", kw, w[0]);
+		return -1;
+	}
+	if ((st.st_mode & 077) != 0) {
+		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
+		    (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	return 0;
+}
+
 /* One of a list of names; returns its index or -1 (error reported). */
 static int
 choose(struct conf_parse *p, const char *kw, char **w, int n, const char *const *names,
@@ -509,45 +532,21 @@ static int
 kw_signing_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
-	struct stat st;
-
 	(void)c;
-	if (conf_set_string(p, &ps->signing_key, kw, w, n) != 0)
-		return -1;
+	if (n == 1 && strncmp(w[0], "pkcs11:", 7) == 0) {
+		ps->set |= POLICY_SIGNING_KEY;
+		return conf_set_string(p, &ps->signing_key, kw, w, n); /* checked when used */
+	}
 	ps->set |= POLICY_SIGNING_KEY;
-	if (strncmp(w[0], "pkcs11:", 7) == 0)
-		return 0; /* a key in a token: checked when used */
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
-		    (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	return conf_set_private_file(p, &ps->signing_key, kw, w, n);
 }
 
 static int
 kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
-	struct stat st;
-
 	(void)ps;
-	if (conf_set_string(p, &c->key_passphrase_file, kw, w, n) != 0)
-		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
-		    (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	return conf_set_private_file(p, &c->key_passphrase_file, kw, w, n);
 }
 
 /* A readable regular file. */

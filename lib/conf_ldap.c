@@ -77,25 +77,8 @@ int
 kw_ldap_password_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
-	struct stat st;
-
 	(void)ps;
-	if (conf_set_string(p, &c->ldap_password_file, kw, w, n) != 0)
-		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		conf_error(p, "%s %s: not a regular file", kw, w[0]);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
-		    (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	return conf_set_private_file(p, &c->ldap_password_file, kw, w, n);
 }
 
 /* Whole seconds between lo and hi. */
