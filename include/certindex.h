@@ -61,6 +61,17 @@ enum certstore_result certindex_find(certindex *ci, const char *addr, X509 **cer
 int certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason,
     size_t reasonlen);
 
+/*
+ * May cert (with chain, the certificates sent along, may be NULL) sign
+ * mail from addr?  certstore_check_signing, then -- unless addr is NULL
+ * (signer-address-check no) -- the certificate names addr, then with a
+ * ca-file a trusted, unrevoked chain for S/MIME signing.  ci may be NULL
+ * (no chain check).  0, or -1 with reason ("signing certificate expired
+ * on 2020-01-31", "signing certificate does not name <a@b>", ...).
+ */
+int certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
+    char *reason, size_t reasonlen);
+
 /* Nonzero when cert names addr in its subjectAltName (or subject email). */
 int certindex_names_address(X509 *cert, const char *addr);
 

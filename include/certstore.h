@@ -39,4 +39,16 @@ X509 *certstore_load_file(const char *path, char *err, size_t errlen);
 /* 0 when cert may be used to encrypt to addr; else -1 with reason filled. */
 int certstore_check_usable(X509 *cert, const char *addr, char *reason, size_t reasonlen);
 
+/*
+ * 0 when cert may sign mail: inside its validity period, keyUsage (when
+ * present) allows digitalSignature (or nonRepudiation), extendedKeyUsage
+ * (when present) allows emailProtection.  Else -1 with reason filled
+ * ("signing certificate expired on 2020-01-31", ...).  The address is not
+ * checked here (certindex_validate_signer does).
+ */
+int certstore_check_signing(X509 *cert, char *reason, size_t reasonlen);
+
+/* A certificate time as YYYY-MM-DD (with_time: YYYY-MM-DDTHH:MM:SSZ); "?" if unreadable. */
+void certstore_time(const ASN1_TIME *t, int with_time, char *out, size_t outlen);
+
 #endif

@@ -19,6 +19,8 @@
 #include "ldapstore.h"
 #include "policy.h"
 
+#define CONF_DEFAULT_WARN_EXPIRY_DAYS 30
+
 enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
 
 struct conf {
@@ -52,6 +54,7 @@ struct conf {
 	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
 	size_t spool_memory;   /* bytes per message kept in memory */
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
+	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
 	int refs;              /* see conf_ref / conf_unref */
 };
 
@@ -65,6 +68,17 @@ typedef void (*conf_report_fn)(void *arg, const char *msg);
  * *out is NULL.  Returns the number of errors (0 = success).
  */
 int conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg);
+
+/*
+ * Check every signing identity c names (<sender> signing-key, every
+ * key-dir/<address>.pem) as the milter checks a signer before it signs
+ * (certindex_validate_signer): each failure goes to error as
+ * "FILE[:LINE]: what: reason", each certificate expiring within
+ * warn-expiry days to warn ("...: warning: ...").  Keys in PKCS#11
+ * tokens are not opened (no login); their signing-cert is checked.
+ * Returns the number of errors.
+ */
+int conf_check_signers(const struct conf *c, conf_report_fn error, conf_report_fn warn, void *arg);
 
 /* Take / drop a reference; the last conf_unref frees.  Thread-safe. */
 struct conf *conf_ref(struct conf *c);

@@ -64,6 +64,9 @@ enum keystore_result keystore_load_opts(const char *dir, const char *addr,
     const struct keystore_options *opts, struct keystore_identity *id, char *err,
     size_t errlen);
 
+/* A key spec (file path or pkcs11: URI) for messages: a URI without its PIN. */
+void keystore_spec_display(const char *spec, char *out, size_t outlen);
+
 /* Free what an identity holds; the struct itself is the caller's. */
 void keystore_identity_free(struct keystore_identity *id);
 

@@ -51,7 +51,8 @@ enum {
 	POLICY_SIGNATURE = 1u << 11,
 	POLICY_SIGNING_KEY = 1u << 12,
 	POLICY_DOMAIN_CERT = 1u << 13,
-	POLICY_SIGNING_CERT = 1u << 14
+	POLICY_SIGNING_CERT = 1u << 14,
+	POLICY_SIGNER_ADDRESS_CHECK = 1u << 15
 };
 
 struct policy_settings {
@@ -71,6 +72,7 @@ struct policy_settings {
 	char *signing_key; /* owned by the scope */
 	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
 	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
+	int signer_address_check; /* the signing certificate must name the From: address */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };

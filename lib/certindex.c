@@ -377,13 +377,42 @@ certindex_names_address(X509 *cert, const char *addr)
 	return found;
 }
 
+/* Does cert chain to ci's trusted CAs (and is it unrevoked) for purpose?  0, or -1 with reason. */
+static int
+ci_chain_ok(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, int purpose, const char *what,
+    char *reason, size_t reasonlen)
+{
+	X509_STORE_CTX *ctx;
+	int ok;
+
+	if (ci == NULL || ci->trust == NULL)
+		return 0;
+	ctx = X509_STORE_CTX_new();
+	if (ctx == NULL || !X509_STORE_CTX_init(ctx, ci->trust, cert, untrusted)) {
+		X509_STORE_CTX_free(ctx);
+		errmsg_set(reason, reasonlen, "%s: cannot check its chain", what);
+		return -1;
+	}
+	X509_STORE_CTX_set_purpose(ctx, purpose);
+	if (ci->crls != NULL) {
+		X509_STORE_CTX_set0_crls(ctx, ci->crls);
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	ok = X509_verify_cert(ctx);
+	if (ok != 1)
+		errmsg_set(reason, reasonlen, "%s is not trusted: %s", what,
+		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return ok == 1 ? 0 : -1;
+}
+
 static int
 ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *addr,
     char *reason, size_t reasonlen)
 {
 	const char *who = addr != NULL ? addr : "the domain";
-	X509_STORE_CTX *ctx;
-	int ok;
+	char what[400];
 
 	if (certstore_check_usable(cert, who, reason, reasonlen) != 0)
 		return -1;
@@ -391,26 +420,22 @@ ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *ad
 		errmsg_set(reason, reasonlen, "certificate for %s does not name that address", addr);
 		return -1;
 	}
-	if (ci->trust == NULL)
-		return 0;
-	ctx = X509_STORE_CTX_new();
-	if (ctx == NULL || !X509_STORE_CTX_init(ctx, ci->trust, cert, untrusted)) {
-		X509_STORE_CTX_free(ctx);
-		errmsg_set(reason, reasonlen, "certificate for %s: cannot check its chain", who);
+	snprintf(what, sizeof(what), "certificate for %s", who);
+	return ci_chain_ok(ci, cert, untrusted, X509_PURPOSE_SMIME_ENCRYPT, what, reason, reasonlen);
+}
+
+int
+certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
+    char *reason, size_t reasonlen)
+{
+	if (certstore_check_signing(cert, reason, reasonlen) != 0)
+		return -1;
+	if (addr != NULL && !certindex_names_address(cert, addr)) {
+		errmsg_set(reason, reasonlen, "signing certificate does not name <%s>", addr);
 		return -1;
 	}
-	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_ENCRYPT);
-	if (ci->crls != NULL) {
-		X509_STORE_CTX_set0_crls(ctx, ci->crls);
-		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
-	}
-	ok = X509_verify_cert(ctx);
-	if (ok != 1)
-		errmsg_set(reason, reasonlen, "certificate for %s is not trusted: %s", who,
-		    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-	X509_STORE_CTX_free(ctx);
-	ERR_clear_error();
-	return ok == 1 ? 0 : -1;
+	return ci_chain_ok(ci, cert, chain, X509_PURPOSE_SMIME_SIGN, "signing certificate", reason,
+	    reasonlen);
 }
 
 int

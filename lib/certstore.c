@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -86,6 +87,50 @@ certstore_check_usable(X509 *cert, const char *addr, char *reason, size_t reason
 			    "certificate for %s does not allow emailProtection", addr);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+void
+certstore_time(const ASN1_TIME *t, int with_time, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
+	    strftime(out, outlen, with_time ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d", &tm) == 0)
+		snprintf(out, outlen, "?");
+}
+
+int
+certstore_check_signing(X509 *cert, char *reason, size_t reasonlen)
+{
+	char when[32];
+	uint32_t ku;
+
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		certstore_time(X509_get0_notBefore(cert), 0, when, sizeof(when));
+		errmsg_set(reason, reasonlen, "signing certificate not valid before %s", when);
+		return -1;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		certstore_time(X509_get0_notAfter(cert), 0, when, sizeof(when));
+		errmsg_set(reason, reasonlen, "signing certificate expired on %s", when);
+		return -1;
+	}
+	if (X509_get0_pubkey(cert) == NULL) {
+		errmsg_set(reason, reasonlen, "signing certificate has an unreadable public key");
+		return -1;
+	}
+	ku = X509_get_key_usage(cert); /* UINT32_MAX when absent */
+	if (!(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))) {
+		errmsg_set(reason, reasonlen, "signing certificate does not allow digitalSignature");
+		return -1;
+	}
+	if ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) &&
+	    !(X509_get_extended_key_usage(cert) & (XKU_SMIME | XKU_ANYEKU))) {
+		errmsg_set(reason, reasonlen, "signing certificate does not allow emailProtection");
+		return -1;
 	}
 	return 0;
 }

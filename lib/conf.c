@@ -370,7 +370,8 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 		conf_error(p, "harvest-dir needs ca-file (or harvest-trust any)");
 	if (c->harvest_require_dkim && c->authserv_id == NULL)
 		conf_error(p, "harvest-require-dkim needs authserv-id");
-	if (p->errors == 0 && (c->cert_dir != NULL || c->harvest_dir != NULL)) {
+	/* the index also holds the trust (ca-file) that signing certificates chain to */
+	if (p->errors == 0 && (c->cert_dir != NULL || c->harvest_dir != NULL || c->ca_file != NULL)) {
 		const char *dirs[] = {c->cert_dir, c->harvest_dir, NULL};
 		struct certindex_options o = {c->ca_file, c->crl_file};
 		char why[512];
@@ -405,6 +406,7 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->on_error = CONF_ON_ERROR_TEMPFAIL;
 	c->spool_memory = SPOOL_DEFAULT_MEMORY;
 	c->body_chunk = 65535; /* the milter protocol's largest body chunk */
+	c->warn_expiry_days = CONF_DEFAULT_WARN_EXPIRY_DAYS;
 	c->ldap_timeout = LDAPSTORE_DEFAULT_TIMEOUT;
 	c->ldap_cache_ttl = LDAPSTORE_DEFAULT_CACHE_TTL;
 	c->ldap_negative_ttl = LDAPSTORE_DEFAULT_NEGATIVE_TTL;

@@ -46,6 +46,9 @@ void conf_error(struct conf_parse *p, const char *fmt, ...) __attribute__((forma
 /* Value helpers shared by the keyword handlers: exactly one value; a copied string. */
 int conf_one_word(struct conf_parse *p, const char *kw, int n);
 int conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n);
+/* A whole number of units ("seconds", "days") between lo and hi, into *out. */
+int conf_parse_count(struct conf_parse *p, const char *kw, char **w, int n, const char *units,
+    long lo, long hi, int *out);
 /* A file that must exist and not be readable by group or others (keys, secrets). */
 int conf_set_private_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n);
 

@@ -31,6 +31,26 @@ conf_one_word(struct conf_parse *p, const char *kw, int n)
 }
 
 int
+conf_parse_count(struct conf_parse *p, const char *kw, char **w, int n, const char *units,
+    long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	if (conf_one_word(p, kw, n) != 0)
+		return -1;
+	errno = 0;
+	v = strtol(w[0], &end, 10);
+	if (end == w[0] || *end != '\0' || errno != 0 || v < lo || v > hi) {
+		conf_error(p, "%s: \"%s\" is not a number of %s between %ld and %ld", kw, w[0], units,
+		    lo, hi);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+int
 conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
 {
 	if (conf_one_word(p, kw, n) != 0)
@@ -542,6 +562,25 @@ kw_signing_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 }
 
 static int
+kw_signer_address_check(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)c;
+	if (parse_bool(p, kw, w, n, &ps->signer_address_check) != 0)
+		return -1;
+	ps->set |= POLICY_SIGNER_ADDRESS_CHECK;
+	return 0;
+}
+
+static int
+kw_warn_expiry(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return conf_parse_count(p, kw, w, n, "days", 0, 3650, &c->warn_expiry_days);
+}
+
+static int
 kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
@@ -695,6 +734,8 @@ const struct conf_keyword conf_keywords[] = {
 	{"encrypt-to-sender", kw_encrypt_to_sender, CONF_IN_POLICY | CONF_IN_SENDER},
 	{"signing-key", kw_signing_key, CONF_IN_SENDER},
 	{"signing-cert", kw_signing_cert, CONF_IN_SENDER},
+	{"signer-address-check", kw_signer_address_check, CONF_IN_SENDER},
+	{"warn-expiry", kw_warn_expiry, CONF_IN_GLOBAL},
 	/* certificate sources and validation */
 	{"ca-file", kw_ca_file, CONF_IN_GLOBAL},
 	{"crl-file", kw_crl_file, CONF_IN_GLOBAL},

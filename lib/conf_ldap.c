@@ -81,32 +81,12 @@ kw_ldap_password_file(struct conf_parse *p, struct conf *c, struct policy_settin
 	return conf_set_private_file(p, &c->ldap_password_file, kw, w, n);
 }
 
-/* Whole seconds between lo and hi. */
-static int
-parse_seconds(struct conf_parse *p, const char *kw, char **w, int n, long lo, long hi, int *out)
-{
-	char *end;
-	long v;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	errno = 0;
-	v = strtol(w[0], &end, 10);
-	if (end == w[0] || *end != '\0' || errno != 0 || v < lo || v > hi) {
-		conf_error(p, "%s: \"%s\" is not a number of seconds between %ld and %ld", kw, w[0], lo,
-		    hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
 int
 kw_ldap_timeout(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
 	(void)ps;
-	return parse_seconds(p, kw, w, n, 1, 300, &c->ldap_timeout);
+	return conf_parse_count(p, kw, w, n, "seconds", 1, 300, &c->ldap_timeout);
 }
 
 int
@@ -114,7 +94,7 @@ kw_ldap_cache_ttl(struct conf_parse *p, struct conf *c, struct policy_settings *
     const char *kw, char **w, int n)
 {
 	(void)ps;
-	return parse_seconds(p, kw, w, n, 0, 86400, &c->ldap_cache_ttl);
+	return conf_parse_count(p, kw, w, n, "seconds", 0, 86400, &c->ldap_cache_ttl);
 }
 
 int
@@ -122,7 +102,7 @@ kw_ldap_negative_ttl(struct conf_parse *p, struct conf *c, struct policy_setting
     const char *kw, char **w, int n)
 {
 	(void)ps;
-	return parse_seconds(p, kw, w, n, 0, 86400, &c->ldap_negative_ttl);
+	return conf_parse_count(p, kw, w, n, "seconds", 0, 86400, &c->ldap_negative_ttl);
 }
 
 /* The LDAP directory: settings that go together, then the store (not connected yet). */

@@ -355,6 +355,15 @@ keystore_load(const char *dir, const char *addr, struct keystore_identity *id,
 }
 
 void
+keystore_spec_display(const char *spec, char *out, size_t outlen)
+{
+	if (strncmp(spec, "pkcs11:", 7) == 0)
+		(void)keystore_pkcs11_display_uri(spec, out, outlen);
+	else
+		snprintf(out, outlen, "%s", spec);
+}
+
+void
 keystore_identity_free(struct keystore_identity *id)
 {
 	EVP_PKEY_free(id->key);

@@ -22,6 +22,7 @@ policy_defaults(struct policy_settings *s)
 	s->sign_format = SMIME_SIGN_DETACHED;
 	s->digest = EVP_sha256();
 	s->signature = SMIME_SIG_RSA_PKCS1;
+	s->signer_address_check = 1;
 }
 
 void
@@ -57,6 +58,8 @@ policy_overlay(struct policy_settings *dst, const struct policy_settings *src)
 		dst->signing_key = src->signing_key;
 	if (set & POLICY_DOMAIN_CERT)
 		dst->domain_cert = src->domain_cert;
+	if (set & POLICY_SIGNER_ADDRESS_CHECK)
+		dst->signer_address_check = src->signer_address_check;
 	if (set & POLICY_SIGNING_CERT)
 		dst->signing_cert = src->signing_cert;
 	dst->set |= set;

@@ -285,11 +285,38 @@ redecide_for_vmta(struct msgctx *m, const char *vmta, struct verdict *v)
 	return 0;
 }
 
+/*
+ * A loaded identity that may not sign for the From: address (expired, wrong
+ * usage, another address, untrusted) counts as a missing key; err then names
+ * the key and the reason.  0 when it may sign.
+ */
+static int
+check_signer(struct msgctx *m, const struct policy_scope *sender, const char *keyfile,
+    char *err, size_t errlen)
+{
+	char why[256], name[512];
+	const char *addr = m->signer_addr;
+
+	if (sender != NULL && (sender->s.set & POLICY_SIGNER_ADDRESS_CHECK) &&
+	    !sender->s.signer_address_check)
+		addr = NULL; /* a role key that signs for several addresses */
+	if (certindex_validate_signer(m->conf->certs, m->signer.cert, m->signer.chain, addr, why,
+	        sizeof(why)) == 0)
+		return 0;
+	if (keyfile != NULL)
+		keystore_spec_display(keyfile, name, sizeof(name));
+	else
+		snprintf(name, sizeof(name), "%s/%s.pem", m->conf->key_dir, m->signer_addr);
+	snprintf(err, errlen, "%.400s: %s", name, why);
+	keystore_identity_free(&m->signer);
+	return -1;
+}
+
 /* Load the signing identity of the From: address per the <sender> block or key-dir. */
 static int
 load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict *v)
 {
-	char err[512];
+	char err[700];
 	enum keystore_result kr;
 	struct keystore_options ko = {m->conf->key_passphrase_file};
 	const char *keyfile = sender != NULL && (sender->s.set & POLICY_SIGNING_KEY)
@@ -306,6 +333,8 @@ load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict 
 		kr = KEYSTORE_MISSING;
 		snprintf(err, sizeof(err), "no key-dir is configured");
 	}
+	if (kr == KEYSTORE_FOUND && check_signer(m, sender, keyfile, err, sizeof(err)) != 0)
+		kr = KEYSTORE_MISSING;
 	if (kr == KEYSTORE_FOUND)
 		return 0;
 	if (kr == KEYSTORE_ERROR) {

@@ -72,6 +72,20 @@ report_log(void *arg, const char *msg)
 	log_msg(LOG_ERR, NULL, "%s", msg);
 }
 
+static void
+report_log_warning(void *arg, const char *msg)
+{
+	(void)arg;
+	log_msg(LOG_WARNING, NULL, "%s", msg);
+}
+
+/* Say which signing identities would fail now (mail from them gets missing-key), or expire soon. */
+static void
+log_signer_problems(const struct conf *c)
+{
+	(void)conf_check_signers(c, report_log, report_log_warning, NULL);
+}
+
 /* Detach from the terminal. */
 static int
 daemonize(void)
@@ -162,6 +176,7 @@ reload_thread(void *arg)
 		milter_set_conf(c);
 		keystore_pkcs11_flush();
 		log_msg(LOG_INFO, NULL, "reload: %s loaded", conf_path);
+		log_signer_problems(c);
 	}
 	return NULL;
 }
@@ -183,6 +198,7 @@ milter_process(struct conf *inherited, const char *sock)
 	if (sock == NULL)
 		sock = conf->socket;
 	milter_set_conf(conf);
+	log_signer_problems(conf);
 
 	/*
 	 * Block the signals before any thread exists, so every thread inherits
@@ -356,6 +372,8 @@ main(int argc, char **argv)
 
 	if (check_only) {
 		nerr = conf_load(conf_path, &conf, report_stderr, NULL);
+		if (nerr == 0 && (nerr = conf_check_signers(conf, report_stderr, report_stderr, NULL)) != 0)
+			conf_unref(conf);
 		if (nerr != 0) {
 			fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
 			return 1;

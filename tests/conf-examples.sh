@@ -11,12 +11,19 @@ trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$tmp/certs" "$tmp/keys" "$tmp/run" "$tmp/harvest"
 chmod 700 "$tmp/keys"
-: >"$tmp/keys/statements@example-bank.com.pem"
-: >"$tmp/keys/steve@thetucks.com.pem"
-chmod 600 "$tmp/keys/"*.pem
 printf '# generation nodes\n10.1.0.0/16\n10.2.0.10 10.2.0.11  # two more\n' >"$tmp/nodes.txt"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=examples CA" \
+# the examples' CA, and signing identities it issued (-n checks every signing identity)
+openssl req -x509 -newkey rsa:2048 -nodes -days 400 -subj "/CN=examples CA" \
+	-addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
 	-keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+for addr in statements@example-bank.com steve@thetucks.com; do
+	(umask 077 && openssl req -new -newkey rsa:2048 -nodes -subj "/CN=$addr" \
+		-keyout "$tmp/keys/$addr.pem" -out "$tmp/$addr.csr" 2>/dev/null)
+	printf 'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' \
+		"$addr" >"$tmp/$addr.ext"
+	openssl x509 -req -in "$tmp/$addr.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" -set_serial "$RANDOM" \
+		-days 365 -extfile "$tmp/$addr.ext" 2>/dev/null >>"$tmp/keys/$addr.pem"
+done
 (umask 077 && echo secret >"$tmp/ldap.secret")
 
 passed=0 failed=0 n=0

@@ -10,7 +10,7 @@
  *
  * Open and click tracking are switched off and the transmission is marked
  * transactional, as the original tool did: tracking would rewrite a body
- * that is signed.  The API's answer is printed verbatim on failure.  The
+ * that is signed.  --track switches both on, for unsigned mail only.  The API's answer is printed verbatim on failure.  The
  * key is wiped from every buffer we hold once the request is done.
  */
 #include "config.h"
@@ -82,13 +82,15 @@ json_string(struct strbuf *out, const char *s, size_t len)
 
 /* The transmission request.  0, or -1 with err filled. */
 static int
-api_body(const struct tool_message *m, const struct strbuf *msg, struct strbuf *out,
+api_body(const struct tool_message *m, const struct strbuf *msg, int track, struct strbuf *out,
     char *err, size_t errlen)
 {
+	const char *tracking = track ? "{\"options\":{\"open_tracking\":true,\"click_tracking\":true,"
+	                             : "{\"options\":{\"open_tracking\":false,\"click_tracking\":false,";
 	size_t i;
 
-	if (strbuf_puts(out, "{\"options\":{\"open_tracking\":false,\"click_tracking\":false,"
-	        "\"transactional\":true},\"campaign_id\":\"smime-tool\",\"recipients\":[") != 0)
+	if (strbuf_puts(out, tracking) != 0 ||
+	    strbuf_puts(out, "\"transactional\":true},\"campaign_id\":\"smime-tool\",\"recipients\":[") != 0)
 		goto nomem;
 	for (i = 0; i < m->nrcpt; i++) {
 		if (strbuf_puts(out, i > 0 ? ",{\"address\":{\"email\":" : "{\"address\":{\"email\":") != 0 ||
@@ -166,7 +168,7 @@ api_accepted(const struct strbuf *reply)
 }
 
 int
-api_send(const char *label, const struct tool_message *m, const struct strbuf *msg)
+api_send(const char *label, const struct tool_message *m, const struct strbuf *msg, int track)
 {
 	const char *host = getenv("SPARKPOST_HOST"), *key = getenv("SPARKPOST_API_KEY");
 	const char *ca = getenv("SPARKPOST_CA_FILE");
@@ -204,7 +206,7 @@ api_send(const char *label, const struct tool_message *m, const struct strbuf *m
 		fprintf(stderr, "%s: no recipients in To, Cc or Bcc - stopping\n", label);
 		goto cleanup;
 	}
-	if (api_body(m, msg, &body, err, sizeof(err)) != 0) {
+	if (api_body(m, msg, track, &body, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: %s - stopping\n", label, err);
 		goto cleanup;
 	}

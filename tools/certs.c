@@ -81,17 +81,6 @@ certs_name(const X509_NAME *name, char *out, size_t outlen)
 }
 
 void
-certs_time(const ASN1_TIME *t, int with_time, char *out, size_t outlen)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1 ||
-	    strftime(out, outlen, with_time ? "%Y-%m-%dT%H:%M:%SZ" : "%Y-%m-%d", &tm) == 0)
-		snprintf(out, outlen, "?");
-}
-
-void
 certs_serial(X509 *cert, char *out, size_t outlen)
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
@@ -268,7 +257,7 @@ certs_list(const struct certs_args *a)
 		const struct entry *e = &l.v[i];
 		certs_name(X509_get_subject_name(e->cert), subject, sizeof(subject));
 		certs_name(X509_get_issuer_name(e->cert), issuer, sizeof(issuer));
-		certs_time(X509_get0_notAfter(e->cert), 0, until, sizeof(until));
+		certstore_time(X509_get0_notAfter(e->cert), 0, until, sizeof(until));
 		printf("%s\t%s\t%s\t%s\t%s\t%s\n", e->addr, subject, issuer, until,
 		    e->usable ? "usable" : e->reason, e->file);
 	}
@@ -293,9 +282,9 @@ print_cert(const struct entry *e)
 	printf("  issuer:    %s\n", buf);
 	certs_serial(e->cert, buf, sizeof(buf));
 	printf("  serial:    %s\n", buf);
-	certs_time(X509_get0_notBefore(e->cert), 1, buf, sizeof(buf));
+	certstore_time(X509_get0_notBefore(e->cert), 1, buf, sizeof(buf));
 	printf("  notBefore: %s\n", buf);
-	certs_time(X509_get0_notAfter(e->cert), 1, buf, sizeof(buf));
+	certstore_time(X509_get0_notAfter(e->cert), 1, buf, sizeof(buf));
 	printf("  notAfter:  %s\n", buf);
 	printf("  file:      %s\n", e->file);
 }
@@ -346,7 +335,7 @@ certs_check(const struct certs_args *a)
 			const struct entry *e = &l.v[i];
 			if (e == chosen)
 				continue;
-			certs_time(X509_get0_notBefore(e->cert), 1, when, sizeof(when));
+			certstore_time(X509_get0_notBefore(e->cert), 1, when, sizeof(when));
 			if (!e->usable)
 				printf("  not chosen: %s: %s\n", e->file, e->reason);
 			else if (X509_cmp(e->cert, cert) == 0)
@@ -417,7 +406,7 @@ certs_expiring(const struct certs_args *a)
 		const struct entry *e = &l.v[i];
 		if (!e->in_use || X509_cmp_time(X509_get0_notAfter(e->cert), &limit) > 0)
 			continue;
-		certs_time(X509_get0_notAfter(e->cert), 1, until, sizeof(until));
+		certstore_time(X509_get0_notAfter(e->cert), 1, until, sizeof(until));
 		printf("%s\t%s\t%s\n", e->addr, until, e->file);
 		some++;
 	}

@@ -30,7 +30,6 @@ struct certs_args {
 void certs_name(const X509_NAME *name, char *out, size_t outlen);
 
 /* A certificate time as "YYYY-MM-DD" (with_time 0) or "YYYY-MM-DDTHH:MM:SSZ". */
-void certs_time(const ASN1_TIME *t, int with_time, char *out, size_t outlen);
 
 /* The serial number in hexadecimal, as openssl x509 -serial prints it. */
 void certs_serial(X509 *cert, char *out, size_t outlen);

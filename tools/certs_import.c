@@ -202,7 +202,7 @@ store_one(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X509) 
 	char err[512], serial[128], until[32];
 
 	certs_serial(x, serial, sizeof(serial));
-	certs_time(X509_get0_notAfter(x), 0, until, sizeof(until));
+	certstore_time(X509_get0_notAfter(x), 0, until, sizeof(until));
 	switch (certindex_store_chain(a->cert_dir, addr, x, chain, err, sizeof(err))) {
 	case 1:
 		printf("%s: stored %s/%s.crt (serial %s, valid until %s)\n", addr, a->cert_dir, addr,

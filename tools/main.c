@@ -2,7 +2,8 @@
  * main.c - smime-tool: the command line.
  *
  *   smime-tool send FILE.eml [--sign | --sign-detached] [--encrypt]
- *                            [--send-smtp | --send-api] [--key-dir D] [--cert-dir D] [--out F]
+ *                            [--send-smtp | --send-api [--track]] [--key-dir D] [--cert-dir D]
+ *                            [--ca-file CA] [--out F]
  *   smime-tool FILE.eml ...                  (the original sparkpostSMIME form)
  *   smime-tool verify FILE [--ca-file CA] [--out F]
  *   smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out F]
@@ -30,7 +31,7 @@
 
 struct tool_args {
 	const char *file;
-	int sign, detached, encrypt, smtp, api;
+	int sign, detached, encrypt, smtp, api, track;
 	const char *key_dir, *cert_dir, *out, *key, *cert, *ca_file;
 };
 
@@ -39,7 +40,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: smime-tool send FILE.eml [--sign | --sign-detached] [--encrypt]\n"
-	    "                  [--send-smtp | --send-api] [--key-dir DIR] [--cert-dir DIR] [--out FILE]\n"
+	    "                  [--send-smtp | --send-api [--track]] [--key-dir DIR] [--cert-dir DIR]\n"
+	    "                  [--ca-file CA] [--out FILE]\n"
 	    "       smime-tool FILE.eml [options as for send]\n"
 	    "       smime-tool verify FILE [--ca-file CA] [--out FILE]\n"
 	    "       smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out FILE]\n"
@@ -85,7 +87,7 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 {
 	static const char *const valued[] = {"--key-dir", "--cert-dir", "--out", "--key", "--cert",
 	    "--ca-file"};
-	int send = strcmp(cmd, "send") == 0, i, r;
+	int send = strcmp(cmd, "send") == 0, i, r, opaque = 0;
 	size_t k;
 
 	memset(a, 0, sizeof(*a));
@@ -96,7 +98,11 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 		const char **slot[] = {&a->key_dir, &a->cert_dir, &a->out, &a->key, &a->cert,
 		    &a->ca_file};
 		if (send && strcmp(s, "--sign") == 0) {
-			a->sign = 1;
+			a->sign = opaque = 1;
+			continue;
+		}
+		if (send && strcmp(s, "--track") == 0) {
+			a->track = 1;
 			continue;
 		}
 		if (send && (strcmp(s, "--sign-detached") == 0 || strcmp(s, "--sign_detached") == 0)) {
@@ -117,7 +123,7 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 			continue;
 		}
 		for (k = 0, r = 0; k < sizeof(valued) / sizeof(valued[0]) && r == 0; k++) {
-			int allowed = send ? k < 3 : strcmp(cmd, "verify") == 0 ?
+			int allowed = send ? k < 3 || k == 5 : strcmp(cmd, "verify") == 0 ?
 			    (k == 2 || k == 5) : k >= 2;
 			if (allowed)
 				r = tool_opt_value(argc, argv, &i, valued[k], slot[k]);
@@ -142,6 +148,14 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 	}
 	if (a->smtp && a->api) {
 		fprintf(stderr, "smime-tool send: --send-smtp and --send-api exclude each other\n");
+		return -1;
+	}
+	if (opaque && a->detached) {
+		fprintf(stderr, "smime-tool send: --sign and --sign-detached exclude each other\n");
+		return -1;
+	}
+	if (a->track && !a->api) {
+		fprintf(stderr, "smime-tool send: --track is for --send-api (the API's engagement tracking)\n");
 		return -1;
 	}
 	if (strcmp(cmd, "decrypt") == 0 && a->key == NULL) {
@@ -189,6 +203,11 @@ cmd_send(const struct tool_args *a)
 	int rc = TOOL_EXIT_FAIL;
 
 	strbuf_init(&out);
+	if (a->track && a->sign) {
+		/* tracking rewrites links and adds a pixel: it would break the signature */
+		fprintf(stderr, "Invalid combination of arguments - cannot track signed messages\n");
+		return TOOL_EXIT_FAIL;
+	}
 	if (message_load(a->file, &m, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s - stopping\n", err);
 		return TOOL_EXIT_FAIL;
@@ -199,6 +218,7 @@ cmd_send(const struct tool_args *a)
 	req.encrypt = a->encrypt;
 	req.key_dir = a->key_dir;
 	req.cert_dir = a->cert_dir;
+	req.ca_file = a->ca_file;
 	if (message_protect(&m, &req, &out, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		goto cleanup;
@@ -208,7 +228,7 @@ cmd_send(const struct tool_args *a)
 	if (a->smtp)
 		rc = smtp_send(a->file, &m, &out);
 	else if (a->api)
-		rc = api_send(a->file, &m, &out);
+		rc = api_send(a->file, &m, &out, a->track);
 	else if (a->out == NULL && write_all(STDOUT_FILENO, out.data, out.len) != 0)
 		fprintf(stderr, "cannot write the message to stdout: %s\n", strerror(errno));
 	else

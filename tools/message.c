@@ -26,7 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
 
-#include "certstore.h"
+#include "certindex.h"
 #include "keystore.h"
 #include "log.h"
 #include "smime.h"
@@ -367,11 +367,35 @@ file_missing(const char *dir, const char *addr, const char *ext)
 	return stat(path, &st) != 0 && errno == ENOENT;
 }
 
+/* The signer's certificate must be valid, allow signing, name From: and (with ca_file) chain. */
 static int
-load_signer(const struct tool_message *m, const char *dir, struct keystore_identity *id,
-    char *err, size_t errlen)
+check_signer(const struct tool_message *m, const char *dir, const char *ca_file,
+    const struct keystore_identity *id, char *err, size_t errlen)
+{
+	const char *dirs[] = {NULL};
+	struct certindex_options o = {ca_file, NULL};
+	certindex *trust = NULL;
+	char why[512];
+	int rc;
+
+	if (ca_file != NULL && (trust = certindex_open(dirs, &o, why, sizeof(why))) == NULL) {
+		errmsg_set(err, errlen, "%s - stopping", why);
+		return -1;
+	}
+	rc = certindex_validate_signer(trust, id->cert, id->chain, m->from, why, sizeof(why));
+	certindex_free(trust);
+	if (rc != 0)
+		errmsg_set(err, errlen, "Sender key for %s cannot be used: %s/%s.pem: %s - stopping",
+		    m->from, dir, m->from, why);
+	return rc;
+}
+
+static int
+load_signer(const struct tool_message *m, const struct protect_request *req,
+    struct keystore_identity *id, char *err, size_t errlen)
 {
 	char words[4200], kerr[512];
+	const char *dir = req->key_dir;
 
 	if (m->from[0] == '\0') {
 		errmsg_set(err, errlen, "%s: no usable From: address to sign for - stopping", m->path);
@@ -379,7 +403,7 @@ load_signer(const struct tool_message *m, const char *dir, struct keystore_ident
 	}
 	switch (keystore_load(dir, m->from, id, kerr, sizeof(kerr))) {
 	case KEYSTORE_FOUND:
-		return 0;
+		return check_signer(m, dir, req->ca_file, id, err, errlen);
 	case KEYSTORE_MISSING:
 		errmsg_set(err, errlen, "Sender private key file %s.pem not found in %s - stopping",
 		    m->from, dir_words(dir, words, sizeof(words)));
@@ -532,7 +556,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 		    "%s is already S/MIME or PGP/MIME: not protecting it again - stopping", m->path);
 		goto cleanup;
 	}
-	if (req->sign && load_signer(m, req->key_dir, &signer, err, errlen) != 0)
+	if (req->sign && load_signer(m, req, &signer, err, errlen) != 0)
 		goto cleanup;
 	if (req->encrypt) {
 		certs = sk_X509_new_null();

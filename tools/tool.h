@@ -77,6 +77,7 @@ struct protect_request {
 	int encrypt;             /* enveloped to every recipient */
 	const char *key_dir;     /* From: address's <addr>.pem (+ .crt) */
 	const char *cert_dir;    /* each recipient's <addr>.crt */
+	const char *ca_file;     /* the signer's certificate must chain to these CAs; NULL: no check */
 };
 
 /*
@@ -92,8 +93,12 @@ int message_protect(const struct tool_message *m, const struct protect_request *
 /* SMTP injection, configured by SMTP_* environment variables.  Returns a TOOL_EXIT_* code. */
 int smtp_send(const char *label, const struct tool_message *m, const struct strbuf *msg);
 
-/* SparkPost transmissions API injection (SPARKPOST_*).  Returns a TOOL_EXIT_* code. */
-int api_send(const char *label, const struct tool_message *m, const struct strbuf *msg);
+/*
+ * SparkPost transmissions API injection (SPARKPOST_*).  track: open and
+ * click tracking on (never for signed mail: the caller refuses that).
+ * Returns a TOOL_EXIT_* code.
+ */
+int api_send(const char *label, const struct tool_message *m, const struct strbuf *msg, int track);
 
 /* Seconds since an arbitrary point, monotonic. */
 double tool_now(void);
