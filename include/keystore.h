@@ -24,7 +24,8 @@ struct keystore_identity {
 enum keystore_result {
 	KEYSTORE_FOUND = 0,
 	KEYSTORE_MISSING, /* no key file for the address */
-	KEYSTORE_ERROR    /* a key file exists but cannot be used */
+	KEYSTORE_ERROR,   /* a key file exists but cannot be read or parsed */
+	KEYSTORE_MISMATCH /* key and certificates read, but no certificate matches the key */
 };
 
 /*

@@ -329,6 +329,7 @@ keystore_read_identity(const char *key_path, const char *cert_path, const char *
 	if (id->cert == NULL) {
 		errmsg_set(err, errlen, "no certificate matching the private key in %s%s%s",
 		    key_path, cert_path ? " or " : "", cert_path ? cert_path : "");
+		rc = KEYSTORE_MISMATCH;
 		goto cleanup;
 	}
 	id->chain = certs;

@@ -600,6 +600,7 @@ p11_load_identity(ENGINE *e, const struct p11_uri *u, const char *pin, const cha
 			errmsg_set(err, errlen,
 			    "%s: the token's certificate of this object does not match its private key",
 			    shown);
+			rc = KEYSTORE_MISMATCH;
 			goto cleanup;
 		}
 	}

@@ -333,7 +333,9 @@ load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict 
 		kr = KEYSTORE_MISSING;
 		snprintf(err, sizeof(err), "no key-dir is configured");
 	}
-	if (kr == KEYSTORE_FOUND && check_signer(m, sender, keyfile, err, sizeof(err)) != 0)
+	/* an identity that may not sign counts as missing: the missing-key action */
+	if (kr == KEYSTORE_MISMATCH ||
+	    (kr == KEYSTORE_FOUND && check_signer(m, sender, keyfile, err, sizeof(err)) != 0))
 		kr = KEYSTORE_MISSING;
 	if (kr == KEYSTORE_FOUND)
 		return 0;

@@ -660,7 +660,7 @@ START_TEST(test_keystore_refusals)
 		testpki_write(p, 0600, dave.key, other, 0);
 	}
 	ck_assert_int_eq(keystore_load(keydir, "lone@example.com", &id, err, sizeof(err)),
-	    KEYSTORE_ERROR);
+	    KEYSTORE_MISMATCH);
 	ck_assert_msg(strstr(err, "no certificate matching the private key") != NULL, "%s", err);
 }
 END_TEST

@@ -4,7 +4,8 @@
  * test time: every validation failure (expired, not yet valid, wrong EKU,
  * wrong keyUsage, address mismatch, untrusted chain, revoked), lookup by
  * file name and by subjectAltName, latest notBefore, refresh, storing, and
- * which signed messages yield a certificate.
+ * which signed messages yield a certificate; and the checks a signing
+ * certificate must pass before it signs.
  */
 #include "config.h"
 
@@ -217,6 +218,57 @@ START_TEST(test_index_chain_and_crl)
 		ck_assert_int_eq(certindex_validate(ci, mismatch.cert, NULL, reason, sizeof(reason)), 0);
 		ck_assert_int_eq(certindex_validate(ci, stranger.cert, NULL, reason, sizeof(reason)), -1);
 	}
+	certindex_free(ci);
+}
+END_TEST
+
+/* reason of certindex_validate_signer, "" when it may sign */
+static const char *
+signer_reason(certindex *ci, X509 *cert, const char *addr)
+{
+	static char reason[512];
+
+	reason[0] = '\0';
+	if (certindex_validate_signer(ci, cert, NULL, addr, reason, sizeof(reason)) == 0)
+		ck_assert_str_eq(reason, "");
+	else
+		ck_assert_str_ne(reason, "");
+	return reason;
+}
+
+START_TEST(test_signer_validation)
+{
+	certindex *ci = open_index(cafile, crlfile);
+	struct testpki_id enc_only = testpki_issue("rsa", "Enc", "enc@example.com", &ca, -1, 30,
+	    "critical,keyEncipherment", NULL);
+	struct testpki_id nonrep = testpki_issue("rsa", "NR", "nr@example.com", &ca, -1, 30,
+	    "critical,nonRepudiation", NULL);
+	char want[200], when[32];
+
+	ck_assert_str_eq(signer_reason(ci, alice.cert, "alice@example.com"), "");
+	ck_assert_str_eq(signer_reason(ci, alice.cert, "alice@EXAMPLE.COM"), "");
+	certstore_time(X509_get0_notAfter(oldalice.cert), 0, when, sizeof(when));
+	snprintf(want, sizeof(want), "signing certificate expired on %s", when);
+	ck_assert_str_eq(signer_reason(ci, oldalice.cert, "alice@example.com"), want);
+	certstore_time(X509_get0_notBefore(future.cert), 0, when, sizeof(when));
+	snprintf(want, sizeof(want), "signing certificate not valid before %s", when);
+	ck_assert_str_eq(signer_reason(ci, future.cert, "fut@partner.example"), want);
+	ck_assert_str_eq(signer_reason(ci, web.cert, "web@partner.example"),
+	    "signing certificate does not allow emailProtection");
+	ck_assert_str_eq(signer_reason(ci, enc_only.cert, "enc@example.com"),
+	    "signing certificate does not allow digitalSignature");
+	ck_assert_str_eq(signer_reason(ci, nonrep.cert, "nr@example.com"), "");
+	ck_assert_str_eq(signer_reason(ci, alice.cert, "bob@partner.example"),
+	    "signing certificate does not name <bob@partner.example>");
+	ck_assert_str_eq(signer_reason(ci, alice.cert, NULL), ""); /* signer-address-check no */
+	ck_assert_str_eq(signer_reason(ci, stranger.cert, "str@partner.example"),
+	    "signing certificate is not trusted: unable to get local issuer certificate");
+	ck_assert_str_eq(signer_reason(ci, revoked.cert, "rev@partner.example"),
+	    "signing certificate is not trusted: certificate revoked");
+	/* without a ca-file (no index at all, as smime-tool without --ca-file): no chain check */
+	ck_assert_str_eq(signer_reason(NULL, stranger.cert, "str@partner.example"), "");
+	testpki_free(&enc_only);
+	testpki_free(&nonrep);
 	certindex_free(ci);
 }
 END_TEST
@@ -456,6 +508,7 @@ stores_suite(void)
 	tcase_add_test(tc, test_index_lookup);
 	tcase_add_test(tc, test_index_validation_failures);
 	tcase_add_test(tc, test_index_chain_and_crl);
+	tcase_add_test(tc, test_signer_validation);
 	tcase_add_test(tc, test_index_refresh_and_store);
 	tcase_add_test(tc, test_harvest_accepts);
 	tcase_add_test(tc, test_harvest_refusals);
