@@ -71,7 +71,7 @@ if [ "$rc" != 0 ]; then
 	grep -E '^(FAIL|ERROR)' "$logdir/unit.log" || tail -n 30 "$logdir/unit.log"
 fi
 
-for suite in tests/conf-examples.sh tests/daemon.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/smime-tool.sh tests/smime-tool-certs.sh tests/pkcs11.sh tests/ldap.sh tests/interop.sh; do
+for suite in tests/conf-examples.sh tests/daemon.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/e2e-signer.sh tests/smime-tool.sh tests/smime-tool-certs.sh tests/pkcs11.sh tests/ldap.sh tests/interop.sh; do
 	echo "== $suite"
 	rc=0
 	args=()

@@ -322,7 +322,25 @@ check "SPARKPOST_API_KEY unset: clear message, exit non-zero" \
 run apihttp "SPARKPOST_HOST=http://127.0.0.1:$P_API" "SPARKPOST_API_KEY=$API_KEY" -- \
     send msg1.eml --sign --encrypt --send-api
 check "plain http:// API endpoint refused (the key never goes out in clear)" rc_fail
-check "only the good API requests arrived" test "$(count "$W/api")" = 1
+check "without --track: open_tracking and click_tracking false, transactional" test \
+    "$(meta "$W/api/1.json" 'd["options"]')" = \
+    "{'open_tracking': False, 'click_tracking': False, 'transactional': True}"
+run apitrack "${API_OK[@]}" -- send msg2.eml --encrypt --send_api --track
+check "--track --send-api (encrypted, not signed): accepted, open_tracking and click_tracking true" \
+    eval "rc_is 0 && test \"\$(meta '$W/api/2.json' 'd[\"options\"]')\" = \"{'open_tracking': True, 'click_tracking': True, 'transactional': True}\""
+run apitracksign "${API_OK[@]}" -- send msg1.eml --sign --encrypt --send_api --track
+check "--track with --sign: the original tool's message, exit 1, nothing sent" \
+    eval "rc_is 1 && err_line 'Invalid combination of arguments - cannot track signed messages'"
+run apitrackdet "${API_OK[@]}" -- send msg1.eml --sign_detached --send-api --track
+check "--track with --sign_detached: refused the same way" \
+    eval "rc_is 1 && err_line 'Invalid combination of arguments - cannot track signed messages'"
+run tracknoapi -- send msg1.eml --encrypt --track
+check "--track without --send-api: usage error (exit 2)" \
+    eval "rc_is 2 && err_has '--track is for --send-api'"
+run signboth -- msg1.eml --sign --sign_detached
+check "--sign with --sign_detached: usage error (exit 2), as the original tool" \
+    eval "rc_is 2 && err_has '--sign and --sign-detached exclude each other'"
+check "only the good API requests arrived" test "$(count "$W/api")" = 2
 
 # ---------------------------------------------------------------------------------------------
 check "the SMTP password never appears in any output" eval "! grep -qF '$PW' '$W/all-output.log'"

@@ -4,7 +4,8 @@ tests (standard library only).
 
 It checks the request shape: POST /api/v1/transmissions, the Authorization header equal to the
 key in the environment (APID_KEY), a JSON body with content.email_rfc822 (a string) and
-recipients [{"address": {"email": ...}}], tracking off. A good request is answered as SparkPost
+recipients [{"address": {"email": ...}}], open and click tracking both off, or both on for
+a message that is not signed. A good request is answered as SparkPost
 does ({"results": {"total_rejected_recipients": 0, "total_accepted_recipients": N, "id": ...}})
 and saved as OUTDIR/N.eml (email_rfc822, UTF-8) + OUTDIR/N.json (recipients, headers). A bad key
 gets 401 {"errors": [{"message": "Unauthorized."}]}; a recipient given with --reject gets a 422
@@ -15,6 +16,7 @@ Usage: apid.py --port P --outdir D --tls-cert C --tls-key K [--reject ADDR]... [
 import argparse
 import json
 import os
+import re
 import signal
 import ssl
 import sys
@@ -72,8 +74,12 @@ def make_handler(outdir, key, reject):
                     return self.bad("recipient without address.email: %r" % (r,))
                 emails.append(addr["email"])
             opts = req.get("options") or {}
-            if opts.get("open_tracking") is not False or opts.get("click_tracking") is not False:
-                return self.bad("tracking must be off for S/MIME")
+            tracking = [opts.get("open_tracking"), opts.get("click_tracking")]
+            if tracking not in ([False, False], [True, True]):
+                return self.bad("open_tracking and click_tracking must both be true or false")
+            if tracking[0] and re.search(r"(?im)^content-type:\s*(multipart/signed|"
+                                         r"application/(x-)?pkcs7-mime;.*signed-data)", msg):
+                return self.bad("tracking must be off for signed S/MIME")
             for e in emails:
                 if e.lower() in reject:
                     return self.reply(422, {"errors": [{
@@ -86,7 +92,7 @@ def make_handler(outdir, key, reject):
             base = os.path.join(outdir, "%d" % n)
             with open(base + ".json", "w") as f:
                 json.dump({"recipients": emails, "method": self.command, "path": self.path,
-                           "campaign_id": req.get("campaign_id")}, f)
+                           "campaign_id": req.get("campaign_id"), "options": opts}, f)
             with open(base + ".eml.tmp", "wb") as f:
                 f.write(msg.encode("utf-8"))
             os.rename(base + ".eml.tmp", base + ".eml")

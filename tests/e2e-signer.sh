@@ -1,0 +1,249 @@
+#!/bin/bash
+# Signing identities are validated before they sign, through a private Postfix on loopback:
+# signers whose certificate is expired, not yet valid, without emailProtection, naming another
+# address, not chaining to ca-file, and a key that does not match its certificate each get the
+# missing-key action (451 4.7.0 by default, 550 5.7.0 with "reject", sent unsigned but still
+# encrypted with "unsigned") and the exact reason in the log; a valid signer and a role key
+# (signer-address-check no) in the same run sign, judged by OpenSSL, gpgsm and NSS.
+# smime-milter -n names every failing identity; smime-tool refuses the same signers (rc 1).
+#
+# Usage (as root): tests/e2e-signer.sh      Prints ok/not ok lines and "N passed, M failed".
+set -euo pipefail
+
+TESTS=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib/harness.sh
+. "$TESTS/lib/harness.sh"
+# shellcheck source=tests/lib/pki.sh
+. "$TESTS/lib/pki.sh"
+harness_trap
+harness_need swaks openssl postconf
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/smime-signer.XXXXXX")
+chmod 0755 "$W"
+harness_on_exit rm -rf "$W"
+
+PASSED=0 FAILED=0 N=0
+ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
+notok() {
+    N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"
+    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
+}
+finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; exit; }
+setup_failed() {
+    notok "setup: $1"
+    sed 's/^/# /' "$W/milter.log" 2>/dev/null | tail -n 30 || true
+    sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 30 || true
+    finish
+}
+MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
+TOOL_BIN=${SMIME_TOOL:-$HARNESS_ROOT/tools/smime-tool}
+
+# ---------------------------------------------------------------------------------------------
+echo "# setting up in $W"
+"$TESTS/gen-certs.sh" "$W/pki" >/dev/null || setup_failed "gen-certs.sh"
+P=$W/pki K=$W/keys G=$W/gen
+mkdir -p "$K" "$G"
+chmod 0700 "$K"
+pki_ca_setup "$P" "$W"
+cp "$P/keys/alice@example.com.pem" "$K/"
+pki_issue expired@example.com "$G/expired" 20200101000000Z 20200131000000Z
+pki_issue unsigned@example.com "$G/unsigned" 20200101000000Z 20200131000000Z
+pki_issue future@example.com "$G/future" 20300101000000Z 20310101000000Z
+pki_issue webonly@example.com "$G/webonly" "$(pki_when '-1 day')" "$(pki_when '+100 days')" serverAuth
+pki_self_signed stranger@example.com "$G/stranger"
+for a in expired unsigned future webonly stranger; do cp "$G/$a.pem" "$K/$a@example.com.pem"; done
+cp "$P/keys/alice@example.com.pem" "$K/other@example.com.pem"          # names alice, not other
+(umask 077 && cat "$P/private/bob@partner.example.key" "$P/private/alice@example.com.crt" \
+    >"$K/mismatch@example.com.pem")                                    # bob's key, alice's cert
+(umask 077 && cp "$P/keys/alice@example.com.pem" "$W/role.pem")        # a role key: alice's
+chmod 0600 "$K"/*.pem "$W/role.pem"
+
+SMTPD_PORT=$(free_port) SINK_PORT=$(free_port) MILTER_PORT=$(free_port)
+SINK=$W/sink
+cat >"$W/smime-milter.conf" <<EOF
+socket          inet:$MILTER_PORT@127.0.0.1
+cert-dir        $P/certs
+key-dir         $K
+ca-file         $P/ca/chain.pem
+internal-hosts  127.0.0.0/8 ::1
+sign            yes
+encrypt         yes
+<sender unsigned@example.com>
+    missing-key unsigned
+</sender>
+<sender webonly@example.com>
+    missing-key reject
+</sender>
+<sender role@example.com>
+    signing-key          $W/role.pem
+    signer-address-check no
+</sender>
+EOF
+
+# ---------------------------------------------------------------------------------------------
+echo "# smime-milter -n"
+C=$W/smime-milter.conf
+rc=0; out=$("$MILTER_BIN" -n -c "$C" 2>&1) || rc=$?
+want="$C: key-dir $K/expired@example.com.pem: signing certificate expired on 2020-01-31
+$C: key-dir $K/future@example.com.pem: signing certificate not valid before 2030-01-01
+$C: key-dir $K/mismatch@example.com.pem: no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt
+$C: key-dir $K/other@example.com.pem: signing certificate does not name <other@example.com>
+$C: key-dir $K/stranger@example.com.pem: signing certificate is not trusted: self-signed certificate
+$C: key-dir $K/unsigned@example.com.pem: signing certificate expired on 2020-01-31
+$C: key-dir $K/webonly@example.com.pem: signing certificate does not allow emailProtection
+$C: 7 errors"
+errors=$(printf '%s\n' "$out" | grep -v ': warning: ' || true)
+if [ "$rc" = 1 ] && [ "$errors" = "$want" ]; then
+    ok "-n names every signing identity that would fail, with the reason, and exits 1"
+else
+    notok "-n names every signing identity that would fail, with the reason, and exits 1" \
+        "exit $rc"$'\n'"$out"
+fi
+# the valid identities alone: OK, with the expiry warning (gen-certs.sh certificates last 30 days)
+mkdir -p "$W/good-keys" && chmod 700 "$W/good-keys"
+cp -p "$K/alice@example.com.pem" "$W/good-keys/"
+sed -e "s|^key-dir .*|key-dir $W/good-keys|" "$C" >"$W/good.conf"
+until=$(openssl x509 -in "$P/private/alice@example.com.crt" -noout -enddate | sed 's/notAfter=//')
+until=$(date -u -d "$until" +%Y-%m-%d)
+role_line=$(grep -n '^<sender role@example.com>' "$W/good.conf" | cut -d: -f1)
+rc=0; out=$("$MILTER_BIN" -n -c "$W/good.conf" 2>&1) || rc=$?
+want="$W/good.conf:$role_line: <sender role@example.com> signing-key $W/role.pem: warning: signing certificate expires on $until (within 30 days)
+$W/good.conf: key-dir $W/good-keys/alice@example.com.pem: warning: signing certificate expires on $until (within 30 days)
+$W/good.conf: OK"
+if [ "$rc" = 0 ] && [ "$out" = "$want" ]; then
+    ok "-n: valid signers pass, each certificate expiring within warn-expiry (30) days is a warning"
+else
+    notok "-n: valid signers pass, each certificate expiring within warn-expiry (30) days is a warning" \
+        "exit $rc"$'\n'"$out"
+fi
+printf 'warn-expiry 10\n' >>"$W/good.conf"
+rc=0; out=$("$MILTER_BIN" -n -c "$W/good.conf" 2>&1) || rc=$?
+if [ "$rc" = 0 ] && [ "$out" = "$W/good.conf: OK" ]; then ok "-n: warn-expiry 10: no warning"
+else notok "-n: warn-expiry 10: no warning" "exit $rc"$'\n'"$out"; fi
+
+# ---------------------------------------------------------------------------------------------
+sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
+milter_start "$C" "$W/milter.log" || setup_failed "smime-milter did not start"
+postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "inet:127.0.0.1:$MILTER_PORT" ||
+    setup_failed "private Postfix did not start"
+echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER_PORT"
+
+# message FROM ID : a small message from FROM to bob, in $W/msg-ID.eml (CRLF), inner in .inner
+message() {
+    printf 'From: %s\r\nTo: Bob <bob@partner.example>\r\nSubject: signer %s\r\nX-E2E-Id: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nFrom %s, signed or not.\r\n' \
+        "$1" "$2" "$2" "$1" >"$W/msg-$2.eml"
+    printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nFrom %s, signed or not.\r\n' "$1" >"$W/msg-$2.inner"
+}
+send() { # FROM ID : swaks output in $W/swaks-ID.out; the DATA as it is (no line needs stuffing)
+    message "$1" "$2"
+    { cat "$W/msg-$2.eml"; printf '.'; } >"$W/wire-$2"
+    swaks --server "127.0.0.1:$SMTPD_PORT" --from "$1" --to bob@partner.example \
+        --data "@$W/wire-$2" --no-data-fixup --timeout 60 >"$W/swaks-$2.out" 2>&1 || true
+}
+delivered() { grep -l "^X-E2E-Id: $1" "$SINK"/msg-*.eml 2>/dev/null | head -n 1 || true; }
+wait_delivered() { # ID
+    local i
+    for ((i = 0; i < 300; i++)); do [ -n "$(delivered "$1")" ] && return 0; sleep 0.1; done
+    return 1
+}
+
+# refused FROM ID CODE REASON : DATA refused with CODE, nothing delivered, the log gives REASON
+refused() {
+    local from=$1 id=$2 code=$3 reason=$4 line
+    send "$from" "$id"
+    line="no S/MIME signing key for <$from>: $reason"
+    if grep -q "^<\*\* *$code" "$W/swaks-$id.out" && [ -z "$(delivered "$id")" ] &&
+        grep -qF -- "$line" "$W/milter.log"; then
+        ok "$id: $code, nothing delivered, logged: $reason"
+    else
+        notok "$id: $code, nothing delivered, logged: $reason" \
+            "$(grep '^<\*\*' "$W/swaks-$id.out" | tail -n 2)"$'\n'"$(grep -F "<$from>" "$W/milter.log" | tail -n 3)"
+    fi
+}
+
+echo "# signers that may not sign"
+refused expired@example.com expired "451 4.7.0" \
+    "$K/expired@example.com.pem: signing certificate expired on 2020-01-31"
+refused future@example.com future "451 4.7.0" \
+    "$K/future@example.com.pem: signing certificate not valid before 2030-01-01"
+refused webonly@example.com webonly "550 5.7.0" \
+    "$K/webonly@example.com.pem: signing certificate does not allow emailProtection"
+refused other@example.com other "451 4.7.0" \
+    "$K/other@example.com.pem: signing certificate does not name <other@example.com>"
+refused stranger@example.com stranger "451 4.7.0" \
+    "$K/stranger@example.com.pem: signing certificate is not trusted: self-signed certificate"
+refused mismatch@example.com mismatch "451 4.7.0" \
+    "no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt"
+
+echo "# missing-key unsigned: sent encrypted, without a signature"
+send unsigned@example.com unsigned
+if wait_delivered unsigned; then
+    f=$(delivered unsigned)
+    if openssl cms -decrypt -recip "$P/private/bob@partner.example.crt" \
+        -inkey "$P/private/bob@partner.example.key" -in "$f" -out "$W/unsigned.dec" 2>"$W/unsigned.err" &&
+        cmp -s "$W/unsigned.dec" "$W/msg-unsigned.inner" &&
+        grep -qF "no signing key for <unsigned@example.com>, sending unsigned: $K/unsigned@example.com.pem: signing certificate expired on 2020-01-31" "$W/milter.log"; then
+        ok "unsigned: delivered encrypted to bob, the content unsigned and exact; the reason logged"
+    else
+        notok "unsigned: delivered encrypted to bob, the content unsigned and exact; the reason logged" \
+            "$(cat "$W/unsigned.err")"$'\n'"$(grep -F unsigned@ "$W/milter.log" | tail -n 3)"
+    fi
+else
+    notok "unsigned: delivered encrypted to bob, the content unsigned and exact; the reason logged" \
+        "$(tail -n 5 "$W/swaks-unsigned.out")"
+fi
+
+echo "# valid signers in the same run"
+for s in alice@example.com:alice role@example.com:role; do
+    from=${s%%:*} id=${s#*:}
+    send "$from" "$id"
+    if ! wait_delivered "$id"; then
+        notok "$id: delivered" "$(tail -n 5 "$W/swaks-$id.out")"
+        continue
+    fi
+    if out=$(JUDGE_SIGNER=alice@example.com "$TESTS/judges.sh" "$(delivered "$id")" bob@partner.example \
+        "$P" "$W/msg-$id.inner" "$W/judges-$id" 2>&1); then
+        ok "$id ($from): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's certificate, content exact"
+    else
+        notok "$id ($from): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's certificate, content exact" "$out"
+    fi
+done
+
+# ---------------------------------------------------------------------------------------------
+echo "# smime-tool refuses the same signers (exit 1, the reason)"
+tool_refuses() { # FROM REASON
+    local rc=0 out
+    message "$1" "tool-$1"
+    out=$(cd "$W" && "$TOOL_BIN" send "msg-tool-$1.eml" --sign --encrypt --key-dir "$K" \
+        --cert-dir "$P/certs" --ca-file "$P/ca/chain.pem" 2>&1 >/dev/null) || rc=$?
+    if [ "$rc" = 1 ] && [ "$out" = "$2" ]; then ok "smime-tool, $1: exit 1: $2"
+    else notok "smime-tool, $1: exit 1: $2" "exit $rc: $out"; fi
+}
+for a in expired future webonly other stranger; do
+    case $a in
+        expired) why="signing certificate expired on 2020-01-31" ;;
+        future) why="signing certificate not valid before 2030-01-01" ;;
+        webonly) why="signing certificate does not allow emailProtection" ;;
+        other) why="signing certificate does not name <other@example.com>" ;;
+        stranger) why="signing certificate is not trusted: self-signed certificate" ;;
+    esac
+    tool_refuses "$a@example.com" \
+        "Sender key for $a@example.com cannot be used: $K/$a@example.com.pem: $why - stopping"
+done
+tool_refuses mismatch@example.com \
+    "Sender key for mismatch@example.com cannot be used: no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt - stopping"
+rc=0
+message alice@example.com tool-alice
+(cd "$W" && "$TOOL_BIN" send msg-tool-alice.eml --sign-detached --encrypt --key-dir "$K" \
+    --cert-dir "$P/certs" --ca-file "$P/ca/chain.pem" >"$W/tool-alice.eml" 2>"$W/tool-alice.err") || rc=$?
+if [ "$rc" = 0 ] && out=$(openssl cms -decrypt -recip "$P/private/bob@partner.example.crt" \
+    -inkey "$P/private/bob@partner.example.key" -in "$W/tool-alice.eml" 2>&1 |
+    openssl cms -verify -CAfile "$P/ca/root.crt" -out "$W/tool-alice.dec" 2>&1) &&
+    cmp -s "$W/tool-alice.dec" "$W/msg-tool-alice.inner"; then
+    ok "smime-tool, alice (valid, chains to --ca-file): signed and encrypted, OpenSSL verifies"
+else
+    notok "smime-tool, alice (valid, chains to --ca-file): signed and encrypted, OpenSSL verifies" \
+        "exit $rc: $(cat "$W/tool-alice.err") ${out:-}"
+fi
+
+finish
