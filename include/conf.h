@@ -21,6 +21,12 @@
 
 enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
 
+/* Where global keywords were given (0: not given), for the checks of conf_check.h. */
+struct conf_lines {
+	int socket, user, pid_file, cert_dir, key_dir, key_passphrase_file, ca_file, crl_file;
+	int harvest_dir, spool_dir, ldap_password_file;
+};
+
 struct conf {
 	char *file;            /* the file it came from */
 	char *socket;          /* libmilter socket, e.g. inet:8894@127.0.0.1 */
@@ -52,6 +58,7 @@ struct conf {
 	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
 	size_t spool_memory;   /* bytes per message kept in memory */
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
+	struct conf_lines lines;
 	int refs;              /* see conf_ref / conf_unref */
 };
 

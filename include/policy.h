@@ -71,6 +71,7 @@ struct policy_settings {
 	char *signing_key; /* owned by the scope */
 	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
 	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
+	int signing_key_line, signing_cert_line, domain_cert_line; /* where given (0: not) */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };

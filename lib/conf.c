@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,39 @@ conf_note_keyword(struct conf_parse *p, const struct conf_block *b, const struct
 	}
 	seen[ki] = p->line;
 	return 0;
+}
+
+/* Remember where the keywords that conf_check.h looks at again were given. */
+static void
+conf_note_line(struct conf *c, struct policy_settings *ps, const char *kw, int line)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} global[] = {
+		{"socket", offsetof(struct conf_lines, socket)},
+		{"user", offsetof(struct conf_lines, user)},
+		{"pid-file", offsetof(struct conf_lines, pid_file)},
+		{"cert-dir", offsetof(struct conf_lines, cert_dir)},
+		{"key-dir", offsetof(struct conf_lines, key_dir)},
+		{"key-passphrase-file", offsetof(struct conf_lines, key_passphrase_file)},
+		{"ca-file", offsetof(struct conf_lines, ca_file)},
+		{"crl-file", offsetof(struct conf_lines, crl_file)},
+		{"harvest-dir", offsetof(struct conf_lines, harvest_dir)},
+		{"spool-dir", offsetof(struct conf_lines, spool_dir)},
+		{"ldap-password-file", offsetof(struct conf_lines, ldap_password_file)},
+	};
+	size_t i;
+
+	if (strcasecmp(kw, "signing-key") == 0)
+		ps->signing_key_line = line;
+	else if (strcasecmp(kw, "signing-cert") == 0)
+		ps->signing_cert_line = line;
+	else if (strcasecmp(kw, "domain-cert") == 0)
+		ps->domain_cert_line = line;
+	for (i = 0; i < sizeof(global) / sizeof(global[0]); i++)
+		if (strcasecmp(kw, global[i].name) == 0)
+			*(int *)(void *)((char *)&c->lines + global[i].off) = line;
 }
 
 /* "<domain x>", "<domain x >", "</domain>". */
@@ -326,6 +360,7 @@ conf_parse_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 	if (conf_note_keyword(p, b, k) != 0)
 		return;
 	(void)k->handler(p, c, ps, k->name, words + 1, n - 1);
+	conf_note_line(c, ps, k->name, p->line);
 }
 
 /* Which directories the final settings of a scope need. */

@@ -32,6 +32,7 @@
 #include <openssl/opensslv.h>
 
 #include "conf.h"
+#include "conf_check.h"
 #include "keystore_pkcs11.h"
 #include "log.h"
 #include "milter.h"
@@ -321,10 +322,10 @@ int
 main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	int foreground = 0, check_only = 0, ch, nerr, rc;
+	int foreground = 0, check_only = 0, verbose = 0, ch, nerr, rc;
 	struct conf *conf = NULL;
 
-	while ((ch = getopt(argc, argv, "c:fhnp:V")) != -1) {
+	while ((ch = getopt(argc, argv, "c:fhnp:vV")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -337,6 +338,9 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			sock = optarg;
+			break;
+		case 'v':
+			verbose = 1;
 			break;
 		case 'V':
 			printf("smime-milter %s (%s)\n", PACKAGE_VERSION, OPENSSL_VERSION_TEXT);
@@ -356,7 +360,12 @@ main(int argc, char **argv)
 
 	if (check_only) {
 		nerr = conf_load(conf_path, &conf, report_stderr, NULL);
+		if (nerr == 0) {
+			struct conf_check_options co = {sock, verbose};
+			nerr = conf_check_runtime(conf, &co, report_stderr, NULL);
+		}
 		if (nerr != 0) {
+			conf_unref(conf);
 			fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
 			return 1;
 		}
@@ -372,8 +381,14 @@ main(int argc, char **argv)
 		    nerr == 1 ? "" : "s");
 		return 1;
 	}
-	if (sock == NULL && conf->socket == NULL) {
-		log_msg(LOG_ERR, NULL, "%s: no socket set (keyword \"socket\" or -p)", conf_path);
+	{
+		/* what would fail at run time fails the start, before the terminal is let go */
+		struct conf_check_options co = {sock, 0};
+		nerr = conf_check_runtime(conf, &co, foreground ? report_stderr : report_log, NULL);
+	}
+	if (nerr != 0) {
+		log_msg(LOG_ERR, NULL, "%s: %d error%s, not starting", conf_path, nerr,
+		    nerr == 1 ? "" : "s");
 		conf_unref(conf);
 		return 1;
 	}
