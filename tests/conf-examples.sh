@@ -11,12 +11,15 @@ trap 'rm -rf "$tmp"' EXIT
 
 mkdir -p "$tmp/certs" "$tmp/keys" "$tmp/run" "$tmp/harvest"
 chmod 700 "$tmp/keys"
-: >"$tmp/keys/statements@example-bank.com.pem"
-: >"$tmp/keys/steve@thetucks.com.pem"
-chmod 600 "$tmp/keys/"*.pem
 printf '# generation nodes\n10.1.0.0/16\n10.2.0.10 10.2.0.11  # two more\n' >"$tmp/nodes.txt"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=examples CA" \
 	-keyout "$tmp/ca.key" -out "$tmp/ca.pem" 2>/dev/null
+# -n loads every key: real ones (key + certificate in one file, as key-dir has them)
+for a in statements@example-bank.com steve@thetucks.com; do
+	(umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=$a" -keyout "$tmp/keys/$a.pem" -out "$tmp/$a.crt" 2>/dev/null &&
+		cat "$tmp/$a.crt" >>"$tmp/keys/$a.pem")
+done
 (umask 077 && echo secret >"$tmp/ldap.secret")
 
 passed=0 failed=0 n=0

@@ -12,7 +12,7 @@
 #
 # Daemons (each on a unix socket in a temporary directory, stopped on exit):
 #   MAIN     test PKI: certificates for alice, bob, carol (none for dave); alice's key, mode 0600
-#   BADMODE  the same, but alice's key file is mode 0644 (must be refused)
+#   BADMODE  the same, but alice's key file is made mode 0644 after the start (must be refused)
 #   NOKEY    an empty key directory
 #   VMTA, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
 #            the policy-*.lua scripts; see "policy daemons" below
@@ -244,11 +244,13 @@ alice=alice@example.com
 mkdir -p "$tmp/keys-badmode" "$tmp/keys-none"
 chmod 0700 "$tmp/keys-badmode" "$tmp/keys-none"
 cp "$tmp/pki/keys/$alice.pem" "$tmp/keys-badmode/"
-chmod 0644 "$tmp/keys-badmode/$alice.pem"
+chmod 0600 "$tmp/keys-badmode/$alice.pem"
 export MT_BADMODE_KEYFILE="$tmp/keys-badmode/$alice.pem"
 
 start_daemon MAIN "$tmp/pki/keys"
+# -n and the start refuse a key readable by others: it becomes so once the daemon runs
 start_daemon BADMODE "$tmp/keys-badmode"
+chmod 0644 "$tmp/keys-badmode/$alice.pem"
 start_daemon NOKEY "$tmp/keys-none"
 
 # ---- policy daemons (policy-*.lua) ----
