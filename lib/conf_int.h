@@ -76,4 +76,8 @@ int kw_ldap_negative_ttl(struct conf_parse *, struct conf *, struct policy_setti
     const char *, char **, int);
 void conf_finish_ldap(struct conf_parse *p, struct conf *c);
 
+/* conf_vmta.c: what to do with a virtual MTA name no block defines */
+int kw_unknown_vmta(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+
 #endif

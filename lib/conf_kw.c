@@ -698,6 +698,7 @@ const struct conf_keyword conf_keywords[] = {
 	{"pid-file", kw_pid_file, CONF_IN_GLOBAL},
 	{"virtual-mta-header", kw_vmta_header, CONF_IN_GLOBAL},
 	{"virtual-mta-macro", kw_vmta_macro, CONF_IN_GLOBAL},
+	{"unknown-virtual-mta", kw_unknown_vmta, CONF_IN_GLOBAL},
 	{"sign", kw_sign, CONF_IN_POLICY | CONF_IN_SENDER},
 	{"encrypt", kw_encrypt, CONF_IN_POLICY},
 	{"missing-cert", kw_missing_cert, CONF_IN_POLICY},

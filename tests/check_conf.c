@@ -872,6 +872,27 @@ START_TEST(test_err_block_twice)
 }
 END_TEST
 
+START_TEST(test_unknown_vmta)
+{
+	struct conf *c = conf_ok("sign no\n");
+
+	ck_assert_int_eq(c->unknown_vmta, CONF_UNKNOWN_VMTA_TEMPFAIL); /* the default */
+	ck_assert_int_eq(c->unknown_vmta_set, 0);
+	conf_unref(c);
+	c = conf_ok("unknown-virtual-mta PASS\n");
+	ck_assert_int_eq(c->unknown_vmta, CONF_UNKNOWN_VMTA_PASS);
+	ck_assert_int_eq(c->unknown_vmta_set, 1);
+	conf_unref(c);
+	c = conf_ok("unknown-virtual-mta reject\n");
+	ck_assert_int_eq(c->unknown_vmta, CONF_UNKNOWN_VMTA_REJECT);
+	conf_unref(c);
+	conf_errors("unknown-virtual-mta plain\n", 1, 1,
+	    "unknown-virtual-mta: \"plain\" is not pass, tempfail or reject");
+	conf_errors("<virtual-mta out>\n    unknown-virtual-mta pass\n</virtual-mta>\n", 1, 2,
+	    "keyword \"unknown-virtual-mta\" is not allowed in <virtual-mta>");
+}
+END_TEST
+
 START_TEST(test_err_no_report_fn)
 {
 	struct conf *c = (struct conf *)&nmsgs;
@@ -1207,6 +1228,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_err_many);
 	tcase_add_test(tc, test_err_keyword_twice);
 	tcase_add_test(tc, test_err_block_twice);
+	tcase_add_test(tc, test_unknown_vmta);
 	tcase_add_test(tc, test_err_no_report_fn);
 	suite_add_tcase(s, tc);
 

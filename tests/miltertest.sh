@@ -14,7 +14,7 @@
 #   MAIN     test PKI: certificates for alice, bob, carol (none for dave); alice's key, mode 0600
 #   BADMODE  the same, but alice's key file is made mode 0644 after the start (must be refused)
 #   NOKEY    an empty key directory
-#   VMTA, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
+#   VMTA, VMTAREJECT, VMTAPASS, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
 #            the policy-*.lua scripts; see "policy daemons" below
 #
 # Relay: Debian 12's miltertest (2.11.0~beta2) reads each milter reply into a
@@ -285,6 +285,34 @@ encrypt         yes
 <virtual-mta secure-out>
     sign        yes
     encrypt     yes
+</virtual-mta>
+EOF
+
+# VMTAREJECT: the VMTA daemon's policy, but a virtual MTA no block defines is refused (550).
+start_daemon_conf VMTAREJECT <<EOF
+cert-dir            $tmp/pcerts
+key-dir             $tmp/pki/keys
+unknown-virtual-mta reject
+sign                no
+encrypt             yes
+<virtual-mta secure-out>
+    sign            yes
+</virtual-mta>
+EOF
+
+# VMTAPASS: globally nothing, partner.example encrypted; an unknown virtual MTA gets that policy.
+start_daemon_conf VMTAPASS <<EOF
+cert-dir            $tmp/pcerts
+key-dir             $tmp/pki/keys
+unknown-virtual-mta pass
+sign                no
+encrypt             no
+<domain partner.example>
+    encrypt         yes
+</domain>
+<virtual-mta secure-out>
+    sign            yes
+    encrypt         yes
 </virtual-mta>
 EOF
 
