@@ -2,8 +2,9 @@
  * main.c - smime-milter: options, configuration, processes, signals.
  *
  *   smime-milter -c FILE [-f] [-p SOCKET]   run
- *   smime-milter -n -c FILE                 check FILE and exit (1 on error)
- *   smime-milter -V                         print the version
+ *   smime-milter -n [-v] -c FILE [-p SOCKET] check FILE and what it needs, exit (1 on error)
+ *   smime-milter -V | --version             print the versions
+ *   smime-milter -h | --help                print the usage
  *
  * Two processes.  A small supervisor (the pid in pid-file) starts the
  * milter process, restarts it if it crashes, turns SIGHUP into a reload
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -29,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
 #include "conf.h"
@@ -49,13 +52,16 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: smime-milter [-f] [-c FILE] [-p SOCKET]\n"
-	    "       smime-milter -n [-c FILE]\n"
-	    "       smime-milter -V\n"
+	    "       smime-milter -n [-v] [-c FILE] [-p SOCKET]\n"
+	    "       smime-milter -V | --version\n"
+	    "       smime-milter -h | --help\n"
 	    "  -c FILE    configuration file (default " DEFAULT_CONF ")\n"
 	    "  -f         stay in the foreground and log to stderr\n"
-	    "  -n         check the configuration and exit (1 on error)\n"
+	    "  -n         check the configuration and what it needs at run time, and exit (1 on error)\n"
+	    "  -v         with -n: also log in to PKCS#11 tokens and load their keys\n"
 	    "  -p SOCKET  milter socket, overrides \"socket\" (inet:PORT@HOST, unix:PATH)\n"
-	    "  -V         print the version and exit\n"
+	    "  -V         print the versions of smime-milter, OpenSSL and libmilter, and exit\n"
+	    "  -h         print this help and exit\n"
 	    "signals: HUP or USR1 reload, TERM stops after the messages in flight\n");
 }
 
@@ -325,7 +331,13 @@ main(int argc, char **argv)
 	int foreground = 0, check_only = 0, verbose = 0, ch, nerr, rc;
 	struct conf *conf = NULL;
 
-	while ((ch = getopt(argc, argv, "c:fhnp:vV")) != -1) {
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+
+	while ((ch = getopt_long(argc, argv, "c:fhnp:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -342,9 +354,13 @@ main(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
-		case 'V':
-			printf("smime-milter %s (%s)\n", PACKAGE_VERSION, OPENSSL_VERSION_TEXT);
+		case 'V': {
+			unsigned int maj = 0, min = 0, pl = 0;
+			(void)smfi_version(&maj, &min, &pl);
+			printf("smime-milter %s (%s, libmilter %u.%u.%u)\n", PACKAGE_VERSION,
+			    OpenSSL_version(OPENSSL_VERSION), maj, min, pl);
 			return 0;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;

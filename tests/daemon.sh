@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # daemon.sh - the daemon's command line and process contract:
 #   -n prints every error as FILE:LINE: message and exits 1, "FILE: OK" and 0 when valid;
-#   -V prints the version;
+#   -n refuses what would fail at run time (keys, sockets, pid-file, tokens, ...);
+#   -V/--version prints the versions, -h/--help the usage;
 #   with "user", the milter process runs as that user (the supervisor stays root to
 #   restart it) and still signs and encrypts a message (driven by miltertest);
 #   pid-file holds the supervisor, SIGTERM stops both and removes it.
@@ -37,8 +38,29 @@ else notok "-n reports every error as FILE:LINE and exits 1" "exit $rc"$'\n'"$ou
 rc=0; out=$("$milter" -n -c "$tmp/missing.conf" 2>&1) || rc=$?
 if [ "$rc" = 1 ] && [ "$out" = "$tmp/missing.conf: cannot open: No such file or directory
 $tmp/missing.conf: 1 error" ]; then ok "-n names a missing file"; else notok "-n names a missing file" "$out"; fi
-out=$("$milter" -V)
-case $out in "smime-milter "[0-9]*" (OpenSSL "*) ok "-V prints the version" ;; *) notok "-V prints the version" "$out" ;; esac
+# -V / --version: one line naming the versions of smime-milter, OpenSSL and libmilter; exit 0.
+# -h / --help: the usage on stdout; exit 0.  An unknown option: the usage on stderr, exit 2.
+for opt in -V --version; do
+	rc=0; out=$("$milter" "$opt" 2>"$tmp/err") || rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$tmp/err" ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+		[[ $out =~ ^smime-milter\ [0-9]+\.[0-9]+\.[0-9]+\ \(OpenSSL\ 3\.[0-9]+\.[0-9]+[^,]*,\ libmilter\ [0-9]+\.[0-9]+\.[0-9]+\)$ ]]; then
+		ok "$opt prints one line with the versions"
+	else
+		notok "$opt prints one line with the versions" "exit $rc"$'\n'"$out"$'\n'"$(cat "$tmp/err")"
+	fi
+done
+for opt in -h --help; do
+	rc=0; out=$("$milter" "$opt" 2>"$tmp/err") || rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$tmp/err" ] && [[ $out == "usage: smime-milter "* ]] &&
+		[[ $out == *"smime-milter -h | --help"* ]]; then
+		ok "$opt prints the usage on stdout and exits 0"
+	else
+		notok "$opt prints the usage on stdout and exits 0" "exit $rc"$'\n'"$out"$'\n'"$(cat "$tmp/err")"
+	fi
+done
+rc=0; out=$("$milter" --frobnicate 2>&1 >/dev/null) || rc=$?
+if [ "$rc" = 2 ] && [[ $out == *"usage: smime-milter "* ]]; then ok "an unknown option: usage on stderr, exit 2"
+else notok "an unknown option: usage on stderr, exit 2" "exit $rc"$'\n'"$out"; fi
 
 # -n refuses what would make the running milter tempfail every message: FILE:LINE, exit 1
 "$top/tests/gen-certs.sh" "$tmp/pki" >/dev/null
