@@ -194,6 +194,37 @@ conf_note_line(struct conf *c, struct policy_settings *ps, const char *kw, int l
 			*(int *)(void *)((char *)&c->lines + global[i].off) = line;
 }
 
+/* Where a new block of kind goes: the open <virtual-mta>, or the policy's list. */
+static void
+block_vector(struct conf *c, const struct conf_block *b, enum policy_scope_kind kind,
+    struct policy_scope ***vec, size_t **count)
+{
+	if (b->vmta != NULL) {
+		*vec = &b->vmta->domains;
+		*count = &b->vmta->ndomains;
+	} else if (kind == POLICY_SCOPE_DOMAIN) {
+		*vec = &c->policy.domains;
+		*count = &c->policy.ndomains;
+	} else if (kind == POLICY_SCOPE_VMTA) {
+		*vec = &c->policy.vmtas;
+		*count = &c->policy.nvmtas;
+	} else {
+		*vec = &c->policy.senders;
+		*count = &c->policy.nsenders;
+	}
+}
+
+/* Where a block that is read and dropped goes. */
+static void
+trash_vector(struct conf_parse *p, enum policy_scope_kind kind, struct policy_scope ***vec,
+    size_t **count)
+{
+	*vec = kind == POLICY_SCOPE_DOMAIN ? &p->trash.domains
+	    : kind == POLICY_SCOPE_VMTA ? &p->trash.vmtas : &p->trash.senders;
+	*count = kind == POLICY_SCOPE_DOMAIN ? &p->trash.ndomains
+	    : kind == POLICY_SCOPE_VMTA ? &p->trash.nvmtas : &p->trash.nsenders;
+}
+
 /* "<domain x>", "<domain x >", "</domain>". */
 static void
 conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char **w, int n)
@@ -255,19 +286,7 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		    kind == POLICY_SCOPE_VMTA ? "name" : "pattern");
 		bad = 1;
 	}
-	if (b->vmta != NULL) {
-		vec = &b->vmta->domains;
-		count = &b->vmta->ndomains;
-	} else if (kind == POLICY_SCOPE_DOMAIN) {
-		vec = &c->policy.domains;
-		count = &c->policy.ndomains;
-	} else if (kind == POLICY_SCOPE_VMTA) {
-		vec = &c->policy.vmtas;
-		count = &c->policy.nvmtas;
-	} else {
-		vec = &c->policy.senders;
-		count = &c->policy.nsenders;
-	}
+	block_vector(c, b, kind, &vec, &count);
 	for (i = 0; i < *count && !bad; i++) {
 		if (strcasecmp((*vec)[i].pattern, w[1]) == 0) {
 			conf_error(p, "<%s %s> appears twice (first at line %d)", tag, w[1],
@@ -275,16 +294,8 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 			bad = 1;
 		}
 	}
-	if (bad && b->vmta != NULL && !conf_scope_is_trash(p, b->vmta)) {
-		/* a bad <domain> in a good <virtual-mta> */
-		vec = &p->trash.domains;
-		count = &p->trash.ndomains;
-	} else if (bad && b->vmta == NULL) {
-		vec = kind == POLICY_SCOPE_DOMAIN ? &p->trash.domains
-		    : kind == POLICY_SCOPE_VMTA ? &p->trash.vmtas : &p->trash.senders;
-		count = kind == POLICY_SCOPE_DOMAIN ? &p->trash.ndomains
-		    : kind == POLICY_SCOPE_VMTA ? &p->trash.nvmtas : &p->trash.nsenders;
-	}
+	if (bad && (b->vmta == NULL || !conf_scope_is_trash(p, b->vmta)))
+		trash_vector(p, kind, &vec, &count); /* a bad <domain> in a good <virtual-mta>, ... */
 	/* nothing else is appended while a scope is open, so b's pointers stay valid */
 	scope = scope_append(vec, count);
 	if (scope == NULL) {
