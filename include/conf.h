@@ -23,6 +23,19 @@
 
 enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
 
+/* A message naming a virtual MTA no <virtual-mta> block defines (unknown-virtual-mta). */
+enum conf_unknown_vmta {
+	CONF_UNKNOWN_VMTA_TEMPFAIL = 0, /* 451 4.7.1: the MTA keeps it (the default) */
+	CONF_UNKNOWN_VMTA_REJECT,       /* 550 5.7.1 */
+	CONF_UNKNOWN_VMTA_PASS          /* the policy without a virtual MTA, with a warning */
+};
+
+/* Where global keywords were given (0: not given), for the checks of conf_check.h. */
+struct conf_lines {
+	int socket, user, pid_file, cert_dir, key_dir, key_passphrase_file, ca_file, crl_file;
+	int harvest_dir, spool_dir, ldap_password_file;
+};
+
 struct conf {
 	char *file;            /* the file it came from */
 	char *socket;          /* libmilter socket, e.g. inet:8894@127.0.0.1 */
@@ -49,12 +62,15 @@ struct conf {
 	struct policy policy;  /* sign/encrypt/algorithms per scope */
 	char *vmta_header;     /* header naming the virtual MTA (X-Virtual-MTA) */
 	char *vmta_macro;      /* milter macro naming it, e.g. {daemon_name}; NULL: none */
+	enum conf_unknown_vmta unknown_vmta;
+	int unknown_vmta_set;  /* given in the file: applies even without <virtual-mta> blocks */
 	char *user;            /* drop privileges to this user; NULL: stay */
 	char *pid_file;        /* NULL: none */
 	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
 	size_t spool_memory;   /* bytes per message kept in memory */
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
 	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
+	struct conf_lines lines;
 	int refs;              /* see conf_ref / conf_unref */
 };
 

@@ -73,6 +73,7 @@ struct policy_settings {
 	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
 	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
 	int signer_address_check; /* the signing certificate must name the From: address */
+	int signing_key_line, signing_cert_line, domain_cert_line; /* where given (0: not) */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };

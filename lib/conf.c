@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,105 @@ scope_append(struct policy_scope **v, size_t *n)
 	return &nv[(*n)++];
 }
 
+/* Nonzero when scope is one of the dropped blocks (a <virtual-mta> given twice, ...). */
+static int
+conf_scope_is_trash(const struct conf_parse *p, const struct policy_scope *scope)
+{
+	return p->trash.nvmtas > 0 && scope >= p->trash.vmtas &&
+	    scope < p->trash.vmtas + p->trash.nvmtas;
+}
+
+/* Keywords that add to what they set, so that they may be given more than once. */
+static int
+conf_repeatable(const char *kw)
+{
+	return strcasecmp(kw, "internal-hosts") == 0;
+}
+
+/*
+ * A keyword given twice in one scope is an error naming both lines (the
+ * first value stays).  Returns -1 (error reported) for the second one.
+ */
+static int
+conf_note_keyword(struct conf_parse *p, const struct conf_block *b, const struct conf_keyword *k)
+{
+	int *seen = b->inner != NULL ? p->seen_inner : b->vmta != NULL ? p->seen_vmta : p->seen_global;
+	size_t ki = (size_t)(k - conf_keywords);
+
+	if (ki >= CONF_MAX_KEYWORDS || conf_repeatable(k->name))
+		return 0;
+	if (seen[ki] != 0) {
+		conf_error(p, "%s given twice in this scope (first at line %d)", k->name, seen[ki]);
+		return -1;
+	}
+	seen[ki] = p->line;
+	return 0;
+}
+
+/* Remember where the keywords that conf_check.h looks at again were given. */
+static void
+conf_note_line(struct conf *c, struct policy_settings *ps, const char *kw, int line)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} global[] = {
+		{"socket", offsetof(struct conf_lines, socket)},
+		{"user", offsetof(struct conf_lines, user)},
+		{"pid-file", offsetof(struct conf_lines, pid_file)},
+		{"cert-dir", offsetof(struct conf_lines, cert_dir)},
+		{"key-dir", offsetof(struct conf_lines, key_dir)},
+		{"key-passphrase-file", offsetof(struct conf_lines, key_passphrase_file)},
+		{"ca-file", offsetof(struct conf_lines, ca_file)},
+		{"crl-file", offsetof(struct conf_lines, crl_file)},
+		{"harvest-dir", offsetof(struct conf_lines, harvest_dir)},
+		{"spool-dir", offsetof(struct conf_lines, spool_dir)},
+		{"ldap-password-file", offsetof(struct conf_lines, ldap_password_file)},
+	};
+	size_t i;
+
+	if (strcasecmp(kw, "signing-key") == 0)
+		ps->signing_key_line = line;
+	else if (strcasecmp(kw, "signing-cert") == 0)
+		ps->signing_cert_line = line;
+	else if (strcasecmp(kw, "domain-cert") == 0)
+		ps->domain_cert_line = line;
+	for (i = 0; i < sizeof(global) / sizeof(global[0]); i++)
+		if (strcasecmp(kw, global[i].name) == 0)
+			*(int *)(void *)((char *)&c->lines + global[i].off) = line;
+}
+
+/* Where a new block of kind goes: the open <virtual-mta>, or the policy's list. */
+static void
+block_vector(struct conf *c, const struct conf_block *b, enum policy_scope_kind kind,
+    struct policy_scope ***vec, size_t **count)
+{
+	if (b->vmta != NULL) {
+		*vec = &b->vmta->domains;
+		*count = &b->vmta->ndomains;
+	} else if (kind == POLICY_SCOPE_DOMAIN) {
+		*vec = &c->policy.domains;
+		*count = &c->policy.ndomains;
+	} else if (kind == POLICY_SCOPE_VMTA) {
+		*vec = &c->policy.vmtas;
+		*count = &c->policy.nvmtas;
+	} else {
+		*vec = &c->policy.senders;
+		*count = &c->policy.nsenders;
+	}
+}
+
+/* Where a block that is read and dropped goes. */
+static void
+trash_vector(struct conf_parse *p, enum policy_scope_kind kind, struct policy_scope ***vec,
+    size_t **count)
+{
+	*vec = kind == POLICY_SCOPE_DOMAIN ? &p->trash.domains
+	    : kind == POLICY_SCOPE_VMTA ? &p->trash.vmtas : &p->trash.senders;
+	*count = kind == POLICY_SCOPE_DOMAIN ? &p->trash.ndomains
+	    : kind == POLICY_SCOPE_VMTA ? &p->trash.nvmtas : &p->trash.nsenders;
+}
+
 /* "<domain x>", "<domain x >", "</domain>". */
 static void
 conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char **w, int n)
@@ -133,7 +233,7 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 	enum policy_scope_kind kind;
 	struct policy_scope **vec, *scope;
 	size_t *count, i;
-	int closing = (*tag == '/');
+	int closing = (*tag == '/'), bad = 0;
 
 	gt = strrchr(last, '>');
 	if (gt == NULL || gt[1] != '\0') {
@@ -167,11 +267,6 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 			conf_error(p, "</%s> without an open <%s>", scope_tag(kind), scope_tag(kind));
 		return;
 	}
-	if (n != 2) {
-		conf_error(p, "<%s> takes exactly one %s", tag,
-		    kind == POLICY_SCOPE_VMTA ? "name" : "pattern");
-		return;
-	}
 	if (b->inner != NULL) {
 		conf_error(p, "<%s> inside <%s %s> (opened at line %d)", tag, scope_tag(b->inner->kind),
 		    b->inner->pattern, b->inner->line);
@@ -182,31 +277,25 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		    b->vmta->pattern);
 		return;
 	}
-	if (!pattern_ok(w[1], kind)) {
+	if (n != 2) {
+		conf_error(p, "<%s> takes exactly one %s", tag,
+		    kind == POLICY_SCOPE_VMTA ? "name" : "pattern");
+		bad = 1;
+	} else if (!pattern_ok(w[1], kind)) {
 		conf_error(p, "<%s %s>: bad %s", tag, w[1],
 		    kind == POLICY_SCOPE_VMTA ? "name" : "pattern");
-		return;
+		bad = 1;
 	}
-	if (b->vmta != NULL) {
-		vec = &b->vmta->domains;
-		count = &b->vmta->ndomains;
-	} else if (kind == POLICY_SCOPE_DOMAIN) {
-		vec = &c->policy.domains;
-		count = &c->policy.ndomains;
-	} else if (kind == POLICY_SCOPE_VMTA) {
-		vec = &c->policy.vmtas;
-		count = &c->policy.nvmtas;
-	} else {
-		vec = &c->policy.senders;
-		count = &c->policy.nsenders;
-	}
-	for (i = 0; i < *count; i++) {
+	block_vector(c, b, kind, &vec, &count);
+	for (i = 0; i < *count && !bad; i++) {
 		if (strcasecmp((*vec)[i].pattern, w[1]) == 0) {
 			conf_error(p, "<%s %s> appears twice (first at line %d)", tag, w[1],
 			    (*vec)[i].line);
-			return;
+			bad = 1;
 		}
 	}
+	if (bad && (b->vmta == NULL || !conf_scope_is_trash(p, b->vmta)))
+		trash_vector(p, kind, &vec, &count); /* a bad <domain> in a good <virtual-mta>, ... */
 	/* nothing else is appended while a scope is open, so b's pointers stay valid */
 	scope = scope_append(vec, count);
 	if (scope == NULL) {
@@ -214,12 +303,15 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		return;
 	}
 	scope->kind = kind;
-	scope->pattern = strdup(w[1]);
+	scope->pattern = strdup(n > 1 ? w[1] : "");
 	scope->line = p->line;
-	if (kind == POLICY_SCOPE_VMTA)
+	if (kind == POLICY_SCOPE_VMTA) {
 		b->vmta = scope;
-	else
+		memset(p->seen_vmta, 0, sizeof(p->seen_vmta));
+	} else {
 		b->inner = scope;
+	}
+	memset(p->seen_inner, 0, sizeof(p->seen_inner));
 }
 
 static void
@@ -276,7 +368,10 @@ conf_parse_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		conf_error(p, "keyword \"%s\" is not supported yet", k->name);
 		return;
 	}
+	if (conf_note_keyword(p, b, k) != 0)
+		return;
 	(void)k->handler(p, c, ps, k->name, words + 1, n - 1);
+	conf_note_line(c, ps, k->name, p->line);
 }
 
 /* Which directories the final settings of a scope need. */
@@ -435,6 +530,7 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	}
 	fclose(f);
 	conf_finish(&p, c, &b);
+	policy_free(&p.trash);
 	if (p.errors > 0 || c->file == NULL) {
 		conf_free(c);
 		return p.errors > 0 ? p.errors : 1;

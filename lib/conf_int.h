@@ -16,6 +16,9 @@ enum {
 };
 #define CONF_IN_POLICY (CONF_IN_GLOBAL | CONF_IN_VMTA | CONF_IN_DOMAIN)
 
+/* Room for the keyword table in the per-scope "given at line" records. */
+#define CONF_MAX_KEYWORDS 128
+
 struct conf_parse {
 	const char *path;
 	int line;
@@ -26,6 +29,11 @@ struct conf_parse {
 	int needs_cert_dir;  /* some scope encrypts */
 	int needs_key_dir;   /* some scope signs without a signing-key */
 	int ldap_uri_line;   /* where ldap-uri was set, 0: not set */
+	/* where each keyword (by table index) was given in the scopes open now, 0: not yet */
+	int seen_global[CONF_MAX_KEYWORDS], seen_vmta[CONF_MAX_KEYWORDS], seen_inner[CONF_MAX_KEYWORDS];
+	/* blocks given twice or with a bad pattern: read (so their lines and closing tag
+	 * cause no further errors), then dropped */
+	struct policy trash;
 };
 
 /* (parse state, configuration, settings of the current scope, keyword, values, count) */
@@ -70,5 +78,9 @@ int kw_ldap_cache_ttl(struct conf_parse *, struct conf *, struct policy_settings
 int kw_ldap_negative_ttl(struct conf_parse *, struct conf *, struct policy_settings *,
     const char *, char **, int);
 void conf_finish_ldap(struct conf_parse *p, struct conf *c);
+
+/* conf_vmta.c: what to do with a virtual MTA name no block defines */
+int kw_unknown_vmta(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
 
 #endif

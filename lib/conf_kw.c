@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf_check.h"
 #include "conf_int.h"
 #include "log.h"
 #include "certstore.h"
@@ -149,13 +150,13 @@ static int
 kw_socket(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
     char **w, int n)
 {
+	char err[512];
+
 	(void)ps;
 	if (conf_set_string(p, &c->socket, kw, w, n) != 0)
 		return -1;
-	if (strncmp(w[0], "inet:", 5) != 0 && strncmp(w[0], "inet6:", 6) != 0 &&
-	    strncmp(w[0], "unix:", 5) != 0 && strncmp(w[0], "local:", 6) != 0 && w[0][0] != '/') {
-		conf_error(p, "socket \"%s\": expected inet:PORT@HOST, inet6:PORT@HOST or unix:PATH",
-		    w[0]);
+	if (conf_check_socket(w[0], 0, err, sizeof(err)) != 0) {
+		conf_error(p, "socket \"%s\": %s", w[0], err);
 		return -1;
 	}
 	return 0;
@@ -611,16 +612,32 @@ static int
 kw_ca_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
     char **w, int n)
 {
+	char err[512];
+
 	(void)ps;
-	return set_file(p, &c->ca_file, kw, w, n);
+	if (set_file(p, &c->ca_file, kw, w, n) != 0)
+		return -1;
+	if (conf_check_ca_file(w[0], err, sizeof(err)) != 0) {
+		conf_error(p, "%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 static int
 kw_crl_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
     char **w, int n)
 {
+	char err[512];
+
 	(void)ps;
-	return set_file(p, &c->crl_file, kw, w, n);
+	if (set_file(p, &c->crl_file, kw, w, n) != 0)
+		return -1;
+	if (conf_check_crl_file(w[0], err, sizeof(err)) != 0) {
+		conf_error(p, "%s", err);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -720,6 +737,7 @@ const struct conf_keyword conf_keywords[] = {
 	{"pid-file", kw_pid_file, CONF_IN_GLOBAL},
 	{"virtual-mta-header", kw_vmta_header, CONF_IN_GLOBAL},
 	{"virtual-mta-macro", kw_vmta_macro, CONF_IN_GLOBAL},
+	{"unknown-virtual-mta", kw_unknown_vmta, CONF_IN_GLOBAL},
 	{"sign", kw_sign, CONF_IN_POLICY | CONF_IN_SENDER},
 	{"encrypt", kw_encrypt, CONF_IN_POLICY},
 	{"missing-cert", kw_missing_cert, CONF_IN_POLICY},

@@ -3,20 +3,23 @@
  * as the milter would check them before signing: every <sender>
  * signing-key (with its signing-cert) and every key-dir/<address>.pem.
  *
- * An identity that cannot be loaded, whose certificate is outside its
- * validity period, does not allow signing or emailProtection, does not name
+ * An identity whose certificate is outside its validity period, does not allow signing or emailProtection, does not name
  * its address (unless the <sender> says signer-address-check no) or does
  * not chain to ca-file is an error: mail from that address would be
  * tempfailed (or sent unsigned, per missing-key).  A certificate that
  * expires within warn-expiry days is a warning.
  *
  * Keys in a PKCS#11 token are not opened here (that would log in to the
- * token): for them only a signing-cert file is checked.
+ * token): for them only a signing-cert file is checked.  A key that cannot
+ * be loaded at all is left to conf_check_runtime (conf_check.h), which
+ * reports it for -n; this file judges what loads.  Validity depends on the
+ * date, so these findings never stop the daemon from starting: it logs
+ * them at start and after each reload, and mail from such a sender gets
+ * the missing-key action.
  */
 #include "config.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,19 +98,15 @@ check_sender(struct signer_report *r, const struct policy_scope *s)
 		if (cert == NULL)
 			return; /* the token's own certificate: checked when the milter signs */
 		x = certstore_load_file(cert, err, sizeof(err));
-		if (x == NULL) {
-			report_line(r, 1, s->line, what, err);
-			return;
-		}
-		check_cert(r, s->line, what, x, NULL, sender_address(s));
+		if (x == NULL)
+			return; /* kw_signing_cert refused it already */
+		check_cert(r, s->s.signing_key_line, what, x, NULL, sender_address(s));
 		X509_free(x);
 		return;
 	}
-	if (keystore_load_spec(s->s.signing_key, cert, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND) {
-		report_line(r, 1, s->line, what, err);
-		return;
-	}
-	check_cert(r, s->line, what, id.cert, id.chain, sender_address(s));
+	if (keystore_load_spec(s->s.signing_key, cert, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND)
+		return; /* conf_check_runtime says why */
+	check_cert(r, s->s.signing_key_line, what, id.cert, id.chain, sender_address(s));
 	keystore_identity_free(&id);
 }
 
@@ -130,11 +129,9 @@ check_key_file(struct signer_report *r, const char *name)
 	if (s != NULL && (s->s.set & POLICY_SIGNING_KEY))
 		return;
 	snprintf(what, sizeof(what), "key-dir %s/%s", r->c->key_dir, name);
-	if (keystore_load_opts(r->c->key_dir, addr, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND) {
-		report_line(r, 1, 0, what, err);
-		return;
-	}
-	check_cert(r, 0, what, id.cert, id.chain,
+	if (keystore_load_opts(r->c->key_dir, addr, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND)
+		return; /* conf_check_runtime says why */
+	check_cert(r, r->c->lines.key_dir, what, id.cert, id.chain,
 	    s != NULL && (s->s.set & POLICY_SIGNER_ADDRESS_CHECK) && !s->s.signer_address_check ? NULL
 	                                                                                        : addr);
 	keystore_identity_free(&id);
@@ -153,12 +150,8 @@ conf_check_signers(const struct conf *c, conf_report_fn error, conf_report_fn wa
 	if (c->key_dir == NULL)
 		return r.errors;
 	n = scandir(c->key_dir, &names, NULL, alphasort);
-	if (n < 0) {
-		char why[300];
-		snprintf(why, sizeof(why), "cannot read %s: %s", c->key_dir, strerror(errno));
-		report_line(&r, 1, 0, "key-dir", why);
-		return r.errors;
-	}
+	if (n < 0)
+		return r.errors; /* conf_check_runtime says why */
 	for (i = 0; i < n; i++) {
 		check_key_file(&r, names[i]->d_name);
 		free(names[i]);

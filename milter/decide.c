@@ -365,6 +365,39 @@ load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict 
 	return -1;
 }
 
+/*
+ * A virtual MTA named (by the header, else the macro) that no block defines:
+ * unknown-virtual-mta says what happens.  It applies when the configuration
+ * has <virtual-mta> blocks or sets the keyword.  Returns -1 with the verdict
+ * (tempfail, reject), 1 for pass (the name is logged), 0 when the name is
+ * known or none is given.
+ */
+static int
+unknown_vmta(struct msgctx *m, const char *hdr, struct verdict *v)
+{
+	static const char *const action[] = {"tempfail", "reject", "pass"};
+	const struct conf *c = m->conf;
+	const char *name = hdr != NULL ? hdr : m->vmta[0] != '\0' ? m->vmta : NULL;
+
+	if (name == NULL || (c->policy.nvmtas == 0 && !c->unknown_vmta_set) ||
+	    policy_has_vmta(&c->policy, name))
+		return 0;
+	log_msg(LOG_WARNING, m->qid,
+	    "unknown virtual MTA \"%s\": no <virtual-mta> block defines it (unknown-virtual-mta %s)",
+	    name, action[c->unknown_vmta]);
+	if (c->unknown_vmta == CONF_UNKNOWN_VMTA_PASS)
+		return 1;
+	if (c->unknown_vmta == CONF_UNKNOWN_VMTA_REJECT) {
+		verdict_set(v, DECIDE_REJECT, "550", "5.7.1");
+		snprintf(v->text, sizeof(v->text), "unknown virtual MTA \"%s\"", name);
+	} else {
+		verdict_set(v, DECIDE_TEMPFAIL, "451", "4.7.1");
+		snprintf(v->text, sizeof(v->text), "unknown virtual MTA \"%s\", try again later", name);
+	}
+	snprintf(v->log, sizeof(v->log), "unknown virtual MTA \"%s\"", name);
+	return -1;
+}
+
 void
 decide_message(struct msgctx *m, struct verdict *v)
 {
@@ -372,10 +405,13 @@ decide_message(struct msgctx *m, struct verdict *v)
 	const struct mime_header *from;
 	char vbuf[VMTA_MAX];
 	const char *vmta = header_vmta(m, vbuf, sizeof(vbuf));
-	int force_sign = 0;
+	int force_sign = 0, unknown;
 	size_t i;
 
 	memset(v, 0, sizeof(*v));
+	unknown = unknown_vmta(m, vmta, v);
+	if (unknown < 0)
+		return;
 	if (vmta != NULL && strcasecmp(vmta, m->vmta) != 0) {
 		if (redecide_for_vmta(m, vmta, v) != 0)
 			return;
@@ -412,7 +448,9 @@ decide_message(struct msgctx *m, struct verdict *v)
 	}
 	if (!m->pol.sign && !m->pol.encrypt) {
 		v->d = DECIDE_PASS;
-		snprintf(v->log, sizeof(v->log), "passed: policy neither signs nor encrypts");
+		snprintf(v->log, sizeof(v->log), "passed: policy neither signs nor encrypts%s%s%s",
+		    unknown ? " (unknown virtual MTA \"" : "", unknown ? (vmta ? vmta : m->vmta) : "",
+		    unknown ? "\")" : "");
 		return;
 	}
 	if (m->pol.sign) {
@@ -431,7 +469,9 @@ decide_message(struct msgctx *m, struct verdict *v)
 	}
 	if (!m->pol.sign && !m->pol.encrypt) {
 		v->d = DECIDE_PASS;
-		snprintf(v->log, sizeof(v->log), "passed: unsigned (no signing key) and not encrypted");
+		snprintf(v->log, sizeof(v->log), "passed: unsigned (no signing key) and not encrypted%s%s%s",
+		    unknown ? " (unknown virtual MTA \"" : "", unknown ? m->vmta : "",
+		    unknown ? "\")" : "");
 		return;
 	}
 	if (m->pol.encrypt) {

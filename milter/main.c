@@ -2,8 +2,9 @@
  * main.c - smime-milter: options, configuration, processes, signals.
  *
  *   smime-milter -c FILE [-f] [-p SOCKET]   run
- *   smime-milter -n -c FILE                 check FILE and exit (1 on error)
- *   smime-milter -V                         print the version
+ *   smime-milter -n [-v] -c FILE [-p SOCKET] check FILE and what it needs, exit (1 on error)
+ *   smime-milter -V | --version             print the versions
+ *   smime-milter -h | --help                print the usage
  *
  * Two processes.  A small supervisor (the pid in pid-file) starts the
  * milter process, restarts it if it crashes, turns SIGHUP into a reload
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -29,9 +31,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/opensslv.h>
 
 #include "conf.h"
+#include "conf_check.h"
 #include "keystore_pkcs11.h"
 #include "log.h"
 #include "milter.h"
@@ -48,13 +52,16 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: smime-milter [-f] [-c FILE] [-p SOCKET]\n"
-	    "       smime-milter -n [-c FILE]\n"
-	    "       smime-milter -V\n"
+	    "       smime-milter -n [-v] [-c FILE] [-p SOCKET]\n"
+	    "       smime-milter -V | --version\n"
+	    "       smime-milter -h | --help\n"
 	    "  -c FILE    configuration file (default " DEFAULT_CONF ")\n"
 	    "  -f         stay in the foreground and log to stderr\n"
-	    "  -n         check the configuration and exit (1 on error)\n"
+	    "  -n         check the configuration and what it needs at run time, and exit (1 on error)\n"
+	    "  -v         with -n: also log in to PKCS#11 tokens and load their keys\n"
 	    "  -p SOCKET  milter socket, overrides \"socket\" (inet:PORT@HOST, unix:PATH)\n"
-	    "  -V         print the version and exit\n"
+	    "  -V         print the versions of smime-milter, OpenSSL and libmilter, and exit\n"
+	    "  -h         print this help and exit\n"
 	    "signals: HUP or USR1 reload, TERM stops after the messages in flight\n");
 }
 
@@ -337,10 +344,16 @@ int
 main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	int foreground = 0, check_only = 0, ch, nerr, rc;
+	int foreground = 0, check_only = 0, verbose = 0, ch, nerr, rc;
 	struct conf *conf = NULL;
 
-	while ((ch = getopt(argc, argv, "c:fhnp:V")) != -1) {
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+
+	while ((ch = getopt_long(argc, argv, "c:fhnp:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -354,9 +367,16 @@ main(int argc, char **argv)
 		case 'p':
 			sock = optarg;
 			break;
-		case 'V':
-			printf("smime-milter %s (%s)\n", PACKAGE_VERSION, OPENSSL_VERSION_TEXT);
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V': {
+			unsigned int maj = 0, min = 0, pl = 0;
+			(void)smfi_version(&maj, &min, &pl);
+			printf("smime-milter %s (%s, libmilter %u.%u.%u)\n", PACKAGE_VERSION,
+			    OpenSSL_version(OPENSSL_VERSION), maj, min, pl);
 			return 0;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -372,9 +392,13 @@ main(int argc, char **argv)
 
 	if (check_only) {
 		nerr = conf_load(conf_path, &conf, report_stderr, NULL);
-		if (nerr == 0 && (nerr = conf_check_signers(conf, report_stderr, report_stderr, NULL)) != 0)
-			conf_unref(conf);
+		if (nerr == 0) {
+			struct conf_check_options co = {sock, verbose, NULL};
+			nerr = conf_check_runtime(conf, &co, report_stderr, NULL);
+			nerr += conf_check_signers(conf, report_stderr, report_stderr, NULL);
+		}
 		if (nerr != 0) {
+			conf_unref(conf);
 			fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
 			return 1;
 		}
@@ -390,8 +414,14 @@ main(int argc, char **argv)
 		    nerr == 1 ? "" : "s");
 		return 1;
 	}
-	if (sock == NULL && conf->socket == NULL) {
-		log_msg(LOG_ERR, NULL, "%s: no socket set (keyword \"socket\" or -p)", conf_path);
+	{
+		/* what would fail at run time fails the start, before the terminal is let go */
+		struct conf_check_options co = {sock, 0, foreground ? report_stderr : report_log};
+		nerr = conf_check_runtime(conf, &co, foreground ? report_stderr : report_log, NULL);
+	}
+	if (nerr != 0) {
+		log_msg(LOG_ERR, NULL, "%s: %d error%s, not starting", conf_path, nerr,
+		    nerr == 1 ? "" : "s");
 		conf_unref(conf);
 		return 1;
 	}

@@ -221,7 +221,7 @@ START_TEST(test_valid_all_keywords)
 	    "spool-memory    512k\n"
 	    "\t# an indented comment\n"
 	    "# the last line has no line break\n"
-	    "sign yes");
+	    "encrypt-to-sender no");
 	char want[PATH_MAX + 64];
 
 	ck_assert_str_eq(c->socket, "inet:8894@127.0.0.1");
@@ -309,7 +309,7 @@ START_TEST(test_valid_booleans)
 		conf_unref(c);
 	}
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
-		snprintf(text, sizeof(text), "sign yes\nencrypt yes\nsign %s\nencrypt %s\n", no[i], no[i]);
+		snprintf(text, sizeof(text), "sign %s\nencrypt %s\n", no[i], no[i]);
 		c = conf_ok(text);
 		ck_assert_msg(eff_of(c)->sign == 0 && eff_of(c)->encrypt == 0, "\"%s\" is not no", no[i]);
 		conf_unref(c);
@@ -398,19 +398,16 @@ END_TEST
 
 START_TEST(test_valid_syntax)
 {
-	/* CRLF line ends, tabs, upper-case keywords, the last setting wins;
-	 * internal-hosts lines add up */
+	/* CRLF line ends, tabs, upper-case keywords; internal-hosts lines add up */
 	struct conf *c = conf_ok(
-	    "\tSOCKET\tinet:1@127.0.0.1\r\n"
+	    "\tSOCKET\tinet:2@127.0.0.1 \r\n"
 	    "On-Error reject\r\n"
-	    "on-error tempfail\r\n"
-	    "socket inet:2@127.0.0.1 \r\n"
 	    "internal-hosts 192.0.2.0/24\r\n"
 	    "internal-hosts 198.51.100.7\r\n"
 	    "#\r\n");
 
 	ck_assert_str_eq(c->socket, "inet:2@127.0.0.1");
-	ck_assert_int_eq(c->on_error, CONF_ON_ERROR_TEMPFAIL);
+	ck_assert_int_eq(c->on_error, CONF_ON_ERROR_REJECT);
 	ck_assert_uint_eq(hostlist_count(c->internal), 2);
 	ck_assert_int_ne(hostlist_match_text(c->internal, "198.51.100.7"), 0);
 	ck_assert_int_eq(hostlist_match_text(c->internal, "198.51.100.8"), 0);
@@ -751,7 +748,7 @@ START_TEST(test_err_many)
 	    "# a file full of mistakes\n"           /* 1 */
 	    "sign yes\n"                            /* 2 ok */
 	    "frobnicate 1\n"                         /* 3 */
-	    "sign perhaps\n"                         /* 4 */
+	    "hide-subject perhaps\n"                 /* 4 */
 	    "encrypt yes\n"                          /* 5 ok */
 	    "cert-dir @D/nope\n"                     /* 6 */
 	    "\n"                                     /* 7 */
@@ -764,14 +761,14 @@ START_TEST(test_err_many)
 	    "spool-memory 1T\n"                      /* 14 */
 	    "on-error maybe\n"                       /* 15 */
 	    "socket \"unterminated\n",               /* 16 */
-	    13,
+	    12,
 	    3, "unknown keyword \"frobnicate\"",
-	    4, "sign: \"perhaps\" is not yes or no",
+	    4, "hide-subject: \"perhaps\" is not yes or no",
 	    6, msg1,
 	    8, "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm",
 	    9, "<domain example..com>: bad pattern",
 	    10, "missing-cert: \"maybe\" is not reject, tempfail, plain or sign-only",
-	    11, "</domain> without an open <domain>",
+	    /* line 11 closes the block of line 9: no "</domain> without an open <domain>" */
 	    12, "internal-hosts: bad network \"10.0.0.0/99\": prefix length must be 0-32",
 	    13, "digest: \"sha1\" is not sha256, sha384 or sha512",
 	    14, "spool-memory: \"1T\" is not a size between 4k and 1024M",
@@ -779,6 +776,120 @@ START_TEST(test_err_many)
 	    16, "unterminated quote",
 	    /* cert-dir was given, but it is wrong: reported above, not here */
 	    0, "sign is on but no key-dir is set");
+}
+END_TEST
+
+START_TEST(test_err_keyword_twice)
+{
+	/* globally, also with blocks between the two */
+	conf_errors("cipher aes-128-cbc\nsign no\ncipher aes-256-cbc\n", 1,
+	    3, "cipher given twice in this scope (first at line 1)");
+	conf_errors("sign no\n<domain a.example>\n</domain>\nSIGN no\n", 1,
+	    4, "sign given twice in this scope (first at line 1)");
+	/* in one <domain>, in a <virtual-mta>, in a <domain> nested in it, in a <sender> */
+	conf_errors(
+	    "sign no\n"                      /* 1 */
+	    "<domain a.example>\n"           /* 2 */
+	    "    sign no\n"                  /* 3 the global one is another scope */
+	    "    cipher aes-128-cbc\n"       /* 4 */
+	    "    cipher aes-256-cbc\n"       /* 5 */
+	    "</domain>\n"                    /* 6 */
+	    "<virtual-mta out>\n"            /* 7 */
+	    "    sign no\n"                  /* 8 */
+	    "    <domain a.example>\n"       /* 9 */
+	    "        sign no\n"              /* 10 */
+	    "        sign no\n"              /* 11 */
+	    "    </domain>\n"                /* 12 */
+	    "    sign no\n"                  /* 13 */
+	    "</virtual-mta>\n"               /* 14 */
+	    "<sender b.example>\n"           /* 15 */
+	    "    digest sha256\n"            /* 16 */
+	    "    digest sha512\n"            /* 17 */
+	    "</sender>\n"                    /* 18 */
+	    "<domain b.example>\n"           /* 19 a new block starts afresh */
+	    "    cipher aes-128-cbc\n"       /* 20 */
+	    "</domain>\n",                   /* 21 */
+	    4,
+	    5, "cipher given twice in this scope (first at line 4)",
+	    11, "sign given twice in this scope (first at line 10)",
+	    13, "sign given twice in this scope (first at line 8)",
+	    17, "digest given twice in this scope (first at line 16)");
+	/* a bad first value still counts as given */
+	conf_errors("on-error maybe\non-error reject\n", 2,
+	    1, "on-error: \"maybe\" is not tempfail or reject",
+	    2, "on-error given twice in this scope (first at line 1)");
+}
+END_TEST
+
+START_TEST(test_err_block_twice)
+{
+	/* the second block is read and dropped: its lines and its end cause no more errors */
+	conf_errors(
+	    "<domain a.example>\n"           /* 1 */
+	    "    encrypt no\n"               /* 2 */
+	    "</domain>\n"                    /* 3 */
+	    "<domain A.example>\n"           /* 4 */
+	    "    encrypt no\n"               /* 5 */
+	    "    cipher rot13\n"             /* 6 still checked */
+	    "</domain>\n"                    /* 7 */
+	    "encrypt no\n",                  /* 8 global, not in the dropped block */
+	    2,
+	    4, "<domain A.example> appears twice (first at line 1)",
+	    6, "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm");
+	/* <virtual-mta> twice, with nested blocks; <domain> twice inside a <virtual-mta>; <sender> */
+	conf_errors(
+	    "<virtual-mta out>\n"            /* 1 */
+	    "    <domain x.example>\n"       /* 2 */
+	    "    </domain>\n"                /* 3 */
+	    "    <domain x.example>\n"       /* 4 */
+	    "        sign no\n"              /* 5 */
+	    "    </domain>\n"                /* 6 */
+	    "    sign no\n"                  /* 7 */
+	    "</virtual-mta>\n"               /* 8 */
+	    "<virtual-mta OUT>\n"            /* 9 */
+	    "    sign no\n"                  /* 10 */
+	    "    <domain x.example>\n"       /* 11 */
+	    "    </domain>\n"                /* 12 */
+	    "</virtual-mta>\n"               /* 13 */
+	    "<sender s.example>\n"           /* 14 */
+	    "</sender>\n"                    /* 15 */
+	    "<sender s.example>\n"           /* 16 */
+	    "    sign no\n"                  /* 17 */
+	    "</sender>\n"                    /* 18 */
+	    "sign no\n",                     /* 19 */
+	    3,
+	    4, "<domain x.example> appears twice (first at line 2)",
+	    9, "<virtual-mta OUT> appears twice (first at line 1)",
+	    16, "<sender s.example> appears twice (first at line 14)");
+	/* a bad pattern or a missing one: the block is read and dropped likewise */
+	conf_errors("<domain a..b>\n    encrypt no\n</domain>\n<domain>\n</domain>\nencrypt no\n", 2,
+	    1, "<domain a..b>: bad pattern",
+	    4, "<domain> takes exactly one pattern");
+	/* a dropped block that is not closed */
+	conf_errors("<domain a.example>\n</domain>\n<domain a.example>\n", 2,
+	    3, "<domain a.example> appears twice (first at line 1)",
+	    3, "<domain a.example> is not closed");
+}
+END_TEST
+
+START_TEST(test_unknown_vmta)
+{
+	struct conf *c = conf_ok("sign no\n");
+
+	ck_assert_int_eq(c->unknown_vmta, CONF_UNKNOWN_VMTA_TEMPFAIL); /* the default */
+	ck_assert_int_eq(c->unknown_vmta_set, 0);
+	conf_unref(c);
+	c = conf_ok("unknown-virtual-mta PASS\n");
+	ck_assert_int_eq(c->unknown_vmta, CONF_UNKNOWN_VMTA_PASS);
+	ck_assert_int_eq(c->unknown_vmta_set, 1);
+	conf_unref(c);
+	c = conf_ok("unknown-virtual-mta reject\n");
+	ck_assert_int_eq(c->unknown_vmta, CONF_UNKNOWN_VMTA_REJECT);
+	conf_unref(c);
+	conf_errors("unknown-virtual-mta plain\n", 1, 1,
+	    "unknown-virtual-mta: \"plain\" is not pass, tempfail or reject");
+	conf_errors("<virtual-mta out>\n    unknown-virtual-mta pass\n</virtual-mta>\n", 1, 2,
+	    "keyword \"unknown-virtual-mta\" is not allowed in <virtual-mta>");
 }
 END_TEST
 
@@ -1115,6 +1226,9 @@ conf_suite(void)
 	tcase_add_test(tc, test_err_whole_file_checks);
 	tcase_add_test(tc, test_err_missing_file);
 	tcase_add_test(tc, test_err_many);
+	tcase_add_test(tc, test_err_keyword_twice);
+	tcase_add_test(tc, test_err_block_twice);
+	tcase_add_test(tc, test_unknown_vmta);
 	tcase_add_test(tc, test_err_no_report_fn);
 	suite_add_tcase(s, tc);
 

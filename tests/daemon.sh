@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # daemon.sh - the daemon's command line and process contract:
 #   -n prints every error as FILE:LINE: message and exits 1, "FILE: OK" and 0 when valid;
-#   -V prints the version;
+#   -n refuses what would fail at run time (keys, sockets, pid-file, tokens, ...);
+#   -V/--version prints the versions, -h/--help the usage;
 #   with "user", the milter process runs as that user (the supervisor stays root to
 #   restart it) and still signs and encrypts a message (driven by miltertest);
 #   pid-file holds the supervisor, SIGTERM stops both and removes it.
@@ -31,18 +32,144 @@ rc=0; out=$("$milter" -n -c "$tmp/bad.conf" 2>&1) || rc=$?
 want="$tmp/bad.conf:2: sign: \"maybe\" is not yes or no
 $tmp/bad.conf:3: unknown keyword \"frobnicate\"
 $tmp/bad.conf:4: <domain a..b>: bad pattern
-$tmp/bad.conf:5: </domain> without an open <domain>
-$tmp/bad.conf: 4 errors"
+$tmp/bad.conf: 3 errors"
 if [ "$rc" = 1 ] && [ "$out" = "$want" ]; then ok "-n reports every error as FILE:LINE and exits 1"
 else notok "-n reports every error as FILE:LINE and exits 1" "exit $rc"$'\n'"$out"; fi
 rc=0; out=$("$milter" -n -c "$tmp/missing.conf" 2>&1) || rc=$?
 if [ "$rc" = 1 ] && [ "$out" = "$tmp/missing.conf: cannot open: No such file or directory
 $tmp/missing.conf: 1 error" ]; then ok "-n names a missing file"; else notok "-n names a missing file" "$out"; fi
-out=$("$milter" -V)
-case $out in "smime-milter "[0-9]*" (OpenSSL "*) ok "-V prints the version" ;; *) notok "-V prints the version" "$out" ;; esac
+# -V / --version: one line naming the versions of smime-milter, OpenSSL and libmilter; exit 0.
+# -h / --help: the usage on stdout; exit 0.  An unknown option: the usage on stderr, exit 2.
+for opt in -V --version; do
+	rc=0; out=$("$milter" "$opt" 2>"$tmp/err") || rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$tmp/err" ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+		[[ $out =~ ^smime-milter\ [0-9]+\.[0-9]+\.[0-9]+\ \(OpenSSL\ 3\.[0-9]+\.[0-9]+[^,]*,\ libmilter\ [0-9]+\.[0-9]+\.[0-9]+\)$ ]]; then
+		ok "$opt prints one line with the versions"
+	else
+		notok "$opt prints one line with the versions" "exit $rc"$'\n'"$out"$'\n'"$(cat "$tmp/err")"
+	fi
+done
+for opt in -h --help; do
+	rc=0; out=$("$milter" "$opt" 2>"$tmp/err") || rc=$?
+	if [ "$rc" = 0 ] && [ ! -s "$tmp/err" ] && [[ $out == "usage: smime-milter "* ]] &&
+		[[ $out == *"smime-milter -h | --help"* ]]; then
+		ok "$opt prints the usage on stdout and exits 0"
+	else
+		notok "$opt prints the usage on stdout and exits 0" "exit $rc"$'\n'"$out"$'\n'"$(cat "$tmp/err")"
+	fi
+done
+rc=0; out=$("$milter" --frobnicate 2>&1 >/dev/null) || rc=$?
+if [ "$rc" = 2 ] && [[ $out == *"usage: smime-milter "* ]]; then ok "an unknown option: usage on stderr, exit 2"
+else notok "an unknown option: usage on stderr, exit 2" "exit $rc"$'\n'"$out"; fi
+
+# -n refuses what would make the running milter tempfail every message: FILE:LINE, exit 1
+"$top/tests/gen-certs.sh" "$tmp/pki" >/dev/null
+# check_n WHAT CONF WANT [OPTION...]: -n -c CONF prints exactly WANT (stdout and stderr) and exits 1
+check_n() {
+	local what=$1 conf=$2 want=$3 rc=0 out
+	shift 3
+	out=$("$milter" -n -c "$conf" "$@" 2>&1) || rc=$?
+	if [ "$rc" = 1 ] && [ "$out" = "$want" ]; then ok "-n: $what"
+	else notok "-n: $what" "exit $rc"$'\n'"$out"$'\n'"wanted:"$'\n'"$want"; fi
+}
+alice=alice@example.com
+mkdir -p "$tmp/run" "$tmp/k644" "$tmp/kroot" "$tmp/knocert" "$tmp/s"
+chmod 700 "$tmp/k644" "$tmp/knocert"
+chmod 755 "$tmp/kroot"
+cp "$tmp/pki/keys/$alice.pem" "$tmp/k644/" && chmod 644 "$tmp/k644/$alice.pem"
+cp "$tmp/pki/keys/$alice.pem" "$tmp/kroot/" && chmod 600 "$tmp/kroot/$alice.pem"
+cp "$tmp/pki/private/$alice.key" "$tmp/knocert/$alice.pem" && chmod 600 "$tmp/knocert/$alice.pem"
+(umask 077 && echo 'not a key' >"$tmp/s/garbage.pem" && echo right-passphrase >"$tmp/s/pass" &&
+	echo wrong-passphrase >"$tmp/s/wrong-pass" &&
+	openssl pkey -in "$tmp/pki/private/$alice.key" -aes256 -passout pass:right-passphrase \
+		-out "$tmp/s/enc.pem" && cat "$tmp/pki/private/$alice.crt" >>"$tmp/s/enc.pem")
+echo 'not a certificate' >"$tmp/s/garbage.crt"
+sock="socket unix:$tmp/run/m.sock"
+c=$tmp/n.conf
+
+printf '%s\nkey-dir %s\nsign yes\n' "$sock" "$tmp/k644" >"$c"
+check_n "a key in key-dir readable by others" "$c" "$c:2: key-dir: key file $tmp/k644/$alice.pem is readable by group or others (mode 0644): refused, chmod 600 it
+$c: 1 error"
+printf '%s\nuser nobody\nkey-dir %s\nsign yes\n' "$sock" "$tmp/kroot" >"$c"
+check_n "a root-owned 0600 key with user nobody" "$c" "$c:3: key-dir $tmp/kroot/$alice.pem: not readable by user nobody: Permission denied
+$c: 1 error"
+printf '%s\nkey-dir %s\nsign yes\n' "$sock" "$tmp/knocert" >"$c"
+check_n "a key in key-dir without its certificate" "$c" "$c:2: key-dir: $tmp/knocert/$alice.pem has no certificate and $tmp/knocert/$alice.crt is missing or unreadable
+$c: 1 error"
+printf '%s\n<sender a.example>\n    signing-key %s\n</sender>\n' "$sock" "$tmp/s/garbage.pem" >"$c"
+check_n "a signing-key that is no PEM key" "$c" "$c:3: signing-key: $tmp/s/garbage.pem holds no readable (unencrypted PEM) private key (error:1E08010C:DECODER routines::unsupported)
+$c: 1 error"
+printf '%s\nkey-passphrase-file %s\n<sender a.example>\n    signing-key %s\n</sender>\n' "$sock" "$tmp/s/wrong-pass" "$tmp/s/enc.pem" >"$c"
+check_n "an encrypted signing-key with the wrong key-passphrase-file" "$c" "$c:4: signing-key: $tmp/s/enc.pem holds no PEM private key that opens with the passphrase in $tmp/s/wrong-pass (error:11800074:PKCS12 routines::pkcs12 cipherfinal error)
+$c: 1 error"
+printf '%s\nkey-passphrase-file %s\n<sender a.example>\n    signing-key %s\n</sender>\n' "$sock" "$tmp/s/pass" "$tmp/s/enc.pem" >"$c"
+out=$("$milter" -n -c "$c" 2>&1) || true
+if [ "$out" = "$c: OK" ]; then ok "-n: an encrypted signing-key opens with key-passphrase-file"
+else notok "-n: an encrypted signing-key opens with key-passphrase-file" "$out"; fi
+mkdir -p "$tmp/softhsm"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\n' "$tmp/softhsm" >"$tmp/softhsm2.conf"
+printf '%s\n<sender a.example>\n    signing-key "pkcs11:token=no-such-token;object=k;pin-value=1234"\n</sender>\n' "$sock" >"$c"
+SOFTHSM2_CONF=$tmp/softhsm2.conf check_n "a pkcs11: token that does not exist (no login, no PIN shown)" "$c" "$c:3: signing-key: pkcs11:token=no-such-token;object=k: no such token: no PKCS#11 module registered with p11-kit has an initialised token matching \"token=no-such-token\"
+$c: 1 error"
+out=$(OPENSSL_ENGINES=$tmp/no-engines "$milter" -n -c "$c" 2>&1) || true
+case $out in
+"$c:3: signing-key: pkcs11:token=no-such-token;object=k: the OpenSSL pkcs11 engine is not available (install libengine-pkcs11-openssl)"*"
+$c: 1 error") ok "-n: the PKCS#11 engine does not load" ;;
+*) notok "-n: the PKCS#11 engine does not load" "$out" ;;
+esac
+printf 'socket inet:99999@127.0.0.1\n' >"$c"
+check_n "a port out of range" "$c" "$c:1: socket \"inet:99999@127.0.0.1\": port \"99999\" is not a number between 1 and 65535
+$c: 1 error"
+printf 'socket inet:8894@::1\n' >"$c"
+check_n "an IPv6 address with inet:" "$c" "$c:1: socket \"inet:8894@::1\": ::1 is an IPv6 address: use inet6:
+$c: 1 error"
+printf 'socket inet:8894@bad_host!\n' >"$c"
+check_n "a host that is neither address nor name" "$c" "$c:1: socket \"inet:8894@bad_host!\": host \"bad_host!\" is not an IPv4 address or a host name
+$c: 1 error"
+printf 'socket unix:%s/no-dir/m.sock\n' "$tmp" >"$c"
+check_n "a unix socket in a directory that does not exist" "$c" "$c:1: socket \"unix:$tmp/no-dir/m.sock\": directory $tmp/no-dir does not exist
+$c: 1 error"
+printf '\nsocket tcp:8894@127.0.0.1\n' >"$c"
+check_n "an unknown socket scheme" "$c" "$c:2: socket \"tcp:8894@127.0.0.1\": expected inet:PORT@HOST, inet6:PORT@HOST or unix:PATH
+$c: 1 error"
+printf '%s\n' "$sock" >"$c"
+check_n "-p with a port out of range" "$c" "-p \"inet:99999@127.0.0.1\": port \"99999\" is not a number between 1 and 65535
+$c: 1 error" -p inet:99999@127.0.0.1
+check_n "-p with a unix socket in a directory that does not exist" "$c" "-p \"unix:$tmp/no-dir/m.sock\": directory $tmp/no-dir does not exist
+$c: 1 error" -p "unix:$tmp/no-dir/m.sock"
+printf '%s\npid-file %s/no-dir/m.pid\n' "$sock" "$tmp" >"$c"
+check_n "a pid-file in a directory that does not exist" "$c" "$c:2: pid-file $tmp/no-dir/m.pid: directory $tmp/no-dir does not exist
+$c: 1 error"
+: >"$c"
+check_n "an empty file: no socket" "$c" "$c: no socket set (keyword \"socket\" or -p SOCKET)
+$c: 1 error"
+out=$("$milter" -n -c "$c" -p "unix:$tmp/run/m.sock" 2>&1) || true
+if [ "$out" = "$c: OK" ]; then ok "-n: an empty file with -p is valid"; else notok "-n: an empty file with -p is valid" "$out"; fi
+printf '%s\ncert-dir %s\nca-file /etc/hosts\n' "$sock" "$tmp/pki/certs" >"$c"
+check_n "a ca-file without certificates, at its line" "$c" "$c:3: ca-file /etc/hosts: cannot load trusted certificates (error:05800088:x509 certificate routines::no certificate or crl found)
+$c: 1 error"
+printf '%s\ncert-dir %s\nca-file %s\ncrl-file /etc/hosts\n' "$sock" "$tmp/pki/certs" "$tmp/pki/ca/root.crt" >"$c"
+check_n "a crl-file without CRLs, at its line" "$c" "$c:4: crl-file /etc/hosts holds no PEM CRL
+$c: 1 error"
+printf '%s\n<domain a.example>\n    domain-cert %s\n</domain>\n<sender b.example>\n    signing-key %s\n    signing-cert %s\n</sender>\n' \
+	"$sock" "$tmp/s/garbage.crt" "$tmp/kroot/$alice.pem" "$tmp/s/garbage.crt" >"$c"
+check_n "a domain-cert and a signing-cert that hold no certificate" "$c" "$c:3: domain-cert: $tmp/s/garbage.crt holds no PEM or DER certificate (error:0680008E:asn1 encoding routines::not enough data)
+$c:7: signing-cert: $tmp/s/garbage.crt holds no PEM or DER certificate (error:0680008E:asn1 encoding routines::not enough data)
+$c: 2 errors"
+printf '%s\ncipher aes-128-cbc\n<domain a.example>\n    cipher aes-128-cbc\n    sign no\n    cipher aes-256-cbc\n</domain>\ncipher aes-256-cbc\n' "$sock" >"$c"
+check_n "a keyword given twice in one scope" "$c" "$c:6: cipher given twice in this scope (first at line 4)
+$c:8: cipher given twice in this scope (first at line 2)
+$c: 2 errors"
+printf '%s\n<domain a.example>\n</domain>\n<domain a.example>\n    encrypt no\n</domain>\n' "$sock" >"$c"
+check_n "a block given twice, and no error for its end" "$c" "$c:4: <domain a.example> appears twice (first at line 2)
+$c: 1 error"
+printf 'socket unix:%s/run/m.sock\npid-file %s/no-dir/m.pid\n' "$tmp" "$tmp" >"$c"
+rc=0; out=$("$milter" -f -c "$c" 2>&1) || rc=$?
+case $out in *"$c:2: pid-file $tmp/no-dir/m.pid: directory $tmp/no-dir does not exist"*) ok=1 ;; *) ok=0 ;; esac
+if [ "$rc" = 1 ] && [ "$ok" = 1 ] && [ ! -e "$tmp/run/m.sock" ]; then ok "the daemon refuses to start on what -n refuses"
+else notok "the daemon refuses to start on what -n refuses" "exit $rc"$'\n'"$out"; fi
 
 # user: the milter process drops privileges and still works
-"$top/tests/gen-certs.sh" "$tmp/pki" >/dev/null
 chown -R nobody "$tmp/pki/keys" "$tmp/pki/certs"
 cat >"$tmp/m.conf" <<CONF
 socket          unix:$tmp/m.sock

@@ -26,7 +26,8 @@ command -v openssl >/dev/null || { echo "gen-certs: openssl not found" >&2; exit
 USERS="alice@example.com bob@partner.example carol@partner.example ${GEN_CERTS_EXTRA:-}"
 SIGNERS="alice@example.com"
 P12_PASS="test"
-DAYS=30
+DAYS=30          # recipients' certificates (smime-tool-certs.sh counts on it)
+SIGNER_DAYS=365  # signers' certificates: beyond warn-expiry's 30 days, so that -n stays quiet
 
 umask 022
 mkdir -p "$out/ca" "$out/certs" "$out/keys" "$out/private"
@@ -40,7 +41,7 @@ newkey() { # FILE
 
 # Root CA (self-signed)
 newkey "$out/ca/root.key"
-openssl req -new -x509 -sha256 -days $((DAYS + 2)) -key "$out/ca/root.key" \
+openssl req -new -x509 -sha256 -days $((SIGNER_DAYS + 2)) -key "$out/ca/root.key" \
     -subj "/O=smime-milter test/CN=smime-milter Test Root CA" \
     -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -57,7 +58,7 @@ keyUsage=critical,keyCertSign,cRLSign
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 EXT
-openssl x509 -req -sha256 -days $((DAYS + 1)) -in "$tmp/inter.csr" \
+openssl x509 -req -sha256 -days $((SIGNER_DAYS + 1)) -in "$tmp/inter.csr" \
     -CA "$out/ca/root.crt" -CAkey "$out/ca/root.key" -set_serial 0x1001 \
     -extfile "$tmp/inter.ext" -out "$out/ca/inter.crt" 2>/dev/null
 cat "$out/ca/inter.crt" "$out/ca/root.crt" > "$out/ca/chain.pem"
@@ -80,7 +81,9 @@ subjectAltName=email:$addr
 subjectKeyIdentifier=hash
 authorityKeyIdentifier=keyid
 EXT
-    openssl x509 -req -sha256 -days "$DAYS" -in "$tmp/$addr.csr" \
+    days=$DAYS
+    case " $SIGNERS " in *" $addr "*) days=$SIGNER_DAYS ;; esac
+    openssl x509 -req -sha256 -days "$days" -in "$tmp/$addr.csr" \
         -CA "$out/ca/inter.crt" -CAkey "$out/ca/inter.key" -set_serial "$serial" \
         -extfile "$tmp/$addr.ext" -out "$crt" 2>/dev/null
     serial=$((serial + 1))

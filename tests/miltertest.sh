@@ -12,9 +12,9 @@
 #
 # Daemons (each on a unix socket in a temporary directory, stopped on exit):
 #   MAIN     test PKI: certificates for alice, bob, carol (none for dave); alice's key, mode 0600
-#   BADMODE  the same, but alice's key file is mode 0644 (must be refused)
+#   BADMODE  the same, but alice's key file is made mode 0644 after the start (must be refused)
 #   NOKEY    an empty key directory
-#   VMTA, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
+#   VMTA, VMTAREJECT, VMTAPASS, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
 #            the policy-*.lua scripts; see "policy daemons" below
 #
 # Relay: Debian 12's miltertest (2.11.0~beta2) reads each milter reply into a
@@ -244,17 +244,20 @@ alice=alice@example.com
 mkdir -p "$tmp/keys-badmode" "$tmp/keys-none"
 chmod 0700 "$tmp/keys-badmode" "$tmp/keys-none"
 cp "$tmp/pki/keys/$alice.pem" "$tmp/keys-badmode/"
-chmod 0644 "$tmp/keys-badmode/$alice.pem"
+chmod 0600 "$tmp/keys-badmode/$alice.pem"
 export MT_BADMODE_KEYFILE="$tmp/keys-badmode/$alice.pem"
 
 start_daemon MAIN "$tmp/pki/keys"
+# -n and the start refuse a key readable by others: it becomes so once the daemon runs
 start_daemon BADMODE "$tmp/keys-badmode"
+chmod 0644 "$tmp/keys-badmode/$alice.pem"
 start_daemon NOKEY "$tmp/keys-none"
 
 # ---- policy daemons (policy-*.lua) ----
 # A cert-dir with more recipient domains: erin@bank.example has her own certificate; nobody at nocert.example,
 # reject.example, tempfail.example, plain.example, signonly.example or later.example has one.
-# A <sender> signing key outside key-dir: a copy of alice's identity, for ops@example.com.
+# A <sender> signing key outside key-dir: a copy of alice's identity, for ops@example.com (a role
+# key: signer-address-check no).
 mkdir -p "$tmp/pcerts" "$tmp/skeys"
 chmod 0700 "$tmp/skeys"
 cp "$tmp/pki/certs/"*.crt "$tmp/pcerts/"
@@ -283,6 +286,34 @@ encrypt         yes
 <virtual-mta secure-out>
     sign        yes
     encrypt     yes
+</virtual-mta>
+EOF
+
+# VMTAREJECT: the VMTA daemon's policy, but a virtual MTA no block defines is refused (550).
+start_daemon_conf VMTAREJECT <<EOF
+cert-dir            $tmp/pcerts
+key-dir             $tmp/pki/keys
+unknown-virtual-mta reject
+sign                no
+encrypt             yes
+<virtual-mta secure-out>
+    sign            yes
+</virtual-mta>
+EOF
+
+# VMTAPASS: globally nothing, partner.example encrypted; an unknown virtual MTA gets that policy.
+start_daemon_conf VMTAPASS <<EOF
+cert-dir            $tmp/pcerts
+key-dir             $tmp/pki/keys
+unknown-virtual-mta pass
+sign                no
+encrypt             no
+<domain partner.example>
+    encrypt         yes
+</domain>
+<virtual-mta secure-out>
+    sign            yes
+    encrypt         yes
 </virtual-mta>
 EOF
 
@@ -333,11 +364,13 @@ encrypt             no
 <sender ops@example.com>
     sign            yes
     signing-key     $tmp/skeys/ops-signing.pem
+    signer-address-check no
 </sender>
 <sender desk@example.com>
     sign            yes
     signing-key     $tmp/skeys/desk.key
     signing-cert    $tmp/skeys/desk-chain.pem
+    signer-address-check no
 </sender>
 <sender nokey.example>
     sign            yes

@@ -33,6 +33,27 @@ last_run() { [ -n "${LAST:-}" ] && { echo "rc=$(cat "$LAST.rc")"; cat "$LAST.out
 
 harness_need openssl gpgsm cmsutil cmp || { echo "0 passed, 1 failed"; exit 1; }
 [ -x "$TOOL" ] || { echo "not ok 1 - $TOOL is not built"; echo "0 passed, 1 failed"; exit 1; }
+
+# -V / --version: one line, the versions of smime-tool and of the OpenSSL it runs with; exit 0.
+# -h / --help: the usage on stdout, nothing on stderr; exit 0.
+for opt in -V --version; do
+    rc=0; out=$("$TOOL" "$opt" 2>"$W/v.err") || rc=$?
+    if [ "$rc" = 0 ] && [ ! -s "$W/v.err" ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] &&
+        [[ $out =~ ^smime-tool\ [0-9]+\.[0-9]+\.[0-9]+\ \(OpenSSL\ 3\.[0-9]+\.[0-9]+[^\)]*\)$ ]]; then
+        ok "smime-tool $opt prints one version line and exits 0"
+    else
+        notok "smime-tool $opt prints one version line and exits 0" "rc=$rc"$'\n'"$out"$'\n'"$(cat "$W/v.err")"
+    fi
+done
+for opt in -h --help; do
+    rc=0; out=$("$TOOL" "$opt" 2>"$W/h.err") || rc=$?
+    if [ "$rc" = 0 ] && [ ! -s "$W/h.err" ] && [[ $out == "usage: smime-tool send FILE.eml "* ]] &&
+        [[ $out == *"smime-tool -V | --version"* ]]; then
+        ok "smime-tool $opt prints the usage on stdout and exits 0"
+    else
+        notok "smime-tool $opt prints the usage on stdout and exits 0" "rc=$rc"$'\n'"$out"$'\n'"$(cat "$W/h.err")"
+    fi
+done
 "$PYTHON3" -c 'import aiosmtpd' 2>/dev/null ||
     { echo "not ok 1 - python3-aiosmtpd missing (tests/deps.sh)"; echo "0 passed, 1 failed"; exit 1; }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 
 #include "log.h"
 #include "tool.h"
@@ -46,6 +47,8 @@ usage(FILE *f)
 	    "       smime-tool verify FILE [--ca-file CA] [--out FILE]\n"
 	    "       smime-tool decrypt FILE --key KEY.pem [--cert CERT] [--ca-file CA] [--out FILE]\n"
 	    "       smime-tool certs list|check|expiring|import ...   (smime-tool certs --help)\n"
+	    "       smime-tool -V | --version     print the versions of smime-tool and OpenSSL\n"
+	    "       smime-tool -h | --help        print this help\n"
 	    "SMTP: SMTP_HOST SMTP_PORT SMTP_USER SMTP_PASSWORD SMTP_TLS SMTP_CA_FILE\n"
 	    "API:  SPARKPOST_HOST SPARKPOST_API_KEY SPARKPOST_CA_FILE\n"
 	    "See smime-tool(1).\n");
@@ -257,8 +260,8 @@ main(int argc, char **argv)
 		usage(stdout);
 		return TOOL_EXIT_OK;
 	}
-	if (strcmp(argv[1], "--version") == 0) {
-		printf("smime-tool %s\n", PACKAGE_VERSION);
+	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("smime-tool %s (%s)\n", PACKAGE_VERSION, OpenSSL_version(OPENSSL_VERSION));
 		return TOOL_EXIT_OK;
 	}
 	if (strcmp(argv[1], "certs") == 0)
