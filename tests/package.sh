@@ -118,7 +118,7 @@ else
 fi
 rc=0
 (cd "$W/build/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -us -uc -b) >"$W/build.log" 2>&1 || rc=$?
-DEB=$(ls "$W"/build/smime-milter_*.deb 2>/dev/null | head -n 1 || true)
+DEB=$(find "$W/build" -maxdepth 1 -name 'smime-milter_*.deb' | head -n 1)
 if [ "$rc" = 0 ] && [ -n "$DEB" ]; then
     ok "dpkg-buildpackage -us -uc -b builds $(basename "$DEB")"
 else
@@ -234,9 +234,12 @@ case "$START " in
     "/usr/sbin/smime-milter "*) ok "ExecStart runs /usr/sbin/smime-milter without -f (syslog)" ;;
     *) notok "ExecStart runs /usr/sbin/smime-milter without -f (syslog)" "$START" ;;
 esac
-[ "$(sed -n 's/^Type=//p' "$UNIT")" = forking ] && [ "$(sed -n 's/^PIDFile=//p' "$UNIT")" = /run/smime-milter/smime-milter.pid ] &&
-    ok "Type=forking with PIDFile=/run/smime-milter/smime-milter.pid" ||
+if [ "$(sed -n 's/^Type=//p' "$UNIT")" = forking ] &&
+    [ "$(sed -n 's/^PIDFile=//p' "$UNIT")" = /run/smime-milter/smime-milter.pid ]; then
+    ok "Type=forking with PIDFile=/run/smime-milter/smime-milter.pid"
+else
     notok "Type=forking with PIDFile=/run/smime-milter/smime-milter.pid"
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Run it: test certificates, a chrooted private Postfix, the socket inside its chroot
@@ -279,7 +282,7 @@ mknod -m 666 /dev/null c 1 3
 mknod -m 666 /dev/zero c 1 5
 mknod -m 666 /dev/random c 1 8
 mknod -m 666 /dev/urandom c 1 9
-python3 "$W/syslogd.py" /dev/log "$W/syslog.txt" "$W/syslogd.pid" </dev/null >/dev/null 2>&1 &
+"${PYTHON3:-python3}" "$W/syslogd.py" /dev/log "$W/syslog.txt" "$W/syslogd.pid" </dev/null >/dev/null 2>&1 &
 for _ in $(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 [ -S /dev/log ] || { echo "no /dev/log listener" >&2; exit 1; }
 eval "$PRE"
@@ -299,7 +302,7 @@ stop_milter() {
 }
 harness_on_exit stop_milter
 rc=0
-PRE=$PRE START=$START unshare -m --propagation private "$W/ns.sh" "$W" >"$W/start.out" 2>&1 || rc=$?
+PYTHON3=$PYTHON3 PRE=$PRE START=$START unshare -m --propagation private "$W/ns.sh" "$W" >"$W/start.out" 2>&1 || rc=$?
 [ "$rc" = 0 ] || setup_failed "the unit's ExecStartPre and ExecStart run" "$(cat "$W/start.out")"
 wait_for_file "$SOCKDIR/smime-milter.sock" 20 ||
     setup_failed "the milter creates its socket in the chroot" "$(cat "$W/start.out")"
@@ -320,9 +323,11 @@ sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
 HARNESS_POSTFIX_CHROOT=y HARNESS_POSTFIX_NON_SMTPD_MILTERS="unix:$SOCKDIR/smime-milter.sock" \
     postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "unix:/smime-milter/smime-milter.sock" ||
     setup_failed "private chrooted Postfix did not start"
-grep -Eq "^127\.0\.0\.1:$SMTPD_PORT +inet +n +- +y " "$W/postfix/etc/master.cf" &&
-    ok "the private Postfix runs smtpd chrooted (smtpd_milters = unix:/smime-milter/smime-milter.sock)" ||
+if grep -Eq "^127\.0\.0\.1:$SMTPD_PORT +inet +n +- +y " "$W/postfix/etc/master.cf"; then
+    ok "the private Postfix runs smtpd chrooted (smtpd_milters = unix:/smime-milter/smime-milter.sock)"
+else
     notok "the private Postfix runs smtpd chrooted (smtpd_milters = unix:/smime-milter/smime-milter.sock)"
+fi
 
 # send ID MODE: a message from alice to bob; the sink's copy becomes $W/ID.eml
 send() {
@@ -338,7 +343,7 @@ send() {
     swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to bob@partner.example \
         --data "@$W/$id.wire" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || return 1
     sink_wait "$SINK" $((before + 1)) 30 || return 1
-    cp "$(ls "$SINK"/msg-*.eml | sort | tail -n 1)" "$W/$id.eml"
+    cp "$(find "$SINK" -maxdepth 1 -name 'msg-*.eml' | sort | tail -n 1)" "$W/$id.eml"
 }
 judge() { # ID MODE DESCRIPTION
     local out
