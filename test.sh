@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # test.sh - install what the tests need, build, and run every test:
-#   Check unit tests of the core library, the miltertest suite driving the
-#   daemon over the milter protocol, and the end-to-end test through a
-#   private Postfix with OpenDKIM, judged by OpenSSL, GnuPG and NSS.
+#   Check unit tests of the core library, make distcheck, the miltertest suite
+#   driving the daemon over the milter protocol, the end-to-end test through a
+#   private Postfix with OpenDKIM, judged by OpenSSL, GnuPG and NSS, and the
+#   Debian package built, installed and run behind a chrooted Postfix.
 # Usage: ./test.sh            (as root on Debian 12)
 #        ./test.sh --full     the same with the whole interoperability matrix (tests/interop.sh
 #                             --full, which rewrites doc/interop.md) instead of its fast subset
@@ -71,7 +72,19 @@ if [ "$rc" != 0 ]; then
 	grep -E '^(FAIL|ERROR)' "$logdir/unit.log" || tail -n 30 "$logdir/unit.log"
 fi
 
-for suite in tests/conf-examples.sh tests/daemon.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/e2e-signer.sh tests/smime-tool.sh tests/smime-tool-certs.sh tests/pkcs11.sh tests/ldap.sh tests/interop.sh; do
+# the release tarball builds, passes its unit tests and installs (one check in the totals)
+echo "== make distcheck"
+if make distcheck >"$logdir/distcheck.log" 2>&1; then
+	echo "ok - make distcheck"
+	passed=$((passed + 1))
+else
+	echo "not ok - make distcheck"
+	tail -n 30 "$logdir/distcheck.log" | sed 's/^/#   /'
+	failed=$((failed + 1))
+	suites_failed+=("distcheck")
+fi
+
+for suite in tests/conf-examples.sh tests/daemon.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/e2e-signer.sh tests/smime-tool.sh tests/smime-tool-certs.sh tests/pkcs11.sh tests/ldap.sh tests/package.sh tests/interop.sh; do
 	echo "== $suite"
 	rc=0
 	args=()

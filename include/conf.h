@@ -20,6 +20,8 @@
 #include "policy.h"
 
 #define CONF_DEFAULT_WARN_EXPIRY_DAYS 30
+/* Permissions of a unix socket without socket-mode. */
+#define CONF_SOCKET_MODE 0660
 
 enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
 
@@ -39,6 +41,8 @@ struct conf_lines {
 struct conf {
 	char *file;            /* the file it came from */
 	char *socket;          /* libmilter socket, e.g. inet:8894@127.0.0.1 */
+	int socket_mode;       /* unix socket permissions; 0: CONF_SOCKET_MODE */
+	char *socket_group;    /* unix socket group; NULL: the primary group of user */
 	char *cert_dir;        /* recipient certificates */
 	char *key_dir;         /* signing identities */
 	char *key_passphrase_file; /* passphrase of encrypted PEM keys; NULL: none */

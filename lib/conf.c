@@ -408,6 +408,7 @@ conf_free(struct conf *c)
 		return;
 	free(c->file);
 	free(c->socket);
+	free(c->socket_group);
 	free(c->cert_dir);
 	free(c->key_dir);
 	free(c->key_passphrase_file);

@@ -60,6 +60,12 @@ int conf_parse_count(struct conf_parse *p, const char *kw, char **w, int n, cons
 /* A file that must exist and not be readable by group or others (keys, secrets). */
 int conf_set_private_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n);
 
+/* conf_socket.c: socket-mode, socket-group */
+int kw_socket_mode(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_socket_group(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+
 /* conf_ldap.c: the ldap-* keywords, and the LDAP checks and store at the end of the file */
 int kw_ldap_uri(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
     char **, int);

@@ -726,6 +726,8 @@ kw_authserv_id(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 
 const struct conf_keyword conf_keywords[] = {
 	{"socket", kw_socket, CONF_IN_GLOBAL},
+	{"socket-mode", kw_socket_mode, CONF_IN_GLOBAL},
+	{"socket-group", kw_socket_group, CONF_IN_GLOBAL},
 	{"cert-dir", kw_cert_dir, CONF_IN_GLOBAL},
 	{"key-dir", kw_key_dir, CONF_IN_GLOBAL},
 	{"internal-hosts", kw_internal_hosts, CONF_IN_GLOBAL},

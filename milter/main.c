@@ -194,6 +194,8 @@ milter_process(struct conf *inherited, const char *sock)
 	struct conf *conf = NULL;
 	pthread_t tid;
 	sigset_t set;
+	mode_t mask;
+	char err[512];
 	int left;
 
 	/* a restarted process reads the file again; the last good one if it is broken */
@@ -222,8 +224,14 @@ milter_process(struct conf *inherited, const char *sock)
 		log_msg(LOG_ERR, NULL, "cannot register with libmilter on %s", sock);
 		return 1;
 	}
+	mask = milter_socket_umask();
 	if (smfi_opensocket(1) != MI_SUCCESS) {
 		log_msg(LOG_ERR, NULL, "cannot listen on %s: %s", sock, strerror(errno));
+		return 1;
+	}
+	umask(mask);
+	if (milter_socket_perms(conf, sock, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, NULL, "%s", err);
 		return 1;
 	}
 	if (drop_privileges(conf->user) != 0)

@@ -4,6 +4,9 @@
 #ifndef SMIME_MILTER_H
 #define SMIME_MILTER_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 #include <libmilter/mfapi.h>
 
 #include "conf.h"
@@ -19,5 +22,12 @@ struct conf *milter_get_conf(void);
 
 /* Wait up to seconds for messages in flight to end; returns how many remain. */
 int milter_wait_idle(int seconds);
+
+/* sockperm.c: the path of a unix:/local: socket spec, NULL for inet sockets */
+const char *milter_socket_path(const char *sock);
+/* Set the strict umask a new socket is created under; returns the old one. */
+mode_t milter_socket_umask(void);
+/* Owner, socket-group and socket-mode on a unix socket; -1 with err filled. */
+int milter_socket_perms(const struct conf *c, const char *sock, char *err, size_t errlen);
 
 #endif

@@ -684,6 +684,34 @@ START_TEST(test_err_bad_socket)
 }
 END_TEST
 
+START_TEST(test_socket_mode_group)
+{
+	struct conf *c = conf_ok("socket unix:/run/s.sock\n");
+
+	ck_assert_int_eq(c->socket_mode, 0); /* CONF_SOCKET_MODE when used */
+	ck_assert_ptr_null(c->socket_group);
+	conf_unref(c);
+	c = conf_ok("socket unix:/run/s.sock\nsocket-mode 0640\nsocket-group root\n");
+	ck_assert_int_eq(c->socket_mode, 0640);
+	ck_assert_str_eq(c->socket_group, "root");
+	conf_unref(c);
+	c = conf_ok("socket-mode 666\n");
+	ck_assert_int_eq(c->socket_mode, 0666);
+	conf_unref(c);
+	conf_errors("socket-mode 0660 0640\n", 1, 1, "socket-mode takes exactly one value, 2 given");
+	conf_errors("socket-mode rw\n", 1, 1,
+	    "socket-mode: \"rw\" is not an octal mode between 0000 and 0777 (e.g. 0660)");
+	conf_errors("socket-mode 01660\n", 1, 1,
+	    "socket-mode: \"01660\" is not an octal mode between 0000 and 0777 (e.g. 0660)");
+	conf_errors("socket-mode 0460\n", 1, 1,
+	    "socket-mode 0460: the owner must be able to read and write the socket");
+	conf_errors("\nsocket-group no-such-group-here\n", 1, 2,
+	    "socket-group: no such group \"no-such-group-here\"");
+	conf_errors("<domain x.example>\nsocket-group root\n</domain>\n", 1, 2,
+	    "keyword \"socket-group\" is not allowed in <domain>");
+}
+END_TEST
+
 START_TEST(test_err_unterminated_quote)
 {
 	conf_errors("socket \"inet:8894@127.0.0.1\n", 1, 1, "unterminated quote");
@@ -1221,6 +1249,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_err_bad_prefix);
 	tcase_add_test(tc, test_err_bad_dirs);
 	tcase_add_test(tc, test_err_bad_socket);
+	tcase_add_test(tc, test_socket_mode_group);
 	tcase_add_test(tc, test_err_unterminated_quote);
 	tcase_add_test(tc, test_err_long_line);
 	tcase_add_test(tc, test_err_whole_file_checks);

@@ -37,6 +37,8 @@ for f in "$top"/conf-examples/*.conf; do
 	    -e "s|/etc/smime-milter/ldap.secret|$tmp/ldap.secret|g" \
 	    -e "s|/var/lib/smime-milter/harvest|$tmp/harvest|g" \
 	    -e "s|/run/smime-milter|$tmp/run|g" \
+	    -e "s|/var/spool/postfix/smime-milter|$tmp/run|g" \
+	    -e "s|^socket-group .*|socket-group root|" \
 	    -e "s|^user .*|user root|" "$f" >"$tmp/test.conf"
 	if out=$("$milter" -n -c "$tmp/test.conf" 2>&1) && [ "$out" = "$tmp/test.conf: OK" ]; then
 		passed=$((passed + 1))

@@ -5,6 +5,8 @@
 #   -V/--version prints the versions, -h/--help the usage;
 #   with "user", the milter process runs as that user (the supervisor stays root to
 #   restart it) and still signs and encrypts a message (driven by miltertest);
+#   the unix socket gets socket-mode and socket-group (owner: user), also when the supervisor
+#   restarts a killed milter process, which recreates it; an unknown group is a FILE:LINE error;
 #   pid-file holds the supervisor, SIGTERM stops both and removes it.
 # Prints ok/not ok lines and "N passed, M failed".
 set -euo pipefail
@@ -38,6 +40,18 @@ else notok "-n reports every error as FILE:LINE and exits 1" "exit $rc"$'\n'"$ou
 rc=0; out=$("$milter" -n -c "$tmp/missing.conf" 2>&1) || rc=$?
 if [ "$rc" = 1 ] && [ "$out" = "$tmp/missing.conf: cannot open: No such file or directory
 $tmp/missing.conf: 1 error" ]; then ok "-n names a missing file"; else notok "-n names a missing file" "$out"; fi
+printf 'socket unix:%s/s\nsocket-group no-such-group-here\nsocket-mode 0999\n' "$tmp" >"$tmp/sock.conf"
+printf 'socket unix:%s/s\nsocket-mode 0060\n' "$tmp" >"$tmp/sock2.conf"
+rc=0; out=$("$milter" -n -c "$tmp/sock.conf" 2>&1) || rc=$?
+rc2=0; out2=$("$milter" -n -c "$tmp/sock2.conf" 2>&1) || rc2=$?
+want="$tmp/sock.conf:2: socket-group: no such group \"no-such-group-here\"
+$tmp/sock.conf:3: socket-mode: \"0999\" is not an octal mode between 0000 and 0777 (e.g. 0660)
+$tmp/sock.conf: 2 errors"
+want2="$tmp/sock2.conf:2: socket-mode 0060: the owner must be able to read and write the socket
+$tmp/sock2.conf: 1 error"
+out="$out"$'\n'"$out2"
+if [ "$rc" = 1 ] && [ "$rc2" = 1 ] && [ "$out" = "$want"$'\n'"$want2" ]; then ok "-n: unknown socket-group and bad socket-mode are FILE:LINE errors"
+else notok "-n: unknown socket-group and bad socket-mode are FILE:LINE errors" "exit $rc"$'\n'"$out"; fi
 # -V / --version: one line naming the versions of smime-milter, OpenSSL and libmilter; exit 0.
 # -h / --help: the usage on stdout; exit 0.  An unknown option: the usage on stderr, exit 2.
 for opt in -V --version; do
@@ -174,6 +188,8 @@ chown -R nobody "$tmp/pki/keys" "$tmp/pki/certs"
 cat >"$tmp/m.conf" <<CONF
 socket          unix:$tmp/m.sock
 user            nobody
+socket-mode     0660
+socket-group    mail
 pid-file        $tmp/m.pid
 cert-dir        $tmp/pki/certs
 key-dir         $tmp/pki/keys
@@ -199,6 +215,27 @@ if MILTER_SOCKET="unix:$tmp/m.sock" BODY_MB=1 miltertest -s "$top/bench/rss.lua"
 	ok "as nobody, a message is signed and encrypted"
 else
 	notok "as nobody, a message is signed and encrypted" "$(cat "$tmp/mt.out" "$tmp/log")"
+fi
+# the socket: owner nobody, group mail, mode 0660; again after the milter process is killed
+sock_is() { [ "$(stat -c '%F %U %G %a' "$tmp/m.sock" 2>/dev/null)" = "socket nobody mail 660" ]; }
+if sock_is; then ok "the socket is nobody:mail, mode 0660 (socket-group, socket-mode)"
+else notok "the socket is nobody:mail, mode 0660 (socket-group, socket-mode)" "$(stat -c '%F %U %G %a' "$tmp/m.sock" 2>&1)"; fi
+# spoil the old socket's mode and group: only a recreated, re-permissioned socket passes
+chgrp root "$tmp/m.sock"; chmod 0600 "$tmp/m.sock"
+kill -KILL "$child" 2>/dev/null || true
+child2=
+for _ in $(seq 50); do
+	child2=$(pgrep -P "$pid" | head -n 1 || true)
+	if [ -n "$child2" ] && [ "$child2" != "$child" ] && sock_is; then break; fi
+	sleep 0.1
+done
+if [ -n "$child2" ] && [ "$child2" != "$child" ] && sock_is &&
+	MILTER_SOCKET="unix:$tmp/m.sock" BODY_MB=1 miltertest -s "$top/bench/rss.lua" >"$tmp/mt2.out" 2>&1; then
+	ok "after SIGKILL the restarted milter process recreates the socket nobody:mail 0660 and serves"
+	child=$child2
+else
+	notok "after SIGKILL the restarted milter process recreates the socket nobody:mail 0660 and serves" \
+		"child=$child2 $(stat -c '%F %U %G %a' "$tmp/m.sock" 2>&1)"$'\n'"$(tail -n 5 "$tmp/log")"
 fi
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?

@@ -390,8 +390,13 @@ milter_stop() {
 # alternate_config_directories entry in the system main.cf is needed).
 
 # postfix_start DIR SMTPD_PORT RELAY_PORT MILTERS
+# Environment: HARNESS_POSTFIX_CHROOT=y runs smtpd chrooted in the queue directory DIR/spool, as
+#              Debian's Postfix does (names of unix milter sockets are then relative to it);
+#              HARNESS_POSTFIX_NON_SMTPD_MILTERS, when set, replaces MILTERS for non_smtpd_milters
+#              (cleanup is never chrooted: it needs absolute socket paths)
 postfix_start() {
     local dir=$1 smtpd_port=$2 relay_port=$3 milters=$4 daemon_dir conf spool d p
+    local chroot=${HARNESS_POSTFIX_CHROOT:-n} non_smtpd=${HARNESS_POSTFIX_NON_SMTPD_MILTERS:-$4}
     harness_need postconf || return 1
     if [ "$(id -u)" -ne 0 ]; then harness_log "postfix_start must run as root"; return 1; fi
     id postfix >/dev/null 2>&1 || { harness_log "no postfix user (install postfix)"; return 1; }
@@ -426,6 +431,13 @@ postfix_start() {
     chmod 0730 "$spool/maildrop"
     chmod 0710 "$spool/public"
     chmod 0755 "$spool/pid"
+    if [ "$chroot" = y ]; then
+        # what a chrooted smtpd reads from /etc (Debian's postfix copies the same files)
+        mkdir -p "$spool/etc"
+        for d in services resolv.conf hosts localtime nsswitch.conf host.conf; do
+            if [ -e "/etc/$d" ]; then cp -L "/etc/$d" "$spool/etc/$d"; fi
+        done
+    fi
     : >"$dir/maillog"
     cat >"$conf/main.cf" <<EOF
 # private Postfix instance for smime-milter tests (loopback only)
@@ -452,7 +464,7 @@ smtpd_relay_restrictions = permit_mynetworks, check_client_access inline:{$HARNE
 # tests may pose as an outside client with XCLIENT ADDR=$HARNESS_EXTERNAL_ADDR
 smtpd_authorized_xclient_hosts = 127.0.0.1
 smtpd_milters = $milters
-non_smtpd_milters = $milters
+non_smtpd_milters = $non_smtpd
 milter_default_action = tempfail
 # S/MIME grows mail: base64 of a 5 MB attachment, signed opaque (base64 again) and
 # encrypted, is past Postfix's 10 MB default; size the limit for what leaves
@@ -471,7 +483,7 @@ delay_warning_time = 0
 EOF
     cat >"$conf/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command + args
-127.0.0.1:$smtpd_port inet n - n - - smtpd
+127.0.0.1:$smtpd_port inet n - $chroot - - smtpd
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
