@@ -74,8 +74,9 @@ fi
 
 # the release tarball builds, passes its unit tests and installs (one check in the totals)
 echo "== make distcheck"
-if make distcheck >"$logdir/distcheck.log" 2>&1; then
-	echo "ok - make distcheck"
+if make distcheck >"$logdir/distcheck.log" 2>&1 &&
+	tests/dist-files.sh >>"$logdir/distcheck.log" 2>&1; then
+	echo "ok - make distcheck; the tarball holds every tracked file"
 	passed=$((passed + 1))
 else
 	echo "not ok - make distcheck"
