@@ -232,10 +232,10 @@ for ((k = 1; k <= MESSAGES; k += BATCH)); do
     esac
     if [ "$k" -le "$BROKEN_AT" ] && [ "$((k + BATCH))" -gt "$BROKEN_AT" ]; then
         from=$(log_lines)
-        write_conf aes-256-cbc "cipher          aes-512-cbc"
-        BROKEN_LINE=$(grep -n 'aes-512-cbc' "$CONF" | cut -d: -f1)
+        write_conf aes-256-cbc "digest          sha-512-ish"
+        BROKEN_LINE=$(grep -n 'sha-512-ish' "$CONF" | cut -d: -f1)
         sig HUP "$SUP" "supervisor (broken configuration)"
-        if wait_log 10 "$CONF:$BROKEN_LINE: .*aes-512-cbc" "$from" &&
+        if wait_log 10 "$CONF:$BROKEN_LINE: .*sha-512-ish" "$from" &&
                 wait_log 10 "keeping the configuration in force" "$from"; then
             broken_ok=1
         fi

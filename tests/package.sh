@@ -320,7 +320,8 @@ check "the socket in the chroot is smime-milter:smime-milter 0660" \
     mode_is "$SOCKDIR/smime-milter.sock" "smime-milter smime-milter 660"
 
 sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
-HARNESS_POSTFIX_CHROOT=y HARNESS_POSTFIX_NON_SMTPD_MILTERS="unix:$SOCKDIR/smime-milter.sock" \
+# smtpd, cleanup and pickup chrooted as in Debian's master.cf: non_smtpd_milters = $smtpd_milters
+HARNESS_POSTFIX_CHROOT=y \
     postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "unix:/smime-milter/smime-milter.sock" ||
     setup_failed "private chrooted Postfix did not start"
 if grep -Eq "^127\.0\.0\.1:$SMTPD_PORT +inet +n +- +y " "$W/postfix/etc/master.cf"; then
@@ -359,6 +360,22 @@ if send first; then
 else
     notok "a message goes through the chrooted smtpd and the socket in its chroot" "$(tail -n 8 "$W/swaks-first.out")"
     dump_logs
+fi
+
+# a local submission (sendmail(1)): pickup and the chrooted cleanup reach the milter through
+# non_smtpd_milters, by the same name relative to the chroot
+before=$(sink_count "$SINK")
+printf 'From: Alice <alice@example.com>\nTo: Bob <bob@partner.example>\nSubject: package local\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\nSubmitted with sendmail(1).\n' >"$W/local.sent"
+printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nSubmitted with sendmail(1).\r\n' >"$W/local.inner"
+if grep -Eq '^cleanup +unix +n +- +y ' "$W/postfix/etc/master.cf" &&
+    sendmail -C "$W/postfix/etc" -f alice@example.com bob@partner.example <"$W/local.sent" 2>"$W/local.err" &&
+    sink_wait "$SINK" $((before + 1)) 30; then
+    cp "$(find "$SINK" -maxdepth 1 -name 'msg-*.eml' | sort | tail -n 1)" "$W/local.eml"
+    ok "sendmail(1) through the chrooted cleanup: non_smtpd_milters = \$smtpd_milters reaches the socket"
+    judge local enveloped-detached "local: signed and encrypted; OpenSSL, gpgsm and NSS decrypt for bob, verify alice, content exact"
+else
+    notok "sendmail(1) through the chrooted cleanup: non_smtpd_milters = \$smtpd_milters reaches the socket" \
+        "$(cat "$W/local.err")"$'\n'"$(tail -n 10 "$W/postfix/maillog")"
 fi
 
 # reload through ExecReload: sign only from now on

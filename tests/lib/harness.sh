@@ -390,10 +390,11 @@ milter_stop() {
 # alternate_config_directories entry in the system main.cf is needed).
 
 # postfix_start DIR SMTPD_PORT RELAY_PORT MILTERS
-# Environment: HARNESS_POSTFIX_CHROOT=y runs smtpd chrooted in the queue directory DIR/spool, as
-#              Debian's Postfix does (names of unix milter sockets are then relative to it);
-#              HARNESS_POSTFIX_NON_SMTPD_MILTERS, when set, replaces MILTERS for non_smtpd_milters
-#              (cleanup is never chrooted: it needs absolute socket paths)
+# Environment: HARNESS_POSTFIX_CHROOT=y runs smtpd, cleanup and pickup chrooted in the queue
+#              directory DIR/spool, as Debian's Postfix does (names of unix milter sockets are
+#              then relative to it, for smtpd_milters and non_smtpd_milters alike);
+#              HARNESS_POSTFIX_NON_SMTPD_MILTERS, when set, replaces MILTERS for non_smtpd_milters.
+#              Local submissions: sendmail -C DIR/etc (pickup hands them to cleanup).
 postfix_start() {
     local dir=$1 smtpd_port=$2 relay_port=$3 milters=$4 daemon_dir conf spool d p
     local chroot=${HARNESS_POSTFIX_CHROOT:-n} non_smtpd=${HARNESS_POSTFIX_NON_SMTPD_MILTERS:-$4}
@@ -484,7 +485,8 @@ EOF
     cat >"$conf/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 127.0.0.1:$smtpd_port inet n - $chroot - - smtpd
-cleanup   unix  n       -       n       -       0       cleanup
+cleanup   unix  n       -       $chroot       -       0       cleanup
+pickup    unix  n       -       $chroot       60      1       pickup
 qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
