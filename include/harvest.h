@@ -46,4 +46,14 @@ int harvest_signer_chain(const struct mime_headers *h, spool *body,
     const struct harvest_options *o, X509 **signer, STACK_OF(X509) **chain, char *addr,
     size_t addrlen, char *reason, size_t reasonlen);
 
+/*
+ * For a signer whose signature was verified elsewhere (inbound
+ * verification, with its own chain check): the other conditions of
+ * harvesting -- a usable From: address (into addr), dkim=pass when
+ * required, the certificate names that address and is usable for
+ * encryption.  1: it may be stored; 0 with reason.
+ */
+int harvest_accept_signer(const struct mime_headers *h, X509 *signer,
+    const struct harvest_options *o, char *addr, size_t addrlen, char *reason, size_t reasonlen);
+
 #endif
