@@ -75,6 +75,9 @@ struct conf {
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
 	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
 	struct conf_lines lines;
+	int inbound;           /* some scope decrypts or verifies mail from outside */
+	int harvest_ldap;      /* store harvested certificates in the directory too */
+	char *harvest_ldap_base; /* ... under this DN; NULL: ldap-base */
 	int refs;              /* see conf_ref / conf_unref */
 };
 

@@ -56,4 +56,11 @@ int harvest_signer_chain(const struct mime_headers *h, spool *body,
 int harvest_accept_signer(const struct mime_headers *h, X509 *signer,
     const struct harvest_options *o, char *addr, size_t addrlen, char *reason, size_t reasonlen);
 
+/*
+ * The CA certificates among certs (what a signer sent along), other than
+ * signer: the chain to store with a harvested certificate.  A new stack
+ * (caller frees with sk_X509_pop_free), NULL when out of memory.
+ */
+STACK_OF(X509) *harvest_ca_certs(STACK_OF(X509) *certs, X509 *signer);
+
 #endif

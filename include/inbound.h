@@ -76,6 +76,7 @@ struct inbound_result {
 	int auth_enveloped;               /* AuthEnvelopedData */
 	int key;                          /* index of the key that decrypted, or -1 */
 	enum inbound_smime smime;         /* the signature's verdict */
+	int signature_ok;                 /* the signature verifies, whatever the chain says */
 	char identifier[256];             /* body.smime-identifier: the signer's address */
 	char serial[80];                  /* body.smime-serial: hexadecimal */
 	char issuer[512];                 /* body.smime-issuer: RFC 4514 string */

@@ -416,6 +416,7 @@ conf_free(struct conf *c)
 	free(c->crl_file);
 	free(c->harvest_dir);
 	free(c->authserv_id);
+	free(c->harvest_ldap_base);
 	certindex_free(c->certs);
 	ldapstore_free(c->ldap);
 	free(c->ldap_uri);
@@ -460,6 +461,7 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	if (p->needs_cert_dir && !p->seen_cert_dir && c->ldap_uri == NULL)
 		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");
 	conf_finish_ldap(p, c);
+	conf_finish_inbound(p, c);
 	if (c->crl_file != NULL && c->ca_file == NULL)
 		conf_error(p, "crl-file needs ca-file");
 	if (c->harvest_dir != NULL && !c->harvest_trust_any && c->ca_file == NULL)

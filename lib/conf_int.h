@@ -89,4 +89,27 @@ void conf_finish_ldap(struct conf_parse *p, struct conf *c);
 int kw_unknown_vmta(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
     char **, int);
 
+/* conf_kw.c: shared value helpers (yes/no; a directory that must exist) */
+int conf_parse_bool(struct conf_parse *p, const char *kw, char **w, int n, int *out);
+int conf_set_dir(struct conf_parse *p, char **dst, const char *kw, char **w, int n);
+
+/* conf_inbound.c: the receiving side (mail from outside), and its checks at the end of the file */
+int kw_decrypt(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_verify(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_unwrap_opaque(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_on_undecryptable(struct conf_parse *, struct conf *, struct policy_settings *,
+    const char *, char **, int);
+int kw_decryption_key(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_decryption_key_dir(struct conf_parse *, struct conf *, struct policy_settings *,
+    const char *, char **, int);
+int kw_harvest_ldap(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_harvest_ldap_base(struct conf_parse *, struct conf *, struct policy_settings *,
+    const char *, char **, int);
+void conf_finish_inbound(struct conf_parse *p, struct conf *c);
+
 #endif

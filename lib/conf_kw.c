@@ -773,5 +773,26 @@ const struct conf_keyword conf_keywords[] = {
 	{"ldap-cache-ttl", kw_ldap_cache_ttl, CONF_IN_GLOBAL},
 	{"ldap-negative-ttl", kw_ldap_negative_ttl, CONF_IN_GLOBAL},
 	{"key-passphrase-file", kw_key_passphrase_file, CONF_IN_GLOBAL},
+	/* the receiving side: mail from outside (conf_inbound.c) */
+	{"decrypt", kw_decrypt, CONF_IN_POLICY},
+	{"verify", kw_verify, CONF_IN_POLICY},
+	{"unwrap-opaque", kw_unwrap_opaque, CONF_IN_POLICY},
+	{"on-undecryptable", kw_on_undecryptable, CONF_IN_POLICY},
+	{"decryption-key", kw_decryption_key, CONF_IN_POLICY},
+	{"decryption-key-dir", kw_decryption_key_dir, CONF_IN_POLICY},
+	{"harvest-ldap", kw_harvest_ldap, CONF_IN_GLOBAL},
+	{"harvest-ldap-base", kw_harvest_ldap_base, CONF_IN_GLOBAL},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);
+
+int
+conf_parse_bool(struct conf_parse *p, const char *kw, char **w, int n, int *out)
+{
+	return parse_bool(p, kw, w, n, out);
+}
+
+int
+conf_set_dir(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
+{
+	return set_dir(p, dst, kw, w, n);
+}

@@ -127,9 +127,8 @@ harvest_accept_signer(const struct mime_headers *h, X509 *signer,
 	return signer_ok(signer, addr, reason, reasonlen);
 }
 
-/* The CA certificates among certs (what the signer sent along), as a new stack. */
-static STACK_OF(X509) *
-ca_certs(STACK_OF(X509) *certs, X509 *signer)
+STACK_OF(X509) *
+harvest_ca_certs(STACK_OF(X509) *certs, X509 *signer)
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
 	int i;
@@ -191,7 +190,7 @@ harvest_signer_chain(const struct mime_headers *h, spool *body, const struct har
 	}
 	if (!signer_ok(r.signer, addr, reason, reasonlen))
 		goto cleanup;
-	if (chain != NULL && (*chain = ca_certs(r.certs, r.signer)) == NULL) {
+	if (chain != NULL && (*chain = harvest_ca_certs(r.certs, r.signer)) == NULL) {
 		errmsg_set(reason, reasonlen, "out of memory");
 		rc = -1;
 		goto cleanup;

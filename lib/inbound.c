@@ -355,6 +355,7 @@ verify_entity(const struct inbound_options *o, const char *from, const struct en
 		goto cleanup;
 	}
 	r->smime = verdict(&sv, from, o->trust != NULL, r->reason, sizeof(r->reason));
+	r->signature_ok = sv.status == SIGVERIFY_GOOD;
 	if (sv.signer != NULL) {
 		signer_props(r, sv.signer, from);
 		r->signer = sv.signer;

@@ -37,6 +37,7 @@
 #include "smime.h"
 #include "spool.h"
 #include "message.h"
+#include "inbound_cb.h"
 
 /* Headers kept per message (Postfix's header_size_limit is 100 KB by default). */
 #define HEADER_BYTES_MAX (1024 * 1024)
@@ -318,7 +319,9 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 
 	if (!(cc->has_addr && hostlist_match(m->conf->internal, (struct sockaddr *)&cc->addr)) &&
 	    mta_macro(ctx, "{auth_authen}") == NULL) {
-		/* mail from outside: maybe a signer's certificate to harvest, else untouched */
+		/* mail from outside: decrypt and verify, or a signer to harvest, else untouched */
+		if (inbound_cb_envfrom(ctx, m))
+			return SMFIS_CONTINUE;
 		if (m->conf->harvest_dir != NULL) {
 			m->harvest = 1;
 			return SMFIS_CONTINUE;
@@ -348,6 +351,8 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);
+	if (m->inbound)
+		return inbound_cb_envrcpt(ctx, m, argv);
 	if (m->harvest)
 		return SMFIS_CONTINUE;
 	if (m->pass_reason[0] != '\0') {
@@ -418,6 +423,13 @@ cb_eoh(SMFICTX *ctx)
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);
+	if (m->inbound) {
+		int done;
+		sfsistat rc = inbound_cb_eoh(ctx, m, &done);
+		if (done)
+			conn_end_message(cc);
+		return rc;
+	}
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (m->harvest) {
 		if (ct == NULL || !harvest_is_signed_type(ct->value)) {
@@ -549,6 +561,13 @@ cb_eom(SMFICTX *ctx)
 	size_t headlen;
 	uint64_t insize;
 
+	if (m != NULL && m->inbound) {
+		sfsistat rc;
+		mta_update_qid(ctx, m);
+		rc = inbound_cb_eom(ctx, m, cc->leadspc);
+		conn_end_message(cc);
+		return rc;
+	}
 	if (m == NULL || m->body == NULL)
 		return SMFIS_CONTINUE;
 	mta_update_qid(ctx, m);

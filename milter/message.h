@@ -44,6 +44,7 @@ struct msgctx {
 	char qid[64];
 	char pass_reason[128];       /* set: pass the message untouched at RCPT */
 	int harvest;                 /* from outside: only look for a signer's certificate */
+	int inbound;                 /* from outside: decrypt, verify, harvest (inbound_cb.c) */
 	char vmta[VMTA_MAX];         /* virtual MTA used for the RCPT decisions, "" if none */
 	struct rcpt *rcpts;
 	size_t nrcpt, rcap;
