@@ -32,6 +32,7 @@
 #include "inbound.h"
 #include "inbound_cb.h"
 #include "keystore.h"
+#include "ldappublish.h"
 #include "log.h"
 #include "mime.h"
 
@@ -448,6 +449,21 @@ harvest(const struct msgctx *m, const struct inbound_result *r)
 			break;
 		default:
 			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+		}
+	}
+	if (c->harvest_ldap && c->ldap != NULL) {
+		const char *base = c->harvest_ldap_base != NULL ? c->harvest_ldap_base : c->ldap_base;
+		switch (ldappublish_store(c->ldap, base, addr, r->signer, chain, err, sizeof(err))) {
+		case 1:
+			log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into LDAP %s under %s",
+			    addr, ldapstore_uri(c->ldap), base);
+			break;
+		case 0:
+			log_msg(LOG_INFO, m->qid, "certificate of <%s> already in LDAP", addr);
+			break;
+		default:
+			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s> in LDAP: %s", addr,
+			    err);
 		}
 	}
 	sk_X509_pop_free(chain, X509_free);
