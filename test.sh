@@ -85,7 +85,7 @@ else
 	suites_failed+=("distcheck")
 fi
 
-for suite in tests/conf-examples.sh tests/daemon.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/e2e-signer.sh tests/smime-tool.sh tests/smime-tool-certs.sh tests/pkcs11.sh tests/ldap.sh tests/package.sh tests/interop.sh; do
+for suite in tests/conf-examples.sh tests/daemon.sh tests/miltertest.sh tests/e2e-postfix.sh tests/e2e-reload.sh tests/e2e-harvest.sh tests/e2e-inbound.sh tests/e2e-signer.sh tests/smime-tool.sh tests/smime-tool-certs.sh tests/pkcs11.sh tests/ldap.sh tests/package.sh tests/interop.sh; do
 	echo "== $suite"
 	rc=0
 	args=()
