@@ -20,6 +20,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "conf.h"
 #include "inbound.h"
 #include "mime.h"
 #include "spool.h"
@@ -617,6 +618,127 @@ START_TEST(test_ar_quoting)
 }
 END_TEST
 
+/* ---- the keywords of the receiving side ---- */
+
+static char confdir[256], errors[8][600];
+static int nerrors;
+
+static void
+collect(void *arg, const char *msg)
+{
+	(void)arg;
+	if (nerrors < 8)
+		snprintf(errors[nerrors], sizeof(errors[0]), "%s", msg);
+	nerrors++;
+}
+
+/* Load text as a configuration; the errors go to errors[]. */
+static struct conf *
+load(const char *text)
+{
+	char path[300];
+	struct conf *c = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/smime-milter.conf", confdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	nerrors = 0;
+	(void)conf_load(path, &c, collect, NULL);
+	return c;
+}
+
+static int
+has_error(const char *what)
+{
+	int i;
+
+	for (i = 0; i < nerrors && i < 8; i++)
+		if (strstr(errors[i], what) != NULL)
+			return 1;
+	return 0;
+}
+
+START_TEST(test_conf_keywords)
+{
+	X509 *const gw[] = {bob.cert, NULL}, *const cas[] = {ca.cert, NULL};
+	const char *tmp = getenv("TMPDIR");
+	char text[4096], key[300], open_key[300], nocert[300], cafile[300];
+	struct policy_settings s;
+	struct conf *c;
+
+	snprintf(confdir, sizeof(confdir), "%s/check_inbound.XXXXXX", tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(confdir));
+	snprintf(key, sizeof(key), "%s/gateway.pem", confdir);
+	snprintf(open_key, sizeof(open_key), "%s/open.pem", confdir);
+	snprintf(nocert, sizeof(nocert), "%s/nocert.pem", confdir);
+	snprintf(cafile, sizeof(cafile), "%s/ca.pem", confdir);
+	testpki_write(key, 0600, bob.key, gw, 0);
+	testpki_write(open_key, 0644, bob.key, gw, 0);
+	testpki_write(nocert, 0600, bob.key, NULL, 0);
+	testpki_write(cafile, 0644, NULL, cas, 0);
+
+	snprintf(text, sizeof(text),
+	    "ca-file %s\nauthserv-id mx.example.com\n"
+	    "<domain example.com>\n decrypt yes\n verify yes\n unwrap-opaque yes\n"
+	    " decryption-key %s\n decryption-key-dir %s\n on-undecryptable tempfail\n</domain>\n"
+	    "<virtual-mta mx2>\n verify no\n</virtual-mta>\n", cafile, key, confdir);
+	c = load(text);
+	ck_assert_msg(c != NULL, "%s", errors[0]);
+	ck_assert_int_eq(c->inbound, 1);
+	policy_for_recipient(&c->policy, NULL, "example.com", &s);
+	ck_assert_int_eq(s.decrypt, 1);
+	ck_assert_int_eq(s.verify, 1);
+	ck_assert_int_eq(s.unwrap_opaque, 1);
+	ck_assert_int_eq(s.on_undecryptable, POLICY_UNDECRYPTABLE_TEMPFAIL);
+	ck_assert_str_eq(s.decryption_key, key);
+	ck_assert_str_eq(s.decryption_key_dir, confdir);
+	policy_for_recipient(&c->policy, NULL, "other.example", &s);
+	ck_assert_int_eq(s.decrypt, 0);
+	ck_assert_int_eq(s.on_undecryptable, POLICY_UNDECRYPTABLE_PASS);
+	ck_assert_ptr_null(s.decryption_key);
+	policy_for_recipient(&c->policy, "mx2", "example.com", &s);
+	ck_assert_int_eq(s.verify, 1); /* the <domain> is more specific than the <virtual-mta> */
+	conf_unref(c);
+
+	/* what goes together */
+	ck_assert_ptr_null(load("<domain example.com>\n decrypt yes\n verify yes\n</domain>\n"));
+	ck_assert(has_error("decrypt is on but no decryption-key or decryption-key-dir is set"));
+	ck_assert(has_error("verify needs ca-file"));
+	ck_assert(has_error("verify needs authserv-id"));
+	ck_assert_ptr_null(load("authserv-id \"mx example\"\n"));
+	ck_assert(has_error("authserv-id \"mx example\": not a token"));
+	ck_assert_ptr_null(load("harvest-ldap yes\nharvest-ldap-base ou=h,dc=x\n"));
+	ck_assert(has_error("harvest-ldap needs ldap-uri and ldap-base"));
+	ck_assert_ptr_null(load("harvest-ldap-base nodn\n"));
+	ck_assert(has_error("harvest-ldap-base \"nodn\": not a DN"));
+	/* bad values and files */
+	ck_assert_ptr_null(load("on-undecryptable bounce\n"));
+	ck_assert(has_error("on-undecryptable: \"bounce\" is not pass, tempfail or reject"));
+	snprintf(text, sizeof(text), "decryption-key %s\n", open_key);
+	ck_assert_ptr_null(load(text));
+	ck_assert(has_error("readable by group or others"));
+	snprintf(text, sizeof(text), "decryption-key %s\n", nocert);
+	ck_assert_ptr_null(load(text));
+	ck_assert_msg(has_error("decryption-key ") && nerrors == 1, "%d %s", nerrors, errors[0]);
+	ck_assert_ptr_null(load("<sender a@b.example>\n decrypt yes\n</sender>\n"));
+	ck_assert(has_error("keyword \"decrypt\" is not allowed in <sender>"));
+	/* a pkcs11: URI is taken as it is, checked when used */
+	snprintf(text, sizeof(text), "<domain example.com>\n decrypt yes\n"
+	                             " decryption-key pkcs11:token=gw;object=key\n</domain>\n");
+	c = load(text);
+	ck_assert_msg(c != NULL, "%s", errors[0]);
+	conf_unref(c);
+	{
+		char cmd[400];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", confdir);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+END_TEST
+
 static Suite *
 inbound_suite(void)
 {
@@ -632,6 +754,7 @@ inbound_suite(void)
 	tcase_add_test(tc, test_opaque_unwrap);
 	tcase_add_test(tc, test_forged_results);
 	tcase_add_test(tc, test_ar_quoting);
+	tcase_add_test(tc, test_conf_keywords);
 	suite_add_tcase(s, tc);
 	return s;
 }
