@@ -378,7 +378,7 @@ mkdir -p "$W/nss"
 # sign_detached WRITER SIGNER ENTITY OUT.der : a detached signature over ENTITY's bytes
 sign_detached() {
 	case $1 in
-		openssl) openssl cms -sign -binary -md sha256 -signer "$P/$2.crt" -inkey "$P/$2.key" \
+		openssl*) openssl cms -sign -binary -md sha256 -signer "$P/$2.crt" -inkey "$P/$2.key" \
 			-certfile "$W/pki/ca/inter.crt" -in "$3" -outform DER -out "$4" ;;
 		gpgsm) echo test | GNUPGHOME=$W/gnupg timeout 60 gpgsm --batch --pinentry-mode loopback \
 			--passphrase-fd 0 -u "$2" --detach-sign --output "$4" "$3" ;;
@@ -389,6 +389,11 @@ sign_detached() {
 encrypt() {
 	case $1 in
 		openssl) openssl cms -encrypt -binary -aes256 -in "$3" -outform DER -out "$4" "$P/$2.crt" ;;
+		openssl-gcm) openssl cms -encrypt -binary -aes-256-gcm -in "$3" -outform DER -out "$4" \
+			"$P/$2.crt" ;;
+		openssl-oaep) openssl cms -encrypt -binary -aes-128-cbc -in "$3" -outform DER -out "$4" \
+			-recip "$P/$2.crt" -keyopt rsa_padding_mode:oaep -keyopt rsa_oaep_md:sha256 \
+			-keyopt rsa_mgf1_md:sha256 ;;
 		gpgsm) GNUPGHOME=$W/gnupg timeout 60 gpgsm --batch --encrypt -r "$2" --output "$4" "$3" ;;
 		nss) cmsutil -E -d "$NSSDB" -r "$2" -i "$3" -o "$4" ;;
 	esac
@@ -401,7 +406,7 @@ signed_encrypted() {
 	[ "${5:-}" = tamper ] && sed -i 's/the figures/the Figures/' "$d.inner"
 	mk signed "$d.inner" "$d.sig" "$d.signed" &&
 		encrypt "$w" "$to" "$d.signed" "$d.env" &&
-		mk p7 "$d.env" enveloped-data "$d.p7"
+		mk p7 "$d.env" "$([ "$w" = openssl-gcm ] && echo authEnveloped-data || echo enveloped-data)" "$d.p7"
 }
 # ar ID FILE : the Authentication-Results values of our authserv-id in FILE
 ar() { mk headers "$2" Authentication-Results | grep "^$AUTHSERV;" || true; }
@@ -422,8 +427,11 @@ else
 fi
 
 # 2. Signed and encrypted by each writer, to uma's own certificate and to the gateway certificate
-for w in openssl gpgsm nss; do
-	for t in user gateway; do
+# (and OpenSSL with AES-256-GCM, AuthEnvelopedData, and with RSA-OAEP, which the other two lack)
+for wt in openssl:user openssl:gateway gpgsm:user gpgsm:gateway nss:user nss:gateway \
+	openssl-gcm:user openssl-oaep:gateway; do
+	w=${wt%:*} t=${wt#*:}
+	{
 		id=$w-$t
 		if [ "$t" = user ]; then rcpt=$UMA to=$UMA key="$W/dkeys/$UMA.pem"; else rcpt=$VIC to=$GW key="$W/gateway.pem"; fi
 		if ! signed_encrypted "$id" "$w" "$ZOE" "$to" >"$W/$id.make.log" 2>&1; then
@@ -449,12 +457,14 @@ for w in openssl gpgsm nss; do
 		else
 			notok "$w -> $t: Authentication-Results: $AUTHSERV; smime=pass with identifier, serial and issuer" "$v"
 		fi
-		if grep -q "from outside: decrypted enveloped-data with $key; smime=pass signer=<$ZOE>" "$W/milter-b.log"; then
-			ok "$w -> $t: node B logs the key that decrypted it ($(basename "$key"))"
+		kind=enveloped-data
+		[ "$w" = openssl-gcm ] && kind=authEnveloped-data
+		if grep -q "from outside: decrypted $kind with $key; smime=pass signer=<$ZOE>" "$W/milter-b.log"; then
+			ok "$w -> $t: node B logs $kind and the key that decrypted it ($(basename "$key"))"
 		else
-			notok "$w -> $t: node B logs the key that decrypted it ($(basename "$key"))" "$(grep 'from outside' "$W/milter-b.log" | tail -n 3)"
+			notok "$w -> $t: node B logs $kind and the key that decrypted it ($(basename "$key"))" "$(grep 'from outside' "$W/milter-b.log" | tail -n 3)"
 		fi
-	done
+	}
 done
 
 # 3. zoe's verified certificate was harvested into the directory: one entry, her certificate
