@@ -95,7 +95,7 @@ struct policy_settings {
 	enum policy_on_undecryptable on_undecryptable;
 	char *decryption_key;      /* the domain's gateway key (file or pkcs11:); owned by the scope */
 	char *decryption_key_dir;  /* recipients' own keys, <address>.pem; owned by the scope */
-	int decryption_key_line;
+	int decryption_key_line, decryption_key_dir_line; /* where given (0: not) */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };

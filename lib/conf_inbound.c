@@ -102,6 +102,7 @@ kw_decryption_key_dir(struct conf_parse *p, struct conf *c, struct policy_settin
 {
 	(void)c;
 	ps->set |= POLICY_DECRYPTION_KEY_DIR;
+	ps->decryption_key_dir_line = p->line;
 	return conf_set_dir(p, &ps->decryption_key_dir, kw, w, n);
 }
 
