@@ -12,7 +12,8 @@
 #
 # Checked: messages signed and encrypted by OpenSSL, GnuPG gpgsm and NSS cmsutil to a user's
 # certificate and to the domain gateway certificate are delivered decrypted, byte for byte what
-# the sender encrypted, with smime=pass; a tampered signature gives smime=fail, a signer from an
+# the sender encrypted, with smime=pass (also AES-GCM and RSA-OAEP from OpenSSL, and with the
+# gateway key in a SoftHSM2 token); a tampered signature gives smime=fail, a signer from an
 # untrusted CA smime=neutral; forged Authentication-Results claiming our authserv-id are removed;
 # an opaque signature is unwrapped; a certificate harvested by B is found in LDAP by C for its
 # next outgoing message (judged by the three verifiers); concurrent harvests of one address by
@@ -59,7 +60,9 @@ setup_failed() { notok "setup: $1" "${2:-}"; finish || true; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || setup_failed "run as root (private Postfix instances are started)"
 harness_need swaks openssl postconf cmp gpgsm gpgconf certutil pk12util cmsutil slapd slaptest \
-	ldapadd ldapsearch base64 || setup_failed "missing tools (run tests/deps.sh as root)"
+	ldapadd ldapsearch base64 softhsm2-util pkcs11-tool || setup_failed "missing tools (run tests/deps.sh as root)"
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+[ -r "$SOFTHSM_MODULE" ] || setup_failed "no $SOFTHSM_MODULE (install softhsm2)"
 MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
 [ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first)"
 
@@ -193,6 +196,21 @@ bundle "$UMA" "$W/dkeys/$UMA.pem"   # uma's own key, in decryption-key-dir
 bundle "$GW" "$W/gateway.pem"       # example.com's gateway key
 bundle "$ZOE" "$W/akeys/$ZOE.pem"   # zoe signs at node A
 for a in $ZOE $YVES $UMA $VIC $GW $NORA; do rm -f "$W/pki/certs/$a.crt"; done # nobody has them on file
+# the same gateway key in a SoftHSM2 token too, for a domain whose decryption-key is a pkcs11: URI
+mkdir -m 0700 -p "$W/softhsm/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$W/softhsm/tokens" \
+	>"$W/softhsm/softhsm2.conf"
+export SOFTHSM2_CONF=$W/softhsm/softhsm2.conf
+HSM_PIN=$(openssl rand -hex 8)
+(umask 077 && printf '%s\n' "$HSM_PIN" >"$W/hsm.pin")
+{ softhsm2-util --init-token --free --label gw --pin "$HSM_PIN" --so-pin "$(openssl rand -hex 8)" &&
+	openssl pkey -in "$P/$GW.key" -outform DER -out "$W/gw.key.der" &&
+	pkcs11-tool --module "$SOFTHSM_MODULE" --token-label gw --login --pin "$HSM_PIN" \
+		--write-object "$W/gw.key.der" --type privkey --id 02 --label gateway; } >"$W/softhsm.log" 2>&1 ||
+	setup_failed "SoftHSM2 token with the gateway key" "$(tail "$W/softhsm.log")"
+rm -f "$W/gw.key.der"
+cat "$P/$GW.crt" "$W/pki/ca/inter.crt" >"$W/gw-chain.pem"
+HSM_URI="pkcs11:token=gw;object=gateway;type=private;pin-source=file:$W/hsm.pin?x-cert-file=$W/gw-chain.pem"
 
 # ---------------------------------------------------------------------------------------------
 # slapd: the fleet's directory, harvested certificates under ou=harvested
@@ -280,6 +298,11 @@ $(ldap_conf)
     decrypt             yes
     decryption-key      $W/gateway.pem
     on-undecryptable    tempfail
+</domain>
+<domain hsm.example>
+    decrypt             yes
+    verify              yes
+    decryption-key      $HSM_URI
 </domain>
 <domain reject.example>
     decrypt             yes
@@ -466,6 +489,22 @@ for wt in openssl:user openssl:gateway gpgsm:user gpgsm:gateway nss:user nss:gat
 		fi
 	}
 done
+
+# 2b. The gateway key in a PKCS#11 token (SoftHSM2): the same message decrypts there
+if signed_encrypted hsm openssl "$ZOE" "$GW" >"$W/hsm.make.log" 2>&1; then
+	mk message "$W/hsm.p7" "$W/hsm.eml" "Zoe <$ZOE>" someone@hsm.example "to the token's key" hsm
+	if send hsm "$B_SMTPD" "$ZOE" someone@hsm.example "$W/hsm.eml" external && f=$(delivered hsm) &&
+		mk entity "$f" "$W/hsm.got" && cmp -s "$W/hsm.got" "$W/hsm.signed" &&
+		[[ $(ar hsm "$f") == "$AUTHSERV; smime=pass "* ]] &&
+		grep -q "decrypted enveloped-data with pkcs11:token=gw;object=gateway;type=private" "$W/milter-b.log"; then
+		ok "decryption-key in a PKCS#11 token (SoftHSM2): decrypted there, byte for byte, smime=pass"
+	else
+		notok "decryption-key in a PKCS#11 token (SoftHSM2): decrypted there, byte for byte, smime=pass" \
+			"$(tail -n 3 "$W/swaks-hsm.out"; grep -h 'hsm\|pkcs11' "$W/milter-b.log" | tail -n 3)"
+	fi
+else
+	notok "a message for the token's key" "$(tail -n 3 "$W/hsm.make.log")"
+fi
 
 # 3. zoe's verified certificate was harvested into the directory: one entry, her certificate
 if [ "$(entries "$ZOE")" = 1 ] && ldap_holds "$ZOE" "$P/$ZOE.crt"; then
