@@ -532,23 +532,82 @@ add_header(struct strbuf *out, const char *name, const char *value)
 	return 0;
 }
 
+/* The message passed on as it is (no signature, no encryption): CRLF body after out's headers. */
+static int
+copy_body(spool *sp, struct strbuf *out, char *err, size_t errlen)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (strbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
+		return -1;
+	while ((n = spool_read(sp, buf, sizeof(buf), err, errlen)) > 0)
+		if (strbuf_append(out, buf, (size_t)n) != 0)
+			break;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (n > 0)
+		errmsg_set(err, errlen, "out of memory");
+	return n == 0 ? 0 : -1;
+}
+
+/* The S/MIME entity of m into out (after its headers) with smime_protect. */
+static int
+protect_body(const struct tool_message *m, const struct protect_request *req,
+    const struct keystore_identity *signer, STACK_OF(X509) *certs, spool *sp, struct strbuf *out,
+    char *err, size_t errlen)
+{
+	struct smime_request sr;
+	struct smime_result *res = &sr.result;
+	struct strbuf body;
+	char *head = NULL;
+	size_t headlen = 0;
+	int rc = -1;
+
+	strbuf_init(&body);
+	if (mime_content_block(&m->headers, 0, &head, &headlen) != 0) {
+		errmsg_set(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.opt.sign = req->sign;
+	sr.opt.sign_format = req->opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
+	sr.opt.encrypt = req->encrypt;
+	sr.opt.transport_7bit = 1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
+	sr.signer = signer;
+	sr.recipients = certs;
+	sr.head = head;
+	sr.headlen = headlen;
+	sr.body = sp;
+	sr.out = collect;
+	sr.out_arg = &body;
+	if (smime_protect(&sr, err, errlen) != 0)
+		goto cleanup;
+	if (add_header(out, "Content-Type", res->content_type) != 0 ||
+	    add_header(out, "Content-Disposition", res->disposition) != 0 ||
+	    add_header(out, "Content-Transfer-Encoding", res->transfer_encoding) != 0 ||
+	    strbuf_puts(out, "\r\n") != 0 || strbuf_append(out, body.data, body.len) != 0) {
+		errmsg_set(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	OPENSSL_cleanse(head, headlen);
+	free(head);
+	strbuf_free(&body);
+	return rc;
+}
+
 int
 message_protect(const struct tool_message *m, const struct protect_request *req,
     struct strbuf *out, char *err, size_t errlen)
 {
 	struct keystore_identity signer;
 	STACK_OF(X509) *certs = NULL;
-	struct smime_options opt;
-	struct smime_result res;
-	struct strbuf body;
 	const struct mime_header *ct;
-	char *head = NULL;
-	size_t headlen = 0;
 	spool *sp = NULL;
 	int rc = -1, protecting = req->sign || req->encrypt;
 
 	memset(&signer, 0, sizeof(signer));
-	strbuf_init(&body);
 	strbuf_init(out);
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (protecting && ct != NULL && mime_is_protected_type(ct->value)) {
@@ -574,51 +633,13 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	if (!protecting) {
-		char buf[65536];
-		ssize_t n;
-		if (strbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
-			goto cleanup;
-		while ((n = spool_read(sp, buf, sizeof(buf), err, errlen)) > 0)
-			if (strbuf_append(out, buf, (size_t)n) != 0)
-				break;
-		OPENSSL_cleanse(buf, sizeof(buf));
-		if (n != 0) {
-			if (n > 0)
-				errmsg_set(err, errlen, "out of memory");
-			goto cleanup;
-		}
-		rc = 0;
-		goto cleanup;
-	}
-	if (mime_content_block(&m->headers, 0, &head, &headlen) != 0) {
-		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	memset(&opt, 0, sizeof(opt));
-	opt.sign = req->sign;
-	opt.sign_format = req->opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
-	opt.encrypt = req->encrypt;
-	opt.transport_7bit = 1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
-	if (smime_protect(&opt, &signer, certs, head, headlen, sp, collect, &body, &res, err,
-	        errlen) != 0)
-		goto cleanup;
-	if (add_header(out, "Content-Type", res.content_type) != 0 ||
-	    add_header(out, "Content-Disposition", res.disposition) != 0 ||
-	    add_header(out, "Content-Transfer-Encoding", res.transfer_encoding) != 0 ||
-	    strbuf_puts(out, "\r\n") != 0 || strbuf_append(out, body.data, body.len) != 0) {
-		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	rc = 0;
+	if (!protecting)
+		rc = copy_body(sp, out, err, errlen);
+	else
+		rc = protect_body(m, req, &signer, certs, sp, out, err, errlen);
 cleanup:
-	if (head != NULL) {
-		OPENSSL_cleanse(head, headlen);
-		free(head);
-	}
 	if (rc != 0)
 		strbuf_free(out);
-	strbuf_free(&body);
 	spool_free(sp);
 	sk_X509_pop_free(certs, X509_free);
 	keystore_identity_free(&signer);
