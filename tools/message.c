@@ -367,31 +367,45 @@ file_missing(const char *dir, const char *addr, const char *ext)
 	return stat(path, &st) != 0 && errno == ENOENT;
 }
 
-/* The signer's certificate must be valid, allow signing, name From: and (with ca_file) chain. */
+/*
+ * The index smime-tool chooses certificates through, as the milter does:
+ * --cert-dir (when encrypting) with --ca-file.  *ci stays NULL when
+ * neither is needed.  0, or -1 with err naming the directory or CA file.
+ */
 static int
-check_signer(const struct tool_message *m, const char *dir, const char *ca_file,
-    const struct keystore_identity *id, char *err, size_t errlen)
+open_index(const struct protect_request *req, certindex **ci, char *err, size_t errlen)
 {
-	const char *dirs[] = {NULL};
-	struct certindex_options o = {ca_file, NULL};
-	certindex *trust = NULL;
+	const char *dirs[] = {req->encrypt ? req->cert_dir : NULL, NULL};
+	struct certindex_options o = {req->ca_file, NULL};
 	char why[512];
-	int rc;
 
-	if (ca_file != NULL && (trust = certindex_open(dirs, &o, why, sizeof(why))) == NULL) {
+	*ci = NULL;
+	if (!req->encrypt && req->ca_file == NULL)
+		return 0;
+	*ci = certindex_open(dirs, &o, why, sizeof(why));
+	if (*ci == NULL) {
 		errmsg_set(err, errlen, "%s - stopping", why);
 		return -1;
 	}
-	rc = certindex_validate_signer(trust, id->cert, id->chain, m->from, why, sizeof(why));
-	certindex_free(trust);
-	if (rc != 0)
-		errmsg_set(err, errlen, "Sender key for %s cannot be used: %s/%s.pem: %s - stopping",
-		    m->from, dir, m->from, why);
-	return rc;
+	return 0;
+}
+
+/* The signer's certificate must be valid, allow signing, name From: and (with ca_file) chain. */
+static int
+check_signer(const struct tool_message *m, const char *dir, certindex *ci,
+    const struct keystore_identity *id, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (certindex_validate_signer(ci, id->cert, id->chain, m->from, why, sizeof(why)) == 0)
+		return 0;
+	errmsg_set(err, errlen, "Sender key for %s cannot be used: %s/%s.pem: %s - stopping",
+	    m->from, dir, m->from, why);
+	return -1;
 }
 
 static int
-load_signer(const struct tool_message *m, const struct protect_request *req,
+load_signer(const struct tool_message *m, const struct protect_request *req, certindex *ci,
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	char words[4200], kerr[512];
@@ -403,7 +417,7 @@ load_signer(const struct tool_message *m, const struct protect_request *req,
 	}
 	switch (keystore_load(dir, m->from, id, kerr, sizeof(kerr))) {
 	case KEYSTORE_FOUND:
-		return check_signer(m, dir, req->ca_file, id, err, errlen);
+		return check_signer(m, dir, ci, id, err, errlen);
 	case KEYSTORE_MISSING:
 		errmsg_set(err, errlen, "Sender private key file %s.pem not found in %s - stopping",
 		    m->from, dir_words(dir, words, sizeof(words)));
@@ -420,9 +434,10 @@ load_signer(const struct tool_message *m, const struct protect_request *req,
 	}
 }
 
+/* Every recipient's certificate, chosen by certindex_find (file name or subjectAltName). */
 static int
-load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *certs,
-    char *err, size_t errlen)
+load_recipients(const struct tool_message *m, const char *dir, certindex *ci,
+    STACK_OF(X509) *certs, char *err, size_t errlen)
 {
 	char words[4200], why[512];
 	size_t i;
@@ -434,7 +449,8 @@ load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *c
 		return -1;
 	}
 	for (i = 0; i < m->nrcpt; i++) {
-		switch (certstore_lookup(dir, m->rcpts[i].addr, &cert, why, sizeof(why))) {
+		const char *addr = m->rcpts[i].addr;
+		switch (certindex_find(ci, addr, &cert, why, sizeof(why))) {
 		case CERTSTORE_FOUND:
 			if (!sk_X509_push(certs, cert)) {
 				X509_free(cert);
@@ -444,12 +460,16 @@ load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *c
 			break;
 		case CERTSTORE_MISSING:
 			errmsg_set(err, errlen,
-			    "Recipient public cert file %s.crt not found in %s - stopping",
-			    m->rcpts[i].addr, dir_words(dir, words, sizeof(words)));
+			    "Recipient public cert file %s.crt not found in %s - stopping", addr,
+			    dir_words(dir, words, sizeof(words)));
+			return -1;
+		case CERTSTORE_UNUSABLE:
+			errmsg_set(err, errlen, "Recipient cert for %s in %s cannot be used: %s - stopping",
+			    addr, dir_words(dir, words, sizeof(words)), why);
 			return -1;
 		default:
-			errmsg_set(err, errlen, "Recipient cert file %s/%s.crt cannot be used: %s - stopping",
-			    dir, m->rcpts[i].addr, why);
+			errmsg_set(err, errlen, "Recipient cert for %s cannot be looked up: %s - stopping",
+			    addr, why);
 			return -1;
 		}
 	}
@@ -604,6 +624,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	struct keystore_identity signer;
 	STACK_OF(X509) *certs = NULL;
 	const struct mime_header *ct;
+	certindex *ci = NULL;
 	spool *sp = NULL;
 	int rc = -1, protecting = req->sign || req->encrypt;
 
@@ -615,7 +636,9 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 		    "%s is already S/MIME or PGP/MIME: not protecting it again - stopping", m->path);
 		goto cleanup;
 	}
-	if (req->sign && load_signer(m, req, &signer, err, errlen) != 0)
+	if (protecting && open_index(req, &ci, err, errlen) != 0)
+		goto cleanup;
+	if (req->sign && load_signer(m, req, ci, &signer, err, errlen) != 0)
 		goto cleanup;
 	if (req->encrypt) {
 		certs = sk_X509_new_null();
@@ -623,7 +646,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 			errmsg_set(err, errlen, "out of memory");
 			goto cleanup;
 		}
-		if (load_recipients(m, req->cert_dir, certs, err, errlen) != 0)
+		if (load_recipients(m, req->cert_dir, ci, certs, err, errlen) != 0)
 			goto cleanup;
 	}
 	sp = body_spool(m, err, errlen);
@@ -642,6 +665,7 @@ cleanup:
 		strbuf_free(out);
 	spool_free(sp);
 	sk_X509_pop_free(certs, X509_free);
+	certindex_free(ci);
 	keystore_identity_free(&signer);
 	return rc;
 }
