@@ -15,7 +15,7 @@
  *   decide_end_of_message  sign/encrypt, the new body and Content-* headers,
  *                          or the harvest of a signer's certificate
  *
- * The rules (doc/hacking.md lists where each one is tested):
+ * The rules (tests/check_decide.c tests each one; see doc/hacking.md):
  * - One message gets one body.  A recipient whose policy encrypts and who
  *   has a certificate (ENCRYPT) cannot share a body with one who must get
  *   it unencrypted (CLEAR: no certificate, and policy does not encrypt or
