@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #include "certindex.h"
+#include "decide.h"
 #include "hostlist.h"
 #include "ldapstore.h"
 #include "policy.h"
@@ -63,6 +64,8 @@ struct conf {
 	ldapstore *ldap;       /* asked when certs has none; NULL without ldap-uri */
 	hostlist *internal;    /* clients whose mail is processed */
 	enum conf_on_error on_error;
+	struct decide_replies replies; /* the SMTP reply of every outcome, from on-error and
+	                                  unknown-virtual-mta (decide_replies_build) */
 	struct policy policy;  /* sign/encrypt/algorithms per scope */
 	char *vmta_header;     /* header naming the virtual MTA (X-Virtual-MTA) */
 	char *vmta_macro;      /* milter macro naming it, e.g. {daemon_name}; NULL: none */

@@ -613,13 +613,7 @@ certindex_free(certindex *ci)
 /* ---- storing (harvested certificates) ---- */
 
 int
-certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t errlen)
-{
-	return certindex_store_chain(dir, addr, cert, NULL, err, errlen);
-}
-
-int
-certindex_store_chain(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
+certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
     char *err, size_t errlen)
 {
 	char path[4096], tmp[4096];

@@ -374,31 +374,18 @@ conf_parse_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 	conf_note_line(c, ps, k->name, p->line);
 }
 
-/* Which directories the final settings of a scope need. */
-static void
-conf_scope_needs(struct conf_parse *p, const struct policy_settings *s)
+/* policy_visit_fn: which directories the settings of a scope need. */
+static int
+conf_scope_needs(void *arg, const struct policy_scope *scope, const struct policy_settings *s)
 {
+	struct conf_parse *p = arg;
+
+	(void)scope;
 	if ((s->set & POLICY_ENCRYPT) && s->encrypt)
 		p->needs_cert_dir = 1;
 	if ((s->set & POLICY_SIGN) && s->sign && !(s->set & POLICY_SIGNING_KEY))
 		p->needs_key_dir = 1;
-}
-
-static void
-conf_check_needs(struct conf_parse *p, const struct policy *pol)
-{
-	size_t i, j;
-
-	conf_scope_needs(p, &pol->global);
-	for (i = 0; i < pol->ndomains; i++)
-		conf_scope_needs(p, &pol->domains[i].s);
-	for (i = 0; i < pol->nsenders; i++)
-		conf_scope_needs(p, &pol->senders[i].s);
-	for (i = 0; i < pol->nvmtas; i++) {
-		conf_scope_needs(p, &pol->vmtas[i].s);
-		for (j = 0; j < pol->vmtas[i].ndomains; j++)
-			conf_scope_needs(p, &pol->vmtas[i].domains[j].s);
-	}
+	return 0;
 }
 
 static void
@@ -456,7 +443,8 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	}
 	if (c->vmta_header == NULL && (c->vmta_header = strdup("X-Virtual-MTA")) == NULL)
 		conf_error(p, "out of memory");
-	conf_check_needs(p, &c->policy);
+	decide_replies_build(&c->replies, c);
+	(void)policy_foreach_scope(&c->policy, conf_scope_needs, p);
 	if (p->needs_cert_dir && !p->seen_cert_dir && c->ldap_uri == NULL)
 		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");
 	conf_finish_ldap(p, c);

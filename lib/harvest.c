@@ -231,13 +231,6 @@ dkim_passed(const struct mime_headers *h, const char *authserv_id, const char *d
 
 int
 harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_options *o,
-    X509 **signer, char *addr, size_t addrlen, char *reason, size_t reasonlen)
-{
-	return harvest_signer_chain(h, body, o, signer, NULL, addr, addrlen, reason, reasonlen);
-}
-
-int
-harvest_signer_chain(const struct mime_headers *h, spool *body, const struct harvest_options *o,
     X509 **signer, STACK_OF(X509) **chain, char *addr, size_t addrlen, char *reason,
     size_t reasonlen)
 {

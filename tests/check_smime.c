@@ -326,7 +326,7 @@ START_TEST(test_sign_encrypt_two_recipients)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, carol.cert);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain, *inner;
 	const char *who[] = {"bob", "carol"};
@@ -336,13 +336,14 @@ START_TEST(test_sign_encrypt_two_recipients)
 	                    " protocol=\"application/pkcs7-signature\";\r\n"
 	                    " micalg=sha-256; boundary=\"b0undary\"\r\n\r\n";
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), 0);
-	ck_assert_str_eq(res.content_type,
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
+	ck_assert_str_eq(req.result.content_type,
 	    "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"");
-	ck_assert_str_eq(res.transfer_encoding, "base64");
-	ck_assert_str_eq(res.disposition, "attachment; filename=\"smime.p7m\"");
-	ck_assert_uint_eq(res.bytes, o.len);
+	ck_assert_str_eq(req.result.transfer_encoding, "base64");
+	ck_assert_str_eq(req.result.disposition, "attachment; filename=\"smime.p7m\"");
+	ck_assert_uint_eq(req.result.bytes, o.len);
 	assert_b64_lines(&o);
 	inner = expected_inner(&ilen);
 	for (int i = 0; i < 2; i++) {
@@ -373,13 +374,14 @@ START_TEST(test_encrypt_only)
 	struct smime_options opt = {.encrypt = 1};
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain, *inner;
 	size_t plen, ilen;
 
-	ck_assert_int_eq(smime_protect(&opt, NULL, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), 0);
+	req = (struct smime_request){.opt = opt, .signer = NULL, .recipients = rc,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	plain = decrypt_with(&o, &bob, &plen);
 	inner = expected_inner(&ilen);
 	ck_assert_ptr_nonnull(plain);
@@ -398,18 +400,19 @@ START_TEST(test_sign_only)
 	struct smime_options opt = {.sign = 1, .digest = EVP_sha512()};
 	struct keystore_identity signer = signer_alice();
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *inner, boundary[80], *b;
 	size_t ilen;
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, NULL, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(res.content_type, "multipart/signed;\r\n protocol=\"application/"
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = NULL,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(req.result.content_type, "multipart/signed;\r\n protocol=\"application/"
 	                                       "pkcs7-signature\";\r\n micalg=sha-512;") ==
-	        res.content_type, "%s", res.content_type);
-	ck_assert_str_eq(res.transfer_encoding, "");
-	b = strstr(res.content_type, "boundary=\"");
+	        req.result.content_type, "%s", req.result.content_type);
+	ck_assert_str_eq(req.result.transfer_encoding, "");
+	b = strstr(req.result.content_type, "boundary=\"");
 	ck_assert_ptr_nonnull(b);
 	snprintf(boundary, sizeof(boundary), "%s", b + 10);
 	boundary[strlen(boundary) - 1] = '\0';
@@ -429,7 +432,7 @@ START_TEST(test_large_spilled_body)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	size_t blen = 3 * 1024 * 1024 + 17, i, plen, hl = strlen(head);
 	char *big = malloc(blen), *expect = malloc(hl + blen), err[256], *plain;
 	spool *sp;
@@ -440,8 +443,9 @@ START_TEST(test_large_spilled_body)
 	ck_assert(spool_on_disk(sp));
 	memcpy(expect, head, hl);
 	memcpy(expect + hl, big, blen);
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, hl, sp, collect, &o, &res, err,
-	                     sizeof(err)), 0);
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = head, .headlen = hl, .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	ck_assert_uint_le(o.max_chunk, 65536); /* bounded hand-over to the MTA */
 	ck_assert_uint_gt(o.calls, 50);
 	plain = decrypt_with(&o, &bob, &plen);
@@ -464,14 +468,15 @@ START_TEST(test_gcm_auth_enveloped)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain, *inner;
 	size_t plen, ilen;
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), 0);
-	ck_assert_str_eq(res.content_type,
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
+	ck_assert_str_eq(req.result.content_type,
 	    "application/pkcs7-mime; smime-type=authEnveloped-data; name=\"smime.p7m\"");
 	plain = decrypt_with(&o, &bob, &plen);
 	ck_assert_ptr_nonnull(plain);
@@ -492,13 +497,14 @@ START_TEST(test_empty_body)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body("", 0, SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain;
 	size_t plen;
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, "\r\n", 2, sp, collect, &o, &res, err,
-	                     sizeof(err)), 0);
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = "\r\n", .headlen = 2, .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	plain = decrypt_with(&o, &bob, &plen);
 	ck_assert_ptr_nonnull(plain);
 	verify_multipart(plain, plen, "e", "\r\n", 2, "SHA256");
@@ -512,27 +518,28 @@ END_TEST
 
 START_TEST(test_protect_errors)
 {
-	struct smime_options opt = {.sign = 1, .encrypt = 1};
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL), *none = sk_X509_new_null();
 	struct outbuf o = {0};
-	struct smime_result res;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
+	struct smime_request req = {.opt = {.sign = 1, .encrypt = 1}, .signer = NULL,
+	    .recipients = rc, .head = head, .headlen = strlen(head), .body = sp, .out = collect,
+	    .out_arg = &o};
 	char err[256];
 
-	ck_assert_int_eq(smime_protect(&opt, NULL, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), -1);
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "signing requested without a signing identity");
-	ck_assert_int_eq(smime_protect(&opt, &signer, none, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), -1);
+	req.signer = &signer;
+	req.recipients = none;
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "encryption requested without recipient certificates");
-	opt.sign = opt.encrypt = 0;
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), -1);
-	opt.sign = opt.encrypt = 1;
+	req.recipients = rc;
+	req.opt.sign = req.opt.encrypt = 0;
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "nothing to do: neither sign nor encrypt");
+	req.opt.sign = req.opt.encrypt = 1;
 	o.fail = 1; /* the MTA refuses the body */
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), -1);
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "cannot hand the result to the MTA");
 	spool_free(sp);
 	sk_X509_free(signer.chain);

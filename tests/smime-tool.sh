@@ -290,6 +290,37 @@ run broken -- send broken.eml --sign --encrypt
 check "broken header block: clear message naming the file, no crash" \
     eval "rc_fail && err_has 'broken.eml: not an RFC 5322 message'"
 
+# Recipients are chosen through the milter's certificate index: by subjectAltName under any file
+# name, validated before use (an expired certificate is not used), chained with --ca-file.
+# shellcheck source=lib/pki.sh
+. "$HERE/lib/pki.sh"
+pki_ca_setup "$W/pki" "$W"
+mkdir -p "$W/certs-san" "$W/certs-expired" "$W/certs-self"
+cp "$W/pki/certs/bob@partner.example.crt" "$W/certs-san/partner-bob.pem"
+pki_issue bob@partner.example "$W/bob-expired" "$(pki_when '-30 days')" "$(pki_when '-1 day')"
+cp "$W/bob-expired.crt" "$W/certs-expired/bob@partner.example.crt"
+pki_self_signed bob@partner.example "$W/bob-self"
+cp "$W/bob-self.crt" "$W/certs-self/bob@partner.example.crt"
+printf '%s\n' 'From: alice@example.com' 'To: bob@partner.example' 'Subject: to bob' '' 'hello' \
+    >"$W/cwd/tobob.eml"
+BOB_KEY=("-recip" "$W/pki/private/bob@partner.example.crt" "-inkey" "$W/pki/private/bob@partner.example.key")
+run bysan -- send tobob.eml --encrypt --cert-dir "$W/certs-san"
+check "a recipient certificate found by its subjectAltName in partner-bob.pem: bob decrypts it" \
+    eval "rc_is 0 && openssl cms -decrypt ${BOB_KEY[*]} -in '$LAST.out' -out /dev/null"
+run expiredcert -- send tobob.eml --encrypt --cert-dir "$W/certs-expired"
+check "an expired recipient certificate is not used: the message names the address, the directory and why" \
+    eval "rc_fail && err_line 'Recipient cert for bob@partner.example in directory $W/certs-expired cannot be used: certificate for bob@partner.example has expired - stopping'"
+run selfnoca -- send tobob.eml --encrypt --cert-dir "$W/certs-self"
+check "a self-signed recipient certificate without --ca-file: used (no chain check)" rc_is 0
+run selfca -- send tobob.eml --encrypt --cert-dir "$W/certs-self" --ca-file "$W/pki/ca/chain.pem"
+check "with --ca-file it must chain: refused, naming the address and the reason" \
+    eval "rc_fail && err_has 'Recipient cert for bob@partner.example in directory $W/certs-self cannot be used: certificate for bob@partner.example is not trusted'"
+run goodca -- send tobob.eml --encrypt --cert-dir "$W/certs-san" --ca-file "$W/pki/ca/chain.pem"
+check "with --ca-file a certificate of the test CA is used" rc_is 0
+run nocertdir -- send tobob.eml --encrypt --cert-dir "$W/no-such-dir"
+check "an unreadable --cert-dir: a message naming it" \
+    eval "rc_fail && err_line 'certificate directory $W/no-such-dir: No such file or directory - stopping'"
+
 echo "# stdout, sign-only, verify and decrypt"
 run stdout -- send msg1.eml --sign --encrypt
 cp "$LAST.out" "$W/stdout1.eml"

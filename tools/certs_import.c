@@ -7,14 +7,14 @@
  * certificate bundle): every end-entity certificate is stored, for every
  * address it names (subjectAltName rfc822Name, subject emailAddress), as
  * DIR/<address>.crt followed by the file's CA certificates, with
- * certindex_store_chain, which keeps a file already holding a certificate
+ * certindex_store, which keeps a file already holding a certificate
  * with the same or a later notBefore -- when the milter's index would use
  * it: the file is first written to a private temporary directory and
  * looked up there with certindex_find and the same ca-file and crl-file
  * (validity, keyUsage, extendedKeyUsage, address, chain, revocation).
  *
  * A message (it has a header block with From: or Content-Type:): its
- * S/MIME signature is checked with harvest_signer_chain, as the milter's
+ * S/MIME signature is checked with harvest_signer, as the milter's
  * harvesting does (signature over the content, signer names the From:
  * address, usable for encryption, chain to --ca-file unless --trust any),
  * and the signer's certificate is stored for the From: address with the
@@ -173,7 +173,7 @@ index_verdict(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X5
 		return -1;
 	}
 	snprintf(file, sizeof(file), "%s/%s.crt", dir, addr);
-	if (certindex_store_chain(dir, addr, x, chain, reason, reasonlen) != 1)
+	if (certindex_store(dir, addr, x, chain, reason, reasonlen) != 1)
 		goto cleanup;
 	ci = certindex_open(dirs, &o, reason, reasonlen);
 	if (ci == NULL)
@@ -203,7 +203,7 @@ store_one(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X509) 
 
 	certs_serial(x, serial, sizeof(serial));
 	certstore_time(X509_get0_notAfter(x), 0, until, sizeof(until));
-	switch (certindex_store_chain(a->cert_dir, addr, x, chain, err, sizeof(err))) {
+	switch (certindex_store(a->cert_dir, addr, x, chain, err, sizeof(err))) {
 	case 1:
 		printf("%s: stored %s/%s.crt (serial %s, valid until %s)\n", addr, a->cert_dir, addr,
 		    serial, until);
@@ -304,7 +304,7 @@ import_message(const struct certs_args *a, certindex *ci, const struct mime_head
 		spool_free(body);
 		return -1;
 	}
-	rc = harvest_signer_chain(h, body, &o, &x, &chain, addr, sizeof(addr), reason,
+	rc = harvest_signer(h, body, &o, &x, &chain, addr, sizeof(addr), reason,
 	    sizeof(reason));
 	spool_free(body);
 	if (rc < 0) {

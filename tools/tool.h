@@ -76,16 +76,19 @@ struct protect_request {
 	int opaque;              /* as signed-data (--sign), else multipart/signed (--sign-detached) */
 	int encrypt;             /* enveloped to every recipient */
 	const char *key_dir;     /* From: address's <addr>.pem (+ .crt) */
-	const char *cert_dir;    /* each recipient's <addr>.crt */
-	const char *ca_file;     /* the signer's certificate must chain to these CAs; NULL: no check */
+	const char *cert_dir;    /* recipient certificates, indexed as the milter's cert-dir */
+	const char *ca_file;     /* signer and recipient certificates must chain to these CAs;
+	                            NULL: no chain check */
 };
 
 /*
  * Build the outgoing message: the original headers minus Content-* and
  * Bcc, MIME-Version when absent, and the S/MIME entity from
- * smime_protect (the milter's output).  Without sign and encrypt the
- * message is passed on as it is (CRLF, Bcc removed).  Errors name the
- * key or certificate file at fault.
+ * smime_protect (the milter's output).  Recipient certificates are
+ * chosen with certindex_find over cert_dir and ca_file, as the milter
+ * chooses them.  Without sign and encrypt the message is passed on as it
+ * is (CRLF, Bcc removed).  Errors name the key, the certificate or the
+ * directory at fault.
  */
 int message_protect(const struct tool_message *m, const struct protect_request *req,
     struct strbuf *out, char *err, size_t errlen);
