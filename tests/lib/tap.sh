@@ -29,6 +29,8 @@
 #                            else not ok with CMD's output (stdout and stderr) as diagnostics
 #                            and, when TAP_DIAG names a command, that command's output
 #   is DESC GOT WANT         ok when GOT and WANT are the same string, else both shown
+#   check_passed             true when the last check passed (check and is return 0 either way,
+#                            so that a failed check does not stop a suite under set -e)
 #   judge DESC FILE RCPT EXPECTED [WORKDIR]
 #                            tests/judges.sh (OpenSSL, gpgsm, NSS) on a delivered FILE for RCPT
 #                            against the EXPECTED inner entity; JUDGE_* in the environment pass
@@ -55,6 +57,7 @@ TAP_DONE=0
 TAP_DIAG=""
 TAP_DIAG_LINES=${TAP_DIAG_LINES:-0}
 TAP_LAST_ERR=""
+TAP_LAST=""
 TAP_OUT=$(mktemp "${TMPDIR:-/tmp}/tap-check.XXXXXX")
 
 # tap_diag TEXT : TEXT's lines as TAP diagnostics ("#   line"), at most TAP_DIAG_LINES of them
@@ -70,12 +73,14 @@ tap_diag() {
 ok() {
     TAP_N=$((TAP_N + 1))
     TAP_PASSED=$((TAP_PASSED + 1))
+    TAP_LAST=ok
     echo "ok $TAP_N - $1"
 }
 
 notok() {
     TAP_N=$((TAP_N + 1))
     TAP_FAILED=$((TAP_FAILED + 1))
+    TAP_LAST=notok
     echo "not ok $TAP_N - $1"
     tap_diag "${2:-}"
 }
@@ -83,8 +88,11 @@ notok() {
 skip() {
     TAP_N=$((TAP_N + 1))
     TAP_SKIPPED=$((TAP_SKIPPED + 1))
+    TAP_LAST=skip
     echo "ok $TAP_N - $1 # SKIP $2"
 }
+
+check_passed() { [ "$TAP_LAST" = ok ]; }
 
 check() {
     local desc=$1 rc=0 diag
@@ -153,6 +161,7 @@ harness_built() {
     [ -z "$missing" ] || setup_failed "built (make; or set SMIME_MILTER, SMIME_TOOL)" "missing:$missing"
 }
 
+# shellcheck disable=SC2120 # WHY is optional
 harness_need_root() {
     [ "$(id -u)" -eq 0 ] || setup_failed "run as root (${1:-a private Postfix instance is started})"
 }
