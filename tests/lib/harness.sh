@@ -109,19 +109,21 @@ harness_need() { harness_have "$@"; }
 
 # ---------------------------------------------------------------------------------------------
 # Logs shown when something fails: register_log LABEL FILE [LINES] (FILE may be a glob pattern,
-# expanded when shown; LINES: the last 40 by default); dump_logs shows each as "# " lines.
-# The services below register their own logs.
+# expanded when shown; LINES: the last 40 by default); dump_logs shows each as "# " lines, in
+# the order registered. The services below register their own logs; a FILE registered before
+# keeps its label and number of lines.
 register_log() {
-    local e
-    for e in "${HARNESS_LOGS[@]}"; do
-        [ "${e#*|}" != "$2|${3:-40}" ] || return 0
+    local e rest
+    for e in ${HARNESS_LOGS[@]+"${HARNESS_LOGS[@]}"}; do
+        rest=${e#*|}
+        [ "${rest%|*}" != "$2" ] || return 0
     done
     HARNESS_LOGS+=("$1|$2|${3:-40}")
 }
 
 dump_logs() {
     local e label rest pattern lines f
-    for e in "${HARNESS_LOGS[@]}"; do
+    for e in ${HARNESS_LOGS[@]+"${HARNESS_LOGS[@]}"}; do
         label=${e%%|*}
         rest=${e#*|}
         pattern=${rest%|*}
@@ -801,6 +803,9 @@ wait_delivered() {
     done
     return 1
 }
+
+# first_delivered ID [SECONDS] : wait_delivered, then the first of the files delivered
+first_delivered() { wait_delivered "$@" && delivered "$1" | head -n 1; }
 
 # expected_inner DATAFILE OUT : the message's Content-* header lines (as written, folded lines
 # included) + CRLF + body, all with CRLF line ends: what the milter signs and encrypts
