@@ -111,12 +111,13 @@ harness_need() { harness_have "$@"; }
 # Logs shown when something fails: register_log LABEL FILE [LINES] (FILE may be a glob pattern,
 # expanded when shown; LINES: the last 40 by default); dump_logs shows each as "# " lines, in
 # the order registered. The services below register their own logs; a FILE registered before
-# keeps its label and number of lines.
+# (or matched by a pattern registered before) keeps its label and number of lines.
 register_log() {
     local e rest
     for e in ${HARNESS_LOGS[@]+"${HARNESS_LOGS[@]}"}; do
         rest=${e#*|}
-        [ "${rest%|*}" != "$2" ] || return 0
+        # shellcheck disable=SC2053 # the registered FILE is a pattern
+        [[ $2 != ${rest%|*} ]] || return 0
     done
     HARNESS_LOGS+=("$1|$2|${3:-40}")
 }
