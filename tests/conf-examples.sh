@@ -5,7 +5,7 @@
 # "N passed, M failed".
 set -euo pipefail
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 harness_need openssl
 harness_built "$MILTER_BIN"

@@ -11,7 +11,7 @@
 # Prints ok/not ok lines and "N passed, M failed".
 set -euo pipefail
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 harness_need miltertest openssl pgrep
 harness_built "$MILTER_BIN"

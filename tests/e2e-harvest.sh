@@ -10,7 +10,7 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 harness_need swaks openssl postconf cmp
 harness_need_root
@@ -18,6 +18,7 @@ harness_built "$MILTER_BIN"
 harness_workdir smime-harvest
 register_log "smime-milter log" "$W/milter.log" 40
 register_log "maillog" "$W/postfix/maillog" 30
+# shellcheck disable=SC2034 # the header delivered looks for (tests/lib/harness.sh)
 HARNESS_ID_HEADER=X-Test-Id
 
 # zoe is a correspondent outside; her certificate is not in cert-dir at first.

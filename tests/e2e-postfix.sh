@@ -9,7 +9,7 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 harness_need swaks openssl opendkim opendkim-genkey postconf cmp md5sum
 harness_need_root

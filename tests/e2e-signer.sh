@@ -11,9 +11,9 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
-# shellcheck source=tests/lib/pki.sh
+# shellcheck source=lib/pki.sh
 . "$TESTS/lib/pki.sh"
 harness_need swaks openssl postconf
 harness_need_root

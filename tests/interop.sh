@@ -22,7 +22,7 @@ set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$TESTS/.." && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 
 FULL=0
@@ -34,6 +34,7 @@ harness_workdir smime-interop INTEROP_KEEP
 export SMIME_MILTER=$MILTER_BIN
 register_log "last milter log lines" "$W/milter-*.log" 20
 register_log "Postfix maillog" "$W/postfix/maillog" 20
+# shellcheck disable=SC2034 # the header delivered looks for (tests/lib/harness.sh)
 HARNESS_ID_HEADER=X-Interop-Id
 
 RESULTS=$W/results.tsv

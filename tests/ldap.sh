@@ -15,7 +15,7 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 harness_need swaks openssl postconf slapd slaptest ldapadd ldapsearch base64
 harness_need_root

@@ -34,7 +34,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$here/lib/tap.sh"
 milter=$MILTER_BIN
 scripts=$here/miltertest

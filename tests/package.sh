@@ -18,7 +18,7 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 harness_need_root "installs a package, starts a private Postfix"
 

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
 
 # distinctive PINs, so that finding them in a log cannot be a coincidence
@@ -30,6 +30,7 @@ harness_built "$MILTER_BIN"
 harness_workdir smime-pkcs11 E2E_KEEP
 register_log "Postfix maillog" "$W/postfix/maillog" 40
 register_log "smime-milter logs" "$W/milter-*.log" 40
+# shellcheck disable=SC2034 # the header delivered looks for (tests/lib/harness.sh)
 HARNESS_ID_HEADER=X-Test-Id
 # everything this script prints also goes to a file, searched for PINs at the end
 exec > >(tee "$W/output.log")

@@ -11,7 +11,7 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/tap.sh
+# shellcheck source=lib/tap.sh
 . "$HERE/lib/tap.sh"
 TOOL=$TOOL_BIN
 harness_need openssl gpgsm cmsutil cmp py:aiosmtpd

@@ -3,7 +3,7 @@
 # services), makes its checks with the functions below and ends with "finish".
 #
 #   TESTS=$(cd "$(dirname "$0")" && pwd)
-#   # shellcheck source=tests/lib/tap.sh
+#   # shellcheck source=lib/tap.sh
 #   . "$TESTS/lib/tap.sh"
 #   harness_need swaks openssl          # a missing tool is a failed check: the suite stops
 #   harness_workdir smime-example       # W: a scratch directory, removed on exit
@@ -46,7 +46,7 @@
 # Variables: TAP_DIAG (a command run for the diagnostics of a failed check), TAP_DIAG_LINES
 # (at most that many diagnostic lines per failed check; 0, the default, for all).
 
-# shellcheck source=tests/lib/harness.sh
+# shellcheck source=harness.sh
 . "$(dirname "${BASH_SOURCE[0]}")/harness.sh"
 
 TAP_N=0
