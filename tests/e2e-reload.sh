@@ -145,12 +145,14 @@ send_until_accepted() {
     done
 }
 
-sig() { # SIGNAL PID WHAT
+# sig SIGNAL PID WHAT; a signal that finds no process is a failed check (made at the end)
+SIG_LOST=()
+sig() {
     if kill -"$1" "$2" 2>/dev/null; then
         echo "# sent SIG$1 to $3 ($2)"
         SIGNALS=$((SIGNALS + 1))
     else
-        notok "SIG$1 to $3 ($2): no such process"
+        SIG_LOST+=("SIG$1 to $3 ($2): no such process")
     fi
 }
 
@@ -467,4 +469,5 @@ if grep -qE '(panic|fatal):' "$W/postfix/maillog"; then
 else
     ok "no fatal or panic in the Postfix log"
 fi
+for lost in ${SIG_LOST[@]+"${SIG_LOST[@]}"}; do notok "$lost"; done
 finish
