@@ -16,7 +16,7 @@
 #   #   diagnostics, two spaces in
 #   ok 3 - DESCRIPTION # SKIP why        (skip: counted neither passed nor failed)
 #   1..3
-#   2 passed, 1 failed                    (always the last line of the output)
+#   1 passed, 1 failed                    (always the last line of the output)
 #
 # A suite that stops before "finish" (set -e, a signal, an exit of its own) still ends with a
 # failed check naming where it stopped, the plan and the count line; exit status 1.
