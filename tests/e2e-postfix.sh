@@ -51,7 +51,8 @@ postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" \
 echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER_PORT, opendkim :$DKIM_PORT"
 
 # ---------------------------------------------------------------------------------------------
-# Helpers (send, delivered, wait_delivered, expected_inner, body_of, header_value: tests/lib)
+# Functions of this suite (send, delivered, wait_delivered, expected_inner, body_of and
+# header_value are in tests/lib/harness.sh)
 
 rcpts_of() { sort "${1%.eml}.rcpt" | tr '\n' ' ' | sed 's/ $//'; }
 
