@@ -15,7 +15,6 @@
 #include <strings.h>
 
 #include "conf_int.h"
-#include "log.h"
 #include "spool.h"
 
 #define CONF_MAX_LINE 4096

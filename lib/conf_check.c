@@ -34,8 +34,8 @@
 #include <openssl/x509.h>
 
 #include "conf_check.h"
+#include "errmsg.h"
 #include "keystore.h"
-#include "log.h"
 
 #define CHECK_MAX_FILES 4096
 

@@ -15,10 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certstore.h"
 #include "conf_check.h"
 #include "conf_int.h"
-#include "log.h"
-#include "certstore.h"
 #include "smime.h"
 
 int

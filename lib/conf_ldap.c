@@ -16,7 +16,6 @@
 
 #include "conf_int.h"
 #include "ldapstore.h"
-#include "log.h"
 
 int
 kw_ldap_uri(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,

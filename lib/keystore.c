@@ -17,10 +17,10 @@
 
 #include <pthread.h>
 
+#include "errmsg.h"
 #include "filecache.h"
 #include "keystore.h"
 #include "keystore_pkcs11.h"
-#include "log.h"
 #include "mime.h"
 
 #define KEYSTORE_MAX_FILE (1024 * 1024)

@@ -33,8 +33,8 @@
 #include <openssl/ui.h>
 #include <openssl/x509.h>
 
+#include "errmsg.h"
 #include "keystore_pkcs11.h"
-#include "log.h"
 
 #define P11_MAX_URI 4096
 #define P11_MAX_PIN 256

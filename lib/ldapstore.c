@@ -22,8 +22,8 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "errmsg.h"
 #include "ldapstore.h"
-#include "log.h"
 #include "mime.h"
 
 #define LS_BUCKETS 1024

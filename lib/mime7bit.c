@@ -19,7 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime7bit.h"
 
 #define SEG_MAX 4096

@@ -29,7 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime7bit.h"
 #include "smime_int.h"
 

@@ -19,7 +19,7 @@
 
 #include <openssl/crypto.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 #include "smime_int.h"
 

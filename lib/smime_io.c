@@ -14,7 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "smime_int.h"
 
 void

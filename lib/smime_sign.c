@@ -15,7 +15,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "smime_int.h"
 
 /* What we announce we can receive (RFC 8551 2.5.2), strongest first. */

@@ -23,7 +23,7 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "tool.h"
 
 #define API_REPLY_MAX (1024 * 1024)

@@ -29,7 +29,7 @@
 
 #include "certindex.h"
 #include "certs.h"
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 #include "tool.h"
 

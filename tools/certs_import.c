@@ -35,8 +35,8 @@
 
 #include "certindex.h"
 #include "certs.h"
+#include "errmsg.h"
 #include "harvest.h"
-#include "log.h"
 #include "mime.h"
 #include "spool.h"
 #include "tool.h"

@@ -27,8 +27,8 @@
 #include <openssl/x509.h>
 
 #include "certindex.h"
+#include "errmsg.h"
 #include "keystore.h"
-#include "log.h"
 #include "smime.h"
 #include "spool.h"
 #include "tool.h"

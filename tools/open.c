@@ -29,7 +29,7 @@
 #include <openssl/x509v3.h>
 
 #include "certstore.h"
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 #include "tool.h"
 
