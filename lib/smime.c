@@ -143,15 +143,15 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 
 	if (with_header) {
 		snprintf(line, sizeof(line), "Content-Type: %s\r\n\r\n", ctype);
-		if (bio_puts(b, line) != 0)
+		if (smime_io_puts(b, line) != 0)
 			goto io;
 	}
 	snprintf(line, sizeof(line),
 	    "This is a cryptographically signed message in MIME format.\r\n\r\n--%s\r\n",
 	    boundary);
-	if (bio_puts(b, line) != 0)
+	if (smime_io_puts(b, line) != 0)
 		goto io;
-	if (emit_inner(b, in, err, errlen) != 0)
+	if (smime_io_inner(b, in, err, errlen) != 0)
 		return -1;
 	snprintf(line, sizeof(line),
 	    "\r\n--%s\r\n"
@@ -160,11 +160,11 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 	    "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
 	    "Content-Description: S/MIME Cryptographic Signature\r\n\r\n",
 	    boundary);
-	if (bio_puts(b, line) != 0 || emit_base64(b, sig, siglen) != 0)
+	if (smime_io_puts(b, line) != 0 || smime_io_base64(b, sig, siglen) != 0)
 		goto io;
 	/* the entity ends with the close delimiter: no epilogue */
 	snprintf(line, sizeof(line), "\r\n--%s--\r\n", boundary);
-	if (bio_puts(b, line) != 0)
+	if (smime_io_puts(b, line) != 0)
 		goto io;
 	return 0;
 io:
@@ -203,22 +203,22 @@ emit_opaque_entity(BIO *b, const struct smime_options *opt,
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
-	sink_init(s, sink_to_bio, b, 1, 0);
-	sb = sink_bio_new(s);
-	if (sb == NULL || bio_puts(b, OPAQUE_INNER_HEAD) != 0) {
+	smime_io_sink_init(s, smime_io_to_bio, b, 1, 0);
+	sb = smime_io_sink_bio(s);
+	if (sb == NULL || smime_io_puts(b, OPAQUE_INNER_HEAD) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot write the signed entity");
 		goto cleanup;
 	}
 	if (smime_sign_opaque(opt, signer, in, sb, err, errlen) != 0)
 		goto cleanup;
-	if (sink_finish(s) != 0) {
+	if (smime_io_sink_finish(s) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot write the signed entity");
 		goto cleanup;
 	}
 	rc = 0;
 cleanup:
 	BIO_free(sb);
-	sink_wipe(s);
+	smime_io_sink_wipe(s);
 	free(s);
 	return rc;
 }
@@ -280,7 +280,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	sink_init(sink, out, out_arg, opt.encrypt || opaque, opt.chunk);
+	smime_io_sink_init(sink, out, out_arg, opt.encrypt || opaque, opt.chunk);
 
 	/* the Cryptographic Payload: protected headers, then 7-bit clean when signed only */
 	if (opt.header_protection) {
@@ -311,7 +311,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 	if (opt.sign && !opaque &&
 	    smime_sign_detached(&opt, signer, &in, &sig, &siglen, err, errlen) != 0)
 		goto cleanup;
-	sbio = sink_bio_new(sink);
+	sbio = smime_io_sink_bio(sink);
 	if (sbio == NULL) {
 		errmsg_set_ssl(err, errlen, "cannot create the output stream");
 		goto cleanup;
@@ -352,7 +352,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 			if (emit_signed(cbio, 1, signed_type, boundary, &in, sig, siglen, err,
 			        errlen) != 0)
 				goto cleanup;
-		} else if (emit_inner(cbio, &in, err, errlen) != 0) {
+		} else if (smime_io_inner(cbio, &in, err, errlen) != 0) {
 			goto cleanup;
 		}
 		if (BIO_flush(cbio) != 1) {
@@ -361,7 +361,7 @@ smime_protect(const struct smime_options *opt_in, const struct keystore_identity
 		}
 		set_pkcs7_result(res, gcm ? "authEnveloped-data" : "enveloped-data");
 	}
-	if (sink_finish(sink) != 0 || sink->failed) {
+	if (smime_io_sink_finish(sink) != 0 || sink->failed) {
 		errmsg_set(err, errlen, "cannot hand the result to the MTA");
 		goto cleanup;
 	}
@@ -382,7 +382,7 @@ cleanup:
 		free(hphead);
 	}
 	if (sink != NULL) {
-		sink_wipe(sink); /* plaintext passes through here when signing only */
+		smime_io_sink_wipe(sink); /* plaintext passes through here when signing only */
 		free(sink);
 	}
 	if (in.buf != NULL) {
