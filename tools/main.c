@@ -185,7 +185,7 @@ write_all(int fd, const char *data, size_t len)
 }
 
 static int
-save_output(const char *path, const struct strbuf *msg)
+save_output(const char *path, const struct secbuf *msg)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
@@ -201,11 +201,11 @@ cmd_send(const struct tool_args *a)
 {
 	struct tool_message m;
 	struct protect_request req;
-	struct strbuf out;
+	struct secbuf out;
 	char err[1024];
 	int rc = TOOL_EXIT_FAIL;
 
-	strbuf_init(&out);
+	secbuf_init(&out);
 	if (a->track && a->sign) {
 		/* tracking rewrites links and adds a pixel: it would break the signature */
 		fprintf(stderr, "Invalid combination of arguments - cannot track signed messages\n");
@@ -237,7 +237,7 @@ cmd_send(const struct tool_args *a)
 	else
 		rc = TOOL_EXIT_OK;
 cleanup:
-	strbuf_free(&out);
+	secbuf_free(&out);
 	message_free(&m);
 	return rc;
 }

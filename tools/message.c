@@ -36,65 +36,15 @@
 #define TOOL_MAX_FILE (256u * 1024 * 1024)
 #define CANON_CHUNK 65536
 
-/* ---- strbuf ---- */
-
-void
-strbuf_init(struct strbuf *b)
-{
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
 int
-strbuf_append(struct strbuf *b, const void *data, size_t len)
-{
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *n;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		n = malloc(cap);
-		if (n == NULL)
-			return -1;
-		if (b->data != NULL) {
-			memcpy(n, b->data, b->len);
-			OPENSSL_cleanse(b->data, b->cap);
-			free(b->data);
-		}
-		b->data = n;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-int
-strbuf_puts(struct strbuf *b, const char *s)
-{
-	return strbuf_append(b, s, strlen(s));
-}
-
-void
-strbuf_free(struct strbuf *b)
-{
-	if (b->data != NULL) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
-	strbuf_init(b);
-}
-
-int
-tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen)
+tool_read_file(const char *path, struct secbuf *out, char *err, size_t errlen)
 {
 	char buf[65536];
 	struct stat st;
 	ssize_t n;
 	int fd, rc = -1;
 
-	strbuf_init(out);
+	secbuf_init(out);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errmsg_set(err, errlen, "Unable to open file %s: %s", path, strerror(errno));
@@ -115,12 +65,12 @@ tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen)
 			errmsg_set(err, errlen, "%s is larger than %u bytes", path, TOOL_MAX_FILE);
 			goto cleanup;
 		}
-		if (strbuf_append(out, buf, (size_t)n) != 0) {
+		if (secbuf_append(out, buf, (size_t)n) != 0) {
 			errmsg_set(err, errlen, "out of memory reading %s", path);
 			goto cleanup;
 		}
 	}
-	if (out->data == NULL && strbuf_append(out, "", 0) != 0) {
+	if (out->data == NULL && secbuf_append(out, "", 0) != 0) {
 		errmsg_set(err, errlen, "out of memory reading %s", path);
 		goto cleanup;
 	}
@@ -129,7 +79,7 @@ cleanup:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(fd);
 	if (rc != 0)
-		strbuf_free(out);
+		secbuf_free(out);
 	return rc;
 }
 
@@ -337,7 +287,7 @@ message_free(struct tool_message *m)
 {
 	size_t i;
 
-	strbuf_free(&m->raw);
+	secbuf_free(&m->raw);
 	mime_headers_clear(&m->headers);
 	for (i = 0; i < m->nrcpt; i++)
 		free(m->rcpts[i].name);
@@ -461,7 +411,7 @@ load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *c
 static int
 collect(void *arg, const void *data, size_t len)
 {
-	return strbuf_append(arg, data, len);
+	return secbuf_append(arg, data, len);
 }
 
 /* The body of m, CRLF-canonical, into a new spool. */
@@ -499,7 +449,7 @@ fail:
 
 /* Original headers, minus Bcc and (when protecting) Content-*. */
 static int
-outer_headers(const struct tool_message *m, int protecting, struct strbuf *out)
+outer_headers(const struct tool_message *m, int protecting, struct secbuf *out)
 {
 	size_t i;
 	int has_mime_version = 0;
@@ -512,35 +462,35 @@ outer_headers(const struct tool_message *m, int protecting, struct strbuf *out)
 			continue;
 		if (strcasecmp(h->name, "MIME-Version") == 0)
 			has_mime_version = 1;
-		if (strbuf_puts(out, h->name) != 0 || strbuf_puts(out, ":") != 0 ||
-		    strbuf_puts(out, h->value) != 0 || strbuf_puts(out, "\r\n") != 0)
+		if (secbuf_puts(out, h->name) != 0 || secbuf_puts(out, ":") != 0 ||
+		    secbuf_puts(out, h->value) != 0 || secbuf_puts(out, "\r\n") != 0)
 			return -1;
 	}
-	if (protecting && !has_mime_version && strbuf_puts(out, "MIME-Version: 1.0\r\n") != 0)
+	if (protecting && !has_mime_version && secbuf_puts(out, "MIME-Version: 1.0\r\n") != 0)
 		return -1;
 	return 0;
 }
 
 static int
-add_header(struct strbuf *out, const char *name, const char *value)
+add_header(struct secbuf *out, const char *name, const char *value)
 {
 	if (value[0] == '\0')
 		return 0;
-	if (strbuf_puts(out, name) != 0 || strbuf_puts(out, ": ") != 0 ||
-	    strbuf_puts(out, value) != 0 || strbuf_puts(out, "\r\n") != 0)
+	if (secbuf_puts(out, name) != 0 || secbuf_puts(out, ": ") != 0 ||
+	    secbuf_puts(out, value) != 0 || secbuf_puts(out, "\r\n") != 0)
 		return -1;
 	return 0;
 }
 
 int
 message_protect(const struct tool_message *m, const struct protect_request *req,
-    struct strbuf *out, char *err, size_t errlen)
+    struct secbuf *out, char *err, size_t errlen)
 {
 	struct keystore_identity signer;
 	STACK_OF(X509) *certs = NULL;
 	struct smime_options opt;
 	struct smime_result res;
-	struct strbuf body;
+	struct secbuf body;
 	const struct mime_header *ct;
 	char *head = NULL;
 	size_t headlen = 0;
@@ -548,8 +498,8 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	int rc = -1, protecting = req->sign || req->encrypt;
 
 	memset(&signer, 0, sizeof(signer));
-	strbuf_init(&body);
-	strbuf_init(out);
+	secbuf_init(&body);
+	secbuf_init(out);
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (protecting && ct != NULL && mime_is_protected_type(ct->value)) {
 		errmsg_set(err, errlen,
@@ -577,10 +527,10 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	if (!protecting) {
 		char buf[65536];
 		ssize_t n;
-		if (strbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
+		if (secbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
 			goto cleanup;
 		while ((n = spool_read(sp, buf, sizeof(buf), err, errlen)) > 0)
-			if (strbuf_append(out, buf, (size_t)n) != 0)
+			if (secbuf_append(out, buf, (size_t)n) != 0)
 				break;
 		OPENSSL_cleanse(buf, sizeof(buf));
 		if (n != 0) {
@@ -606,7 +556,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	if (add_header(out, "Content-Type", res.content_type) != 0 ||
 	    add_header(out, "Content-Disposition", res.disposition) != 0 ||
 	    add_header(out, "Content-Transfer-Encoding", res.transfer_encoding) != 0 ||
-	    strbuf_puts(out, "\r\n") != 0 || strbuf_append(out, body.data, body.len) != 0) {
+	    secbuf_puts(out, "\r\n") != 0 || secbuf_append(out, body.data, body.len) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
@@ -617,8 +567,8 @@ cleanup:
 		free(head);
 	}
 	if (rc != 0)
-		strbuf_free(out);
-	strbuf_free(&body);
+		secbuf_free(out);
+	secbuf_free(&body);
 	spool_free(sp);
 	sk_X509_pop_free(certs, X509_free);
 	keystore_identity_free(&signer);
