@@ -34,6 +34,7 @@
 #include <openssl/x509.h>
 
 #include "errmsg.h"
+#include "fileid.h"
 #include "keystore_pkcs11.h"
 
 #define P11_MAX_URI 4096
@@ -52,11 +53,7 @@ struct p11_entry {
 	struct p11_entry *next;
 	unsigned char digest[32];
 	struct keystore_identity id;
-	int have_file;             /* a certificate file is part of the identity */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	struct fileid file;        /* the certificate file's, when one is part of the identity */
 };
 
 static CRYPTO_ONCE p11_once = CRYPTO_ONCE_STATIC_INIT;
@@ -456,27 +453,19 @@ identity_copy(const struct keystore_identity *id, struct keystore_identity *out)
 	return 0;
 }
 
-static int
-same_file(const struct p11_entry *e, const struct stat *st)
-{
-	if (!e->have_file)
-		return st == NULL;
-	return st != NULL && e->dev == st->st_dev && e->ino == st->st_ino &&
-	    e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
-	    e->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
 /* 0 and a copy in *id on a hit; a stale entry (changed certificate file) is dropped. */
 static int
 p11_cache_get(const unsigned char digest[32], const struct stat *st,
     struct keystore_identity *id)
 {
 	struct p11_entry **pp, *e;
+	struct fileid now;
 
+	fileid_of(&now, st);
 	for (pp = &p11_cache; (e = *pp) != NULL; pp = &e->next) {
 		if (memcmp(e->digest, digest, 32) != 0)
 			continue;
-		if (same_file(e, st))
+		if (fileid_eq(&e->file, &now))
 			return identity_copy(&e->id, id);
 		*pp = e->next;
 		keystore_identity_free(&e->id);
@@ -499,13 +488,7 @@ p11_cache_put(const unsigned char digest[32], const struct stat *st,
 		return;
 	}
 	memcpy(e->digest, digest, 32);
-	if (st != NULL) {
-		e->have_file = 1;
-		e->dev = st->st_dev;
-		e->ino = st->st_ino;
-		e->size = st->st_size;
-		e->mtime = st->st_mtim;
-	}
+	fileid_of(&e->file, st);
 	e->next = p11_cache;
 	p11_cache = e;
 }
