@@ -12,21 +12,8 @@
 #define SMIME_KEYSTORE_H
 
 #include <stddef.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
-struct keystore_identity {
-	EVP_PKEY *key;
-	X509 *cert;             /* the certificate matching key */
-	STACK_OF(X509) *chain;  /* further certificates, may be empty */
-};
-
-enum keystore_result {
-	KEYSTORE_FOUND = 0,
-	KEYSTORE_MISSING, /* no key file for the address */
-	KEYSTORE_ERROR,   /* a key file exists but cannot be read or parsed */
-	KEYSTORE_MISMATCH /* key and certificates read, but no certificate matches the key */
-};
+#include "keystore_identity.h"
 
 /*
  * Load the identity of addr from dir.  On KEYSTORE_FOUND *id is filled
@@ -67,8 +54,5 @@ enum keystore_result keystore_load_opts(const char *dir, const char *addr,
 
 /* A key spec (file path or pkcs11: URI) for messages: a URI without its PIN. */
 void keystore_spec_display(const char *spec, char *out, size_t outlen);
-
-/* Free what an identity holds; the struct itself is the caller's. */
-void keystore_identity_free(struct keystore_identity *id);
 
 #endif

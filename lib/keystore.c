@@ -152,26 +152,12 @@ static filecache *id_cache;
 static pthread_once_t id_cache_once = PTHREAD_ONCE_INIT;
 
 /* A second reference to everything id holds, into out. */
-static int
-identity_copy(const struct keystore_identity *id, struct keystore_identity *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->chain = X509_chain_up_ref(id->chain);
-	if (out->chain == NULL)
-		return -1;
-	EVP_PKEY_up_ref(id->key);
-	X509_up_ref(id->cert);
-	out->key = id->key;
-	out->cert = id->cert;
-	return 0;
-}
-
 static void *
 identity_dup(void *obj)
 {
 	struct keystore_identity *copy = malloc(sizeof(*copy));
 
-	if (copy != NULL && identity_copy(obj, copy) != 0) {
+	if (copy != NULL && keystore_identity_copy(obj, copy) != 0) {
 		free(copy);
 		copy = NULL;
 	}
@@ -362,13 +348,4 @@ keystore_spec_display(const char *spec, char *out, size_t outlen)
 		(void)keystore_pkcs11_display_uri(spec, out, outlen);
 	else
 		snprintf(out, outlen, "%s", spec);
-}
-
-void
-keystore_identity_free(struct keystore_identity *id)
-{
-	EVP_PKEY_free(id->key);
-	X509_free(id->cert);
-	sk_X509_pop_free(id->chain, X509_free);
-	memset(id, 0, sizeof(*id));
 }

@@ -439,20 +439,6 @@ p11_digest(const char *uri, const char *cert_path, unsigned char out[32])
 	return ok ? 0 : -1;
 }
 
-static int
-identity_copy(const struct keystore_identity *id, struct keystore_identity *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->chain = X509_chain_up_ref(id->chain);
-	if (out->chain == NULL)
-		return -1;
-	EVP_PKEY_up_ref(id->key);
-	X509_up_ref(id->cert);
-	out->key = id->key;
-	out->cert = id->cert;
-	return 0;
-}
-
 /* 0 and a copy in *id on a hit; a stale entry (changed certificate file) is dropped. */
 static int
 p11_cache_get(const unsigned char digest[32], const struct stat *st,
@@ -466,7 +452,7 @@ p11_cache_get(const unsigned char digest[32], const struct stat *st,
 		if (memcmp(e->digest, digest, 32) != 0)
 			continue;
 		if (fileid_eq(&e->file, &now))
-			return identity_copy(&e->id, id);
+			return keystore_identity_copy(&e->id, id);
 		*pp = e->next;
 		keystore_identity_free(&e->id);
 		free(e);
@@ -483,7 +469,7 @@ p11_cache_put(const unsigned char digest[32], const struct stat *st,
 
 	if (e == NULL)
 		return;
-	if (identity_copy(id, &e->id) != 0) {
+	if (keystore_identity_copy(id, &e->id) != 0) {
 		free(e);
 		return;
 	}
