@@ -18,6 +18,7 @@
 #include "certstore.h"
 #include "conf_check.h"
 #include "conf_int.h"
+#include "privfile.h"
 #include "smime.h"
 
 int
@@ -63,23 +64,17 @@ conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int 
 int
 conf_set_private_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
 {
-	struct stat st;
+	char err[1024];
+	int fd;
 
 	if (conf_set_string(p, dst, kw, w, n) != 0)
 		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
+	fd = privfile_open(w[0], kw, err, sizeof(err));
+	if (fd < 0) {
+		conf_error(p, "%s", err);
 		return -1;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		conf_error(p, "%s %s: not a regular file", kw, w[0]);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
-		    (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
+	close(fd);
 	return 0;
 }
 

@@ -16,14 +16,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/engine.h>
@@ -36,6 +34,7 @@
 #include "errmsg.h"
 #include "fileid.h"
 #include "keystore_pkcs11.h"
+#include "privfile.h"
 
 #define P11_MAX_URI 4096
 #define P11_MAX_PIN 256
@@ -309,11 +308,7 @@ p11_read_pin(const char *source, char *pin, size_t pinlen, const char *shown, ch
     size_t errlen)
 {
 	const char *path = source;
-	char buf[P11_MAX_PIN + 2];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, rc = -1;
+	char why[P11_MAX_URI + 256];
 
 	if (strncmp(path, "file:", 5) == 0) {
 		path += 5;
@@ -325,42 +320,11 @@ p11_read_pin(const char *source, char *pin, size_t pinlen, const char *shown, ch
 		    shown, source);
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s", shown, path, strerror(errno));
+	if (privfile_first_line(path, "PIN file", pin, pinlen, why, sizeof(why)) != 0) {
+		errmsg_set(err, errlen, "%s: %s", shown, why);
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		errmsg_set(err, errlen, "%s: PIN file %s is not a regular file", shown, path);
-		goto cleanup;
-	}
-	if ((st.st_mode & 077) != 0) {
-		errmsg_set(err, errlen,
-		    "%s: PIN file %s is readable by group or others (mode %04o): refused, chmod 600 it",
-		    shown, path, (unsigned)(st.st_mode & 07777));
-		goto cleanup;
-	}
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s", shown, path, strerror(errno));
-		goto cleanup;
-	}
-	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
-	if (len == 0 || len >= pinlen) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s first line", shown, path,
-		    len == 0 ? "empty" : "too long a");
-		goto cleanup;
-	}
-	memcpy(pin, buf, len);
-	pin[len] = '\0';
-	rc = 0;
-cleanup:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -318,18 +318,19 @@ load_signer(struct msgctx *m, const struct policy_scope *sender, struct verdict 
 {
 	char err[700];
 	enum keystore_result kr;
-	struct keystore_options ko = {m->conf->key_passphrase_file};
+	struct keystore_request kq = {.passphrase_file = m->conf->key_passphrase_file};
 	const char *keyfile = sender != NULL && (sender->s.set & POLICY_SIGNING_KEY)
 	    ? sender->s.signing_key : NULL;
 
-	if (keyfile != NULL)
-		kr = keystore_load_spec(keyfile,
-		    (sender->s.set & POLICY_SIGNING_CERT) ? sender->s.signing_cert : NULL, &ko,
-		    &m->signer, err, sizeof(err));
-	else if (m->conf->key_dir != NULL)
-		kr = keystore_load_opts(m->conf->key_dir, m->signer_addr, &ko, &m->signer, err,
-		    sizeof(err));
-	else {
+	if (keyfile != NULL) {
+		kq.spec = keyfile;
+		kq.cert_path = (sender->s.set & POLICY_SIGNING_CERT) ? sender->s.signing_cert : NULL;
+		kr = keystore_load(&kq, &m->signer, err, sizeof(err));
+	} else if (m->conf->key_dir != NULL) {
+		kq.dir = m->conf->key_dir;
+		kq.addr = m->signer_addr;
+		kr = keystore_load(&kq, &m->signer, err, sizeof(err));
+	} else {
 		kr = KEYSTORE_MISSING;
 		snprintf(err, sizeof(err), "no key-dir is configured");
 	}

@@ -351,7 +351,9 @@ load_signer(const struct tool_message *m, const struct protect_request *req,
 		errmsg_set(err, errlen, "%s: no usable From: address to sign for - stopping", m->path);
 		return -1;
 	}
-	switch (keystore_load(dir, m->from, id, kerr, sizeof(kerr))) {
+	struct keystore_request kq = {.dir = dir, .addr = m->from};
+
+	switch (keystore_load(&kq, id, kerr, sizeof(kerr))) {
 	case KEYSTORE_FOUND:
 		return check_signer(m, dir, req->ca_file, id, err, errlen);
 	case KEYSTORE_MISSING:
