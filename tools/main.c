@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -52,36 +51,6 @@ usage(FILE *f)
 	    "SMTP: SMTP_HOST SMTP_PORT SMTP_USER SMTP_PASSWORD SMTP_TLS SMTP_CA_FILE\n"
 	    "API:  SPARKPOST_HOST SPARKPOST_API_KEY SPARKPOST_CA_FILE\n"
 	    "See smime-tool(1).\n");
-}
-
-double
-tool_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int
-tool_opt_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return 0;
-	if (argv[*i][n] == '=') {
-		*value = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n] != '\0')
-		return 0;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "smime-tool: %s needs a value\n", name);
-		return -1;
-	}
-	*value = argv[++*i];
-	return 1;
 }
 
 /* Parse argv[first..]; which options are allowed depends on cmd. */
