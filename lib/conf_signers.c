@@ -100,7 +100,7 @@ check_sender(struct signer_report *r, const struct policy_scope *s)
 			return; /* the token's own certificate: checked when the milter signs */
 		x = certstore_load_file(cert, err, sizeof(err));
 		if (x == NULL)
-			return; /* kw_signing_cert refused it already */
+			return; /* the signing-cert keyword refused it already */
 		check_cert(r, s->s.signing_key_line, what, x, NULL, sender_address(s));
 		X509_free(x);
 		return;

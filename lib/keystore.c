@@ -258,7 +258,7 @@ cleanup:
 
 /* A key file's identity, from the cache while the files are unchanged (and still private). */
 static enum keystore_result
-keystore_load_files(const char *key_path, const char *cert_path, const char *passfile,
+keystore_load_file(const char *key_path, const char *cert_path, const char *passfile,
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	struct stat st, st2;
@@ -300,7 +300,7 @@ keystore_load_address(const struct keystore_request *req, struct keystore_identi
 		errmsg_set(err, errlen, "key path for %s too long", req->addr);
 		return KEYSTORE_ERROR;
 	}
-	return keystore_load_files(key_path, cert_path, req->passphrase_file, id, err, errlen);
+	return keystore_load_file(key_path, cert_path, req->passphrase_file, id, err, errlen);
 }
 
 enum keystore_result
@@ -317,7 +317,7 @@ keystore_load(const struct keystore_request *req, struct keystore_identity *id, 
 		return keystore_load_address(req, id, err, errlen);
 	if (strncmp(req->spec, "pkcs11:", 7) == 0)
 		return keystore_pkcs11_load(req->spec, req->cert_path, id, err, errlen);
-	return keystore_load_files(req->spec, req->cert_path, req->passphrase_file, id, err, errlen);
+	return keystore_load_file(req->spec, req->cert_path, req->passphrase_file, id, err, errlen);
 }
 
 void
