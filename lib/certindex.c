@@ -21,7 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "certindex.h"
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 
 #define CI_BUCKETS 4096
