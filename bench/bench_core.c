@@ -69,8 +69,7 @@ main(int argc, char **argv)
 	const char *ku = "critical,digitalSignature,keyEncipherment";
 	struct testpki_id ca, alice, rc[64];
 	struct keystore_identity signer;
-	struct smime_options opt = {.sign = 1, .encrypt = 1};
-	struct smime_result res;
+	struct smime_request req = {.opt = {.sign = 1, .encrypt = 1}};
 	STACK_OF(X509) *recips;
 	char dir[256], certdir[300], keydir[300], path[512], err[512], *body;
 	size_t size, n, i, out = 0;
@@ -131,6 +130,11 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		sk_X509_push(recips, rc[i].cert);
 
+	req.head = head;
+	req.headlen = sizeof(head) - 1;
+	req.body = sp;
+	req.out = discard;
+	req.out_arg = &out;
 	start = now();
 	do {
 		if (lookup) {
@@ -144,17 +148,22 @@ main(int argc, char **argv)
 					return 1;
 				sk_X509_push(rs, c);
 			}
-			if (keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)) != KEYSTORE_FOUND)
+			struct keystore_request kq = {.dir = keydir, .addr = "alice@example.com"};
+			if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND)
 				return 1;
-			if (smime_protect(&opt, &id, rs, head, sizeof(head) - 1, sp, discard, &out, &res, err,
-			        sizeof(err)) != 0)
+			req.signer = &id;
+			req.recipients = rs;
+			if (smime_protect(&req, err, sizeof(err)) != 0)
 				return 1;
 			keystore_identity_free(&id);
 			sk_X509_pop_free(rs, X509_free);
-		} else if (smime_protect(&opt, &signer, recips, head, sizeof(head) - 1, sp, discard, &out,
-		               &res, err, sizeof(err)) != 0) {
-			fprintf(stderr, "bench_core: %s\n", err);
-			return 1;
+		} else {
+			req.signer = &signer;
+			req.recipients = recips;
+			if (smime_protect(&req, err, sizeof(err)) != 0) {
+				fprintf(stderr, "bench_core: %s\n", err);
+				return 1;
+			}
 		}
 		count++;
 		elapsed = now() - start;

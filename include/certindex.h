@@ -91,13 +91,11 @@ void certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg);
 
 /*
  * Store cert for addr as dir/<addr>.crt (PEM, written to a temporary file
- * and renamed), unless the file there holds a certificate with the same or
- * a later notBefore.  1 when written, 0 when kept, -1 with err.
+ * and renamed), followed by chain (CA certificates; may be NULL), unless
+ * the file there holds a certificate with the same or a later notBefore.
+ * 1 when written, 0 when kept, -1 with err.
  */
-int certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t errlen);
-
-/* The same, writing chain (CA certificates, may be NULL) after cert in the file. */
-int certindex_store_chain(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
+int certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
     char *err, size_t errlen);
 
 void certindex_free(certindex *ci);

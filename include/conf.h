@@ -13,8 +13,10 @@
 #define SMIME_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "certindex.h"
+#include "decide.h"
 #include "hostlist.h"
 #include "ldapstore.h"
 #include "policy.h"
@@ -35,7 +37,7 @@ enum conf_unknown_vmta {
 /* Where global keywords were given (0: not given), for the checks of conf_check.h. */
 struct conf_lines {
 	int socket, user, pid_file, cert_dir, key_dir, key_passphrase_file, ca_file, crl_file;
-	int harvest_dir, spool_dir, ldap_password_file;
+	int harvest_dir, spool_dir, ldap_uri, ldap_password_file;
 };
 
 struct conf {
@@ -63,6 +65,8 @@ struct conf {
 	ldapstore *ldap;       /* asked when certs has none; NULL without ldap-uri */
 	hostlist *internal;    /* clients whose mail is processed */
 	enum conf_on_error on_error;
+	struct decide_replies replies; /* the SMTP reply of every outcome, from on-error and
+	                                  unknown-virtual-mta (decide_replies_build) */
 	struct policy policy;  /* sign/encrypt/algorithms per scope */
 	char *vmta_header;     /* header naming the virtual MTA (X-Virtual-MTA) */
 	char *vmta_macro;      /* milter macro naming it, e.g. {daemon_name}; NULL: none */
@@ -102,6 +106,14 @@ int conf_load(const char *path, struct conf **out, conf_report_fn report, void *
  * Returns the number of errors.
  */
 int conf_check_signers(const struct conf *c, conf_report_fn error, conf_report_fn warn, void *arg);
+
+/*
+ * The keywords of smime-milter.conf: the name of the i-th (NULL past the
+ * last), and every keyword with its value, its scopes and a line of help,
+ * as "smime-milter -k" prints them.
+ */
+const char *conf_keyword_name(size_t i);
+void conf_print_keywords(FILE *out);
 
 /* Take / drop a reference; the last conf_unref frees.  Thread-safe. */
 struct conf *conf_ref(struct conf *c);

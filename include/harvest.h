@@ -30,21 +30,15 @@ int harvest_is_signed_type(const char *content_type);
 
 /*
  * Check a message (all headers, canonical CRLF body).  1: *signer is a new
- * reference to the certificate to store for addr; 0: nothing to harvest,
- * reason says why; -1: internal error, reason says what.
+ * reference to the certificate to store for addr, and *chain (when chain
+ * is not NULL) the signature's other certificates (the intermediates the
+ * signer sent along, to be stored with it so that it chains to the
+ * trusted CAs later; caller frees both); 0: nothing to harvest, reason
+ * says why; -1: internal error, reason says what.
  */
 int harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_options *o,
-    X509 **signer, char *addr, size_t addrlen, char *reason, size_t reasonlen);
-
-/*
- * The same, and *chain (when not NULL) gets the signature's other
- * certificates (the intermediates the signer sent along; caller frees with
- * sk_X509_pop_free), to be stored with the signer's certificate so that it
- * chains to the trusted CAs later.
- */
-int harvest_signer_chain(const struct mime_headers *h, spool *body,
-    const struct harvest_options *o, X509 **signer, STACK_OF(X509) **chain, char *addr,
-    size_t addrlen, char *reason, size_t reasonlen);
+    X509 **signer, STACK_OF(X509) **chain, char *addr, size_t addrlen, char *reason,
+    size_t reasonlen);
 
 /*
  * For a signer whose signature was verified elsewhere (inbound

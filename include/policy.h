@@ -138,6 +138,17 @@ int policy_match_sender(const char *pattern, const char *address);
 void policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
     struct policy_settings *out);
 
+/*
+ * Call fn with the settings of every scope of p: the global settings
+ * (scope NULL), each top-level <domain>, each <sender>, each
+ * <virtual-mta> and the <domain> blocks nested in it.  Stops at the first
+ * nonzero return of fn and returns it; 0 when fn returned 0 throughout.
+ * fn borrows what it is given.
+ */
+typedef int (*policy_visit_fn)(void *arg, const struct policy_scope *scope,
+    const struct policy_settings *s);
+int policy_foreach_scope(const struct policy *p, policy_visit_fn fn, void *arg);
+
 /* Nonzero when a <virtual-mta NAME> block exists (case-insensitive). */
 int policy_has_vmta(const struct policy *p, const char *name);
 
@@ -153,6 +164,15 @@ const struct policy_scope *policy_sender_scope(const struct policy *p, const cha
  */
 void policy_combine_init(struct policy_settings *msg);
 void policy_combine(struct policy_settings *msg, const struct policy_settings *rcpt);
+
+/*
+ * A <sender> block's settings on a message's combined settings: what the
+ * block sets replaces the message's value (policy_overlay; signing-key,
+ * signing-cert and signer-address-check included, borrowed), except that
+ * sign only ever turns signing on -- "sign no" for a sender does not take
+ * away a signature the recipients' policy asks for.
+ */
+void policy_apply_sender(struct policy_settings *msg, const struct policy_settings *sender);
 
 /* Free what the scopes own. */
 void policy_free(struct policy *p);

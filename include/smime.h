@@ -13,7 +13,7 @@
  * written through a callback in bounded chunks and never held whole in
  * memory: base64 in 76-column CRLF lines for application/pkcs7-mime, or
  * the multipart/signed body.  What the outer Content-* headers must become
- * is returned in struct smime_result.
+ * is returned in the request's struct smime_result.
  *
  * Algorithms: AES-128/256-CBC or -GCM; RSA recipients by PKCS#1 v1.5 or
  * RSAES-OAEP (SHA-256, MGF1-SHA-256); EC recipients (P-256, P-384) by
@@ -71,15 +71,28 @@ struct smime_result {
 };
 
 /*
- * Protect one message.  signer: borrowed, needed when opt->sign.
- * recipients: borrowed, at least one when opt->encrypt.  head/headlen: the
- * inner header block (borrowed).  body: the canonical body (rewound and
- * read; borrowed).  0 on success, -1 with err filled (nothing valid has
- * been produced then; the caller must not use partial output).
+ * One message to protect.  The caller fills everything above result;
+ * smime_protect borrows it all and fills result.  Ownership: signer,
+ * recipients, head and body stay the caller's.
  */
-int smime_protect(const struct smime_options *opt, const struct keystore_identity *signer,
-    STACK_OF(X509) *recipients, const char *head, size_t headlen, spool *body,
-    smime_write_fn out, void *out_arg, struct smime_result *res, char *err, size_t errlen);
+struct smime_request {
+	struct smime_options opt;               /* what to do */
+	const struct keystore_identity *signer; /* needed when opt.sign */
+	STACK_OF(X509) *recipients;             /* at least one when opt.encrypt */
+	const char *head;                       /* the inner header block (Content-* + empty line) */
+	size_t headlen;
+	spool *body;                            /* the canonical body: rewound and read */
+	smime_write_fn out;                     /* the output sink */
+	void *out_arg;
+	struct smime_result result;             /* what the outer headers must become */
+};
+
+/*
+ * Protect one message as req says.  0 on success (req->result filled), -1
+ * with err filled (nothing valid has been produced then; the caller must
+ * not use partial output).
+ */
+int smime_protect(struct smime_request *req, char *err, size_t errlen);
 
 /*
  * 0 when this build can honour opt (cipher, digest, key transport,

@@ -7,88 +7,26 @@
  */
 #include "config.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "conf_int.h"
 #include "keystore.h"
-#include "log.h"
 
-static int
-set_flag(struct conf_parse *p, struct policy_settings *ps, unsigned bit, int *dst,
-    const char *kw, char **w, int n)
-{
-	if (conf_parse_bool(p, kw, w, n, dst) != 0)
-		return -1;
-	ps->set |= bit;
-	return 0;
-}
-
+/* A gateway key file must load now, with its certificate; a pkcs11: URI is checked when used. */
 int
-kw_decrypt(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
+conf_inbound_decryption_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
-	(void)c;
-	return set_flag(p, ps, POLICY_DECRYPT, &ps->decrypt, kw, w, n);
-}
-
-int
-kw_verify(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)c;
-	return set_flag(p, ps, POLICY_VERIFY, &ps->verify, kw, w, n);
-}
-
-int
-kw_unwrap_opaque(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)c;
-	return set_flag(p, ps, POLICY_UNWRAP_OPAQUE, &ps->unwrap_opaque, kw, w, n);
-}
-
-int
-kw_on_undecryptable(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)c;
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	if (strcasecmp(w[0], "pass") == 0)
-		ps->on_undecryptable = POLICY_UNDECRYPTABLE_PASS;
-	else if (strcasecmp(w[0], "tempfail") == 0)
-		ps->on_undecryptable = POLICY_UNDECRYPTABLE_TEMPFAIL;
-	else if (strcasecmp(w[0], "reject") == 0)
-		ps->on_undecryptable = POLICY_UNDECRYPTABLE_REJECT;
-	else {
-		conf_error(p, "%s: \"%s\" is not pass, tempfail or reject", kw, w[0]);
-		return -1;
-	}
-	ps->set |= POLICY_ON_UNDECRYPTABLE;
-	return 0;
-}
-
-/* A gateway key: a private PEM file with its certificate (loaded now), or a pkcs11: URI. */
-int
-kw_decryption_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
+	struct keystore_request req = {.spec = v->word, .passphrase_file = c->key_passphrase_file};
 	struct keystore_identity id;
-	struct keystore_options ko = {c->key_passphrase_file};
 	char err[600];
 
-	ps->set |= POLICY_DECRYPTION_KEY;
-	ps->decryption_key_line = p->line;
-	if (n == 1 && strncmp(w[0], "pkcs11:", 7) == 0)
-		return conf_set_string(p, &ps->decryption_key, kw, w, n); /* checked when used */
-	if (conf_set_private_file(p, &ps->decryption_key, kw, w, n) != 0)
-		return -1;
+	(void)ps;
+	if (strncmp(v->word, "pkcs11:", 7) == 0)
+		return 0;
 	memset(&id, 0, sizeof(id));
-	if (keystore_load_spec(w[0], NULL, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND) {
-		conf_error(p, "%s %s: %s", kw, w[0], err);
+	if (keystore_load(&req, &id, err, sizeof(err)) != KEYSTORE_FOUND) {
+		conf_error(p, "%s %s: %s", k->name, v->word, err);
 		keystore_identity_free(&id);
 		return -1;
 	}
@@ -97,32 +35,14 @@ kw_decryption_key(struct conf_parse *p, struct conf *c, struct policy_settings *
 }
 
 int
-kw_decryption_key_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
+conf_inbound_ldap_base(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
 	(void)c;
-	ps->set |= POLICY_DECRYPTION_KEY_DIR;
-	ps->decryption_key_dir_line = p->line;
-	return conf_set_dir(p, &ps->decryption_key_dir, kw, w, n);
-}
-
-int
-kw_harvest_ldap(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
 	(void)ps;
-	return conf_parse_bool(p, kw, w, n, &c->harvest_ldap);
-}
-
-int
-kw_harvest_ldap_base(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)ps;
-	if (conf_set_string(p, &c->harvest_ldap_base, kw, w, n) != 0)
-		return -1;
-	if (strchr(w[0], '=') == NULL) {
-		conf_error(p, "%s \"%s\": not a DN (e.g. ou=harvested,dc=example,dc=com)", kw, w[0]);
+	if (strchr(v->word, '=') == NULL) {
+		conf_error(p, "%s \"%s\": not a DN (e.g. ou=harvested,dc=example,dc=com)", k->name,
+		    v->word);
 		return -1;
 	}
 	return 0;
@@ -133,27 +53,16 @@ struct inbound_needs {
 	int decrypt, verify, keys;
 };
 
-static void
-scope_needs(struct inbound_needs *nd, const struct policy_settings *s)
+static int
+scope_needs(void *arg, const struct policy_scope *scope, const struct policy_settings *s)
 {
+	struct inbound_needs *nd = arg;
+
+	(void)scope;
 	nd->decrypt |= (s->set & POLICY_DECRYPT) && s->decrypt;
 	nd->verify |= (s->set & POLICY_VERIFY) && s->verify;
 	nd->keys |= (s->set & (POLICY_DECRYPTION_KEY | POLICY_DECRYPTION_KEY_DIR)) != 0;
-}
-
-static void
-policy_needs(struct inbound_needs *nd, const struct policy *pol)
-{
-	size_t i, j;
-
-	scope_needs(nd, &pol->global);
-	for (i = 0; i < pol->ndomains; i++)
-		scope_needs(nd, &pol->domains[i].s);
-	for (i = 0; i < pol->nvmtas; i++) {
-		scope_needs(nd, &pol->vmtas[i].s);
-		for (j = 0; j < pol->vmtas[i].ndomains; j++)
-			scope_needs(nd, &pol->vmtas[i].domains[j].s);
-	}
+	return 0;
 }
 
 /* An authserv-id goes into header fields: a token (RFC 8601 2.2). */
@@ -167,11 +76,11 @@ authserv_id_ok(const char *id)
 }
 
 void
-conf_finish_inbound(struct conf_parse *p, struct conf *c)
+conf_inbound_finish(struct conf_parse *p, struct conf *c)
 {
 	struct inbound_needs nd = {0, 0, 0};
 
-	policy_needs(&nd, &c->policy);
+	(void)policy_foreach_scope(&c->policy, scope_needs, &nd);
 	c->inbound = nd.decrypt || nd.verify;
 	if (nd.decrypt && !nd.keys)
 		conf_error(p, "decrypt is on but no decryption-key or decryption-key-dir is set");

@@ -86,9 +86,10 @@ sender_address(const struct policy_scope *s)
 static void
 check_sender(struct signer_report *r, const struct policy_scope *s)
 {
-	struct keystore_options ko = {r->c->key_passphrase_file};
 	struct keystore_identity id;
 	const char *cert = (s->s.set & POLICY_SIGNING_CERT) ? s->s.signing_cert : NULL;
+	struct keystore_request kq = {.spec = s->s.signing_key, .cert_path = cert,
+		.passphrase_file = r->c->key_passphrase_file};
 	char what[1200], shown[1024], err[512];
 	X509 *x;
 
@@ -99,12 +100,12 @@ check_sender(struct signer_report *r, const struct policy_scope *s)
 			return; /* the token's own certificate: checked when the milter signs */
 		x = certstore_load_file(cert, err, sizeof(err));
 		if (x == NULL)
-			return; /* kw_signing_cert refused it already */
+			return; /* the signing-cert keyword refused it already */
 		check_cert(r, s->s.signing_key_line, what, x, NULL, sender_address(s));
 		X509_free(x);
 		return;
 	}
-	if (keystore_load_spec(s->s.signing_key, cert, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND)
+	if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND)
 		return; /* conf_check_runtime says why */
 	check_cert(r, s->s.signing_key_line, what, id.cert, id.chain, sender_address(s));
 	keystore_identity_free(&id);
@@ -115,7 +116,7 @@ static void
 check_key_file(struct signer_report *r, const char *name)
 {
 	const struct policy_scope *s;
-	struct keystore_options ko = {r->c->key_passphrase_file};
+	struct keystore_request kq = {.dir = r->c->key_dir, .passphrase_file = r->c->key_passphrase_file};
 	struct keystore_identity id;
 	char addr[320], what[1200], err[512];
 	size_t len = strlen(name);
@@ -129,7 +130,8 @@ check_key_file(struct signer_report *r, const char *name)
 	if (s != NULL && (s->s.set & POLICY_SIGNING_KEY))
 		return;
 	snprintf(what, sizeof(what), "key-dir %s/%s", r->c->key_dir, name);
-	if (keystore_load_opts(r->c->key_dir, addr, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND)
+	kq.addr = addr;
+	if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND)
 		return; /* conf_check_runtime says why */
 	check_cert(r, r->c->lines.key_dir, what, id.cert, id.chain,
 	    s != NULL && (s->s.set & POLICY_SIGNER_ADDRESS_CHECK) && !s->s.signer_address_check ? NULL

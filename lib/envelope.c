@@ -15,7 +15,7 @@
 #include <openssl/x509.h>
 
 #include "envelope.h"
-#include "log.h"
+#include "errmsg.h"
 
 const char *
 envelope_result_name(enum envelope_result r)

@@ -19,8 +19,8 @@
 
 #include "certindex.h"
 #include "certstore.h"
+#include "errmsg.h"
 #include "harvest.h"
-#include "log.h"
 #include "sigverify.h"
 
 #define HARVEST_DEFAULT_MAX (20 * 1024 * 1024)
@@ -79,13 +79,6 @@ dkim_passed(const struct mime_headers *h, const char *authserv_id, const char *d
 	return 0;
 }
 
-int
-harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_options *o,
-    X509 **signer, char *addr, size_t addrlen, char *reason, size_t reasonlen)
-{
-	return harvest_signer_chain(h, body, o, signer, NULL, addr, addrlen, reason, reasonlen);
-}
-
 /* The From: address into addr, and the DKIM requirement.  1, or 0 with reason. */
 static int
 sender_ok(const struct mime_headers *h, const struct harvest_options *o, char *addr,
@@ -142,7 +135,7 @@ harvest_ca_certs(STACK_OF(X509) *certs, X509 *signer)
 }
 
 int
-harvest_signer_chain(const struct mime_headers *h, spool *body, const struct harvest_options *o,
+harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_options *o,
     X509 **signer, STACK_OF(X509) **chain, char *addr, size_t addrlen, char *reason,
     size_t reasonlen)
 {

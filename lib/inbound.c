@@ -21,7 +21,7 @@
 
 #include "certindex.h"
 #include "inbound.h"
-#include "log.h"
+#include "errmsg.h"
 #include "sigverify.h"
 
 #define HEAD_MAX (256 * 1024) /* the largest header block of a decrypted entity */

@@ -16,14 +16,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/engine.h>
@@ -33,8 +31,10 @@
 #include <openssl/ui.h>
 #include <openssl/x509.h>
 
+#include "errmsg.h"
+#include "fileid.h"
 #include "keystore_pkcs11.h"
-#include "log.h"
+#include "privfile.h"
 
 #define P11_MAX_URI 4096
 #define P11_MAX_PIN 256
@@ -52,11 +52,7 @@ struct p11_entry {
 	struct p11_entry *next;
 	unsigned char digest[32];
 	struct keystore_identity id;
-	int have_file;             /* a certificate file is part of the identity */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	struct fileid file;        /* the certificate file's, when one is part of the identity */
 };
 
 static CRYPTO_ONCE p11_once = CRYPTO_ONCE_STATIC_INIT;
@@ -150,12 +146,60 @@ append_seg(char *buf, size_t bufsize, char sep, const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * Call fn for every non-empty attribute of a "pkcs11:" URI: first the path
+ * attributes (separated by ';'), in_path 1, then the query attributes after
+ * '?' (separated by '&'), in_path 0.  Stops at and returns fn's first
+ * nonzero result; 0 when every call returned 0.
+ */
+typedef int (*p11_attr_fn)(void *arg, const char *attr, size_t len, int in_path);
+
+static int
+p11_uri_each(const char *uri, p11_attr_fn fn, void *arg)
+{
+	const char *p = uri + 7, *q = strchr(p, '?'), *end;
+	int in_path, rc;
+
+	for (in_path = 1; in_path >= 0; in_path--) {
+		if (!in_path) {
+			if (q == NULL)
+				break;
+			p = q + 1;
+		}
+		end = in_path && q != NULL ? q : p + strlen(p);
+		while (p < end) {
+			const char *s = memchr(p, in_path ? ';' : '&', (size_t)(end - p));
+			size_t len = (size_t)((s != NULL ? s : end) - p);
+			if (len > 0 && (rc = fn(arg, p, len, in_path)) != 0)
+				return rc;
+			p += len + (s != NULL);
+		}
+	}
+	return 0;
+}
+
+struct p11_shown {
+	char path[P11_MAX_URI], query[P11_MAX_URI];
+	int truncated;
+};
+
+/* p11_attr_fn: every attribute but pin-value, for display. */
+static int
+p11_show_attr(void *arg, const char *attr, size_t len, int in_path)
+{
+	struct p11_shown *d = arg;
+
+	if (!attr_is(attr, len, "pin-value") &&
+	    append_seg(in_path ? d->path : d->query, sizeof(d->path), in_path ? ';' : '&', attr,
+	        len) != 0)
+		d->truncated = 1;
+	return 0;
+}
+
 int
 keystore_pkcs11_display_uri(const char *uri, char *out, size_t outlen)
 {
-	char path[P11_MAX_URI] = "", query[P11_MAX_URI] = "";
-	const char *p, *q, *end;
-	int rc = 0;
+	struct p11_shown d = {"", "", 0};
 
 	if (outlen == 0)
 		return -1;
@@ -164,32 +208,11 @@ keystore_pkcs11_display_uri(const char *uri, char *out, size_t outlen)
 		snprintf(out, outlen, "(not a pkcs11: URI)");
 		return -1;
 	}
-	p = uri + 7;
-	q = strchr(p, '?');
-	end = q != NULL ? q : p + strlen(p);
-	while (p < end) {
-		const char *s = memchr(p, ';', (size_t)(end - p));
-		size_t len = (size_t)((s != NULL ? s : end) - p);
-		if (len > 0 && !attr_is(p, len, "pin-value") &&
-		    append_seg(path, sizeof(path), ';', p, len) != 0)
-			rc = -1;
-		p += len + (s != NULL);
-	}
-	if (q != NULL) {
-		p = q + 1;
-		end = p + strlen(p);
-		while (p < end) {
-			const char *s = memchr(p, '&', (size_t)(end - p));
-			size_t len = (size_t)((s != NULL ? s : end) - p);
-			if (len > 0 && !attr_is(p, len, "pin-value") &&
-			    append_seg(query, sizeof(query), '&', p, len) != 0)
-				rc = -1;
-			p += len + (s != NULL);
-		}
-	}
-	if ((size_t)snprintf(out, outlen, "pkcs11:%s%s%s", path, query[0] ? "?" : "", query) >= outlen)
-		rc = -1;
-	return rc;
+	(void)p11_uri_each(uri, p11_show_attr, &d);
+	if ((size_t)snprintf(out, outlen, "pkcs11:%s%s%s", d.path, d.query[0] ? "?" : "", d.query) >=
+	    outlen)
+		d.truncated = 1;
+	return d.truncated ? -1 : 0;
 }
 
 static void
@@ -269,32 +292,30 @@ p11_attr(struct p11_uri *u, const char *seg, size_t len, int inpath, const char 
 	return 0;
 }
 
+struct p11_parse_ctx {
+	struct p11_uri *u;
+	const char *shown;
+	char *err;
+	size_t errlen;
+};
+
+/* p11_attr_fn: one attribute into the parsed URI. */
+static int
+p11_parse_attr(void *arg, const char *attr, size_t len, int in_path)
+{
+	struct p11_parse_ctx *x = arg;
+
+	return p11_attr(x->u, attr, len, in_path, x->shown, x->err, x->errlen);
+}
+
 static int
 p11_parse(const char *uri, struct p11_uri *u, const char *shown, char *err, size_t errlen)
 {
-	const char *p = uri + 7, *q, *end;
+	struct p11_parse_ctx x = {u, shown, err, errlen};
 
 	memset(u, 0, sizeof(*u));
-	q = strchr(p, '?');
-	end = q != NULL ? q : p + strlen(p);
-	while (p < end) {
-		const char *s = memchr(p, ';', (size_t)(end - p));
-		size_t len = (size_t)((s != NULL ? s : end) - p);
-		if (len > 0 && p11_attr(u, p, len, 1, shown, err, errlen) != 0)
-			return -1;
-		p += len + (s != NULL);
-	}
-	if (q != NULL) {
-		p = q + 1;
-		end = p + strlen(p);
-		while (p < end) {
-			const char *s = memchr(p, '&', (size_t)(end - p));
-			size_t len = (size_t)((s != NULL ? s : end) - p);
-			if (len > 0 && p11_attr(u, p, len, 0, shown, err, errlen) != 0)
-				return -1;
-			p += len + (s != NULL);
-		}
-	}
+	if (p11_uri_each(uri, p11_parse_attr, &x) != 0)
+		return -1;
 	if (u->objpath[0] == '\0') {
 		errmsg_set(err, errlen, "%s: the URI selects no object (give object= or id=)", shown);
 		return -1;
@@ -312,11 +333,7 @@ p11_read_pin(const char *source, char *pin, size_t pinlen, const char *shown, ch
     size_t errlen)
 {
 	const char *path = source;
-	char buf[P11_MAX_PIN + 2];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, rc = -1;
+	char why[P11_MAX_URI + 256];
 
 	if (strncmp(path, "file:", 5) == 0) {
 		path += 5;
@@ -328,42 +345,11 @@ p11_read_pin(const char *source, char *pin, size_t pinlen, const char *shown, ch
 		    shown, source);
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s", shown, path, strerror(errno));
+	if (privfile_first_line(path, "PIN file", pin, pinlen, why, sizeof(why)) != 0) {
+		errmsg_set(err, errlen, "%s: %s", shown, why);
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		errmsg_set(err, errlen, "%s: PIN file %s is not a regular file", shown, path);
-		goto cleanup;
-	}
-	if ((st.st_mode & 077) != 0) {
-		errmsg_set(err, errlen,
-		    "%s: PIN file %s is readable by group or others (mode %04o): refused, chmod 600 it",
-		    shown, path, (unsigned)(st.st_mode & 07777));
-		goto cleanup;
-	}
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s", shown, path, strerror(errno));
-		goto cleanup;
-	}
-	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
-	if (len == 0 || len >= pinlen) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s first line", shown, path,
-		    len == 0 ? "empty" : "too long a");
-		goto cleanup;
-	}
-	memcpy(pin, buf, len);
-	pin[len] = '\0';
-	rc = 0;
-cleanup:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -442,42 +428,20 @@ p11_digest(const char *uri, const char *cert_path, unsigned char out[32])
 	return ok ? 0 : -1;
 }
 
-static int
-identity_copy(const struct keystore_identity *id, struct keystore_identity *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->chain = X509_chain_up_ref(id->chain);
-	if (out->chain == NULL)
-		return -1;
-	EVP_PKEY_up_ref(id->key);
-	X509_up_ref(id->cert);
-	out->key = id->key;
-	out->cert = id->cert;
-	return 0;
-}
-
-static int
-same_file(const struct p11_entry *e, const struct stat *st)
-{
-	if (!e->have_file)
-		return st == NULL;
-	return st != NULL && e->dev == st->st_dev && e->ino == st->st_ino &&
-	    e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
-	    e->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
 /* 0 and a copy in *id on a hit; a stale entry (changed certificate file) is dropped. */
 static int
 p11_cache_get(const unsigned char digest[32], const struct stat *st,
     struct keystore_identity *id)
 {
 	struct p11_entry **pp, *e;
+	struct fileid now;
 
+	fileid_of(&now, st);
 	for (pp = &p11_cache; (e = *pp) != NULL; pp = &e->next) {
 		if (memcmp(e->digest, digest, 32) != 0)
 			continue;
-		if (same_file(e, st))
-			return identity_copy(&e->id, id);
+		if (fileid_eq(&e->file, &now))
+			return keystore_identity_copy(&e->id, id);
 		*pp = e->next;
 		keystore_identity_free(&e->id);
 		free(e);
@@ -494,18 +458,12 @@ p11_cache_put(const unsigned char digest[32], const struct stat *st,
 
 	if (e == NULL)
 		return;
-	if (identity_copy(id, &e->id) != 0) {
+	if (keystore_identity_copy(id, &e->id) != 0) {
 		free(e);
 		return;
 	}
 	memcpy(e->digest, digest, 32);
-	if (st != NULL) {
-		e->have_file = 1;
-		e->dev = st->st_dev;
-		e->ino = st->st_ino;
-		e->size = st->st_size;
-		e->mtime = st->st_mtim;
-	}
+	fileid_of(&e->file, st);
 	e->next = p11_cache;
 	p11_cache = e;
 }

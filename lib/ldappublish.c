@@ -15,7 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "ldappublish.h"
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 
 struct publish {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "ldapstore.h"
-#include "log.h"
+#include "errmsg.h"
 
 int
 ldapstore_escape(const char *value, size_t len, char *out, size_t outlen)

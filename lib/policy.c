@@ -162,6 +162,31 @@ policy_for_recipient(const struct policy *p, const char *vmta, const char *domai
 }
 
 int
+policy_foreach_scope(const struct policy *p, policy_visit_fn fn, void *arg)
+{
+	size_t i, j;
+	int rc;
+
+	if ((rc = fn(arg, NULL, &p->global)) != 0)
+		return rc;
+	for (i = 0; i < p->ndomains; i++)
+		if ((rc = fn(arg, &p->domains[i], &p->domains[i].s)) != 0)
+			return rc;
+	for (i = 0; i < p->nsenders; i++)
+		if ((rc = fn(arg, &p->senders[i], &p->senders[i].s)) != 0)
+			return rc;
+	for (i = 0; i < p->nvmtas; i++) {
+		const struct policy_scope *v = &p->vmtas[i];
+		if ((rc = fn(arg, v, &v->s)) != 0)
+			return rc;
+		for (j = 0; j < v->ndomains; j++)
+			if ((rc = fn(arg, &v->domains[j], &v->domains[j].s)) != 0)
+				return rc;
+	}
+	return 0;
+}
+
+int
 policy_has_vmta(const struct policy *p, const char *name)
 {
 	size_t i;
@@ -247,6 +272,15 @@ policy_combine(struct policy_settings *msg, const struct policy_settings *r)
 	msg->encrypt_to_sender |= r->encrypt_to_sender;
 	if (missing_key_rank(r->missing_key) > missing_key_rank(msg->missing_key))
 		msg->missing_key = r->missing_key;
+}
+
+void
+policy_apply_sender(struct policy_settings *msg, const struct policy_settings *sender)
+{
+	int sign = msg->sign;
+
+	policy_overlay(msg, sender);
+	msg->sign = sign || ((sender->set & POLICY_SIGN) && sender->sign);
 }
 
 static void

@@ -18,7 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 #include "sigverify.h"
 

@@ -29,7 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime7bit.h"
 #include "smime_int.h"
 
@@ -143,15 +143,15 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 
 	if (with_header) {
 		snprintf(line, sizeof(line), "Content-Type: %s\r\n\r\n", ctype);
-		if (bio_puts(b, line) != 0)
+		if (smime_io_puts(b, line) != 0)
 			goto io;
 	}
 	snprintf(line, sizeof(line),
 	    "This is a cryptographically signed message in MIME format.\r\n\r\n--%s\r\n",
 	    boundary);
-	if (bio_puts(b, line) != 0)
+	if (smime_io_puts(b, line) != 0)
 		goto io;
-	if (emit_inner(b, in, err, errlen) != 0)
+	if (smime_io_inner(b, in, err, errlen) != 0)
 		return -1;
 	snprintf(line, sizeof(line),
 	    "\r\n--%s\r\n"
@@ -160,11 +160,11 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 	    "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
 	    "Content-Description: S/MIME Cryptographic Signature\r\n\r\n",
 	    boundary);
-	if (bio_puts(b, line) != 0 || emit_base64(b, sig, siglen) != 0)
+	if (smime_io_puts(b, line) != 0 || smime_io_base64(b, sig, siglen) != 0)
 		goto io;
 	/* the entity ends with the close delimiter: no epilogue */
 	snprintf(line, sizeof(line), "\r\n--%s--\r\n", boundary);
-	if (bio_puts(b, line) != 0)
+	if (smime_io_puts(b, line) != 0)
 		goto io;
 	return 0;
 io:
@@ -203,22 +203,22 @@ emit_opaque_entity(BIO *b, const struct smime_options *opt,
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
-	sink_init(s, sink_to_bio, b, 1, 0);
-	sb = sink_bio_new(s);
-	if (sb == NULL || bio_puts(b, OPAQUE_INNER_HEAD) != 0) {
+	smime_io_sink_init(s, smime_io_to_bio, b, 1, 0);
+	sb = smime_io_sink_bio(s);
+	if (sb == NULL || smime_io_puts(b, OPAQUE_INNER_HEAD) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot write the signed entity");
 		goto cleanup;
 	}
 	if (smime_sign_opaque(opt, signer, in, sb, err, errlen) != 0)
 		goto cleanup;
-	if (sink_finish(s) != 0) {
+	if (smime_io_sink_finish(s) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot write the signed entity");
 		goto cleanup;
 	}
 	rc = 0;
 cleanup:
 	BIO_free(sb);
-	sink_wipe(s);
+	smime_io_sink_wipe(s);
 	free(s);
 	return rc;
 }
@@ -232,163 +232,230 @@ set_pkcs7_result(struct smime_result *res, const char *smime_type)
 	snprintf(res->disposition, sizeof(res->disposition), "attachment; filename=\"smime.p7m\"");
 }
 
-int
-smime_protect(const struct smime_options *opt_in, const struct keystore_identity *signer,
-    STACK_OF(X509) *recipients, const char *head, size_t headlen, spool *body,
-    smime_write_fn out, void *out_arg, struct smime_result *res, char *err, size_t errlen)
-{
-	struct smime_options opt = *opt_in;
-	struct sink *sink = NULL;
-	struct inner in = {head, headlen, body, NULL, 0};
-	CMS_ContentInfo *env = NULL;
-	BIO *sbio = NULL, *cbio = NULL;
-	unsigned char *sig = NULL;
-	size_t siglen = 0, hplen = 0;
-	char boundary[80], signed_type[256], *hphead = NULL;
-	spool *body7 = NULL;
-	const char *micalg;
-	int i, rc = -1, opaque;
+/* One smime_protect call: the request's options with defaults, and what it allocates. */
+struct protect {
+	struct smime_options opt;
+	const struct smime_request *req;
+	struct sink *sink;         /* owned */
+	struct inner in;           /* owns in.buf */
+	BIO *sbio;                 /* writes into sink; owned */
+	unsigned char *sig;        /* detached signature (DER); owned */
+	size_t siglen;
+	char boundary[80];
+	char *hphead;              /* protected header block; owned, wiped */
+	size_t hplen;
+	spool *body7;              /* 7-bit re-encoded body; owned */
+	int opaque;
+};
 
-	memset(res, 0, sizeof(*res));
-	if (opt.cipher == NULL)
-		opt.cipher = EVP_aes_256_cbc();
-	if (opt.digest == NULL)
-		opt.digest = EVP_sha256();
-	if (smime_check_options(&opt, err, errlen) != 0)
+/* Defaults, the checks of the request, the buffers and the sink.  0 or -1 with err. */
+static int
+protect_prepare(struct protect *p, const struct smime_request *req, char *err, size_t errlen)
+{
+	struct smime_options *opt = &p->opt;
+
+	*opt = req->opt;
+	p->req = req;
+	if (opt->cipher == NULL)
+		opt->cipher = EVP_aes_256_cbc();
+	if (opt->digest == NULL)
+		opt->digest = EVP_sha256();
+	if (smime_check_options(opt, err, errlen) != 0)
 		return -1;
-	if (!opt.sign && !opt.encrypt) {
+	if (!opt->sign && !opt->encrypt) {
 		errmsg_set(err, errlen, "nothing to do: neither sign nor encrypt");
 		return -1;
 	}
-	if (opt.sign && (signer == NULL || signer->key == NULL || signer->cert == NULL)) {
+	if (opt->sign &&
+	    (req->signer == NULL || req->signer->key == NULL || req->signer->cert == NULL)) {
 		errmsg_set(err, errlen, "signing requested without a signing identity");
 		return -1;
 	}
-	if (opt.encrypt && (recipients == NULL || sk_X509_num(recipients) == 0)) {
+	if (opt->encrypt && (req->recipients == NULL || sk_X509_num(req->recipients) == 0)) {
 		errmsg_set(err, errlen, "encryption requested without recipient certificates");
 		return -1;
 	}
-	opaque = opt.sign && opt.sign_format == SMIME_SIGN_OPAQUE;
-	micalg = smime_micalg(opt.digest);
-	if (make_boundary(&opt, boundary, sizeof(boundary)) != 0) {
+	p->opaque = opt->sign && opt->sign_format == SMIME_SIGN_OPAQUE;
+	if (make_boundary(opt, p->boundary, sizeof(p->boundary)) != 0) {
 		errmsg_set_ssl(err, errlen, "no random bytes for a MIME boundary");
 		return -1;
 	}
-	in.buf = malloc(SMIME_COPY_CHUNK);
-	sink = malloc(sizeof(*sink));
-	if (in.buf == NULL || sink == NULL) {
+	p->in.head = req->head;
+	p->in.headlen = req->headlen;
+	p->in.body = req->body;
+	p->in.buf = malloc(SMIME_COPY_CHUNK);
+	p->sink = malloc(sizeof(*p->sink));
+	if (p->in.buf == NULL || p->sink == NULL) {
 		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
+		return -1;
 	}
-	sink_init(sink, out, out_arg, opt.encrypt || opaque, opt.chunk);
+	smime_io_sink_init(p->sink, req->out, req->out_arg, opt->encrypt || p->opaque, opt->chunk);
+	return 0;
+}
 
-	/* the Cryptographic Payload: protected headers, then 7-bit clean when signed only */
-	if (opt.header_protection) {
-		if (smime_hp_head(opt.outer, head, headlen, opt.encrypt, opt.hide_subject, &hphead,
-		        &hplen, err, errlen) != 0)
-			goto cleanup;
-		in.head = hphead;
-		in.headlen = hplen;
-	}
-	if (opt.sign && !opt.encrypt && opt.transport_7bit) {
-		int r;
-		body7 = spool_new(opt.spool_memory > 0 ? opt.spool_memory : SPOOL_DEFAULT_MEMORY,
-		    opt.spool_dir);
-		if (body7 == NULL) {
-			errmsg_set(err, errlen, "out of memory");
-			goto cleanup;
-		}
-		r = mime7bit_encode(in.head, in.headlen, in.body, body7, err, errlen);
-		if (r < 0)
-			goto cleanup;
-		if (r == 1) {
-			in.head = "";
-			in.headlen = 0;
-			in.body = body7;
-		}
-	}
+/* The Cryptographic Payload: protected headers, then 7-bit clean when signed only. */
+static int
+protect_payload(struct protect *p, char *err, size_t errlen)
+{
+	const struct smime_options *opt = &p->opt;
+	int r;
 
-	if (opt.sign && !opaque &&
-	    smime_sign_detached(&opt, signer, &in, &sig, &siglen, err, errlen) != 0)
-		goto cleanup;
-	sbio = sink_bio_new(sink);
-	if (sbio == NULL) {
-		errmsg_set_ssl(err, errlen, "cannot create the output stream");
-		goto cleanup;
+	if (opt->header_protection) {
+		if (smime_hp_head(opt->outer, p->req->head, p->req->headlen, opt->encrypt,
+		        opt->hide_subject, &p->hphead, &p->hplen, err, errlen) != 0)
+			return -1;
+		p->in.head = p->hphead;
+		p->in.headlen = p->hplen;
 	}
+	if (!opt->sign || opt->encrypt || !opt->transport_7bit)
+		return 0;
+	p->body7 = spool_new(opt->spool_memory > 0 ? opt->spool_memory : SPOOL_DEFAULT_MEMORY,
+	    opt->spool_dir);
+	if (p->body7 == NULL) {
+		errmsg_set(err, errlen, "out of memory");
+		return -1;
+	}
+	r = mime7bit_encode(p->in.head, p->in.headlen, p->in.body, p->body7, err, errlen);
+	if (r < 0)
+		return -1;
+	if (r == 1) {
+		p->in.head = "";
+		p->in.headlen = 0;
+		p->in.body = p->body7;
+	}
+	return 0;
+}
 
-	if (!opt.encrypt && opaque) {
-		if (smime_sign_opaque(&opt, signer, &in, sbio, err, errlen) != 0)
-			goto cleanup;
+/* Signed only: opaque signed-data, or the multipart/signed body as it is. */
+static int
+protect_signed(struct protect *p, struct smime_result *res, char *err, size_t errlen)
+{
+	const struct keystore_identity *signer = p->req->signer;
+
+	if (p->opaque) {
+		if (smime_sign_opaque(&p->opt, signer, &p->in, p->sbio, err, errlen) != 0)
+			return -1;
 		set_pkcs7_result(res, "signed-data");
-	} else if (!opt.encrypt) {
-		/* the multipart/signed body goes out as it is; its header folded with a space */
-		if (emit_signed(sbio, 0, NULL, boundary, &in, sig, siglen, err, errlen) != 0)
-			goto cleanup;
-		snprintf(res->content_type, sizeof(res->content_type), SIGNED_TYPE_FMT, micalg,
-		    boundary);
-	} else {
-		int gcm = EVP_CIPHER_get_mode(opt.cipher) == EVP_CIPH_GCM_MODE;
-		env = CMS_encrypt(NULL, NULL, opt.cipher, CMS_BINARY | CMS_PARTIAL | CMS_STREAM);
-		if (env == NULL) {
-			errmsg_set_ssl(err, errlen, "cannot set up encryption with %s",
-			    EVP_CIPHER_get0_name(opt.cipher));
-			goto cleanup;
-		}
-		for (i = 0; i < sk_X509_num(recipients); i++)
-			if (add_recipient(env, sk_X509_value(recipients, i), &opt, i + 1, err,
-			        errlen) != 0)
-				goto cleanup;
-		cbio = BIO_new_CMS(sbio, env);
-		if (cbio == NULL) {
-			errmsg_set_ssl(err, errlen, "cannot start encryption");
-			goto cleanup;
-		}
-		if (opt.sign && opaque) {
-			if (emit_opaque_entity(cbio, &opt, signer, &in, err, errlen) != 0)
-				goto cleanup;
-		} else if (opt.sign) {
-			snprintf(signed_type, sizeof(signed_type), SIGNED_TYPE_FMT, micalg, boundary);
-			if (emit_signed(cbio, 1, signed_type, boundary, &in, sig, siglen, err,
-			        errlen) != 0)
-				goto cleanup;
-		} else if (emit_inner(cbio, &in, err, errlen) != 0) {
-			goto cleanup;
-		}
-		if (BIO_flush(cbio) != 1) {
-			errmsg_set_ssl(err, errlen, "encryption failed");
-			goto cleanup;
-		}
-		set_pkcs7_result(res, gcm ? "authEnveloped-data" : "enveloped-data");
+		return 0;
 	}
-	if (sink_finish(sink) != 0 || sink->failed) {
-		errmsg_set(err, errlen, "cannot hand the result to the MTA");
+	/* its header folded with a space */
+	if (emit_signed(p->sbio, 0, NULL, p->boundary, &p->in, p->sig, p->siglen, err, errlen) != 0)
+		return -1;
+	snprintf(res->content_type, sizeof(res->content_type), SIGNED_TYPE_FMT,
+	    smime_micalg(p->opt.digest), p->boundary);
+	return 0;
+}
+
+/* The inner entity (signed or not) written into the EnvelopedData stream cbio. */
+static int
+protect_inner(struct protect *p, BIO *cbio, char *err, size_t errlen)
+{
+	char signed_type[256];
+
+	if (p->opt.sign && p->opaque)
+		return emit_opaque_entity(cbio, &p->opt, p->req->signer, &p->in, err, errlen);
+	if (p->opt.sign) {
+		snprintf(signed_type, sizeof(signed_type), SIGNED_TYPE_FMT,
+		    smime_micalg(p->opt.digest), p->boundary);
+		return emit_signed(cbio, 1, signed_type, p->boundary, &p->in, p->sig, p->siglen, err,
+		    errlen);
+	}
+	return smime_io_inner(cbio, &p->in, err, errlen);
+}
+
+/* Encrypted (signed inside or not): (Auth)EnvelopedData to every recipient. */
+static int
+protect_encrypted(struct protect *p, struct smime_result *res, char *err, size_t errlen)
+{
+	const struct smime_options *opt = &p->opt;
+	STACK_OF(X509) *recipients = p->req->recipients;
+	int gcm = EVP_CIPHER_get_mode(opt->cipher) == EVP_CIPH_GCM_MODE, i, rc = -1;
+	CMS_ContentInfo *env;
+	BIO *cbio = NULL;
+
+	env = CMS_encrypt(NULL, NULL, opt->cipher, CMS_BINARY | CMS_PARTIAL | CMS_STREAM);
+	if (env == NULL) {
+		errmsg_set_ssl(err, errlen, "cannot set up encryption with %s",
+		    EVP_CIPHER_get0_name(opt->cipher));
+		return -1;
+	}
+	for (i = 0; i < sk_X509_num(recipients); i++)
+		if (add_recipient(env, sk_X509_value(recipients, i), opt, i + 1, err, errlen) != 0)
+			goto cleanup;
+	cbio = BIO_new_CMS(p->sbio, env);
+	if (cbio == NULL) {
+		errmsg_set_ssl(err, errlen, "cannot start encryption");
 		goto cleanup;
 	}
-	res->bytes = sink->bytes;
+	if (protect_inner(p, cbio, err, errlen) != 0)
+		goto cleanup;
+	if (BIO_flush(cbio) != 1) {
+		errmsg_set_ssl(err, errlen, "encryption failed");
+		goto cleanup;
+	}
+	set_pkcs7_result(res, gcm ? "authEnveloped-data" : "enveloped-data");
 	rc = 0;
 cleanup:
-	while (cbio != NULL && cbio != sbio) {
+	while (cbio != NULL && cbio != p->sbio) {
 		BIO *next = BIO_pop(cbio);
 		BIO_free(cbio);
 		cbio = next;
 	}
-	BIO_free(sbio);
 	CMS_ContentInfo_free(env);
-	free(sig);
-	spool_free(body7);
-	if (hphead != NULL) {
-		OPENSSL_cleanse(hphead, hplen);
-		free(hphead);
+	return rc;
+}
+
+/* Free and wipe what p holds. */
+static void
+protect_free(struct protect *p)
+{
+	BIO_free(p->sbio);
+	free(p->sig);
+	spool_free(p->body7);
+	if (p->hphead != NULL) {
+		OPENSSL_cleanse(p->hphead, p->hplen);
+		free(p->hphead);
 	}
-	if (sink != NULL) {
-		sink_wipe(sink); /* plaintext passes through here when signing only */
-		free(sink);
+	if (p->sink != NULL) {
+		smime_io_sink_wipe(p->sink); /* plaintext passes through here when signing only */
+		free(p->sink);
 	}
-	if (in.buf != NULL) {
-		OPENSSL_cleanse(in.buf, in.used);
-		free(in.buf);
+	if (p->in.buf != NULL) {
+		OPENSSL_cleanse(p->in.buf, p->in.used);
+		free(p->in.buf);
 	}
+}
+
+int
+smime_protect(struct smime_request *req, char *err, size_t errlen)
+{
+	struct smime_result *res = &req->result;
+	struct protect p;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	memset(res, 0, sizeof(*res));
+	if (protect_prepare(&p, req, err, errlen) != 0 || protect_payload(&p, err, errlen) != 0)
+		goto cleanup;
+	if (p.opt.sign && !p.opaque &&
+	    smime_sign_detached(&p.opt, req->signer, &p.in, &p.sig, &p.siglen, err, errlen) != 0)
+		goto cleanup;
+	p.sbio = smime_io_sink_bio(p.sink);
+	if (p.sbio == NULL) {
+		errmsg_set_ssl(err, errlen, "cannot create the output stream");
+		goto cleanup;
+	}
+	if ((p.opt.encrypt ? protect_encrypted(&p, res, err, errlen)
+	                   : protect_signed(&p, res, err, errlen)) != 0)
+		goto cleanup;
+	if (smime_io_sink_finish(p.sink) != 0 || p.sink->failed) {
+		errmsg_set(err, errlen, "cannot hand the result to the MTA");
+		goto cleanup;
+	}
+	res->bytes = p.sink->bytes;
+	rc = 0;
+cleanup:
+	protect_free(&p);
 	ERR_clear_error();
 	return rc;
 }

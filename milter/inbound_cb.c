@@ -4,7 +4,8 @@
  * mail whose signer may be harvested) goes through here.  See
  * inbound_cb.h; the S/MIME work is lib/inbound.c.
  *
- * envfrom  claim the message when the configuration has work for it
+ * (decide_client claims the message at MAIL FROM when the configuration
+ * has work for mail from outside: m->inbound)
  * envrcpt  each recipient's scope; one body must suit all of them, so a
  *          recipient whose decrypt setting differs is deferred (451 4.7.1)
  * eoh      spool the body of S/MIME mail (bounded memory, encrypted file)
@@ -28,11 +29,16 @@
 
 #include <openssl/crypto.h>
 
+#include "certindex.h"
+#include "conf.h"
+#include "decide.h"
+#include "errmsg.h"
 #include "harvest.h"
 #include "inbound.h"
 #include "inbound_cb.h"
 #include "keystore.h"
 #include "ldappublish.h"
+#include "ldapstore.h"
 #include "log.h"
 #include "mime.h"
 
@@ -104,7 +110,7 @@ in_header(SMFICTX *ctx, int leadspc, const char *name, int index, const char *va
 
 /* The on-error action for an internal failure (the MTA keeps the message). */
 static sfsistat
-in_fail(SMFICTX *ctx, struct msgctx *m, const char *what, const char *detail)
+in_fail(SMFICTX *ctx, struct decide_msg *m, const char *what, const char *detail)
 {
 	int reject = m->conf->on_error == CONF_ON_ERROR_REJECT;
 
@@ -121,27 +127,12 @@ harvesting(const struct conf *c)
 
 /* ---- MAIL FROM, RCPT TO, end of headers ---- */
 
-int
-inbound_cb_envfrom(SMFICTX *ctx, struct msgctx *m)
-{
-	const char *v;
-
-	if (!m->conf->inbound && !m->conf->harvest_ldap)
-		return 0;
-	m->inbound = 1;
-	memset(&m->pol, 0, sizeof(m->pol));
-	if (m->conf->vmta_macro != NULL &&
-	    (v = smfi_getsymval(ctx, m->conf->vmta_macro)) != NULL && *v != '\0')
-		snprintf(m->vmta, sizeof(m->vmta), "%s", v);
-	return 1;
-}
-
 sfsistat
-inbound_cb_envrcpt(SMFICTX *ctx, struct msgctx *m, char **argv)
+inbound_cb_envrcpt(SMFICTX *ctx, struct decide_msg *m, char **argv)
 {
 	struct policy_settings s;
-	char addr[ADDR_MAX];
-	struct rcpt *r;
+	char addr[DECIDE_ADDR_MAX];
+	struct decide_rcpt *r;
 
 	if (argv[0] == NULL || mime_extract_address(argv[0], addr, sizeof(addr)) != 0 ||
 	    strchr(addr, '@') == NULL)
@@ -157,7 +148,7 @@ inbound_cb_envrcpt(SMFICTX *ctx, struct msgctx *m, char **argv)
 	}
 	if (m->nrcpt == m->rcap) {
 		size_t cap = m->rcap ? m->rcap * 2 : 8;
-		struct rcpt *nr = realloc(m->rcpts, cap * sizeof(*nr));
+		struct decide_rcpt *nr = realloc(m->rcpts, cap * sizeof(*nr));
 		if (nr == NULL)
 			return in_fail(ctx, m, "out of memory, try again later", "recipient list");
 		m->rcpts = nr;
@@ -185,7 +176,7 @@ is_forged(const struct conf *c, const struct mime_header *h)
 }
 
 static size_t
-count_forged(const struct msgctx *m)
+count_forged(const struct decide_msg *m)
 {
 	size_t i, n = 0;
 
@@ -195,7 +186,7 @@ count_forged(const struct msgctx *m)
 }
 
 sfsistat
-inbound_cb_eoh(SMFICTX *ctx, struct msgctx *m, int *done)
+inbound_cb_eoh(SMFICTX *ctx, struct decide_msg *m, int *done)
 {
 	const struct mime_header *ct = mime_headers_find(&m->headers, "Content-Type");
 	char type[64] = "";
@@ -229,7 +220,7 @@ inbound_cb_eoh(SMFICTX *ctx, struct msgctx *m, int *done)
 
 /* Delete the forged Authentication-Results fields (the last first: indexes stay valid). */
 static int
-remove_forged(SMFICTX *ctx, struct msgctx *m)
+remove_forged(SMFICTX *ctx, struct decide_msg *m)
 {
 	size_t i;
 	int n = 0;
@@ -265,7 +256,8 @@ static int
 ring_add(struct keyring *k, const struct conf *c, const char *spec, const char *dir,
     const char *addr, char *err, size_t errlen)
 {
-	struct keystore_options ko = {c->key_passphrase_file};
+	struct keystore_request req = {.dir = dir, .addr = addr, .spec = spec,
+	    .passphrase_file = c->key_passphrase_file};
 	enum keystore_result kr;
 	char name[300], why[600];
 
@@ -275,8 +267,7 @@ ring_add(struct keyring *k, const struct conf *c, const char *spec, const char *
 		keystore_spec_display(spec, name, sizeof(name));
 	if (ring_has(k, name) || k->n == RING_MAX)
 		return 0;
-	kr = dir != NULL ? keystore_load_opts(dir, addr, &ko, &k->id[k->n], why, sizeof(why))
-	                 : keystore_load_spec(spec, NULL, &ko, &k->id[k->n], why, sizeof(why));
+	kr = keystore_load(&req, &k->id[k->n], why, sizeof(why));
 	if (kr == KEYSTORE_MISSING && dir != NULL)
 		return 0; /* this recipient has no key of its own */
 	if (kr != KEYSTORE_FOUND) {
@@ -290,7 +281,7 @@ ring_add(struct keyring *k, const struct conf *c, const char *spec, const char *
 
 /* The keys of every recipient: its own in decryption-key-dir, its domain's gateway key. */
 static int
-load_keys(const struct msgctx *m, struct keyring *k, char *err, size_t errlen)
+load_keys(const struct decide_msg *m, struct keyring *k, char *err, size_t errlen)
 {
 	size_t i;
 
@@ -320,7 +311,7 @@ ring_free(struct keyring *k)
 
 /* A message that should be decrypted but cannot be: on-undecryptable. */
 static sfsistat
-undecryptable(SMFICTX *ctx, struct msgctx *m, const struct inbound_result *r)
+undecryptable(SMFICTX *ctx, struct decide_msg *m, const struct inbound_result *r)
 {
 	enum policy_on_undecryptable a = m->pol.on_undecryptable;
 	const char *x = r->decryption == ENVELOPE_UNSUPPORTED ? "7.6" : "7.5";
@@ -341,7 +332,7 @@ undecryptable(SMFICTX *ctx, struct msgctx *m, const struct inbound_result *r)
 
 /* The new body to the MTA, from r->body_off on, in chunks of at most body-chunk-size. */
 static int
-replace_body(SMFICTX *ctx, const struct msgctx *m, const struct inbound_result *r,
+replace_body(SMFICTX *ctx, const struct decide_msg *m, const struct inbound_result *r,
     uint64_t *bytes, char *err, size_t errlen)
 {
 	size_t chunk = m->conf->body_chunk > 0 && m->conf->body_chunk < 65536 ? m->conf->body_chunk
@@ -377,7 +368,7 @@ cleanup:
 
 /* Content-* fields and body of the decrypted or unwrapped entity replace the message's. */
 static int
-rewrite(SMFICTX *ctx, struct msgctx *m, int leadspc, const struct inbound_result *r,
+rewrite(SMFICTX *ctx, struct decide_msg *m, int leadspc, const struct inbound_result *r,
     uint64_t *bytes, char *err, size_t errlen)
 {
 	size_t i;
@@ -401,7 +392,7 @@ refused:
 
 /* The message's headers without the forged fields (they must not vouch for DKIM either). */
 static int
-trusted_headers(const struct msgctx *m, struct mime_headers *out)
+trusted_headers(const struct decide_msg *m, struct mime_headers *out)
 {
 	size_t i;
 
@@ -415,12 +406,12 @@ trusted_headers(const struct msgctx *m, struct mime_headers *out)
 
 /* Store the verified signer's certificate where harvesting keeps them. */
 static void
-harvest(const struct msgctx *m, const struct inbound_result *r)
+harvest(const struct decide_msg *m, const struct inbound_result *r)
 {
 	const struct conf *c = m->conf;
 	struct harvest_options ho = {NULL, c->harvest_require_dkim, c->authserv_id, 0};
 	struct mime_headers h;
-	char addr[ADDR_MAX], reason[512], err[512];
+	char addr[DECIDE_ADDR_MAX], reason[512], err[512];
 	STACK_OF(X509) *chain;
 
 	if (!harvesting(c) || r->signer == NULL || !r->signature_ok)
@@ -439,7 +430,7 @@ harvest(const struct msgctx *m, const struct inbound_result *r)
 	mime_headers_clear(&h);
 	chain = harvest_ca_certs(r->certs, r->signer);
 	if (c->harvest_dir != NULL) {
-		switch (certindex_store_chain(c->harvest_dir, addr, r->signer, chain, err, sizeof(err))) {
+		switch (certindex_store(c->harvest_dir, addr, r->signer, chain, err, sizeof(err))) {
 		case 1:
 			log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
 			    c->harvest_dir);
@@ -471,7 +462,7 @@ harvest(const struct msgctx *m, const struct inbound_result *r)
 
 /* One line about what was done; names, never content. */
 static void
-log_result(const struct msgctx *m, const struct inbound_result *r, const struct keyring *k,
+log_result(const struct decide_msg *m, const struct inbound_result *r, const struct keyring *k,
     int subject, uint64_t in, uint64_t out)
 {
 	char dec[400] = "", sig[1100] = "", prot[300] = "";
@@ -496,7 +487,7 @@ log_result(const struct msgctx *m, const struct inbound_result *r, const struct 
 
 /* Apply r to the message: body, Subject, Authentication-Results.  0 or -1 with err. */
 static int
-apply(SMFICTX *ctx, struct msgctx *m, int leadspc, const struct inbound_result *r,
+apply(SMFICTX *ctx, struct decide_msg *m, int leadspc, const struct inbound_result *r,
     int *subject, uint64_t *out, char *err, size_t errlen)
 {
 	const char *ps = inbound_protected_subject(&m->headers, r);
@@ -523,7 +514,7 @@ apply(SMFICTX *ctx, struct msgctx *m, int leadspc, const struct inbound_result *
 }
 
 static void
-options_for(const struct msgctx *m, const struct keyring *k, struct inbound_options *o)
+options_for(const struct decide_msg *m, const struct keyring *k, struct inbound_options *o)
 {
 	certindex *ci = m->conf->certs;
 
@@ -540,7 +531,7 @@ options_for(const struct msgctx *m, const struct keyring *k, struct inbound_opti
 }
 
 sfsistat
-inbound_cb_eom(SMFICTX *ctx, struct msgctx *m, int leadspc)
+inbound_cb_eom(SMFICTX *ctx, struct decide_msg *m, int leadspc)
 {
 	struct inbound_options o;
 	struct inbound_result r;

@@ -3,6 +3,7 @@
  *
  *   smime-milter -c FILE [-f] [-p SOCKET]   run
  *   smime-milter -n [-v] -c FILE [-p SOCKET] check FILE and what it needs, exit (1 on error)
+ *   smime-milter -k                         list the configuration keywords
  *   smime-milter -V | --version             print the versions
  *   smime-milter -h | --help                print the usage
  *
@@ -53,6 +54,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: smime-milter [-f] [-c FILE] [-p SOCKET]\n"
 	    "       smime-milter -n [-v] [-c FILE] [-p SOCKET]\n"
+	    "       smime-milter -k\n"
 	    "       smime-milter -V | --version\n"
 	    "       smime-milter -h | --help\n"
 	    "  -c FILE    configuration file (default " DEFAULT_CONF ")\n"
@@ -60,6 +62,7 @@ usage(FILE *f)
 	    "  -n         check the configuration and what it needs at run time, and exit (1 on error)\n"
 	    "  -v         with -n: also log in to PKCS#11 tokens and load their keys\n"
 	    "  -p SOCKET  milter socket, overrides \"socket\" (inet:PORT@HOST, unix:PATH)\n"
+	    "  -k         list the keywords of the configuration file, and exit\n"
 	    "  -V         print the versions of smime-milter, OpenSSL and libmilter, and exit\n"
 	    "  -h         print this help and exit\n"
 	    "signals: HUP or USR1 reload, TERM stops after the messages in flight\n");
@@ -361,7 +364,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:fhnp:vV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhknp:vV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -369,6 +372,9 @@ main(int argc, char **argv)
 		case 'f':
 			foreground = 1;
 			break;
+		case 'k':
+			conf_print_keywords(stdout);
+			return 0;
 		case 'n':
 			check_only = 1;
 			break;

@@ -1,5 +1,7 @@
 /*
- * milter.h - shared between the daemon's main and its libmilter callbacks.
+ * milter.h - shared between the daemon's main (main.c), its libmilter
+ * callbacks (callbacks.c), the state its threads share (state.c) and the
+ * socket's permissions (sockperm.c).
  */
 #ifndef SMIME_MILTER_H
 #define SMIME_MILTER_H
@@ -14,11 +16,14 @@
 /* The callback table handed to smfi_register. */
 extern struct smfiDesc milter_desc;
 
-/* Install the configuration new messages will use (takes over the reference). */
+/* state.c: install the configuration new messages will use (takes over the reference). */
 void milter_set_conf(struct conf *c);
 
 /* A new reference to the configuration in force (caller unrefs). */
 struct conf *milter_get_conf(void);
+
+/* One more (delta 1) or one less (-1) message between MAIL FROM and its end. */
+void milter_inflight_add(int delta);
 
 /* Wait up to seconds for messages in flight to end; returns how many remain. */
 int milter_wait_idle(int seconds);

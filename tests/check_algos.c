@@ -236,12 +236,14 @@ protect(struct smime_options *opt, const struct testpki_id *signer, X509 *rcpt,
 	struct keystore_identity k = signer ? signer_of(signer) : (struct keystore_identity){0};
 	STACK_OF(X509) *rc = sk_X509_new_null();
 	spool *sp = make_body(b, blen);
+	struct smime_request req = {.opt = *opt, .signer = signer ? &k : NULL, .recipients = rc,
+	    .head = h, .headlen = strlen(h), .body = sp, .out = collect, .out_arg = o};
 	int r;
 
 	if (rcpt != NULL)
 		sk_X509_push(rc, rcpt);
-	r = smime_protect(opt, signer ? &k : NULL, rc, h, strlen(h), sp, collect, o, res, err,
-	    errlen);
+	r = smime_protect(&req, err, errlen);
+	*res = req.result;
 	spool_free(sp);
 	sk_X509_free(rc);
 	sk_X509_free(k.chain);

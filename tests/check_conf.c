@@ -747,6 +747,11 @@ START_TEST(test_err_whole_file_checks)
 	    "encrypt is on but no cert-dir or ldap-uri is set");
 	conf_errors("encrypt yes\nsign on\n", 2, 0, "encrypt is on but no cert-dir or ldap-uri is set",
 	    0, "sign is on but no key-dir is set");
+	/* every scope counts (policy_foreach_scope): nested in a <virtual-mta>, a <sender> */
+	conf_errors("<virtual-mta v>\n<domain *>\nencrypt yes\n</domain>\n</virtual-mta>\n", 1, 0,
+	    "encrypt is on but no cert-dir or ldap-uri is set");
+	conf_errors("<sender example.com>\nsign yes\n</sender>\n", 1, 0,
+	    "sign is on but no key-dir is set");
 }
 END_TEST
 

@@ -20,6 +20,7 @@
 
 #include "certstore.h"
 #include "keystore.h"
+#include "keystore_pkcs11.h"
 #include "smime.h"
 #include "spool.h"
 #include "testpki.h"
@@ -326,7 +327,7 @@ START_TEST(test_sign_encrypt_two_recipients)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, carol.cert);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain, *inner;
 	const char *who[] = {"bob", "carol"};
@@ -336,13 +337,14 @@ START_TEST(test_sign_encrypt_two_recipients)
 	                    " protocol=\"application/pkcs7-signature\";\r\n"
 	                    " micalg=sha-256; boundary=\"b0undary\"\r\n\r\n";
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), 0);
-	ck_assert_str_eq(res.content_type,
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
+	ck_assert_str_eq(req.result.content_type,
 	    "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"");
-	ck_assert_str_eq(res.transfer_encoding, "base64");
-	ck_assert_str_eq(res.disposition, "attachment; filename=\"smime.p7m\"");
-	ck_assert_uint_eq(res.bytes, o.len);
+	ck_assert_str_eq(req.result.transfer_encoding, "base64");
+	ck_assert_str_eq(req.result.disposition, "attachment; filename=\"smime.p7m\"");
+	ck_assert_uint_eq(req.result.bytes, o.len);
 	assert_b64_lines(&o);
 	inner = expected_inner(&ilen);
 	for (int i = 0; i < 2; i++) {
@@ -373,13 +375,14 @@ START_TEST(test_encrypt_only)
 	struct smime_options opt = {.encrypt = 1};
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain, *inner;
 	size_t plen, ilen;
 
-	ck_assert_int_eq(smime_protect(&opt, NULL, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), 0);
+	req = (struct smime_request){.opt = opt, .signer = NULL, .recipients = rc,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	plain = decrypt_with(&o, &bob, &plen);
 	inner = expected_inner(&ilen);
 	ck_assert_ptr_nonnull(plain);
@@ -398,18 +401,19 @@ START_TEST(test_sign_only)
 	struct smime_options opt = {.sign = 1, .digest = EVP_sha512()};
 	struct keystore_identity signer = signer_alice();
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *inner, boundary[80], *b;
 	size_t ilen;
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, NULL, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(res.content_type, "multipart/signed;\r\n protocol=\"application/"
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = NULL,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
+	ck_assert_msg(strstr(req.result.content_type, "multipart/signed;\r\n protocol=\"application/"
 	                                       "pkcs7-signature\";\r\n micalg=sha-512;") ==
-	        res.content_type, "%s", res.content_type);
-	ck_assert_str_eq(res.transfer_encoding, "");
-	b = strstr(res.content_type, "boundary=\"");
+	        req.result.content_type, "%s", req.result.content_type);
+	ck_assert_str_eq(req.result.transfer_encoding, "");
+	b = strstr(req.result.content_type, "boundary=\"");
 	ck_assert_ptr_nonnull(b);
 	snprintf(boundary, sizeof(boundary), "%s", b + 10);
 	boundary[strlen(boundary) - 1] = '\0';
@@ -429,7 +433,7 @@ START_TEST(test_large_spilled_body)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	size_t blen = 3 * 1024 * 1024 + 17, i, plen, hl = strlen(head);
 	char *big = malloc(blen), *expect = malloc(hl + blen), err[256], *plain;
 	spool *sp;
@@ -440,8 +444,9 @@ START_TEST(test_large_spilled_body)
 	ck_assert(spool_on_disk(sp));
 	memcpy(expect, head, hl);
 	memcpy(expect + hl, big, blen);
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, hl, sp, collect, &o, &res, err,
-	                     sizeof(err)), 0);
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = head, .headlen = hl, .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	ck_assert_uint_le(o.max_chunk, 65536); /* bounded hand-over to the MTA */
 	ck_assert_uint_gt(o.calls, 50);
 	plain = decrypt_with(&o, &bob, &plen);
@@ -464,14 +469,15 @@ START_TEST(test_gcm_auth_enveloped)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain, *inner;
 	size_t plen, ilen;
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), 0);
-	ck_assert_str_eq(res.content_type,
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
+	ck_assert_str_eq(req.result.content_type,
 	    "application/pkcs7-mime; smime-type=authEnveloped-data; name=\"smime.p7m\"");
 	plain = decrypt_with(&o, &bob, &plen);
 	ck_assert_ptr_nonnull(plain);
@@ -492,13 +498,14 @@ START_TEST(test_empty_body)
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
-	struct smime_result res;
+	struct smime_request req;
 	spool *sp = make_body("", 0, SPOOL_DEFAULT_MEMORY);
 	char err[256], *plain;
 	size_t plen;
 
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, "\r\n", 2, sp, collect, &o, &res, err,
-	                     sizeof(err)), 0);
+	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
+	    .head = "\r\n", .headlen = 2, .body = sp, .out = collect, .out_arg = &o};
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	plain = decrypt_with(&o, &bob, &plen);
 	ck_assert_ptr_nonnull(plain);
 	verify_multipart(plain, plen, "e", "\r\n", 2, "SHA256");
@@ -512,27 +519,28 @@ END_TEST
 
 START_TEST(test_protect_errors)
 {
-	struct smime_options opt = {.sign = 1, .encrypt = 1};
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL), *none = sk_X509_new_null();
 	struct outbuf o = {0};
-	struct smime_result res;
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
+	struct smime_request req = {.opt = {.sign = 1, .encrypt = 1}, .signer = NULL,
+	    .recipients = rc, .head = head, .headlen = strlen(head), .body = sp, .out = collect,
+	    .out_arg = &o};
 	char err[256];
 
-	ck_assert_int_eq(smime_protect(&opt, NULL, rc, head, strlen(head), sp, collect, &o, &res,
-	                     err, sizeof(err)), -1);
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "signing requested without a signing identity");
-	ck_assert_int_eq(smime_protect(&opt, &signer, none, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), -1);
+	req.signer = &signer;
+	req.recipients = none;
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "encryption requested without recipient certificates");
-	opt.sign = opt.encrypt = 0;
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), -1);
-	opt.sign = opt.encrypt = 1;
+	req.recipients = rc;
+	req.opt.sign = req.opt.encrypt = 0;
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "nothing to do: neither sign nor encrypt");
+	req.opt.sign = req.opt.encrypt = 1;
 	o.fail = 1; /* the MTA refuses the body */
-	ck_assert_int_eq(smime_protect(&opt, &signer, rc, head, strlen(head), sp, collect, &o,
-	                     &res, err, sizeof(err)), -1);
+	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "cannot hand the result to the MTA");
 	spool_free(sp);
 	sk_X509_free(signer.chain);
@@ -597,12 +605,44 @@ END_TEST
 
 /* ---- keystore ---- */
 
+/* keystore_load of addr's identity in key_dir (passfile: key-passphrase-file, or NULL). */
+static enum keystore_result
+load_addr(const char *key_dir, const char *addr, const char *passfile,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	struct keystore_request kq = {.dir = key_dir, .addr = addr, .passphrase_file = passfile};
+
+	return keystore_load(&kq, id, err, errlen);
+}
+
+/* A pkcs11: URI for logs and messages: every attribute kept but pin-value, path and query. */
+START_TEST(test_pkcs11_display_uri)
+{
+	char out[256];
+
+	ck_assert_int_eq(keystore_pkcs11_display_uri(
+	    "pkcs11:token=smime;pin-value=1234;object=alice?pin-value=99&x-cert-file=/c.pem", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "pkcs11:token=smime;object=alice?x-cert-file=/c.pem");
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=a;;pin-value=7", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "pkcs11:object=a");
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=a?pin-value=7", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "pkcs11:object=a");
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=averylongname;id=%01%02",
+	    out, 16), -1);
+	ck_assert_ptr_null(strstr(out, "pin"));
+	ck_assert_int_eq(keystore_pkcs11_display_uri("/etc/key.pem", out, sizeof(out)), -1);
+}
+END_TEST
+
 START_TEST(test_keystore_load)
 {
 	struct keystore_identity id;
 	char err[512];
 
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(id.cert, alice.cert), 0);
 	ck_assert_int_eq(EVP_PKEY_eq(id.key, alice.key), 1);
@@ -610,7 +650,7 @@ START_TEST(test_keystore_load)
 	ck_assert_int_eq(X509_cmp(sk_X509_value(id.chain, 0), ca.cert), 0);
 	keystore_identity_free(&id);
 	/* key in .pem, certificate in .crt beside it */
-	ck_assert_int_eq(keystore_load(keydir, "bob@partner.example", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "bob@partner.example", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(id.cert, bob.cert), 0);
 	ck_assert_int_eq(sk_X509_num(id.chain), 0);
@@ -624,15 +664,15 @@ START_TEST(test_keystore_refusals)
 	char err[512], expect[700], p[512];
 	FILE *f;
 
-	ck_assert_int_eq(keystore_load(keydir, "carol@partner.example", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "carol@partner.example", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	snprintf(expect, sizeof(expect),
-	    "key file %s/carol@partner.example.pem is readable by group or others (mode 0644): "
-	    "refused, chmod 600 it", keydir);
+	    "key file %s/carol@partner.example.pem: readable by group or others (mode 0644): "
+	    "chmod 600 it", keydir);
 	ck_assert_str_eq(err, expect);
 	ck_assert_ptr_null(id.key);
 
-	ck_assert_int_eq(keystore_load(keydir, "nobody@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "nobody@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_MISSING);
 	snprintf(expect, sizeof(expect), "%s/nobody@example.com.pem not found", keydir);
 	ck_assert_str_eq(err, expect);
@@ -646,7 +686,7 @@ START_TEST(test_keystore_refusals)
 		BIO_free(b);
 		chmod(p, 0600);
 	}
-	ck_assert_int_eq(keystore_load(keydir, "enc@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "enc@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	ck_assert_msg(strstr(err, "holds no readable (unencrypted PEM) private key") != NULL, "%s", err);
 
@@ -659,7 +699,7 @@ START_TEST(test_keystore_refusals)
 		X509 *const other[] = {bob.cert, NULL};
 		testpki_write(p, 0600, dave.key, other, 0);
 	}
-	ck_assert_int_eq(keystore_load(keydir, "lone@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "lone@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_MISMATCH);
 	ck_assert_msg(strstr(err, "no certificate matching the private key") != NULL, "%s", err);
 }
@@ -669,8 +709,9 @@ END_TEST
 START_TEST(test_keystore_passphrase_file)
 {
 	struct keystore_identity id;
-	struct keystore_options ko;
-	char err[512], key[512], pass[512], bad[512];
+	struct keystore_request kq = {0};
+	const char *passfile;
+	char err[512], key[512], pass[512], bad[512], expect[1400];
 	FILE *f;
 
 	path_of(key, sizeof(key), keydir, "pp@example.com", ".pem");
@@ -692,15 +733,17 @@ START_TEST(test_keystore_passphrase_file)
 	fclose(f);
 	chmod(bad, 0600);
 
-	ko.passphrase_file = pass;
-	ck_assert_int_eq(keystore_load_opts(keydir, "pp@example.com", &ko, &id, err, sizeof(err)),
+	passfile = pass;
+	ck_assert_int_eq(load_addr(keydir, "pp@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	ck_assert_int_eq(EVP_PKEY_eq(id.key, alice.key), 1);
 	keystore_identity_free(&id);
-	ck_assert_int_eq(keystore_load_spec(key, NULL, &ko, &id, err, sizeof(err)), KEYSTORE_FOUND);
+	kq.spec = key;
+	kq.passphrase_file = passfile;
+	ck_assert_int_eq(keystore_load(&kq, &id, err, sizeof(err)), KEYSTORE_FOUND);
 	keystore_identity_free(&id);
 
-	ko.passphrase_file = bad;
+	passfile = bad;
 	path_of(key, sizeof(key), keydir, "pp2@example.com", ".pem");
 	{
 		BIO *b = BIO_new_file(key, "wb");
@@ -709,15 +752,28 @@ START_TEST(test_keystore_passphrase_file)
 		BIO_free(b);
 		chmod(key, 0600);
 	}
-	ck_assert_int_eq(keystore_load_opts(keydir, "pp2@example.com", &ko, &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	ck_assert_msg(strstr(err, "holds no PEM private key that opens with the passphrase in") != NULL,
 	    "%s", err);
-	/* a passphrase file others can read is not used */
+	/* a passphrase file others can read is not used, and the message names it */
 	chmod(pass, 0644);
-	ko.passphrase_file = pass;
-	ck_assert_int_eq(keystore_load_opts(keydir, "pp2@example.com", &ko, &id, err, sizeof(err)),
+	passfile = pass;
+	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
+	snprintf(expect, sizeof(expect), "%s is encrypted and its passphrase cannot be read: "
+	    "key-passphrase-file %s: readable by group or others (mode 0644): chmod 600 it", key,
+	    pass);
+	ck_assert_str_eq(err, expect);
+	/* nor an empty one */
+	f = fopen(pass, "w");
+	fclose(f);
+	chmod(pass, 0600);
+	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
+	    KEYSTORE_ERROR);
+	snprintf(expect, sizeof(expect), "%s is encrypted and its passphrase cannot be read: "
+	    "key-passphrase-file %s: empty first line", key, pass);
+	ck_assert_str_eq(err, expect);
 }
 END_TEST
 
@@ -730,15 +786,15 @@ START_TEST(test_cache_revalidates)
 	struct testpki_id bob2;
 
 	path_of(p, sizeof(p), keydir, "alice@example.com", ".pem");
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND); /* now cached */
 	keystore_identity_free(&id);
 	ck_assert_int_eq(chmod(p, 0640), 0);
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	ck_assert_msg(strstr(err, "readable by group or others") != NULL, "%s", err);
 	ck_assert_int_eq(chmod(p, 0600), 0);
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	keystore_identity_free(&id);
 
@@ -781,6 +837,7 @@ smime_suite(void)
 	tcase_add_test(tc, test_protect_errors);
 	tcase_add_test(tc, test_certstore_lookup);
 	tcase_add_test(tc, test_certstore_unusable);
+	tcase_add_test(tc, test_pkcs11_display_uri);
 	tcase_add_test(tc, test_keystore_load);
 	tcase_add_test(tc, test_keystore_refusals);
 	tcase_add_test(tc, test_keystore_passphrase_file);

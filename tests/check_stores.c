@@ -207,6 +207,7 @@ START_TEST(test_index_chain_and_crl)
 	certindex *ci = open_index(cafile, crlfile);
 
 	expect_found(ci, "bob@partner.example", bob.cert);
+	expect_found(ci, "carol@partner.example", carol.cert); /* EC: keyAgreement, no keyEncipherment */
 	expect_unusable(ci, "str@partner.example",
 	    "certificate for str@partner.example is not trusted: unable to get local issuer "
 	    "certificate");
@@ -282,18 +283,18 @@ START_TEST(test_index_refresh_and_store)
 	ck_assert_int_eq(certindex_find(ci, "alice@example.com", &x, reason, sizeof(reason)),
 	    CERTSTORE_MISSING);
 	/* harvested: written, then found without reopening */
-	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", oldalice.cert, err,
+	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", oldalice.cert, NULL, err,
 	                     sizeof(err)), 1);
-	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", alice.cert, err,
+	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", alice.cert, NULL, err,
 	                     sizeof(err)), 1); /* newer replaces */
-	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", oldalice.cert, err,
+	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", oldalice.cert, NULL, err,
 	                     sizeof(err)), 0); /* older does not */
 	snprintf(path, sizeof(path), "%s/alice@example.com.crt", harvdir);
 	x = certstore_load_file(path, err, sizeof(err));
 	ck_assert_int_eq(X509_cmp(x, alice.cert), 0);
 	X509_free(x);
 	expect_found(ci, "alice@example.com", alice.cert);
-	ck_assert_int_eq(certindex_store(harvdir, "../evil@example.com", alice.cert, err,
+	ck_assert_int_eq(certindex_store(harvdir, "../evil@example.com", alice.cert, NULL, err,
 	                     sizeof(err)), -1);
 	certindex_free(ci);
 }
@@ -392,7 +393,7 @@ run_harvest(struct msg *m, X509_STORE *trust, int dkim, X509 **x, char *reason, 
 	char addr[256];
 
 	*x = NULL;
-	return harvest_signer(&m->h, m->body, &o, x, addr, sizeof(addr), reason, len);
+	return harvest_signer(&m->h, m->body, &o, x, NULL, addr, sizeof(addr), reason, len);
 }
 
 START_TEST(test_harvest_accepts)

@@ -7,14 +7,14 @@
  * certificate bundle): every end-entity certificate is stored, for every
  * address it names (subjectAltName rfc822Name, subject emailAddress), as
  * DIR/<address>.crt followed by the file's CA certificates, with
- * certindex_store_chain, which keeps a file already holding a certificate
+ * certindex_store, which keeps a file already holding a certificate
  * with the same or a later notBefore -- when the milter's index would use
  * it: the file is first written to a private temporary directory and
  * looked up there with certindex_find and the same ca-file and crl-file
  * (validity, keyUsage, extendedKeyUsage, address, chain, revocation).
  *
  * A message (it has a header block with From: or Content-Type:): its
- * S/MIME signature is checked with harvest_signer_chain, as the milter's
+ * S/MIME signature is checked with harvest_signer, as the milter's
  * harvesting does (signature over the content, signer names the From:
  * address, usable for encryption, chain to --ca-file unless --trust any),
  * and the signer's certificate is stored for the From: address with the
@@ -35,8 +35,8 @@
 
 #include "certindex.h"
 #include "certs.h"
+#include "errmsg.h"
 #include "harvest.h"
-#include "log.h"
 #include "mime.h"
 #include "spool.h"
 #include "tool.h"
@@ -60,7 +60,7 @@ push_up_ref(STACK_OF(X509) *sk, X509 *x)
 
 /* The certificates of a PKCS#7 SignedData bundle (.p7b, .p7c), PEM or DER. */
 static void
-read_pkcs7(const struct strbuf *raw, STACK_OF(X509) *sk)
+read_pkcs7(const struct secbuf *raw, STACK_OF(X509) *sk)
 {
 	BIO *b = BIO_new_mem_buf(raw->data, (int)raw->len);
 	PKCS7 *p7 = b != NULL ? PEM_read_bio_PKCS7(b, NULL, NULL, NULL) : NULL;
@@ -81,7 +81,7 @@ read_pkcs7(const struct strbuf *raw, STACK_OF(X509) *sk)
 
 /* Every certificate of a file: PEM (any number), else DER, else PKCS#7.  NULL: out of memory. */
 static STACK_OF(X509) *
-read_certs(const struct strbuf *raw)
+read_certs(const struct secbuf *raw)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	BIO *b = BIO_new_mem_buf(raw->data, (int)raw->len);
@@ -173,7 +173,7 @@ index_verdict(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X5
 		return -1;
 	}
 	snprintf(file, sizeof(file), "%s/%s.crt", dir, addr);
-	if (certindex_store_chain(dir, addr, x, chain, reason, reasonlen) != 1)
+	if (certindex_store(dir, addr, x, chain, reason, reasonlen) != 1)
 		goto cleanup;
 	ci = certindex_open(dirs, &o, reason, reasonlen);
 	if (ci == NULL)
@@ -203,7 +203,7 @@ store_one(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X509) 
 
 	certs_serial(x, serial, sizeof(serial));
 	certstore_time(X509_get0_notAfter(x), 0, until, sizeof(until));
-	switch (certindex_store_chain(a->cert_dir, addr, x, chain, err, sizeof(err))) {
+	switch (certindex_store(a->cert_dir, addr, x, chain, err, sizeof(err))) {
 	case 1:
 		printf("%s: stored %s/%s.crt (serial %s, valid until %s)\n", addr, a->cert_dir, addr,
 		    serial, until);
@@ -274,7 +274,7 @@ import_certs(const struct certs_args *a, STACK_OF(X509) *sk, struct import_count
 
 /* Parse canon as a message: 1 when it has a header block with From: or Content-Type:. */
 static int
-parse_message(const struct strbuf *canon, struct mime_headers *h, size_t *body_off)
+parse_message(const struct secbuf *canon, struct mime_headers *h, size_t *body_off)
 {
 	char err[256];
 
@@ -285,7 +285,7 @@ parse_message(const struct strbuf *canon, struct mime_headers *h, size_t *body_o
 
 static int
 import_message(const struct certs_args *a, certindex *ci, const struct mime_headers *h,
-    const struct strbuf *canon, size_t body_off, struct import_counts *c)
+    const struct secbuf *canon, size_t body_off, struct import_counts *c)
 {
 	struct harvest_options o;
 	char addr[TOOL_ADDR_MAX], reason[512], err[512];
@@ -304,7 +304,7 @@ import_message(const struct certs_args *a, certindex *ci, const struct mime_head
 		spool_free(body);
 		return -1;
 	}
-	rc = harvest_signer_chain(h, body, &o, &x, &chain, addr, sizeof(addr), reason,
+	rc = harvest_signer(h, body, &o, &x, &chain, addr, sizeof(addr), reason,
 	    sizeof(reason));
 	spool_free(body);
 	if (rc < 0) {
@@ -334,7 +334,7 @@ certs_import(const struct certs_args *a)
 {
 	struct import_counts c = {0, 0, 0};
 	struct mime_headers h;
-	struct strbuf raw, canon;
+	struct secbuf raw, canon;
 	struct mime_canon mc;
 	STACK_OF(X509) *sk = NULL;
 	certindex *ci = NULL;
@@ -343,7 +343,7 @@ certs_import(const struct certs_args *a)
 	int rc = CERTS_EXIT_ERROR;
 
 	mime_headers_init(&h);
-	strbuf_init(&canon);
+	secbuf_init(&canon);
 	if (tool_read_file(a->arg, &raw, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smime-tool certs import: %s\n", err);
 		return CERTS_EXIT_ERROR;
@@ -390,7 +390,7 @@ cleanup:
 	sk_X509_pop_free(sk, X509_free);
 	certindex_free(ci);
 	mime_headers_clear(&h);
-	strbuf_free(&canon);
-	strbuf_free(&raw);
+	secbuf_free(&canon);
+	secbuf_free(&raw);
 	return rc;
 }

@@ -27,8 +27,8 @@
 #include <openssl/x509.h>
 
 #include "certindex.h"
+#include "errmsg.h"
 #include "keystore.h"
-#include "log.h"
 #include "smime.h"
 #include "spool.h"
 #include "tool.h"
@@ -36,65 +36,15 @@
 #define TOOL_MAX_FILE (256u * 1024 * 1024)
 #define CANON_CHUNK 65536
 
-/* ---- strbuf ---- */
-
-void
-strbuf_init(struct strbuf *b)
-{
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
 int
-strbuf_append(struct strbuf *b, const void *data, size_t len)
-{
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *n;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		n = malloc(cap);
-		if (n == NULL)
-			return -1;
-		if (b->data != NULL) {
-			memcpy(n, b->data, b->len);
-			OPENSSL_cleanse(b->data, b->cap);
-			free(b->data);
-		}
-		b->data = n;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-int
-strbuf_puts(struct strbuf *b, const char *s)
-{
-	return strbuf_append(b, s, strlen(s));
-}
-
-void
-strbuf_free(struct strbuf *b)
-{
-	if (b->data != NULL) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
-	strbuf_init(b);
-}
-
-int
-tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen)
+tool_read_file(const char *path, struct secbuf *out, char *err, size_t errlen)
 {
 	char buf[65536];
 	struct stat st;
 	ssize_t n;
 	int fd, rc = -1;
 
-	strbuf_init(out);
+	secbuf_init(out);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errmsg_set(err, errlen, "Unable to open file %s: %s", path, strerror(errno));
@@ -115,12 +65,12 @@ tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen)
 			errmsg_set(err, errlen, "%s is larger than %u bytes", path, TOOL_MAX_FILE);
 			goto cleanup;
 		}
-		if (strbuf_append(out, buf, (size_t)n) != 0) {
+		if (secbuf_append(out, buf, (size_t)n) != 0) {
 			errmsg_set(err, errlen, "out of memory reading %s", path);
 			goto cleanup;
 		}
 	}
-	if (out->data == NULL && strbuf_append(out, "", 0) != 0) {
+	if (out->data == NULL && secbuf_append(out, "", 0) != 0) {
 		errmsg_set(err, errlen, "out of memory reading %s", path);
 		goto cleanup;
 	}
@@ -129,7 +79,7 @@ cleanup:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(fd);
 	if (rc != 0)
-		strbuf_free(out);
+		secbuf_free(out);
 	return rc;
 }
 
@@ -337,7 +287,7 @@ message_free(struct tool_message *m)
 {
 	size_t i;
 
-	strbuf_free(&m->raw);
+	secbuf_free(&m->raw);
 	mime_headers_clear(&m->headers);
 	for (i = 0; i < m->nrcpt; i++)
 		free(m->rcpts[i].name);
@@ -367,43 +317,58 @@ file_missing(const char *dir, const char *addr, const char *ext)
 	return stat(path, &st) != 0 && errno == ENOENT;
 }
 
-/* The signer's certificate must be valid, allow signing, name From: and (with ca_file) chain. */
+/*
+ * The index smime-tool chooses certificates through, as the milter does:
+ * --cert-dir (when encrypting) with --ca-file.  *ci stays NULL when
+ * neither is needed.  0, or -1 with err naming the directory or CA file.
+ */
 static int
-check_signer(const struct tool_message *m, const char *dir, const char *ca_file,
-    const struct keystore_identity *id, char *err, size_t errlen)
+open_index(const struct protect_request *req, certindex **ci, char *err, size_t errlen)
 {
-	const char *dirs[] = {NULL};
-	struct certindex_options o = {ca_file, NULL};
-	certindex *trust = NULL;
+	const char *dirs[] = {req->encrypt ? req->cert_dir : NULL, NULL};
+	struct certindex_options o = {req->ca_file, NULL};
 	char why[512];
-	int rc;
 
-	if (ca_file != NULL && (trust = certindex_open(dirs, &o, why, sizeof(why))) == NULL) {
+	*ci = NULL;
+	if (!req->encrypt && req->ca_file == NULL)
+		return 0;
+	*ci = certindex_open(dirs, &o, why, sizeof(why));
+	if (*ci == NULL) {
 		errmsg_set(err, errlen, "%s - stopping", why);
 		return -1;
 	}
-	rc = certindex_validate_signer(trust, id->cert, id->chain, m->from, why, sizeof(why));
-	certindex_free(trust);
-	if (rc != 0)
-		errmsg_set(err, errlen, "Sender key for %s cannot be used: %s/%s.pem: %s - stopping",
-		    m->from, dir, m->from, why);
-	return rc;
+	return 0;
+}
+
+/* The signer's certificate must be valid, allow signing, name From: and (with ca_file) chain. */
+static int
+check_signer(const struct tool_message *m, const char *dir, certindex *ci,
+    const struct keystore_identity *id, char *err, size_t errlen)
+{
+	char why[512];
+
+	if (certindex_validate_signer(ci, id->cert, id->chain, m->from, why, sizeof(why)) == 0)
+		return 0;
+	errmsg_set(err, errlen, "Sender key for %s cannot be used: %s/%s.pem: %s - stopping",
+	    m->from, dir, m->from, why);
+	return -1;
 }
 
 static int
-load_signer(const struct tool_message *m, const struct protect_request *req,
+load_signer(const struct tool_message *m, const struct protect_request *req, certindex *ci,
     struct keystore_identity *id, char *err, size_t errlen)
 {
 	char words[4200], kerr[512];
 	const char *dir = req->key_dir;
+	struct keystore_request kq = {.dir = dir, .addr = m->from};
 
 	if (m->from[0] == '\0') {
 		errmsg_set(err, errlen, "%s: no usable From: address to sign for - stopping", m->path);
 		return -1;
 	}
-	switch (keystore_load(dir, m->from, id, kerr, sizeof(kerr))) {
+	switch (keystore_load(&kq, id, kerr, sizeof(kerr))) {
 	case KEYSTORE_FOUND:
-		return check_signer(m, dir, req->ca_file, id, err, errlen);
+		return check_signer(m, dir, ci, id, err, errlen);
 	case KEYSTORE_MISSING:
 		errmsg_set(err, errlen, "Sender private key file %s.pem not found in %s - stopping",
 		    m->from, dir_words(dir, words, sizeof(words)));
@@ -420,9 +385,10 @@ load_signer(const struct tool_message *m, const struct protect_request *req,
 	}
 }
 
+/* Every recipient's certificate, chosen by certindex_find (file name or subjectAltName). */
 static int
-load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *certs,
-    char *err, size_t errlen)
+load_recipients(const struct tool_message *m, const char *dir, certindex *ci,
+    STACK_OF(X509) *certs, char *err, size_t errlen)
 {
 	char words[4200], why[512];
 	size_t i;
@@ -434,7 +400,8 @@ load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *c
 		return -1;
 	}
 	for (i = 0; i < m->nrcpt; i++) {
-		switch (certstore_lookup(dir, m->rcpts[i].addr, &cert, why, sizeof(why))) {
+		const char *addr = m->rcpts[i].addr;
+		switch (certindex_find(ci, addr, &cert, why, sizeof(why))) {
 		case CERTSTORE_FOUND:
 			if (!sk_X509_push(certs, cert)) {
 				X509_free(cert);
@@ -444,12 +411,16 @@ load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *c
 			break;
 		case CERTSTORE_MISSING:
 			errmsg_set(err, errlen,
-			    "Recipient public cert file %s.crt not found in %s - stopping",
-			    m->rcpts[i].addr, dir_words(dir, words, sizeof(words)));
+			    "Recipient public cert file %s.crt not found in %s - stopping", addr,
+			    dir_words(dir, words, sizeof(words)));
+			return -1;
+		case CERTSTORE_UNUSABLE:
+			errmsg_set(err, errlen, "Recipient cert for %s in %s cannot be used: %s - stopping",
+			    addr, dir_words(dir, words, sizeof(words)), why);
 			return -1;
 		default:
-			errmsg_set(err, errlen, "Recipient cert file %s/%s.crt cannot be used: %s - stopping",
-			    dir, m->rcpts[i].addr, why);
+			errmsg_set(err, errlen, "Recipient cert for %s cannot be looked up: %s - stopping",
+			    addr, why);
 			return -1;
 		}
 	}
@@ -461,7 +432,7 @@ load_recipients(const struct tool_message *m, const char *dir, STACK_OF(X509) *c
 static int
 collect(void *arg, const void *data, size_t len)
 {
-	return strbuf_append(arg, data, len);
+	return secbuf_append(arg, data, len);
 }
 
 /* The body of m, CRLF-canonical, into a new spool. */
@@ -499,7 +470,7 @@ fail:
 
 /* Original headers, minus Bcc and (when protecting) Content-*. */
 static int
-outer_headers(const struct tool_message *m, int protecting, struct strbuf *out)
+outer_headers(const struct tool_message *m, int protecting, struct secbuf *out)
 {
 	size_t i;
 	int has_mime_version = 0;
@@ -512,51 +483,113 @@ outer_headers(const struct tool_message *m, int protecting, struct strbuf *out)
 			continue;
 		if (strcasecmp(h->name, "MIME-Version") == 0)
 			has_mime_version = 1;
-		if (strbuf_puts(out, h->name) != 0 || strbuf_puts(out, ":") != 0 ||
-		    strbuf_puts(out, h->value) != 0 || strbuf_puts(out, "\r\n") != 0)
+		if (secbuf_puts(out, h->name) != 0 || secbuf_puts(out, ":") != 0 ||
+		    secbuf_puts(out, h->value) != 0 || secbuf_puts(out, "\r\n") != 0)
 			return -1;
 	}
-	if (protecting && !has_mime_version && strbuf_puts(out, "MIME-Version: 1.0\r\n") != 0)
+	if (protecting && !has_mime_version && secbuf_puts(out, "MIME-Version: 1.0\r\n") != 0)
 		return -1;
 	return 0;
 }
 
 static int
-add_header(struct strbuf *out, const char *name, const char *value)
+add_header(struct secbuf *out, const char *name, const char *value)
 {
 	if (value[0] == '\0')
 		return 0;
-	if (strbuf_puts(out, name) != 0 || strbuf_puts(out, ": ") != 0 ||
-	    strbuf_puts(out, value) != 0 || strbuf_puts(out, "\r\n") != 0)
+	if (secbuf_puts(out, name) != 0 || secbuf_puts(out, ": ") != 0 ||
+	    secbuf_puts(out, value) != 0 || secbuf_puts(out, "\r\n") != 0)
 		return -1;
 	return 0;
 }
 
+/* The message passed on as it is (no signature, no encryption): CRLF body after out's headers. */
+static int
+copy_body(spool *sp, struct secbuf *out, char *err, size_t errlen)
+{
+	char buf[65536];
+	ssize_t n;
+
+	if (secbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
+		return -1;
+	while ((n = spool_read(sp, buf, sizeof(buf), err, errlen)) > 0)
+		if (secbuf_append(out, buf, (size_t)n) != 0)
+			break;
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (n > 0)
+		errmsg_set(err, errlen, "out of memory");
+	return n == 0 ? 0 : -1;
+}
+
+/* The S/MIME entity of m into out (after its headers) with smime_protect. */
+static int
+protect_body(const struct tool_message *m, const struct protect_request *req,
+    const struct keystore_identity *signer, STACK_OF(X509) *certs, spool *sp, struct secbuf *out,
+    char *err, size_t errlen)
+{
+	struct smime_request sr;
+	struct smime_result *res = &sr.result;
+	struct secbuf body;
+	char *head = NULL;
+	size_t headlen = 0;
+	int rc = -1;
+
+	secbuf_init(&body);
+	if (mime_content_block(&m->headers, 0, &head, &headlen) != 0) {
+		errmsg_set(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&sr, 0, sizeof(sr));
+	sr.opt.sign = req->sign;
+	sr.opt.sign_format = req->opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
+	sr.opt.encrypt = req->encrypt;
+	sr.opt.transport_7bit = 1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
+	sr.signer = signer;
+	sr.recipients = certs;
+	sr.head = head;
+	sr.headlen = headlen;
+	sr.body = sp;
+	sr.out = collect;
+	sr.out_arg = &body;
+	if (smime_protect(&sr, err, errlen) != 0)
+		goto cleanup;
+	if (add_header(out, "Content-Type", res->content_type) != 0 ||
+	    add_header(out, "Content-Disposition", res->disposition) != 0 ||
+	    add_header(out, "Content-Transfer-Encoding", res->transfer_encoding) != 0 ||
+	    secbuf_puts(out, "\r\n") != 0 || secbuf_append(out, body.data, body.len) != 0) {
+		errmsg_set(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	rc = 0;
+cleanup:
+	OPENSSL_cleanse(head, headlen);
+	free(head);
+	secbuf_free(&body);
+	return rc;
+}
+
 int
 message_protect(const struct tool_message *m, const struct protect_request *req,
-    struct strbuf *out, char *err, size_t errlen)
+    struct secbuf *out, char *err, size_t errlen)
 {
 	struct keystore_identity signer;
 	STACK_OF(X509) *certs = NULL;
-	struct smime_options opt;
-	struct smime_result res;
-	struct strbuf body;
 	const struct mime_header *ct;
-	char *head = NULL;
-	size_t headlen = 0;
+	certindex *ci = NULL;
 	spool *sp = NULL;
 	int rc = -1, protecting = req->sign || req->encrypt;
 
 	memset(&signer, 0, sizeof(signer));
-	strbuf_init(&body);
-	strbuf_init(out);
+	secbuf_init(out);
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (protecting && ct != NULL && mime_is_protected_type(ct->value)) {
 		errmsg_set(err, errlen,
 		    "%s is already S/MIME or PGP/MIME: not protecting it again - stopping", m->path);
 		goto cleanup;
 	}
-	if (req->sign && load_signer(m, req, &signer, err, errlen) != 0)
+	if (protecting && open_index(req, &ci, err, errlen) != 0)
+		goto cleanup;
+	if (req->sign && load_signer(m, req, ci, &signer, err, errlen) != 0)
 		goto cleanup;
 	if (req->encrypt) {
 		certs = sk_X509_new_null();
@@ -564,7 +597,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 			errmsg_set(err, errlen, "out of memory");
 			goto cleanup;
 		}
-		if (load_recipients(m, req->cert_dir, certs, err, errlen) != 0)
+		if (load_recipients(m, req->cert_dir, ci, certs, err, errlen) != 0)
 			goto cleanup;
 	}
 	sp = body_spool(m, err, errlen);
@@ -574,53 +607,16 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	if (!protecting) {
-		char buf[65536];
-		ssize_t n;
-		if (strbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
-			goto cleanup;
-		while ((n = spool_read(sp, buf, sizeof(buf), err, errlen)) > 0)
-			if (strbuf_append(out, buf, (size_t)n) != 0)
-				break;
-		OPENSSL_cleanse(buf, sizeof(buf));
-		if (n != 0) {
-			if (n > 0)
-				errmsg_set(err, errlen, "out of memory");
-			goto cleanup;
-		}
-		rc = 0;
-		goto cleanup;
-	}
-	if (mime_content_block(&m->headers, 0, &head, &headlen) != 0) {
-		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	memset(&opt, 0, sizeof(opt));
-	opt.sign = req->sign;
-	opt.sign_format = req->opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
-	opt.encrypt = req->encrypt;
-	opt.transport_7bit = 1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
-	if (smime_protect(&opt, &signer, certs, head, headlen, sp, collect, &body, &res, err,
-	        errlen) != 0)
-		goto cleanup;
-	if (add_header(out, "Content-Type", res.content_type) != 0 ||
-	    add_header(out, "Content-Disposition", res.disposition) != 0 ||
-	    add_header(out, "Content-Transfer-Encoding", res.transfer_encoding) != 0 ||
-	    strbuf_puts(out, "\r\n") != 0 || strbuf_append(out, body.data, body.len) != 0) {
-		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
-	}
-	rc = 0;
+	if (!protecting)
+		rc = copy_body(sp, out, err, errlen);
+	else
+		rc = protect_body(m, req, &signer, certs, sp, out, err, errlen);
 cleanup:
-	if (head != NULL) {
-		OPENSSL_cleanse(head, headlen);
-		free(head);
-	}
 	if (rc != 0)
-		strbuf_free(out);
-	strbuf_free(&body);
+		secbuf_free(out);
 	spool_free(sp);
 	sk_X509_pop_free(certs, X509_free);
+	certindex_free(ci);
 	keystore_identity_free(&signer);
 	return rc;
 }

@@ -1,0 +1,222 @@
+/*
+ * decide.h - the milter's core, without libmilter: the state of one
+ * message from MAIL FROM to its end (struct decide_msg) and every policy
+ * decision taken on it.  The milter's callbacks only read macros, call
+ * the function of their stage and turn the verdict into a libmilter
+ * return code and reply; the unit tests call the same functions.
+ *
+ * Stages, in the order the MTA goes through them:
+ *   decide_client          MAIL FROM: internal or authenticated? anything to do?
+ *   decide_recipient       each RCPT: certificate, settings, kind (below)
+ *   decide_header          each header, collected
+ *   decide_end_of_headers  the virtual MTA header, the message's settings,
+ *                          the signing identity; the body spool
+ *   decide_body            each body chunk, canonical CRLF, spooled
+ *   decide_end_of_message  sign/encrypt, the new body and Content-* headers,
+ *                          or the harvest of a signer's certificate
+ *
+ * The rules (tests/check_decide.c tests each one; see doc/hacking.md):
+ * - One message gets one body.  A recipient whose policy encrypts and who
+ *   has a certificate (ENCRYPT) cannot share a body with one who must get
+ *   it unencrypted (CLEAR: no certificate, and policy does not encrypt or
+ *   says missing-cert plain/sign-only).  The first of the two kinds to be
+ *   accepted sets the message's kind; a recipient of the other kind is
+ *   deferred (451 4.7.1) so that the client sends it again separately.
+ * - The message's settings are the strictest of its recipients'
+ *   (policy_combine), then its <sender> block's (policy_apply_sender).
+ * - When the virtual MTA comes from a header (known only after DATA) and
+ *   differs from the one the RCPT decisions used, every recipient is
+ *   decided again; a recipient that now fails fails the whole message
+ *   with a reply naming the recipients.
+ * - A signing identity that may not sign for the From: address counts as
+ *   a missing key (missing-key); one that cannot be loaded is an internal
+ *   failure (on-error).
+ * - A virtual MTA no block defines: unknown-virtual-mta.
+ * Nothing that policy says to encrypt ever leaves in clear.
+ *
+ * The SMTP reply of every outcome is fixed once per configuration, when
+ * it is loaded (decide_replies_build, called by conf_load).
+ */
+#ifndef SMIME_DECIDE_H
+#define SMIME_DECIDE_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <openssl/x509.h>
+
+#include "certstore.h"
+#include "keystore.h"
+#include "mime.h"
+#include "policy.h"
+#include "smime.h"
+#include "spool.h"
+
+struct conf; /* conf.h, which holds a struct decide_replies */
+
+#define DECIDE_ADDR_MAX 256
+#define DECIDE_VMTA_MAX 128
+/* Headers kept per message (Postfix's header_size_limit is 100 KB by default). */
+#define DECIDE_HEADER_BYTES_MAX (1024 * 1024)
+
+/* What the MTA is to do after a stage. */
+enum decide_outcome {
+	DECIDE_CONTINUE = 0, /* go on (at the end of the message: it is done) */
+	DECIDE_PASS,         /* accept the message untouched; the message ends */
+	DECIDE_REJECT,       /* 5xx */
+	DECIDE_TEMPFAIL      /* 4xx */
+};
+
+/* An outcome with its SMTP codes ("" for CONTINUE and PASS). */
+struct decide_reply {
+	enum decide_outcome d;
+	char code[4], xcode[8];
+};
+
+/* The reply of every outcome under one configuration. */
+struct decide_replies {
+	struct decide_reply on_error;        /* internal failure: 451 4.7.0, or 550 5.7.0 */
+	struct decide_reply missing_cert[4]; /* by enum policy_missing_cert: reject 550 5.7.1,
+	                                        tempfail 451 4.7.1, plain and sign-only go on */
+	struct decide_reply lookup_failed;   /* no answer from a certificate store: 451 4.7.1 */
+	struct decide_reply defer;           /* cannot share the message's body: 451 4.7.1 */
+	struct decide_reply bad_address;     /* RCPT address unusable: 550 5.7.1 */
+	struct decide_reply vmta_conflict;   /* virtual MTA header: encrypted and clear: 550 5.7.1 */
+	struct decide_reply missing_key[3];  /* by enum policy_missing_key: tempfail 451 4.7.0,
+	                                        reject 550 5.7.0, unsigned goes on */
+	struct decide_reply unknown_vmta;    /* unknown-virtual-mta: tempfail 451 4.7.1, reject
+	                                        550 5.7.1, pass goes on */
+};
+
+/* Fill r from c's on-error and unknown-virtual-mta (the rest is fixed). */
+void decide_replies_build(struct decide_replies *r, const struct conf *c);
+
+/* What a recipient needs from the one body of its message. */
+enum decide_class {
+	DECIDE_RCPT_ENCRYPT,  /* policy encrypts and there is a certificate */
+	DECIDE_RCPT_FLEX,     /* policy does not encrypt; has a certificate, fits either way */
+	DECIDE_RCPT_CLEAR,    /* must get an unencrypted body (no certificate) */
+	DECIDE_RCPT_REJECT,   /* missing-cert reject */
+	DECIDE_RCPT_TEMPFAIL  /* missing-cert tempfail, or the lookup failed */
+};
+
+struct decide_rcpt {
+	char addr[DECIDE_ADDR_MAX];
+	const char *domain;        /* points into addr */
+	X509 *cert;                /* owned; NULL when none is usable */
+	enum certstore_result lookup;
+	char reason[256];          /* why there is no certificate, for logs */
+	struct policy_settings s;  /* effective settings (strings borrowed from conf) */
+	enum decide_class cls;
+	int force_sign;            /* missing-cert sign-only */
+};
+
+/* One message.  Everything in it is owned by it and freed by decide_msg_free. */
+struct decide_msg {
+	struct conf *conf;           /* the snapshot this message uses (one reference) */
+	int values_spaced;           /* header values arrive with their leading space */
+	char qid[64];                /* the MTA's queue id, "" until known */
+	char pass_reason[128];       /* set: pass the message untouched at RCPT */
+	int harvest;                 /* from outside: only look for a signer's certificate */
+	int inbound;                 /* from outside: decrypt, verify, harvest (milter/inbound_cb.c) */
+	char vmta[DECIDE_VMTA_MAX];  /* virtual MTA of the RCPT decisions, "" if none */
+	struct decide_rcpt *rcpts;   /* the accepted recipients */
+	size_t nrcpt, rcap;
+	struct mime_headers headers; /* every header, as received */
+	size_t header_bytes;
+	int has_mime_version;
+	struct policy_settings pol;  /* the message's settings, once decided */
+	struct keystore_identity signer;
+	char signer_addr[DECIDE_ADDR_MAX];
+	STACK_OF(X509) *recips;      /* certificates the body is encrypted to */
+	spool *body;                 /* canonical body; NULL until the end of the headers */
+	struct mime_canon canon;
+	char *canonbuf;              /* wiped when freed */
+	size_t canonbuf_len;
+};
+
+/*
+ * The outcome of a stage.  Outcomes of decide_recipient other than PASS
+ * concern that recipient only; every other outcome but CONTINUE ends the
+ * message (the caller frees it).  log is the line to log under the
+ * message's queue id at priority level ("" for none).
+ */
+struct decide_verdict {
+	struct decide_reply reply;
+	int level;            /* syslog priority of log */
+	char text[512];       /* SMTP reply text, for REJECT and TEMPFAIL */
+	char log[1400];
+};
+
+/*
+ * A new message on conf; takes over the caller's reference to conf.
+ * values_spaced: header values will come with their leading space (the
+ * MTA's SMFIP_HDR_LEADSPC).  NULL when out of memory (conf released).
+ */
+struct decide_msg *decide_msg_new(struct conf *conf, int values_spaced);
+
+/* Remember the MTA's queue id (NULL or "": keep the one known). */
+void decide_msg_set_qid(struct decide_msg *m, const char *qid);
+
+/* Free m and everything it holds, wiping plaintext; NULL is fine. */
+void decide_msg_free(struct decide_msg *m);
+
+/* Nonzero when any scope of the configuration signs or encrypts. */
+int decide_anything_to_do(const struct conf *c);
+
+/*
+ * MAIL FROM.  client: the client's address (NULL when unknown);
+ * authenticated: the client logged in (SMTP AUTH); vmta: the value of
+ * the configuration's virtual-mta-macro, NULL when none.  Mail from
+ * outside is harvested (with harvest-dir) or passes at the first RCPT;
+ * with nothing to sign or encrypt anywhere it passes now, unlogged.
+ */
+void decide_client(struct decide_msg *m, const struct sockaddr *client, int authenticated,
+    const char *vmta, struct decide_verdict *v);
+
+/*
+ * RCPT TO with its argument ("<bob@example.com>").  A local recipient
+ * (no '@') is accepted and left alone.  Otherwise the certificate is
+ * looked up (cert-dir, then LDAP, then the domain's domain-cert), the
+ * settings resolved for m->vmta, the recipient classified against those
+ * accepted already and, on CONTINUE, added to m->rcpts.
+ */
+void decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v);
+
+/* One header, as received; over DECIDE_HEADER_BYTES_MAX in all is on-error. */
+void decide_header(struct decide_msg *m, const char *name, const char *value,
+    struct decide_verdict *v);
+
+/*
+ * End of headers: mail that is S/MIME or PGP/MIME already passes (from
+ * outside: only signed mail is kept, for harvesting); then the virtual
+ * MTA header (unknown-virtual-mta, the re-decision), the message's
+ * settings, the signing identity and the recipient certificates; then the
+ * body spool.  PASS: nothing to do.
+ */
+void decide_end_of_headers(struct decide_msg *m, struct decide_verdict *v);
+
+/* One body chunk: canonical CRLF into the spool (nothing once passed). */
+void decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_verdict *v);
+
+/* What the core asks of the MTA at the end of a message. */
+struct decide_mta {
+	void *arg;
+	/* header changes (value without leading space); 0, or -1 when the MTA refuses */
+	int (*add_header)(void *arg, const char *name, const char *value);
+	int (*change_header)(void *arg, const char *name, int index, const char *value);
+	int (*delete_header)(void *arg, const char *name, int index);
+	smime_write_fn replace_body; /* the new body, in chunks */
+	void (*progress)(void *arg); /* the MTA is to wait for the signature; may be NULL */
+};
+
+/*
+ * End of message: sign and/or encrypt, hand the new body and Content-*
+ * headers to mta, log the line saying what was done; or, for mail from
+ * outside, store its signer's certificate when it qualifies (the message
+ * itself passes unchanged).  CONTINUE when done; the caller then frees m.
+ */
+void decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
+    struct decide_verdict *v);
+
+#endif

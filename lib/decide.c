@@ -1,0 +1,310 @@
+/*
+ * decide.c - the replies of a configuration, the client decision at MAIL
+ * FROM and the recipient decisions at RCPT: certificate lookup (cert-dir,
+ * LDAP, domain-cert), settings, class, and the mixed-recipient rule.  See
+ * decide.h; the end of the headers is in decide_eoh.c, the message's
+ * life in decide_msg.c.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decide_int.h"
+#include "log.h"
+
+/* ---- replies and verdicts ---- */
+
+static void
+reply_set(struct decide_reply *r, enum decide_outcome d, const char *code, const char *xcode)
+{
+	r->d = d;
+	snprintf(r->code, sizeof(r->code), "%s", code);
+	snprintf(r->xcode, sizeof(r->xcode), "%s", xcode);
+}
+
+void
+decide_replies_build(struct decide_replies *r, const struct conf *c)
+{
+	memset(r, 0, sizeof(*r)); /* DECIDE_CONTINUE where nothing is set */
+	if (c->on_error == CONF_ON_ERROR_REJECT)
+		reply_set(&r->on_error, DECIDE_REJECT, "550", "5.7.0");
+	else
+		reply_set(&r->on_error, DECIDE_TEMPFAIL, "451", "4.7.0");
+	reply_set(&r->missing_cert[POLICY_MISSING_CERT_REJECT], DECIDE_REJECT, "550", "5.7.1");
+	reply_set(&r->missing_cert[POLICY_MISSING_CERT_TEMPFAIL], DECIDE_TEMPFAIL, "451", "4.7.1");
+	reply_set(&r->lookup_failed, DECIDE_TEMPFAIL, "451", "4.7.1");
+	reply_set(&r->defer, DECIDE_TEMPFAIL, "451", "4.7.1");
+	reply_set(&r->bad_address, DECIDE_REJECT, "550", "5.7.1");
+	reply_set(&r->vmta_conflict, DECIDE_REJECT, "550", "5.7.1");
+	reply_set(&r->missing_key[POLICY_MISSING_KEY_TEMPFAIL], DECIDE_TEMPFAIL, "451", "4.7.0");
+	reply_set(&r->missing_key[POLICY_MISSING_KEY_REJECT], DECIDE_REJECT, "550", "5.7.0");
+	switch (c->unknown_vmta) {
+	case CONF_UNKNOWN_VMTA_REJECT:
+		reply_set(&r->unknown_vmta, DECIDE_REJECT, "550", "5.7.1");
+		break;
+	case CONF_UNKNOWN_VMTA_PASS:
+		break;
+	default:
+		reply_set(&r->unknown_vmta, DECIDE_TEMPFAIL, "451", "4.7.1");
+	}
+}
+
+void
+decide_verdict_set(struct decide_verdict *v, const struct decide_reply *r, int level)
+{
+	v->reply = *r;
+	v->level = level;
+}
+
+const char *
+decide_verdict_word(const struct decide_verdict *v)
+{
+	return v->reply.d == DECIDE_REJECT ? "rejected" : "tempfail";
+}
+
+void
+decide_verdict_fail(struct decide_verdict *v, const struct conf *c, const char *what,
+    const char *detail)
+{
+	decide_verdict_set(v, &c->replies.on_error, LOG_ERR);
+	snprintf(v->text, sizeof(v->text), "%s", what);
+	snprintf(v->log, sizeof(v->log), "%s: %s: %s", decide_verdict_word(v), what, detail);
+}
+
+/* ---- MAIL FROM ---- */
+
+/* policy_visit_fn: nonzero when a scope signs or encrypts. */
+static int
+scope_acts(void *arg, const struct policy_scope *scope, const struct policy_settings *s)
+{
+	(void)arg;
+	(void)scope;
+	return ((s->set & POLICY_SIGN) && s->sign) || ((s->set & POLICY_ENCRYPT) && s->encrypt);
+}
+
+int
+decide_anything_to_do(const struct conf *c)
+{
+	return policy_foreach_scope(&c->policy, scope_acts, NULL);
+}
+
+void
+decide_client(struct decide_msg *m, const struct sockaddr *client, int authenticated,
+    const char *vmta, struct decide_verdict *v)
+{
+	const struct conf *c = m->conf;
+
+	memset(v, 0, sizeof(*v));
+	if (!(client != NULL && hostlist_match(c->internal, client)) && !authenticated) {
+		/* mail from outside: decrypt and verify, or a signer to harvest, else untouched */
+		if (c->inbound || c->harvest_ldap) {
+			m->inbound = 1;
+			if (c->vmta_macro != NULL && vmta != NULL && vmta[0] != '\0')
+				snprintf(m->vmta, sizeof(m->vmta), "%s", vmta);
+			return;
+		}
+		if (c->harvest_dir != NULL) {
+			m->harvest = 1;
+			return;
+		}
+		/* decided now, logged at the first RCPT, when the queue id is known */
+		snprintf(m->pass_reason, sizeof(m->pass_reason),
+		    "passed: client is neither internal nor authenticated");
+		return;
+	}
+	if (!decide_anything_to_do(c)) {
+		v->reply.d = DECIDE_PASS;
+		return;
+	}
+	if (c->vmta_macro != NULL && vmta != NULL && vmta[0] != '\0')
+		snprintf(m->vmta, sizeof(m->vmta), "%s", vmta);
+}
+
+/* ---- RCPT ---- */
+
+void
+decide_classify(struct decide_rcpt *r)
+{
+	r->force_sign = 0;
+	if (!r->s.encrypt) {
+		r->cls = r->cert != NULL ? DECIDE_RCPT_FLEX : DECIDE_RCPT_CLEAR;
+		return;
+	}
+	if (r->cert != NULL) {
+		r->cls = DECIDE_RCPT_ENCRYPT;
+		return;
+	}
+	if (r->lookup == CERTSTORE_ERROR) {
+		r->cls = DECIDE_RCPT_TEMPFAIL;
+		return;
+	}
+	switch (r->s.missing_cert) {
+	case POLICY_MISSING_CERT_TEMPFAIL:
+		r->cls = DECIDE_RCPT_TEMPFAIL;
+		break;
+	case POLICY_MISSING_CERT_PLAIN:
+		r->cls = DECIDE_RCPT_CLEAR;
+		break;
+	case POLICY_MISSING_CERT_SIGN_ONLY:
+		r->cls = DECIDE_RCPT_CLEAR;
+		r->force_sign = 1;
+		break;
+	default:
+		r->cls = DECIDE_RCPT_REJECT;
+	}
+}
+
+const struct decide_reply *
+decide_class_reply(const struct conf *c, const struct decide_rcpt *r)
+{
+	if (r->cls == DECIDE_RCPT_REJECT)
+		return &c->replies.missing_cert[POLICY_MISSING_CERT_REJECT];
+	if (r->lookup == CERTSTORE_ERROR)
+		return &c->replies.lookup_failed;
+	return &c->replies.missing_cert[POLICY_MISSING_CERT_TEMPFAIL];
+}
+
+/*
+ * Without a personal certificate, a <domain> with domain-cert encrypts to
+ * the domain's gateway certificate (validated, without the address check).
+ */
+static void
+use_domain_cert(const struct conf *c, struct decide_rcpt *r)
+{
+	char why[512];
+	X509 *x;
+
+	if (r->cert != NULL || r->lookup == CERTSTORE_ERROR || !(r->s.set & POLICY_DOMAIN_CERT) ||
+	    r->s.domain_cert == NULL)
+		return;
+	x = certstore_load_file(r->s.domain_cert, why, sizeof(why));
+	if (x == NULL || (c->certs != NULL &&
+	                     certindex_validate(c->certs, x, NULL, why, sizeof(why)) != 0) ||
+	    (c->certs == NULL && certstore_check_usable(x, r->domain, why, sizeof(why)) != 0)) {
+		size_t used = strlen(r->reason);
+		snprintf(r->reason + used, sizeof(r->reason) - used, "; domain certificate: %.200s", why);
+		X509_free(x);
+		return;
+	}
+	r->cert = x;
+	r->lookup = CERTSTORE_FOUND;
+}
+
+/* The certificate and settings of r (addr set), for the virtual MTA of the RCPT decisions. */
+static void
+rcpt_resolve(const struct decide_msg *m, struct decide_rcpt *r)
+{
+	const struct conf *c = m->conf;
+
+	r->domain = strrchr(r->addr, '@') + 1;
+	r->cert = NULL;
+	if (c->certs != NULL) {
+		r->lookup = certindex_find(c->certs, r->addr, &r->cert, r->reason, sizeof(r->reason));
+	} else {
+		r->lookup = CERTSTORE_MISSING;
+		snprintf(r->reason, sizeof(r->reason), "no cert-dir is configured");
+	}
+	policy_for_recipient(&c->policy, m->vmta[0] ? m->vmta : NULL, r->domain, &r->s);
+	/* then the directory; only when the answer can matter (encryption, or a later vmta) */
+	if (r->lookup == CERTSTORE_MISSING && c->ldap != NULL &&
+	    (r->s.encrypt || c->policy.nvmtas > 0))
+		r->lookup = ldapstore_find(c->ldap, c->certs, r->addr, &r->cert, r->reason,
+		    sizeof(r->reason));
+	use_domain_cert(c, r);
+	decide_classify(r);
+}
+
+/* r against the recipients accepted already: the verdict, CONTINUE when it may join. */
+static void
+rcpt_judge(const struct decide_msg *m, const struct decide_rcpt *r, struct decide_verdict *v)
+{
+	const struct decide_replies *rp = &m->conf->replies;
+	int has_encrypt = 0, has_clear = 0;
+	size_t i;
+
+	for (i = 0; i < m->nrcpt; i++) {
+		has_encrypt |= m->rcpts[i].cls == DECIDE_RCPT_ENCRYPT;
+		has_clear |= m->rcpts[i].cls == DECIDE_RCPT_CLEAR;
+	}
+	if (r->cls == DECIDE_RCPT_REJECT) {
+		decide_verdict_set(v, decide_class_reply(m->conf, r), LOG_NOTICE);
+		snprintf(v->text, sizeof(v->text), "<%s>: no usable S/MIME certificate for this recipient",
+		    r->addr);
+		snprintf(v->log, sizeof(v->log), "rejected recipient <%s>: %s", r->addr, r->reason);
+	} else if (r->cls == DECIDE_RCPT_TEMPFAIL) {
+		decide_verdict_set(v, decide_class_reply(m->conf, r), LOG_NOTICE);
+		snprintf(v->text, sizeof(v->text), "<%s>: %s, try again later", r->addr,
+		    r->lookup == CERTSTORE_ERROR ? "S/MIME certificate lookup failed"
+		                                 : "no usable S/MIME certificate for this recipient yet");
+		snprintf(v->log, sizeof(v->log), "tempfail recipient <%s>: %s", r->addr, r->reason);
+	} else if (r->cls == DECIDE_RCPT_ENCRYPT && has_clear) {
+		decide_verdict_set(v, &rp->defer, LOG_NOTICE);
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: must be encrypted, but earlier recipients of this message cannot be; "
+		    "send it in a separate message", r->addr);
+		snprintf(v->log, sizeof(v->log),
+		    "deferred recipient <%s>: needs encryption, message is unencrypted", r->addr);
+	} else if (r->cls == DECIDE_RCPT_CLEAR && has_encrypt) {
+		decide_verdict_set(v, &rp->defer, LOG_NOTICE);
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: no S/MIME certificate, and this message is encrypted for earlier "
+		    "recipients; send it in a separate message", r->addr);
+		snprintf(v->log, sizeof(v->log), "deferred recipient <%s>: %s, message is encrypted",
+		    r->addr, r->reason);
+	}
+}
+
+/* Append r to the message's recipients (takes over r->cert).  0, or -1 (out of memory). */
+static int
+rcpt_append(struct decide_msg *m, const struct decide_rcpt *r)
+{
+	struct decide_rcpt *slot;
+
+	if (m->nrcpt == m->rcap) {
+		size_t cap = m->rcap ? m->rcap * 2 : 8;
+		struct decide_rcpt *nr = realloc(m->rcpts, cap * sizeof(*nr));
+		if (nr == NULL)
+			return -1;
+		m->rcpts = nr;
+		m->rcap = cap;
+	}
+	slot = &m->rcpts[m->nrcpt++];
+	*slot = *r;
+	slot->domain = strrchr(slot->addr, '@') + 1;
+	return 0;
+}
+
+void
+decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v)
+{
+	struct decide_rcpt r;
+
+	memset(v, 0, sizeof(*v));
+	if (m->harvest)
+		return;
+	if (m->pass_reason[0] != '\0') {
+		v->reply.d = DECIDE_PASS;
+		v->level = LOG_INFO;
+		snprintf(v->log, sizeof(v->log), "%s", m->pass_reason);
+		return;
+	}
+	/* a local recipient (<postmaster>): delivered here, never leaves, nothing to do */
+	if (arg != NULL && strchr(arg, '@') == NULL)
+		return;
+	memset(&r, 0, sizeof(r));
+	if (arg == NULL || mime_extract_address(arg, r.addr, sizeof(r.addr)) != 0) {
+		decide_verdict_set(v, &m->conf->replies.bad_address, LOG_NOTICE);
+		snprintf(v->text, sizeof(v->text), "recipient address cannot be used for S/MIME");
+		snprintf(v->log, sizeof(v->log), "rejected recipient %.300s: not a usable address",
+		    arg ? arg : "(none)");
+		return;
+	}
+	rcpt_resolve(m, &r);
+	rcpt_judge(m, &r, v);
+	if (v->reply.d == DECIDE_CONTINUE && rcpt_append(m, &r) != 0)
+		decide_verdict_fail(v, m->conf, "out of memory, try again later", "recipient list");
+	if (v->reply.d != DECIDE_CONTINUE)
+		X509_free(r.cert);
+}

@@ -1,0 +1,256 @@
+/*
+ * decide_msg.c - the life of one message in the milter's core: created at
+ * MAIL FROM, its headers collected, its body canonicalised and spooled,
+ * and at its end either protected (smime_protect, then the Content-*
+ * headers replaced through the MTA's callbacks) or, for signed mail from
+ * outside, its signer's certificate harvested.  Freed with every
+ * plaintext buffer wiped.  See decide.h.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "decide_int.h"
+#include "harvest.h"
+#include "log.h"
+
+struct decide_msg *
+decide_msg_new(struct conf *conf, int values_spaced)
+{
+	struct decide_msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL) {
+		conf_unref(conf);
+		return NULL;
+	}
+	m->conf = conf;
+	m->values_spaced = values_spaced;
+	mime_headers_init(&m->headers);
+	return m;
+}
+
+void
+decide_msg_set_qid(struct decide_msg *m, const char *qid)
+{
+	if (qid != NULL && qid[0] != '\0')
+		snprintf(m->qid, sizeof(m->qid), "%s", qid);
+}
+
+void
+decide_msg_free(struct decide_msg *m)
+{
+	size_t i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->nrcpt; i++)
+		X509_free(m->rcpts[i].cert);
+	free(m->rcpts);
+	sk_X509_pop_free(m->recips, X509_free);
+	mime_headers_clear(&m->headers);
+	keystore_identity_free(&m->signer);
+	spool_free(m->body);
+	if (m->canonbuf != NULL) {
+		OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
+		free(m->canonbuf);
+	}
+	conf_unref(m->conf);
+	free(m);
+}
+
+void
+decide_header(struct decide_msg *m, const char *name, const char *value,
+    struct decide_verdict *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (strcasecmp(name, "MIME-Version") == 0)
+		m->has_mime_version = 1;
+	m->header_bytes += strlen(name) + strlen(value) + 4;
+	if (m->header_bytes > DECIDE_HEADER_BYTES_MAX)
+		decide_verdict_fail(v, m->conf, "message headers too large", "over 1 MB of headers");
+	else if (mime_headers_add(&m->headers, name, value) != 0)
+		decide_verdict_fail(v, m->conf, "out of memory, try again later", "headers");
+}
+
+void
+decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_verdict *v)
+{
+	char err[256];
+	size_t n;
+
+	memset(v, 0, sizeof(*v));
+	if (m->body == NULL)
+		return;
+	if (m->canonbuf_len < 2 * len) {
+		if (m->canonbuf != NULL) {
+			OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
+			free(m->canonbuf);
+		}
+		m->canonbuf_len = 2 * len;
+		m->canonbuf = malloc(m->canonbuf_len);
+		if (m->canonbuf == NULL) {
+			m->canonbuf_len = 0;
+			decide_verdict_fail(v, m->conf, "out of memory", "body buffer");
+			return;
+		}
+	}
+	n = mime_canon_chunk(&m->canon, chunk, len, m->canonbuf);
+	if (spool_write(m->body, m->canonbuf, n, err, sizeof(err)) != 0)
+		decide_verdict_fail(v, m->conf, "cannot spool the message", err);
+}
+
+/* Signed mail from outside: store the signer's certificate if it qualifies (logs only). */
+static void
+eom_harvest(struct decide_msg *m)
+{
+	const struct conf *c = m->conf;
+	struct harvest_options ho = {NULL, c->harvest_require_dkim, c->authserv_id, 0};
+	char addr[DECIDE_ADDR_MAX], reason[512], err[512];
+	STACK_OF(X509) *chain = NULL;
+	X509 *x = NULL;
+	int rc;
+
+	if (!c->harvest_trust_any)
+		ho.trust = c->certs != NULL ? certindex_trust(c->certs) : NULL;
+	if (!c->harvest_trust_any && ho.trust == NULL) {
+		log_msg(LOG_ERR, m->qid, "not harvested: no trusted CAs loaded");
+		return;
+	}
+	rc = harvest_signer(&m->headers, m->body, &ho, &x, &chain, addr, sizeof(addr), reason,
+	    sizeof(reason));
+	if (rc != 1) {
+		log_msg(rc < 0 ? LOG_ERR : LOG_INFO, m->qid, "not harvested: %s", reason);
+		return;
+	}
+	switch (certindex_store(c->harvest_dir, addr, x, chain, err, sizeof(err))) {
+	case 1:
+		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
+		    c->harvest_dir);
+		break;
+	case 0:
+		log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
+		break;
+	default:
+		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+	}
+	X509_free(x);
+	sk_X509_pop_free(chain, X509_free);
+}
+
+/* Content-* headers out, the S/MIME ones in. */
+static int
+eom_rewrite_headers(const struct decide_msg *m, const struct decide_mta *mta,
+    const struct smime_result *res)
+{
+	size_t i;
+
+	for (i = m->headers.n; i-- > 0;) {
+		const struct mime_header *h = &m->headers.v[i];
+		if (mime_is_content_header(h->name) && mta->delete_header(mta->arg, h->name, h->index) != 0)
+			return -1;
+	}
+	if (!m->has_mime_version && mta->add_header(mta->arg, "MIME-Version", "1.0") != 0)
+		return -1;
+	if (mta->add_header(mta->arg, "Content-Type", res->content_type) != 0)
+		return -1;
+	if (res->disposition[0] != '\0' &&
+	    mta->add_header(mta->arg, "Content-Disposition", res->disposition) != 0)
+		return -1;
+	if (res->transfer_encoding[0] != '\0' &&
+	    mta->add_header(mta->arg, "Content-Transfer-Encoding", res->transfer_encoding) != 0)
+		return -1;
+	/* RFC 9788: the real Subject travels inside, protected */
+	if (m->pol.encrypt && m->pol.hide_subject && m->pol.header_protection &&
+	    mime_headers_find(&m->headers, "Subject") != NULL &&
+	    mta->change_header(mta->arg, "Subject", 1, "[...]") != 0)
+		return -1;
+	return 0;
+}
+
+/* The request for smime_protect from the message's settings (head and body borrowed). */
+static void
+eom_request(const struct decide_msg *m, const struct decide_mta *mta, struct smime_request *req)
+{
+	struct smime_options *opt = &req->opt;
+
+	memset(req, 0, sizeof(*req));
+	opt->sign = m->pol.sign;
+	opt->encrypt = m->pol.encrypt;
+	opt->cipher = m->pol.cipher;
+	opt->digest = m->pol.digest;
+	opt->key_transport = m->pol.key_transport;
+	opt->signature = m->pol.signature;
+	opt->sign_format = m->pol.sign_format;
+	opt->header_protection = m->pol.header_protection;
+	opt->hide_subject = m->pol.encrypt && m->pol.hide_subject && m->pol.header_protection;
+	opt->outer = &m->headers;
+	opt->chunk = m->conf->body_chunk;
+	opt->transport_7bit = 1; /* sign-only mail must survive 7-bit transport */
+	opt->spool_memory = m->conf->spool_memory;
+	opt->spool_dir = m->conf->spool_dir;
+	req->signer = &m->signer;
+	req->recipients = m->recips;
+	req->body = m->body;
+	req->out = mta->replace_body;
+	req->out_arg = mta->arg;
+}
+
+/* The log line of a protected message. */
+static void
+eom_logline(const struct decide_msg *m, const struct smime_request *req, uint64_t insize,
+    struct decide_verdict *v)
+{
+	const struct smime_options *opt = &req->opt;
+
+	v->level = LOG_INFO;
+	snprintf(v->log, sizeof(v->log),
+	    "%s%s%s: from=<%s> recipients=%zu%s%s%s cipher=%s body=%llu->%llu bytes",
+	    opt->sign ? "signed" : "", opt->sign && opt->encrypt ? " and " : "",
+	    opt->encrypt ? "encrypted" : "", opt->sign ? m->signer_addr : "", m->nrcpt,
+	    m->vmta[0] ? " vmta=" : "", m->vmta,
+	    m->vmta[0] && !policy_has_vmta(&m->conf->policy, m->vmta) ? "(not configured)" : "",
+	    opt->encrypt ? EVP_CIPHER_get0_name(opt->cipher) : "none", (unsigned long long)insize,
+	    (unsigned long long)req->result.bytes);
+}
+
+void
+decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
+    struct decide_verdict *v)
+{
+	struct smime_request req;
+	char err[512], *head = NULL;
+	size_t headlen = 0;
+	uint64_t insize;
+
+	memset(v, 0, sizeof(*v));
+	if (m->body == NULL)
+		return;
+	if (m->harvest) {
+		eom_harvest(m); /* the message itself passes unchanged */
+		return;
+	}
+	if (mime_content_block(&m->headers, !m->values_spaced, &head, &headlen) != 0) {
+		decide_verdict_fail(v, m->conf, "out of memory", "content headers");
+		return;
+	}
+	eom_request(m, mta, &req);
+	req.head = head;
+	req.headlen = headlen;
+	insize = spool_size(m->body);
+	if (mta->progress != NULL)
+		mta->progress(mta->arg); /* the MTA waits while the signature is computed */
+	if (smime_protect(&req, err, sizeof(err)) != 0)
+		decide_verdict_fail(v, m->conf, "S/MIME processing failed, try again later", err);
+	else if (eom_rewrite_headers(m, mta, &req.result) != 0)
+		decide_verdict_fail(v, m->conf, "S/MIME processing failed, try again later",
+		    "the MTA refused a header change");
+	else
+		eom_logline(m, &req, insize, v);
+	OPENSSL_cleanse(head, headlen);
+	free(head);
+}
