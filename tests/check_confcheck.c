@@ -222,7 +222,7 @@ START_TEST(test_socket_specs)
 	ck_assert_int_eq(conf_check_socket("tcp:1@h", 0, err, sizeof(err)), -1);
 	snprintf(err, sizeof(err), "%s/no-dir/x.sock", dir);
 	{
-		char spec[PATH_MAX + 32], why[PATH_MAX + 512];
+		char spec[PATH_MAX + 128], why[PATH_MAX + 512];
 		snprintf(spec, sizeof(spec), "unix:%s", err);
 		ck_assert_int_eq(conf_check_socket(spec, 0, why, sizeof(why)), 0); /* the file's syntax */
 		ck_assert_int_eq(conf_check_socket(spec, 1, why, sizeof(why)), -1); /* at run time */
