@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "certindex.h"
 
@@ -50,7 +49,7 @@ addr_of(char *out, size_t len, const char *prefix, long i)
 	snprintf(out, len, "%s%06ld@d%03ld.example", prefix, i, i % 997);
 }
 
-/* Mean microseconds per lookup of n addresses; want: expected result. */
+/* Mean microseconds per lookup of n addresses of the first count; want: expected result. */
 static double
 lookups(certindex *ci, const char *prefix, long count, long n, unsigned seed,
     enum certstore_result want)
@@ -116,7 +115,7 @@ main(int argc, char **argv)
 	struct certindex_options co = {NULL, NULL};
 	char err[512], a[256], from[4096], to[4200];
 	long count, n, rss0, rss1;
-	double t0, t_open, first, again, miss, t_add, t_edit;
+	double t0, t_open, first, again, miss, t_add, t_edit, t_full;
 	certindex *ci;
 
 	if (argc < 6) {
@@ -138,7 +137,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	first = lookups(ci, argv[3], count, n, 1, CERTSTORE_FOUND);
-	again = lookups(ci, argv[3], count, n, 1, CERTSTORE_FOUND);
+	/* a working set of 5,000 recipients, looked up again and again */
+	(void)lookups(ci, argv[3], count < 5000 ? count : 5000, n, 3, CERTSTORE_FOUND);
+	again = lookups(ci, argv[3], count < 5000 ? count : 5000, n, 4, CERTSTORE_FOUND);
 	miss = lookups(ci, "nobody", count, n, 2, CERTSTORE_MISSING);
 
 	/* a new file: the directory's mtime changes, the next lookup rescans */
@@ -148,7 +149,7 @@ main(int argc, char **argv)
 	if (copy_file(from, to) != 0)
 		return 1;
 	t_add = timed_find(ci, "added@new.example", CERTSTORE_UNUSABLE); /* does not name it */
-	/* a file rewritten in place (the directory does not change): the periodic rescan, every 5 s */
+	/* a file rewritten in place (the directory does not change): inotify, else the periodic rescan */
 	addr_of(a, sizeof(a), argv[3], 1);
 	snprintf(from, sizeof(from), "%s/%s.crt", argv[5], a);
 	{
@@ -156,8 +157,11 @@ main(int argc, char **argv)
 		if (f == NULL || fputs("\n", f) == EOF || fclose(f) != 0)
 			return 1;
 	}
-	sleep(6);
 	t_edit = timed_find(ci, a, CERTSTORE_FOUND);
+	t0 = now();
+	if (certindex_rescan(ci, err, sizeof(err)) != 0)
+		return 1;
+	t_full = 1e3 * (now() - t0);
 
 	printf("certificates: %ld in %s%s%s\n", count, argv[5], argc > 6 ? " + " : "",
 	    argc > 6 ? argv[6] : "");
@@ -165,10 +169,11 @@ main(int argc, char **argv)
 	printf("RSS: %.1f MB for the index, %.1f MB in all (target < 300 MB at 100,000)\n",
 	    (double)(rss1 - rss0) / 1024, (double)rss_kb() / 1024);
 	printf("lookup, hit, first time (validates, chain to the ca-file): %.1f us (target < 20 us)\n", first);
-	printf("lookup, hit, again: %.1f us (target < 20 us)\n", again);
+	printf("lookup, hit, again (a working set of 5,000 addresses): %.1f us (target < 20 us)\n", again);
 	printf("lookup, miss: %.1f us (target < 20 us)\n", miss);
 	printf("rescan after one new file: %.1f ms (target < 100 ms)\n", t_add);
 	printf("rescan after one file rewritten in place: %.1f ms (target < 100 ms)\n", t_edit);
+	printf("full rescan, every file stat'ed (every 5 min with inotify, 5 s without): %.1f ms\n", t_full);
 	certindex_free(ci);
 	return 0;
 }

@@ -25,7 +25,8 @@
 #include "log.h"
 #include "mime.h"
 
-#define CI_RESCAN_SECONDS 5   /* a file rewritten in place is seen within this */
+#define CI_RESCAN_SECONDS 5   /* without inotify: every file stat'ed this often */
+#define CI_FULL_SECONDS 300   /* with inotify: the same, in case an event was missed */
 #define CI_BAD_SECONDS 60     /* an unusable certificate is checked again after this */
 #define CI_GOOD_SECONDS 3600  /* a usable one at least this often */
 #define CI_KEEP_PARSED 16384  /* parsed certificates kept for lookups */
@@ -48,7 +49,8 @@ struct certindex {
 	size_t ndirs;
 	struct ci_entry **buckets;
 	size_t nbuckets, nentries;
-	time_t scanned;
+	time_t scanned;             /* the last full scan */
+	int full_every;             /* seconds between full scans */
 	unsigned long tick;         /* cache lock */
 	size_t nparsed;             /* cache lock */
 	X509_STORE *trust;
@@ -163,68 +165,79 @@ ci_unindex_file(certindex *ci, struct ci_file *f)
 	}
 }
 
-/* Nonzero when a directory's modification time differs from the last scan's. */
+/* How dir i is to be rescanned now, or -1 when it need not be. */
 static int
-ci_dirs_changed(const certindex *ci)
+ci_scan_mode(const certindex *ci, size_t i, int due)
 {
+	const struct ci_dir *d = &ci->dirs[i];
 	struct stat st;
-	size_t i;
 
-	for (i = 0; i < ci->ndirs; i++)
-		if (stat(ci->dirs[i].path, &st) == 0 &&
-		    (st.st_mtim.tv_sec != ci->dirs[i].mtime.tv_sec ||
-		        st.st_mtim.tv_nsec != ci->dirs[i].mtime.tv_nsec))
-			return 1;
+	if (due)
+		return CI_SCAN_FULL;
+	if (d->wfd >= 0)
+		return ci_watch_pending(d) ? CI_SCAN_EVENTS : -1;
+	if (stat(d->path, &st) == 0 &&
+	    (st.st_mtim.tv_sec != d->mtime.tv_sec || st.st_mtim.tv_nsec != d->mtime.tv_nsec))
+		return CI_SCAN_ENTRIES;
+	return -1;
+}
+
+/* Rescan dir i in mode and apply what changed to the index. */
+static int
+ci_rescan(certindex *ci, size_t i, int mode, char *err, size_t errlen)
+{
+	struct ci_diff diff;
+	struct ci_file **old;
+	size_t j;
+
+	if (ci_scan_dir(&ci->dirs[i], mode, &diff, err, errlen) != 0)
+		return -1;
+	pthread_rwlock_wrlock(&ci->lock);
+	old = ci->dirs[i].files;
+	ci->dirs[i].files = diff.files;
+	ci->dirs[i].nfiles = diff.nfiles;
+	for (j = 0; j < diff.ngone; j++)
+		ci_unindex_file(ci, diff.gone[j]);
+	for (j = 0; j < diff.nadded; j++)
+		ci_index_file(ci, diff.added[j]);
+	pthread_rwlock_unlock(&ci->lock);
+	free(old);
+	for (j = 0; j < diff.ngone; j++)
+		ci_file_free(diff.gone[j]);
+	ci_diff_clear(&diff);
 	return 0;
 }
 
 /*
- * Rescan when a directory changed (only new directory entries are read) or
- * the last full scan is old (every file is stat'ed).  Unchanged files keep
- * their index entries; the lock is held for writing only while the changes
- * are applied.  A lookup that finds another thread rescanning goes on with
- * the index as it is, unless force.
+ * Bring the index up to date: what inotify reports (or, without inotify,
+ * new directory entries) at once, and every file stat'ed now and then.
+ * Unchanged files keep their entries; the lock is held for writing only
+ * while changes are applied.  A lookup that finds another thread
+ * rescanning goes on with the index as it is, unless force.
  */
 static int
 ci_refresh(certindex *ci, int force, char *err, size_t errlen)
 {
-	struct ci_diff diff;
-	struct ci_file **old;
-	size_t i, j;
-	int rc = 0, full, changed;
+	size_t i;
+	int rc = 0, due, any = 0;
 
-	full = force || time(NULL) - ci->scanned >= CI_RESCAN_SECONDS;
-	changed = full || ci_dirs_changed(ci);
-	if (!changed)
+	due = force || time(NULL) - ci->scanned >= ci->full_every;
+	for (i = 0; !any && i < ci->ndirs; i++)
+		any = ci_scan_mode(ci, i, due) >= 0;
+	if (!any)
 		return 0;
 	if (force)
 		pthread_mutex_lock(&ci->scan_lock);
 	else if (pthread_mutex_trylock(&ci->scan_lock) != 0)
 		return 0;
-	full = force || time(NULL) - ci->scanned >= CI_RESCAN_SECONDS;
-	if (full || ci_dirs_changed(ci)) {
-		for (i = 0; i < ci->ndirs; i++) {
-			if (ci_scan_dir(&ci->dirs[i], full, &diff, err, errlen) != 0) {
-				rc = -1;
-				continue;
-			}
-			pthread_rwlock_wrlock(&ci->lock);
-			old = ci->dirs[i].files;
-			ci->dirs[i].files = diff.files;
-			ci->dirs[i].nfiles = diff.nfiles;
-			for (j = 0; j < diff.ngone; j++)
-				ci_unindex_file(ci, diff.gone[j]);
-			for (j = 0; j < diff.nadded; j++)
-				ci_index_file(ci, diff.added[j]);
-			pthread_rwlock_unlock(&ci->lock);
-			free(old);
-			for (j = 0; j < diff.ngone; j++)
-				ci_file_free(diff.gone[j]);
-			ci_diff_clear(&diff);
-		}
-		if (full)
-			ci->scanned = time(NULL);
+	due = force || time(NULL) - ci->scanned >= ci->full_every;
+	for (i = 0; i < ci->ndirs; i++) {
+		int mode = ci_scan_mode(ci, i, due);
+		if (mode >= 0 && ci_rescan(ci, i, mode, err, errlen) != 0)
+			rc = -1;
 	}
+	if (due)
+		ci->scanned = time(NULL);
 	pthread_mutex_unlock(&ci->scan_lock);
 	return rc;
 }
@@ -385,7 +398,7 @@ ci_check_until(certindex *ci, X509 *x, STACK_OF(X509) *untrusted, int ok, time_t
 static void
 ci_evict(certindex *ci)
 {
-	unsigned long keep_after = ci->tick - CI_KEEP_PARSED / 2;
+	unsigned long keep_after = ci->tick - CI_KEEP_PARSED * 3 / 4;
 	size_t d, i, j;
 
 	for (d = 0; d < ci->ndirs; d++) {
@@ -520,6 +533,12 @@ certindex_find(certindex *ci, const char *addr, X509 **cert, char *reason, size_
 	return CERTSTORE_UNUSABLE;
 }
 
+int
+certindex_rescan(certindex *ci, char *err, size_t errlen)
+{
+	return ci_refresh(ci, 1, err, errlen);
+}
+
 void
 certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg)
 {
@@ -600,10 +619,17 @@ certindex_open(const char *const *dirs, const struct certindex_options *opt, cha
 	if (ci->dirs == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		ci->dirs[ci->ndirs].wfd = -1;
 		ci->dirs[ci->ndirs].path = strdup(dirs[i]);
 		if (ci->dirs[ci->ndirs].path == NULL)
 			goto fail;
 		ci->ndirs++;
+	}
+	ci->full_every = CI_FULL_SECONDS;
+	for (i = 0; i < ci->ndirs; i++) { /* before the first scan: no change is missed */
+		ci_watch(&ci->dirs[i]);
+		if (ci->dirs[i].wfd < 0)
+			ci->full_every = CI_RESCAN_SECONDS;
 	}
 	if (ci_load_trust(ci, opt, err, errlen) != 0)
 		goto fail_quiet;
@@ -631,6 +657,7 @@ certindex_free(certindex *ci)
 		}
 		free(ci->dirs[i].files);
 		free(ci->dirs[i].path);
+		ci_dir_clear(&ci->dirs[i]);
 	}
 	free(ci->dirs);
 	free(ci->buckets);

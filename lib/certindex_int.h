@@ -34,6 +34,7 @@ struct ci_cert {
 
 struct ci_file {
 	char *name;              /* within its directory */
+	unsigned gen;            /* the last scan that saw it (the scanner's) */
 	char *path;              /* directory/name */
 	char *faddr;             /* the address the name gives, or NULL */
 	dev_t dev;
@@ -46,9 +47,14 @@ struct ci_file {
 
 struct ci_dir {
 	char *path;
-	struct timespec mtime;
-	struct ci_file **files;  /* sorted by name */
+	struct timespec mtime;   /* at the last scan */
+	struct ci_file **files;  /* in no order (lookups read it under the index lock) */
 	size_t nfiles;
+	/* the scanner's own: */
+	struct ci_file **byname; /* files by name, open addressing */
+	size_t ncap;
+	unsigned gen;
+	int wfd;                 /* inotify on the directory, or -1 */
 };
 
 /* What one rescan of a directory changed: files gone (or replaced), files new. */
@@ -59,14 +65,34 @@ struct ci_diff {
 	size_t ngone, nadded, capgone, capadded;
 };
 
+/* How a rescan finds what changed. */
+enum ci_scan_mode {
+	CI_SCAN_FULL,    /* stat every file: a file rewritten in place changes no directory entry */
+	CI_SCAN_ENTRIES, /* read the directory, stat only names whose inode is new */
+	CI_SCAN_EVENTS   /* only the names inotify reported */
+};
+
 /*
- * Read d again.  full: stat every file (a file rewritten in place changes
- * no directory entry); otherwise only names whose inode is new.  Unchanged
- * files are kept as they are.  diff gets the new list and what changed: the
- * caller installs diff->files in d and updates the index (under its write
- * lock, as lookups read d->files), then frees the old list and diff->gone.
+ * Read d again (certindex_dir.c).  Unchanged files are kept as they are.
+ * diff gets the new list and what changed: the caller installs diff->files
+ * in d and updates the index (under its write lock, as lookups read
+ * d->files), then frees the old list and diff->gone.  With CI_SCAN_EVENTS
+ * a lost event (queue overflow) turns into a full scan.
  */
-int ci_scan_dir(struct ci_dir *d, int full, struct ci_diff *diff, char *err, size_t errlen);
+int ci_scan_dir(struct ci_dir *d, enum ci_scan_mode mode, struct ci_diff *diff, char *err,
+    size_t errlen);
+
+/* Start watching d with inotify (d->wfd stays -1 where it cannot). */
+void ci_watch(struct ci_dir *d);
+
+/* Nonzero when inotify has events for d waiting (nothing is read). */
+int ci_watch_pending(const struct ci_dir *d);
+
+/* The scanner's state of d (name table, watch). */
+void ci_dir_clear(struct ci_dir *d);
+
+/* A new ci_file for dirfd/name as st describes it, read and walked now; NULL when out of memory. */
+struct ci_file *ci_file_read(int dirfd, const char *dir, const char *name, const struct stat *st);
 
 void ci_diff_clear(struct ci_diff *diff);
 void ci_file_free(struct ci_file *f);

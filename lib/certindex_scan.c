@@ -1,12 +1,11 @@
 /*
- * certindex_scan.c - reading the certificate directories for the index:
- * incremental rescans, and a light walk over each certificate's DER that
- * takes its addresses, CA flag and notBefore without decoding its key.
- * See certindex_int.h.
+ * certindex_scan.c - reading certificate files for the index: each file's
+ * certificates (PEM blocks or one DER), and a light walk over each
+ * certificate's DER that takes its addresses, CA flag and notBefore
+ * without decoding its key.  See certindex_int.h.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -292,8 +291,7 @@ ci_scan_one(void *arg, int k, const unsigned char *der, long len)
 	return 0;
 }
 
-/* A new ci_file for name (read and walked now), or NULL. */
-static struct ci_file *
+struct ci_file *
 ci_file_read(int dirfd, const char *dir, const char *name, const struct stat *st)
 {
 	struct ci_file *f = calloc(1, sizeof(*f));
@@ -377,121 +375,4 @@ ci_load_file(const struct ci_file *f)
 	free(buf);
 	ERR_clear_error();
 	return sk;
-}
-
-/* ---- rescanning a directory ---- */
-
-static int
-ci_file_cmp(const void *a, const void *b)
-{
-	return strcmp((*(struct ci_file *const *)a)->name, (*(struct ci_file *const *)b)->name);
-}
-
-static struct ci_file *
-ci_find_old(const struct ci_dir *d, const char *name)
-{
-	size_t lo = 0, hi = d->nfiles;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(d->files[mid]->name, name);
-		if (c == 0)
-			return d->files[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static int
-ci_push(struct ci_file ***v, size_t *n, size_t *cap, struct ci_file *f)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		struct ci_file **nv = realloc(*v, c * sizeof(*nv));
-		if (nv == NULL)
-			return -1;
-		*v = nv;
-		*cap = c;
-	}
-	(*v)[(*n)++] = f;
-	return 0;
-}
-
-void
-ci_diff_clear(struct ci_diff *diff)
-{
-	free(diff->gone);
-	free(diff->added);
-	memset(diff, 0, sizeof(*diff));
-}
-
-static int
-ci_same(const struct ci_file *o, const struct stat *st)
-{
-	return o->dev == st->st_dev && o->ino == st->st_ino && o->size == st->st_size &&
-	    o->mtime.tv_sec == st->st_mtim.tv_sec && o->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-	    o->ctime.tv_sec == st->st_ctim.tv_sec && o->ctime.tv_nsec == st->st_ctim.tv_nsec;
-}
-
-int
-ci_scan_dir(struct ci_dir *d, int full, struct ci_diff *diff, char *err, size_t errlen)
-{
-	struct ci_file **files = NULL, *f, *o, **hit;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	struct stat st;
-	DIR *dp;
-
-	memset(diff, 0, sizeof(*diff));
-	if ((dp = opendir(d->path)) == NULL) {
-		errmsg_set(err, errlen, "certificate directory %s: %s", d->path, strerror(errno));
-		return -1;
-	}
-	if (fstat(dirfd(dp), &st) != 0) {
-		errmsg_set(err, errlen, "certificate directory %s: %s", d->path, strerror(errno));
-		closedir(dp);
-		return -1;
-	}
-	d->mtime = st.st_mtim;
-	while ((de = readdir(dp)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		o = ci_find_old(d, de->d_name);
-		/* without full: a name whose inode is unchanged is the same file */
-		if (o != NULL && !full && o->ino == de->d_ino) {
-			f = o;
-		} else {
-			if (fstatat(dirfd(dp), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode) ||
-			    st.st_size > CI_MAX_FILE)
-				continue;
-			if (o != NULL && ci_same(o, &st))
-				f = o;
-			else if ((f = ci_file_read(dirfd(dp), d->path, de->d_name, &st)) == NULL ||
-			         ci_push(&diff->added, &diff->nadded, &diff->capadded, f) != 0) {
-				ci_file_free(f);
-				continue;
-			}
-		}
-		if (ci_push(&files, &n, &cap, f) != 0) {
-			if (f != o) /* in diff->added too: drop it from there */
-				diff->nadded--;
-			ci_file_free(f == o ? NULL : f);
-			break;
-		}
-	}
-	closedir(dp);
-	qsort(files, n, sizeof(*files), ci_file_cmp);
-	/* the old files not in the new list are gone */
-	for (i = 0; i < d->nfiles; i++) {
-		o = d->files[i];
-		hit = n ? bsearch(&o, files, n, sizeof(*files), ci_file_cmp) : NULL;
-		if (hit == NULL || *hit != o)
-			(void)ci_push(&diff->gone, &diff->ngone, &diff->capgone, o);
-	}
-	diff->files = files;
-	diff->nfiles = n;
-	return 0;
 }
