@@ -41,6 +41,17 @@ struct ci_entry {
 	char *vreason;
 };
 
+#define CI_SIGNERS 16 /* signing identities whose checks are kept */
+
+struct ci_signer {
+	X509 *cert;
+	STACK_OF(X509) *chain;
+	char *addr;   /* NULL: no address check */
+	int ok;
+	char *reason;
+	time_t until;
+};
+
 struct certindex {
 	pthread_rwlock_t lock;      /* readers: find; writer: applying a rescan */
 	pthread_mutex_t scan_lock;  /* one rescan at a time */
@@ -53,6 +64,8 @@ struct certindex {
 	int full_every;             /* seconds between full scans */
 	unsigned long tick;         /* cache lock */
 	size_t nparsed;             /* cache lock */
+	struct ci_signer signers[CI_SIGNERS]; /* cache lock */
+	size_t next_signer;         /* cache lock */
 	X509_STORE *trust;
 	STACK_OF(X509_CRL) *crls;
 };
@@ -325,8 +338,8 @@ ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *ad
 	return ci_chain_ok(ci, cert, untrusted, X509_PURPOSE_SMIME_ENCRYPT, what, reason, reasonlen);
 }
 
-int
-certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
+static int
+ci_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
     char *reason, size_t reasonlen)
 {
 	if (certstore_check_signing(cert, reason, reasonlen) != 0)
@@ -337,6 +350,79 @@ certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, cons
 	}
 	return ci_chain_ok(ci, cert, chain, X509_PURPOSE_SMIME_SIGN, "signing certificate", reason,
 	    reasonlen);
+}
+
+static time_t ci_check_until(certindex *ci, X509 *x, STACK_OF(X509) *untrusted, int ok,
+    time_t now);
+
+/* The same certificate, chain and address as slot s? */
+static int
+ci_signer_is(const struct ci_signer *s, X509 *cert, STACK_OF(X509) *chain, const char *addr)
+{
+	int i, n = sk_X509_num(chain);
+
+	if (s->cert == NULL || X509_cmp(s->cert, cert) != 0 || n != sk_X509_num(s->chain) ||
+	    (addr == NULL) != (s->addr == NULL) || (addr != NULL && strcmp(addr, s->addr) != 0))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(chain, i), sk_X509_value(s->chain, i)) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+ci_signer_clear(struct ci_signer *s)
+{
+	X509_free(s->cert);
+	sk_X509_pop_free(s->chain, X509_free);
+	free(s->addr);
+	free(s->reason);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * The checks of a signing identity, kept like a recipient's (the same
+ * identity signs message after message): until a notAfter of its chain or a
+ * CRL's nextUpdate, a failure for a minute.
+ */
+int
+certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
+    char *reason, size_t reasonlen)
+{
+	struct ci_signer *s;
+	time_t now = time(NULL);
+	size_t i;
+	int rc;
+
+	if (ci == NULL)
+		return ci_validate_signer(ci, cert, chain, addr, reason, reasonlen);
+	pthread_mutex_lock(&ci->cache_lock);
+	for (i = 0; i < CI_SIGNERS; i++) {
+		s = &ci->signers[i];
+		if (now < s->until && ci_signer_is(s, cert, chain, addr)) {
+			rc = s->ok ? 0 : -1;
+			if (!s->ok)
+				snprintf(reason, reasonlen, "%s", s->reason ? s->reason : "unusable");
+			pthread_mutex_unlock(&ci->cache_lock);
+			return rc;
+		}
+	}
+	pthread_mutex_unlock(&ci->cache_lock);
+	rc = ci_validate_signer(ci, cert, chain, addr, reason, reasonlen);
+	pthread_mutex_lock(&ci->cache_lock);
+	s = &ci->signers[ci->next_signer++ % CI_SIGNERS];
+	ci_signer_clear(s);
+	s->cert = cert;
+	X509_up_ref(cert);
+	s->chain = chain != NULL ? X509_chain_up_ref(chain) : sk_X509_new_null();
+	s->addr = addr != NULL ? strdup(addr) : NULL;
+	s->ok = rc == 0;
+	s->reason = rc == 0 ? NULL : strdup(reason);
+	s->until = ci_check_until(ci, cert, chain, rc == 0, now);
+	if (s->chain == NULL || (addr != NULL && s->addr == NULL) || (rc != 0 && s->reason == NULL))
+		ci_signer_clear(s); /* out of memory: not kept */
+	pthread_mutex_unlock(&ci->cache_lock);
+	return rc;
 }
 
 int
@@ -661,69 +747,12 @@ certindex_free(certindex *ci)
 	}
 	free(ci->dirs);
 	free(ci->buckets);
+	for (i = 0; i < CI_SIGNERS; i++)
+		ci_signer_clear(&ci->signers[i]);
 	X509_STORE_free(ci->trust);
 	sk_X509_CRL_pop_free(ci->crls, X509_CRL_free);
 	pthread_rwlock_destroy(&ci->lock);
 	pthread_mutex_destroy(&ci->scan_lock);
 	pthread_mutex_destroy(&ci->cache_lock);
 	free(ci);
-}
-
-/* ---- storing (harvested certificates) ---- */
-
-int
-certindex_store(const char *dir, const char *addr, X509 *cert, char *err, size_t errlen)
-{
-	return certindex_store_chain(dir, addr, cert, NULL, err, errlen);
-}
-
-int
-certindex_store_chain(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
-    char *err, size_t errlen)
-{
-	char path[4096], tmp[4096];
-	X509 *old;
-	BIO *bio;
-	int fd;
-
-	if (!mime_address_is_safe(addr)) {
-		errmsg_set(err, errlen, "address %s cannot name a file", addr);
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/%s.crt", dir, addr);
-	old = certstore_load_file(path, err, errlen);
-	if (old != NULL) {
-		int keep = ASN1_TIME_compare(X509_get0_notBefore(old), X509_get0_notBefore(cert)) >= 0;
-		X509_free(old);
-		if (keep)
-			return 0;
-	}
-	ERR_clear_error();
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, addr);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		errmsg_set(err, errlen, "cannot create a file in %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	(void)fchmod(fd, 0644);
-	bio = BIO_new_fd(fd, BIO_CLOSE);
-	if (bio != NULL && PEM_write_bio_X509(bio, cert)) {
-		int i;
-		for (i = 0; chain != NULL && i < sk_X509_num(chain); i++)
-			if (!PEM_write_bio_X509(bio, sk_X509_value(chain, i)))
-				break;
-	}
-	if (bio == NULL || BIO_flush(bio) != 1 || fsync(fd) != 0) {
-		BIO_free(bio);
-		unlink(tmp);
-		errmsg_set_ssl(err, errlen, "cannot write %s", tmp);
-		return -1;
-	}
-	BIO_free(bio);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		errmsg_set(err, errlen, "cannot rename to %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 1;
 }
