@@ -511,7 +511,7 @@ ci_entry_check(certindex *ci, struct ci_entry *e, X509 **x, char *reason, size_t
 {
 	struct ci_cert *c = e->cert;
 	STACK_OF(X509) *sk = NULL;
-	time_t now = time(NULL);
+	time_t now = time(NULL), until;
 	int state, ok;
 
 	*x = NULL;
@@ -537,7 +537,8 @@ ci_entry_check(certindex *ci, struct ci_entry *e, X509 **x, char *reason, size_t
 	*x = c->x;
 	X509_up_ref(*x);
 	state = e->vstate;
-	if (state != 0 && now < e->vuntil && state < 0)
+	until = e->vuntil;
+	if (state < 0 && now < until)
 		snprintf(reason, reasonlen, "%s", e->vreason != NULL ? e->vreason : "unusable");
 	pthread_mutex_unlock(&ci->cache_lock);
 	if (X509_check_ca(*x) != 0) {
@@ -546,7 +547,7 @@ ci_entry_check(certindex *ci, struct ci_entry *e, X509 **x, char *reason, size_t
 		*x = NULL;
 		return -1;
 	}
-	if (state == 0 || now >= e->vuntil) {
+	if (state == 0 || now >= until) {
 		/* the check itself (chain verification): without the lock */
 		ok = ci_validate(ci, *x, sk, e->addr, reason, reasonlen) == 0;
 		pthread_mutex_lock(&ci->cache_lock);
