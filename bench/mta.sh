@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/mta.sh - messages per second through a real Postfix on loopback (a benchmark, not a
 # test).  One private Postfix instance (tests/lib/harness.sh), delivery discarded, driven by
-# smtp-source; the milter list is changed between runs:
+# smtp-source; one smtpd listener per milter list:
 #   postfix        Postfix alone, no milter
 #   dkim-tcp       OpenDKIM alone (TCP)
 #   smime-unix     smime-milter alone, sign + encrypt, unix socket
@@ -16,8 +16,10 @@
 # Prints msg/s, ms/msg (wall time / messages) and the ratio to Postfix alone in the same cell.
 #
 # Usage (as root): bench/mta.sh [--full] [--before REV | --before-bin PATH] [--count N]
-#   --full        the whole grid (6 configurations x 3 x 2 x 2; about 15 minutes);
-#                 the default is a subset that covers every target (a few minutes)
+#        [--configs "A B ..."]
+#   --full        the whole grid (each configuration x 3 x 2 x 2, the -p2 ones 19 KB only;
+#                 tens of minutes); the default is a subset that covers every target
+#                 (about 10 minutes with --before, which runs the smime cells twice)
 #   --before REV  also run the smime configurations with the milter built from git revision
 #                 REV (exported with git archive into a temporary directory and built there),
 #                 so that before and after are measured in the same run
