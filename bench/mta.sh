@@ -17,7 +17,7 @@
 #
 # Usage (as root): bench/mta.sh [--full] [--before REV | --before-bin PATH] [--count N]
 #        [--configs "A B ..."]
-#   --full        the whole grid (each configuration x 3 x 2 x 2, the -p2 ones 19 KB only;
+#   --full        the whole grid (each configuration x 3 x 2 x 2; the -p2 ones 19 KB, 1 rcpt;
 #                 tens of minutes); the default is a subset that covers every target
 #                 (about 10 minutes with --before, which runs the smime cells twice)
 #   --before REV  also run the smime configurations with the milter built from git revision
