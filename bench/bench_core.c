@@ -3,10 +3,13 @@
  * smime_protect, RSA-2048 signer, N RSA-2048 recipients, as many times as
  * fit in the given seconds.  Prints "messages/s".
  *
- *   bench_core SIZE_BYTES RECIPIENTS SECONDS [lookup]
+ *   bench_core SIZE_BYTES RECIPIENTS SECONDS [lookup|index]
  *
  * With "lookup" every message also loads the signer key and recipient
- * certificates from key-dir / cert-dir files, as the milter does.
+ * certificates from key-dir / cert-dir files.  With "index" it does what
+ * the milter does per message: the recipients from the cert-dir index
+ * (validated against a ca-file), the signer from key-dir, the signer's
+ * certificate checked against the ca-file.
  */
 #include "config.h"
 
@@ -16,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "certindex.h"
 #include "certstore.h"
 #include "keystore.h"
 #include "smime.h"
@@ -73,7 +77,8 @@ main(int argc, char **argv)
 	STACK_OF(X509) *recips;
 	char dir[256], certdir[300], keydir[300], path[512], err[512], *body;
 	size_t size, n, i, out = 0;
-	int lookup;
+	int lookup, index;
+	certindex *ci = NULL;
 	long count = 0;
 	double secs, start, elapsed;
 	spool *sp;
@@ -86,6 +91,7 @@ main(int argc, char **argv)
 	n = strtoul(argv[2], NULL, 10);
 	secs = atof(argv[3]);
 	lookup = argc > 4 && strcmp(argv[4], "lookup") == 0;
+	index = argc > 4 && strcmp(argv[4], "index") == 0;
 	if (n < 1 || n > 64)
 		return 2;
 
@@ -115,6 +121,19 @@ main(int argc, char **argv)
 		testpki_write(path, 0644, NULL, one, 0);
 	}
 
+	if (index) {
+		X509 *const one[] = {ca.cert, NULL};
+		const char *dirs[] = {certdir, NULL};
+		struct certindex_options co = {path, NULL};
+		snprintf(path, sizeof(path), "%s/ca.pem", dir);
+		testpki_write(path, 0644, NULL, one, 0);
+		ci = certindex_open(dirs, &co, err, sizeof(err));
+		if (ci == NULL) {
+			fprintf(stderr, "bench_core: %s\n", err);
+			return 1;
+		}
+	}
+
 	body = malloc(size + 2);
 	for (i = 0; i < size; i++)
 		body[i] = (i % 72 == 70) ? '\r' : (i % 72 == 71) ? '\n' : words[i % (sizeof(words) - 1)];
@@ -137,7 +156,32 @@ main(int argc, char **argv)
 	req.out_arg = &out;
 	start = now();
 	do {
-		if (lookup) {
+		if (index) {
+			struct keystore_identity id;
+			STACK_OF(X509) *rs = sk_X509_new_null();
+			char reason[256];
+			for (i = 0; i < n; i++) {
+				char addr[64];
+				X509 *c;
+				snprintf(addr, sizeof(addr), "r%zu@partner.example", i);
+				if (certindex_find(ci, addr, &c, reason, sizeof(reason)) != CERTSTORE_FOUND) {
+					fprintf(stderr, "bench_core: %s\n", reason);
+					return 1;
+				}
+				sk_X509_push(rs, c);
+			}
+			struct keystore_request kq = {.dir = keydir, .addr = "alice@example.com"};
+			if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND ||
+			    certindex_validate_signer(ci, id.cert, id.chain, "alice@example.com", reason,
+			        sizeof(reason)) != 0)
+				return 1;
+			req.signer = &id;
+			req.recipients = rs;
+			if (smime_protect(&req, err, sizeof(err)) != 0)
+				return 1;
+			keystore_identity_free(&id);
+			sk_X509_pop_free(rs, X509_free);
+		} else if (lookup) {
 			struct keystore_identity id;
 			STACK_OF(X509) *rs = sk_X509_new_null();
 			for (i = 0; i < n; i++) {
@@ -169,6 +213,7 @@ main(int argc, char **argv)
 		elapsed = now() - start;
 	} while (elapsed < secs);
 	printf("%.1f\n", (double)count / elapsed);
+	certindex_free(ci);
 	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
 	if (system(path) != 0)
 		return 1;

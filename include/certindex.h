@@ -7,9 +7,15 @@
  * DER); each certificate is indexed under the address its file is named
  * after (<address>.crt, .pem, .cer, .der) and under every rfc822Name of its
  * subjectAltName (and a subject emailAddress), the domain part compared
- * case-insensitively.  A directory is read again when it changes (its
- * modification time), at most every few seconds otherwise; unchanged files
- * are not parsed again.
+ * case-insensitively.  Changes are picked up incrementally: the files
+ * inotify reports written, renamed or removed are read again at the next
+ * lookup; without inotify, new directory entries are (the directory's
+ * modification time changes), and every file is stat'ed every 5 seconds.
+ * With inotify every file is still stat'ed every 5 minutes.  Unchanged
+ * files are not read again.  A certificate is parsed in full when first
+ * looked up (a bounded number are kept parsed); the result of its
+ * validation is kept until the next notAfter of its chain or nextUpdate of
+ * a CRL (an unusable one is checked again after a minute).
  *
  * A certificate is usable for <address> when it is inside its validity
  * period, its keyUsage (if present) allows keyEncipherment (RSA) or
@@ -53,6 +59,9 @@ certindex *certindex_open(const char *const *dirs, const struct certindex_option
  */
 enum certstore_result certindex_find(certindex *ci, const char *addr, X509 **cert,
     char *reason, size_t reasonlen);
+
+/* Stat every file now and take up what changed.  0, or -1 with err. */
+int certindex_rescan(certindex *ci, char *err, size_t errlen);
 
 /*
  * Full validation of one certificate: usable for addr (NULL: skip the

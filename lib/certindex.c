@@ -21,43 +21,51 @@
 #include <openssl/x509v3.h>
 
 #include "certindex.h"
+#include "certindex_int.h"
 #include "errmsg.h"
 #include "mime.h"
 
-#define CI_BUCKETS 4096
-#define CI_RESCAN_SECONDS 5
-#define CI_MAX_FILE (4 * 1024 * 1024)
-
-struct ci_file {
-	char *path;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
-	STACK_OF(X509) *certs; /* owned */
-};
-
-struct ci_dir {
-	char *path;
-	struct timespec mtime;
-	struct ci_file *files;
-	size_t nfiles;
-};
+#define CI_RESCAN_SECONDS 5   /* without inotify: every file stat'ed this often */
+#define CI_FULL_SECONDS 300   /* with inotify: the same, in case an event was missed */
+#define CI_BAD_SECONDS 60     /* an unusable certificate is checked again after this */
+#define CI_GOOD_SECONDS 3600  /* a usable one at least this often */
+#define CI_KEEP_PARSED 16384  /* parsed certificates kept for lookups */
 
 struct ci_entry {
-	struct ci_entry *next;
-	char *addr;            /* owned; domain lower-cased */
-	X509 *cert;            /* borrowed from its file */
-	const struct ci_file *file;
+	struct ci_entry *next;      /* in its bucket */
+	struct ci_entry *cert_next; /* of the same certificate */
+	char *addr;                 /* owned; domain lower-cased */
+	struct ci_cert *cert;
+	int vstate;                 /* 0 not checked, 1 usable, -1 not (cache lock) */
+	time_t vuntil;              /* the check holds until then */
+	char *vreason;
+};
+
+#define CI_SIGNERS 16 /* signing identities whose checks are kept */
+
+struct ci_signer {
+	X509 *cert;
+	STACK_OF(X509) *chain;
+	char *addr;   /* NULL: no address check */
+	int ok;
+	char *reason;
+	time_t until;
 };
 
 struct certindex {
-	pthread_rwlock_t lock;      /* readers: find; writer: rescan */
+	pthread_rwlock_t lock;      /* readers: find; writer: applying a rescan */
 	pthread_mutex_t scan_lock;  /* one rescan at a time */
+	pthread_mutex_t cache_lock; /* parsed certificates and checks on them */
 	struct ci_dir *dirs;
 	size_t ndirs;
-	struct ci_entry *buckets[CI_BUCKETS];
-	time_t scanned;
+	struct ci_entry **buckets;
+	size_t nbuckets, nentries;
+	time_t scanned;             /* the last full scan */
+	int full_every;             /* seconds between full scans */
+	unsigned long tick;         /* cache lock */
+	size_t nparsed;             /* cache lock */
+	struct ci_signer signers[CI_SIGNERS]; /* cache lock */
+	size_t next_signer;         /* cache lock */
 	X509_STORE *trust;
 	STACK_OF(X509_CRL) *crls;
 };
@@ -69,274 +77,180 @@ ci_hash(const char *s)
 
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % CI_BUCKETS;
-}
-
-/* Lower-case the domain part of an address in place. */
-static void
-ci_normalise(char *addr)
-{
-	char *at = strrchr(addr, '@');
-
-	if (at != NULL)
-		for (; *at != '\0'; at++)
-			*at = (char)((*at >= 'A' && *at <= 'Z') ? *at + 32 : *at);
-}
-
-/* ---- reading files ---- */
-
-static STACK_OF(X509) *
-ci_read_certs(const char *path)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	BIO *bio = BIO_new_file(path, "rb");
-	X509 *x;
-
-	if (sk == NULL || bio == NULL)
-		goto fail;
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (!sk_X509_push(sk, x))
-			X509_free(x);
-	ERR_clear_error();
-	if (sk_X509_num(sk) == 0) {
-		(void)BIO_reset(bio);
-		x = d2i_X509_bio(bio, NULL);
-		ERR_clear_error();
-		if (x != NULL && !sk_X509_push(sk, x))
-			X509_free(x);
-	}
-	BIO_free(bio);
-	return sk;
-fail:
-	BIO_free(bio);
-	sk_X509_free(sk);
-	return NULL;
-}
-
-/* The address a file is named after, or "" ("bob@x.example.crt" -> "bob@x.example"). */
-static void
-ci_file_address(const char *name, char *out, size_t outlen)
-{
-	static const char *const exts[] = {".crt", ".pem", ".cer", ".der"};
-	size_t n = strlen(name), i, el;
-
-	out[0] = '\0';
-	for (i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
-		el = strlen(exts[i]);
-		if (n > el && strcasecmp(name + n - el, exts[i]) == 0 && n - el < outlen) {
-			memcpy(out, name, n - el);
-			out[n - el] = '\0';
-			ci_normalise(out);
-			if (!mime_address_is_safe(out))
-				out[0] = '\0';
-			return;
-		}
-	}
-}
-
-static void
-ci_files_free(struct ci_file *files, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(files[i].path);
-		sk_X509_pop_free(files[i].certs, X509_free);
-	}
-	free(files);
-}
-
-/* Read dir, reusing the parsed certificates of unchanged files from old. */
-static int
-ci_scan_dir(struct ci_dir *d, char *err, size_t errlen)
-{
-	struct ci_file *files = NULL, *nf;
-	size_t n = 0, cap = 0, i;
-	struct dirent *de;
-	struct stat st;
-	DIR *dp;
-
-	if (stat(d->path, &st) != 0 || (dp = opendir(d->path)) == NULL) {
-		errmsg_set(err, errlen, "certificate directory %s: %s", d->path, strerror(errno));
-		return -1;
-	}
-	d->mtime = st.st_mtim;
-	while ((de = readdir(dp)) != NULL) {
-		char path[4096];
-		struct ci_file *f = NULL;
-		if (de->d_name[0] == '.')
-			continue;
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", d->path, de->d_name) >= sizeof(path))
-			continue;
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CI_MAX_FILE)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			nf = realloc(files, cap * sizeof(*nf));
-			if (nf == NULL)
-				break;
-			files = nf;
-		}
-		f = &files[n];
-		memset(f, 0, sizeof(*f));
-		f->path = strdup(path);
-		f->dev = st.st_dev;
-		f->ino = st.st_ino;
-		f->size = st.st_size;
-		f->mtime = st.st_mtim;
-		for (i = 0; i < d->nfiles; i++) {
-			struct ci_file *o = &d->files[i];
-			if (o->certs != NULL && o->dev == f->dev && o->ino == f->ino && o->size == f->size &&
-			    o->mtime.tv_sec == f->mtime.tv_sec && o->mtime.tv_nsec == f->mtime.tv_nsec &&
-			    strcmp(o->path, path) == 0) {
-				f->certs = o->certs; /* unchanged: take over */
-				o->certs = NULL;
-				break;
-			}
-		}
-		if (f->certs == NULL)
-			f->certs = ci_read_certs(path);
-		if (f->path == NULL || f->certs == NULL) {
-			free(f->path);
-			sk_X509_pop_free(f->certs, X509_free);
-			continue;
-		}
-		n++;
-	}
-	closedir(dp);
-	ci_files_free(d->files, d->nfiles);
-	d->files = files;
-	d->nfiles = n;
-	return 0;
+	return h;
 }
 
 /* ---- the address index ---- */
 
 static void
-ci_clear_index(certindex *ci)
+ci_entry_free(struct ci_entry *e)
 {
-	size_t i;
+	free(e->addr);
+	free(e->vreason);
+	free(e);
+}
 
-	for (i = 0; i < CI_BUCKETS; i++) {
+/* Double the table when it holds more entries than buckets. */
+static void
+ci_grow(certindex *ci)
+{
+	size_t n = ci->nbuckets ? ci->nbuckets * 2 : 4096, i;
+	struct ci_entry **nb;
+
+	if (ci->nentries < ci->nbuckets)
+		return;
+	nb = calloc(n, sizeof(*nb));
+	if (nb == NULL)
+		return; /* longer chains, still correct */
+	for (i = 0; i < ci->nbuckets; i++) {
 		while (ci->buckets[i] != NULL) {
 			struct ci_entry *e = ci->buckets[i];
 			ci->buckets[i] = e->next;
-			free(e->addr);
-			free(e);
+			e->next = nb[ci_hash(e->addr) & (n - 1)];
+			nb[ci_hash(e->addr) & (n - 1)] = e;
 		}
 	}
+	free(ci->buckets);
+	ci->buckets = nb;
+	ci->nbuckets = n;
 }
 
 static void
-ci_add(certindex *ci, const char *addr, X509 *cert, const struct ci_file *f)
+ci_add(certindex *ci, const char *addr, struct ci_cert *c)
 {
 	struct ci_entry *e;
-	char norm[320];
-	unsigned h;
 
-	if ((size_t)snprintf(norm, sizeof(norm), "%s", addr) >= sizeof(norm))
-		return;
-	ci_normalise(norm);
-	h = ci_hash(norm);
-	for (e = ci->buckets[h]; e != NULL; e = e->next)
-		if (e->cert == cert && strcmp(e->addr, norm) == 0)
+	for (e = c->entries; e != NULL; e = e->cert_next)
+		if (strcmp(e->addr, addr) == 0)
 			return; /* named by its file and by its SAN: once */
+	ci_grow(ci);
 	e = calloc(1, sizeof(*e));
-	if (e == NULL || (e->addr = strdup(norm)) == NULL) {
+	if (e == NULL || ci->nbuckets == 0 || (e->addr = strdup(addr)) == NULL) {
 		free(e);
 		return;
 	}
-	e->cert = cert;
-	e->file = f;
-	e->next = ci->buckets[h];
-	ci->buckets[h] = e;
+	e->cert = c;
+	e->cert_next = c->entries;
+	c->entries = e;
+	e->next = ci->buckets[ci_hash(addr) & (ci->nbuckets - 1)];
+	ci->buckets[ci_hash(addr) & (ci->nbuckets - 1)] = e;
+	ci->nentries++;
 }
 
-/* Every address a certificate names: SAN rfc822Names and subject emailAddress. */
 static void
-ci_add_names(certindex *ci, X509 *cert, const struct ci_file *f)
+ci_index_file(certindex *ci, struct ci_file *f)
 {
-	GENERAL_NAMES *gens = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	X509_NAME *subj = X509_get_subject_name(cert);
-	int i;
+	size_t i;
+	char **p;
 
-	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-		if (g->type == GEN_EMAIL) {
-			const char *s = (const char *)ASN1_STRING_get0_data(g->d.rfc822Name);
-			if ((size_t)ASN1_STRING_length(g->d.rfc822Name) == strlen(s))
-				ci_add(ci, s, cert, f);
-		}
-	}
-	GENERAL_NAMES_free(gens);
-	for (i = -1; (i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0;) {
-		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
-		const char *s = (const char *)ASN1_STRING_get0_data(d);
-		if ((size_t)ASN1_STRING_length(d) == strlen(s))
-			ci_add(ci, s, cert, f);
+	for (i = 0; i < f->ncerts; i++) {
+		if (f->faddr != NULL)
+			ci_add(ci, f->faddr, &f->certs[i]);
+		for (p = f->certs[i].names; *p != NULL; p++)
+			ci_add(ci, *p, &f->certs[i]);
 	}
 }
 
 static void
-ci_build_index(certindex *ci)
+ci_unindex_file(certindex *ci, struct ci_file *f)
 {
-	size_t i, j;
-	int k;
-
-	ci_clear_index(ci);
-	for (i = 0; i < ci->ndirs; i++) {
-		for (j = 0; j < ci->dirs[i].nfiles; j++) {
-			const struct ci_file *f = &ci->dirs[i].files[j];
-			char faddr[320];
-			const char *base = strrchr(f->path, '/');
-			ci_file_address(base != NULL ? base + 1 : f->path, faddr, sizeof(faddr));
-			for (k = 0; k < sk_X509_num(f->certs); k++) {
-				X509 *x = sk_X509_value(f->certs, k);
-				if (X509_check_ca(x) != 0)
-					continue; /* a CA in the file is chain, not a recipient */
-				if (faddr[0] != '\0')
-					ci_add(ci, faddr, x, f);
-				ci_add_names(ci, x, f);
-			}
-		}
-	}
-}
-
-/* Nonzero when a directory's modification time differs from the last scan's. */
-static int
-ci_dirs_changed(const certindex *ci)
-{
-	struct stat st;
+	struct ci_entry *e, **pp;
 	size_t i;
 
-	for (i = 0; i < ci->ndirs; i++)
-		if (stat(ci->dirs[i].path, &st) == 0 &&
-		    (st.st_mtim.tv_sec != ci->dirs[i].mtime.tv_sec ||
-		        st.st_mtim.tv_nsec != ci->dirs[i].mtime.tv_nsec))
-			return 1;
+	for (i = 0; i < f->ncerts; i++) {
+		while ((e = f->certs[i].entries) != NULL) {
+			f->certs[i].entries = e->cert_next;
+			for (pp = &ci->buckets[ci_hash(e->addr) & (ci->nbuckets - 1)]; *pp != NULL;
+			     pp = &(*pp)->next) {
+				if (*pp == e) {
+					*pp = e->next;
+					break;
+				}
+			}
+			ci_entry_free(e);
+			ci->nentries--;
+		}
+		if (f->certs[i].x != NULL) {
+			pthread_mutex_lock(&ci->cache_lock);
+			ci->nparsed--;
+			pthread_mutex_unlock(&ci->cache_lock);
+		}
+	}
+}
+
+/* How dir i is to be rescanned now, or -1 when it need not be. */
+static int
+ci_scan_mode(const certindex *ci, size_t i, int due)
+{
+	const struct ci_dir *d = &ci->dirs[i];
+	struct stat st;
+
+	if (due)
+		return CI_SCAN_FULL;
+	if (d->wfd >= 0)
+		return ci_watch_pending(d) ? CI_SCAN_EVENTS : -1;
+	if (stat(d->path, &st) == 0 &&
+	    (st.st_mtim.tv_sec != d->mtime.tv_sec || st.st_mtim.tv_nsec != d->mtime.tv_nsec))
+		return CI_SCAN_ENTRIES;
+	return -1;
+}
+
+/* Rescan dir i in mode and apply what changed to the index. */
+static int
+ci_rescan(certindex *ci, size_t i, int mode, char *err, size_t errlen)
+{
+	struct ci_diff diff;
+	struct ci_file **old;
+	size_t j;
+
+	if (ci_scan_dir(&ci->dirs[i], mode, &diff, err, errlen) != 0)
+		return -1;
+	pthread_rwlock_wrlock(&ci->lock);
+	old = ci->dirs[i].files;
+	ci->dirs[i].files = diff.files;
+	ci->dirs[i].nfiles = diff.nfiles;
+	for (j = 0; j < diff.ngone; j++)
+		ci_unindex_file(ci, diff.gone[j]);
+	for (j = 0; j < diff.nadded; j++)
+		ci_index_file(ci, diff.added[j]);
+	pthread_rwlock_unlock(&ci->lock);
+	free(old);
+	for (j = 0; j < diff.ngone; j++)
+		ci_file_free(diff.gone[j]);
+	ci_diff_clear(&diff);
 	return 0;
 }
 
-/* Rescan when a directory changed or the last scan is old. */
+/*
+ * Bring the index up to date: what inotify reports (or, without inotify,
+ * new directory entries) at once, and every file stat'ed now and then.
+ * Unchanged files keep their entries; the lock is held for writing only
+ * while changes are applied.  A lookup that finds another thread
+ * rescanning goes on with the index as it is, unless force.
+ */
 static int
 ci_refresh(certindex *ci, int force, char *err, size_t errlen)
 {
 	size_t i;
-	int rc = 0;
+	int rc = 0, due, any = 0;
 
-	if (!force && time(NULL) - ci->scanned < CI_RESCAN_SECONDS && !ci_dirs_changed(ci))
+	due = force || time(NULL) - ci->scanned >= ci->full_every;
+	for (i = 0; !any && i < ci->ndirs; i++)
+		any = ci_scan_mode(ci, i, due) >= 0;
+	if (!any)
 		return 0;
-	pthread_mutex_lock(&ci->scan_lock);
-	/* another thread may have rescanned while this one waited */
-	if (force || time(NULL) - ci->scanned >= CI_RESCAN_SECONDS || ci_dirs_changed(ci)) {
-		pthread_rwlock_wrlock(&ci->lock);
-		for (i = 0; i < ci->ndirs; i++)
-			if (ci_scan_dir(&ci->dirs[i], err, errlen) != 0)
-				rc = -1;
-		ci_build_index(ci);
-		ci->scanned = time(NULL);
-		pthread_rwlock_unlock(&ci->lock);
+	if (force)
+		pthread_mutex_lock(&ci->scan_lock);
+	else if (pthread_mutex_trylock(&ci->scan_lock) != 0)
+		return 0;
+	due = force || time(NULL) - ci->scanned >= ci->full_every;
+	for (i = 0; i < ci->ndirs; i++) {
+		int mode = ci_scan_mode(ci, i, due);
+		if (mode >= 0 && ci_rescan(ci, i, mode, err, errlen) != 0)
+			rc = -1;
 	}
+	if (due)
+		ci->scanned = time(NULL);
 	pthread_mutex_unlock(&ci->scan_lock);
 	return rc;
 }
@@ -432,8 +346,8 @@ ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *ad
 	    what, reason, reasonlen);
 }
 
-int
-certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
+static int
+ci_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
     char *reason, size_t reasonlen)
 {
 	if (certstore_check_signing(cert, reason, reasonlen) != 0)
@@ -444,6 +358,79 @@ certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, cons
 	}
 	return ci_chain_ok(ci, cert, chain, X509_PURPOSE_SMIME_SIGN, "signing certificate", reason,
 	    reasonlen);
+}
+
+static time_t ci_check_until(certindex *ci, X509 *x, STACK_OF(X509) *untrusted, int ok,
+    time_t now);
+
+/* The same certificate, chain and address as slot s? */
+static int
+ci_signer_is(const struct ci_signer *s, X509 *cert, STACK_OF(X509) *chain, const char *addr)
+{
+	int i, n = sk_X509_num(chain);
+
+	if (s->cert == NULL || X509_cmp(s->cert, cert) != 0 || n != sk_X509_num(s->chain) ||
+	    (addr == NULL) != (s->addr == NULL) || (addr != NULL && strcmp(addr, s->addr) != 0))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (X509_cmp(sk_X509_value(chain, i), sk_X509_value(s->chain, i)) != 0)
+			return 0;
+	return 1;
+}
+
+static void
+ci_signer_clear(struct ci_signer *s)
+{
+	X509_free(s->cert);
+	sk_X509_pop_free(s->chain, X509_free);
+	free(s->addr);
+	free(s->reason);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * The checks of a signing identity, kept like a recipient's (the same
+ * identity signs message after message): until a notAfter of its chain or a
+ * CRL's nextUpdate, a failure for a minute.
+ */
+int
+certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
+    char *reason, size_t reasonlen)
+{
+	struct ci_signer *s;
+	time_t now = time(NULL);
+	size_t i;
+	int rc;
+
+	if (ci == NULL)
+		return ci_validate_signer(ci, cert, chain, addr, reason, reasonlen);
+	pthread_mutex_lock(&ci->cache_lock);
+	for (i = 0; i < CI_SIGNERS; i++) {
+		s = &ci->signers[i];
+		if (now < s->until && ci_signer_is(s, cert, chain, addr)) {
+			rc = s->ok ? 0 : -1;
+			if (!s->ok)
+				snprintf(reason, reasonlen, "%s", s->reason ? s->reason : "unusable");
+			pthread_mutex_unlock(&ci->cache_lock);
+			return rc;
+		}
+	}
+	pthread_mutex_unlock(&ci->cache_lock);
+	rc = ci_validate_signer(ci, cert, chain, addr, reason, reasonlen);
+	pthread_mutex_lock(&ci->cache_lock);
+	s = &ci->signers[ci->next_signer++ % CI_SIGNERS];
+	ci_signer_clear(s);
+	s->cert = cert;
+	X509_up_ref(cert);
+	s->chain = chain != NULL ? X509_chain_up_ref(chain) : sk_X509_new_null();
+	s->addr = addr != NULL ? strdup(addr) : NULL;
+	s->ok = rc == 0;
+	s->reason = rc == 0 ? NULL : strdup(reason);
+	s->until = ci_check_until(ci, cert, chain, rc == 0, now);
+	if (s->chain == NULL || (addr != NULL && s->addr == NULL) || (rc != 0 && s->reason == NULL))
+		ci_signer_clear(s); /* out of memory: not kept */
+	pthread_mutex_unlock(&ci->cache_lock);
+	return rc;
 }
 
 int
@@ -462,6 +449,131 @@ STACK_OF(X509_CRL) *
 certindex_crls(certindex *ci)
 {
 	return ci->crls;
+}
+
+/* Earliest of t and the time in a (if later than now). */
+static time_t
+ci_until(time_t t, const ASN1_TIME *a, time_t now)
+{
+	struct tm tm;
+	time_t v;
+
+	memset(&tm, 0, sizeof(tm));
+	if (a == NULL || ASN1_TIME_to_tm(a, &tm) != 1)
+		return t;
+	v = timegm(&tm);
+	return v > now && v < t ? v : t;
+}
+
+/*
+ * How long a check made now holds: a usable certificate until the first
+ * notAfter of its chain or nextUpdate of a CRL (and an hour at most), an
+ * unusable one for a minute or until its notBefore.
+ */
+static time_t
+ci_check_until(certindex *ci, X509 *x, STACK_OF(X509) *untrusted, int ok, time_t now)
+{
+	time_t t = now + (ok ? CI_GOOD_SECONDS : CI_BAD_SECONDS);
+	int i;
+
+	if (!ok)
+		return ci_until(t, X509_get0_notBefore(x), now);
+	t = ci_until(t, X509_get0_notAfter(x), now);
+	for (i = 0; untrusted != NULL && i < sk_X509_num(untrusted); i++)
+		t = ci_until(t, X509_get0_notAfter(sk_X509_value(untrusted, i)), now);
+	for (i = 0; ci->crls != NULL && i < sk_X509_CRL_num(ci->crls); i++)
+		t = ci_until(t, X509_CRL_get0_nextUpdate(sk_X509_CRL_value(ci->crls, i)), now);
+	if (ci->trust != NULL) {
+		STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(ci->trust);
+		for (i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+			X509 *ca = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i));
+			if (ca != NULL)
+				t = ci_until(t, X509_get0_notAfter(ca), now);
+		}
+	}
+	return t;
+}
+
+/* Drop the parsed certificates not used for the longest time (cache lock held). */
+static void
+ci_evict(certindex *ci)
+{
+	unsigned long keep_after = ci->tick - CI_KEEP_PARSED * 3 / 4;
+	size_t d, i, j;
+
+	for (d = 0; d < ci->ndirs; d++) {
+		for (i = 0; i < ci->dirs[d].nfiles; i++) {
+			struct ci_file *f = ci->dirs[d].files[i];
+			for (j = 0; j < f->ncerts; j++) {
+				if (f->certs[j].x != NULL && f->certs[j].used < keep_after) {
+					X509_free(f->certs[j].x);
+					f->certs[j].x = NULL;
+					ci->nparsed--;
+				}
+			}
+		}
+	}
+}
+
+/*
+ * The parsed certificate of e (a new reference in *x) and whether it is
+ * usable for e->addr: 1 usable, 0 not (reason set), -1 not a recipient's.
+ * The check is kept on the entry until ci_check_until says otherwise.
+ */
+static int
+ci_entry_check(certindex *ci, struct ci_entry *e, X509 **x, char *reason, size_t reasonlen)
+{
+	struct ci_cert *c = e->cert;
+	STACK_OF(X509) *sk = NULL;
+	time_t now = time(NULL), until;
+	int state, ok;
+
+	*x = NULL;
+	pthread_mutex_lock(&ci->cache_lock);
+	c->used = ++ci->tick;
+	if (c->x == NULL || e->vstate == 0 || now >= e->vuntil) {
+		pthread_mutex_unlock(&ci->cache_lock);
+		sk = ci_load_file(c->file); /* file reading and parsing: without the lock */
+		pthread_mutex_lock(&ci->cache_lock);
+		if (c->x == NULL && sk != NULL && c->k < sk_X509_num(sk)) {
+			c->x = sk_X509_value(sk, c->k);
+			X509_up_ref(c->x);
+			if (++ci->nparsed > CI_KEEP_PARSED)
+				ci_evict(ci);
+		}
+	}
+	if (c->x == NULL) {
+		pthread_mutex_unlock(&ci->cache_lock);
+		sk_X509_pop_free(sk, X509_free);
+		errmsg_set(reason, reasonlen, "certificate for %s: cannot read %s", e->addr, c->file->path);
+		return 0;
+	}
+	*x = c->x;
+	X509_up_ref(*x);
+	state = e->vstate;
+	until = e->vuntil;
+	if (state < 0 && now < until)
+		snprintf(reason, reasonlen, "%s", e->vreason != NULL ? e->vreason : "unusable");
+	pthread_mutex_unlock(&ci->cache_lock);
+	if (X509_check_ca(*x) != 0) {
+		sk_X509_pop_free(sk, X509_free);
+		X509_free(*x);
+		*x = NULL;
+		return -1;
+	}
+	if (state == 0 || now >= until) {
+		/* the check itself (chain verification): without the lock */
+		ok = ci_validate(ci, *x, sk, e->addr, reason, reasonlen) == 0;
+		pthread_mutex_lock(&ci->cache_lock);
+		e->vstate = ok ? 1 : -1;
+		e->vuntil = ci_check_until(ci, *x, sk, ok, now);
+		free(e->vreason);
+		e->vreason = ok ? NULL : strdup(reason);
+		pthread_mutex_unlock(&ci->cache_lock);
+		state = e->vstate;
+	}
+	sk_X509_pop_free(sk, X509_free);
+	return state > 0 ? 1 : 0;
 }
 
 enum certstore_result
@@ -484,22 +596,31 @@ certindex_find(certindex *ci, const char *addr, X509 **cert, char *reason, size_
 	strcpy(norm, addr);
 	ci_normalise(norm);
 	pthread_rwlock_rdlock(&ci->lock);
-	for (e = ci->buckets[ci_hash(norm)]; e != NULL; e = e->next) {
-		char r[512];
+	for (e = ci->nbuckets ? ci->buckets[ci_hash(norm) & (ci->nbuckets - 1)] : NULL; e != NULL;
+	     e = e->next) {
+		char r[512] = "";
+		X509 *x;
+		int rc;
 		if (strcmp(e->addr, norm) != 0)
 			continue;
+		rc = ci_entry_check(ci, e, &x, r, sizeof(r));
+		if (rc < 0)
+			continue;
 		candidates++;
-		if (ci_validate(ci, e->cert, e->file->certs, norm, r, sizeof(r)) != 0) {
+		if (rc == 0) {
 			if (why[0] == '\0')
 				snprintf(why, sizeof(why), "%s", r);
+			X509_free(x);
 			continue;
 		}
 		if (best == NULL ||
-		    ASN1_TIME_compare(X509_get0_notBefore(e->cert), X509_get0_notBefore(best)) > 0)
-			best = e->cert;
+		    ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notBefore(best)) > 0) {
+			X509_free(best);
+			best = x;
+		} else {
+			X509_free(x);
+		}
 	}
-	if (best != NULL)
-		X509_up_ref(best);
 	pthread_rwlock_unlock(&ci->lock);
 	if (best != NULL) {
 		*cert = best;
@@ -513,6 +634,12 @@ certindex_find(certindex *ci, const char *addr, X509 **cert, char *reason, size_
 	return CERTSTORE_UNUSABLE;
 }
 
+int
+certindex_rescan(certindex *ci, char *err, size_t errlen)
+{
+	return ci_refresh(ci, 1, err, errlen);
+}
+
 void
 certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg)
 {
@@ -521,11 +648,16 @@ certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg)
 
 	(void)ci_refresh(ci, 0, err, sizeof(err));
 	pthread_rwlock_rdlock(&ci->lock);
-	for (i = 0; i < CI_BUCKETS; i++) {
+	for (i = 0; i < ci->nbuckets; i++) {
 		struct ci_entry *e;
 		for (e = ci->buckets[i]; e != NULL; e = e->next) {
-			int ok = ci_validate(ci, e->cert, e->file->certs, e->addr, r, sizeof(r)) == 0;
-			fn(arg, e->addr, e->cert, e->file->path, ok, ok ? "" : r);
+			X509 *x = NULL;
+			int rc;
+			r[0] = '\0';
+			rc = ci_entry_check(ci, e, &x, r, sizeof(r));
+			if (rc >= 0 && x != NULL)
+				fn(arg, e->addr, x, e->cert->file->path, rc == 1, rc == 1 ? "" : r);
+			X509_free(x);
 		}
 	}
 	pthread_rwlock_unlock(&ci->lock);
@@ -581,16 +713,24 @@ certindex_open(const char *const *dirs, const struct certindex_options *opt, cha
 	}
 	pthread_rwlock_init(&ci->lock, NULL);
 	pthread_mutex_init(&ci->scan_lock, NULL);
+	pthread_mutex_init(&ci->cache_lock, NULL);
 	for (i = 0; dirs != NULL && dirs[i] != NULL; i++)
 		n++;
 	ci->dirs = calloc(n + 1, sizeof(*ci->dirs));
 	if (ci->dirs == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
+		ci->dirs[ci->ndirs].wfd = -1;
 		ci->dirs[ci->ndirs].path = strdup(dirs[i]);
 		if (ci->dirs[ci->ndirs].path == NULL)
 			goto fail;
 		ci->ndirs++;
+	}
+	ci->full_every = CI_FULL_SECONDS;
+	for (i = 0; i < ci->ndirs; i++) { /* before the first scan: no change is missed */
+		ci_watch(&ci->dirs[i]);
+		if (ci->dirs[i].wfd < 0)
+			ci->full_every = CI_RESCAN_SECONDS;
 	}
 	if (ci_load_trust(ci, opt, err, errlen) != 0)
 		goto fail_quiet;
@@ -607,72 +747,27 @@ fail_quiet:
 void
 certindex_free(certindex *ci)
 {
-	size_t i;
+	size_t i, j;
 
 	if (ci == NULL)
 		return;
-	ci_clear_index(ci);
 	for (i = 0; i < ci->ndirs; i++) {
+		for (j = 0; j < ci->dirs[i].nfiles; j++) {
+			ci_unindex_file(ci, ci->dirs[i].files[j]);
+			ci_file_free(ci->dirs[i].files[j]);
+		}
+		free(ci->dirs[i].files);
 		free(ci->dirs[i].path);
-		ci_files_free(ci->dirs[i].files, ci->dirs[i].nfiles);
+		ci_dir_clear(&ci->dirs[i]);
 	}
 	free(ci->dirs);
+	free(ci->buckets);
+	for (i = 0; i < CI_SIGNERS; i++)
+		ci_signer_clear(&ci->signers[i]);
 	X509_STORE_free(ci->trust);
 	sk_X509_CRL_pop_free(ci->crls, X509_CRL_free);
 	pthread_rwlock_destroy(&ci->lock);
 	pthread_mutex_destroy(&ci->scan_lock);
+	pthread_mutex_destroy(&ci->cache_lock);
 	free(ci);
-}
-
-/* ---- storing (harvested certificates) ---- */
-
-int
-certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
-    char *err, size_t errlen)
-{
-	char path[4096], tmp[4096];
-	X509 *old;
-	BIO *bio;
-	int fd;
-
-	if (!mime_address_is_safe(addr)) {
-		errmsg_set(err, errlen, "address %s cannot name a file", addr);
-		return -1;
-	}
-	snprintf(path, sizeof(path), "%s/%s.crt", dir, addr);
-	old = certstore_load_file(path, err, errlen);
-	if (old != NULL) {
-		int keep = ASN1_TIME_compare(X509_get0_notBefore(old), X509_get0_notBefore(cert)) >= 0;
-		X509_free(old);
-		if (keep)
-			return 0;
-	}
-	ERR_clear_error();
-	snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, addr);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		errmsg_set(err, errlen, "cannot create a file in %s: %s", dir, strerror(errno));
-		return -1;
-	}
-	(void)fchmod(fd, 0644);
-	bio = BIO_new_fd(fd, BIO_CLOSE);
-	if (bio != NULL && PEM_write_bio_X509(bio, cert)) {
-		int i;
-		for (i = 0; chain != NULL && i < sk_X509_num(chain); i++)
-			if (!PEM_write_bio_X509(bio, sk_X509_value(chain, i)))
-				break;
-	}
-	if (bio == NULL || BIO_flush(bio) != 1 || fsync(fd) != 0) {
-		BIO_free(bio);
-		unlink(tmp);
-		errmsg_set_ssl(err, errlen, "cannot write %s", tmp);
-		return -1;
-	}
-	BIO_free(bio);
-	if (rename(tmp, path) != 0) {
-		unlink(tmp);
-		errmsg_set(err, errlen, "cannot rename to %s: %s", path, strerror(errno));
-		return -1;
-	}
-	return 1;
 }

@@ -193,7 +193,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 		return SMFIS_REJECT;
 	}
 	*pf0 = want;
-	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	milter_link_negotiate(ctx, f0, f1, pf0, pf1);
 	*pf2 = 0;
 	*pf3 = 0;
 	cc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;

@@ -198,7 +198,7 @@ milter_process(struct conf *inherited, const char *sock)
 	pthread_t tid;
 	sigset_t set;
 	mode_t mask;
-	char err[512];
+	char err[512], spec[600];
 	int left;
 
 	/* a restarted process reads the file again; the last good one if it is broken */
@@ -223,7 +223,11 @@ milter_process(struct conf *inherited, const char *sock)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (smfi_setconn((char *)sock) != MI_SUCCESS || smfi_register(milter_desc) != MI_SUCCESS) {
+	if (milter_link_listen(sock, spec, sizeof(spec), err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, NULL, "%s", err);
+		return 1;
+	}
+	if (smfi_setconn(spec) != MI_SUCCESS || smfi_register(milter_desc) != MI_SUCCESS) {
 		log_msg(LOG_ERR, NULL, "cannot register with libmilter on %s", sock);
 		return 1;
 	}

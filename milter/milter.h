@@ -35,4 +35,10 @@ mode_t milter_socket_umask(void);
 /* Owner, socket-group and socket-mode on a unix socket; -1 with err filled. */
 int milter_socket_perms(const struct conf *c, const char *sock, char *err, size_t errlen);
 
+/* mtalink.c: the socket spec for libmilter ("fd:N" for a TCP socket opened here, with TCP_NODELAY) */
+int milter_link_listen(const char *sock, char *spec, size_t speclen, char *err, size_t errlen);
+/* mtalink.c: the protocol flags (*pf1) and macro lists to ask for; *pf0 may gain SMFIF_SETSYMLIST */
+void milter_link_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long *pf0,
+    unsigned long *pf1);
+
 #endif

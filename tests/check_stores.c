@@ -3,7 +3,8 @@
  * harvesting (harvest) over certificates, CRLs and signed messages made at
  * test time: every validation failure (expired, not yet valid, wrong EKU,
  * wrong keyUsage, address mismatch, untrusted chain, revoked), lookup by
- * file name and by subjectAltName, latest notBefore, refresh, storing, and
+ * file name and by subjectAltName, latest notBefore, refresh, incremental
+ * rescans (a file added, rewritten in place, removed), storing, and
  * which signed messages yield a certificate; and the checks a signing
  * certificate must pass before it signs.
  */
@@ -301,6 +302,41 @@ START_TEST(test_index_refresh_and_store)
 }
 END_TEST
 
+/* Files added, rewritten in place and removed are seen at the next lookup. */
+START_TEST(test_index_incremental)
+{
+	const char *dirs[] = {NULL, NULL};
+	char d[400], p[600], reason[512], err[512];
+	struct certindex_options o = {NULL, NULL};
+	X509 *const one[] = {bob.cert, NULL}, *const other[] = {carol.cert, NULL};
+	certindex *ci;
+	X509 *x = NULL;
+
+	snprintf(d, sizeof(d), "%s/incremental", dir);
+	ck_assert_int_eq(mkdir(d, 0755), 0);
+	dirs[0] = d;
+	ci = certindex_open(dirs, &o, err, sizeof(err));
+	ck_assert_msg(ci != NULL, "certindex_open: %s", err);
+	ck_assert_int_eq(certindex_find(ci, "bob@partner.example", &x, reason, sizeof(reason)),
+	    CERTSTORE_MISSING);
+	put(d, "bob@partner.example.crt", one, 0);
+	expect_found(ci, "bob@partner.example", bob.cert);
+	/* the same file, another certificate: bob's name no longer fits it */
+	snprintf(p, sizeof(p), "%s/bob@partner.example.crt", d);
+	testpki_write(p, 0644, NULL, other, 0);
+	expect_unusable(ci, "bob@partner.example",
+	    "certificate for bob@partner.example does not name that address");
+	expect_found(ci, "carol@partner.example", carol.cert);
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(certindex_find(ci, "carol@partner.example", &x, reason, sizeof(reason)),
+	    CERTSTORE_MISSING);
+	put(d, "bob@partner.example.der", one, 1);
+	ck_assert_int_eq(certindex_rescan(ci, err, sizeof(err)), 0);
+	expect_found(ci, "bob@partner.example", bob.cert);
+	certindex_free(ci);
+}
+END_TEST
+
 /* ---- harvesting ---- */
 
 /* A signed message: headers + body, as the milter would have them. */
@@ -512,6 +548,7 @@ stores_suite(void)
 	tcase_add_test(tc, test_index_chain_and_crl);
 	tcase_add_test(tc, test_signer_validation);
 	tcase_add_test(tc, test_index_refresh_and_store);
+	tcase_add_test(tc, test_index_incremental);
 	tcase_add_test(tc, test_harvest_accepts);
 	tcase_add_test(tc, test_harvest_refusals);
 	tcase_add_test(tc, test_mime_params);

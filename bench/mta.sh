@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# bench/mta.sh - messages per second through a real Postfix on loopback (a benchmark, not a
+# test).  One private Postfix instance (tests/lib/harness.sh), delivery discarded, driven by
+# smtp-source; one smtpd listener per milter list:
+#   postfix        Postfix alone, no milter
+#   dkim-tcp       OpenDKIM alone (TCP)
+#   smime-unix     smime-milter alone, sign + encrypt, unix socket
+#   smime-tcp      smime-milter alone, sign + encrypt, TCP loopback
+#   smime+dkim-unix  smime-milter then OpenDKIM, both on unix sockets
+#   smime+dkim-tcp   smime-milter then OpenDKIM, both on TCP loopback
+#   dkim-tcp-p2, smime+dkim-tcp-p2   the same with OpenDKIM given protocol=2 in Postfix (a
+#                  per-milter setting): Postfix then sends OpenDKIM no DATA-stage macros
+# for 1, 4 and 16 SMTP sessions, 19 KB and 577 KB messages, 1 and 10 recipients (RSA-2048
+# signer and recipients, recipient certificates validated against a ca-file).  Every smime run
+# is checked against the milter's log: each message must have been signed and encrypted.
+# Prints msg/s, ms/msg (wall time / messages) and the ratio to Postfix alone in the same cell.
+#
+# Usage (as root): bench/mta.sh [--full] [--before REV | --before-bin PATH] [--count N]
+#        [--configs "A B ..."]
+#   --full        the whole grid (each configuration x 3 x 2 x 2; the -p2 ones 19 KB, 1 rcpt;
+#                 tens of minutes); the default is a subset that covers every target
+#                 (about 10 minutes with --before, which runs the smime cells twice)
+#   --before REV  also run the smime configurations with the milter built from git revision
+#                 REV (exported with git archive into a temporary directory and built there),
+#                 so that before and after are measured in the same run
+#   --before-bin PATH  the same with an already built binary
+#   --count N     messages per run at 1 session (default 60; scaled with sessions and size)
+#   --configs "A B ..."  only these configurations (and Postfix alone)
+# Run it under flock so that it does not overlap other heavy jobs on a shared machine.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=../tests/lib/harness.sh
+. "$top/tests/lib/harness.sh"
+harness_trap
+
+full=0 before_rev="" before_bin="" count1=60 only=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --full) full=1 ;;
+        --before) before_rev=$2; shift ;;
+        --before-bin) before_bin=$2; shift ;;
+        --count) count1=$2; shift ;;
+        --configs) only=$2; shift ;;
+        *) echo "usage: $0 [--full] [--before REV | --before-bin PATH] [--count N]" >&2; exit 2 ;;
+    esac
+    shift
+done
+harness_need smtp-source postconf opendkim opendkim-genkey openssl || exit 1
+if [ "$(id -u)" -ne 0 ]; then echo "mta.sh: run as root (a private Postfix is started)" >&2; exit 1; fi
+[ -x "$top/milter/smime-milter" ] || make -C "$top" -s milter/smime-milter
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/smime-mta-bench.XXXXXX")
+chmod 0755 "$W"
+harness_on_exit rm -rf "$W"
+
+# ---- the milter binaries: "after" (this tree) and optionally "before"
+bins=("after=$top/milter/smime-milter")
+if [ -n "$before_rev" ]; then
+    echo "== building the milter at $before_rev"
+    mkdir -p "$W/before-src"
+    git -C "$top" archive "$before_rev" | tar -x -C "$W/before-src"
+    (cd "$W/before-src" && ./autogen.sh >/dev/null 2>&1 && ./configure -q >/dev/null &&
+        make -s -j2 milter/smime-milter >/dev/null 2>&1) || { echo "cannot build $before_rev" >&2; exit 1; }
+    before_bin=$W/before-src/milter/smime-milter
+fi
+[ -n "$before_bin" ] && bins=("before=$before_bin" "${bins[@]}")
+
+# ---- certificates: signer alice@example.com, recipients bench@ and 1bench@..10bench@partner.example
+# (smtp-source -r N numbers its recipients from 1)
+extra="bench@partner.example"
+for i in 1 2 3 4 5 6 7 8 9 10; do extra="$extra ${i}bench@partner.example"; done
+GEN_CERTS_EXTRA=$extra "$top/tests/gen-certs.sh" "$W/pki" >/dev/null
+
+# ---- messages (LF lines: smtp-source -F appends CRLF to each line)
+make_message() { # SIZE FILE
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import sys
+size, path = int(sys.argv[1]), sys.argv[2]
+head = ("From: Alice <alice@example.com>\nTo: Bench <bench@partner.example>\n"
+        "Subject: benchmark %d bytes\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=utf-8\n\n" % size)
+line = "The quick brown fox jumps over the lazy dog, 0123456789 - S/MIME in the MTA.\n"
+body = (line * (size // len(line) + 1))[:max(size - len(head), 0)]
+open(path, "w").write(head + body)
+PY
+}
+make_message 19000 "$W/msg19.eml"
+make_message 577000 "$W/msg577.eml"
+
+# ---- services
+SMTPD_PORT=$(free_port)
+RELAY_PORT=$(free_port)
+DKIM_PORT=$(free_port)
+MILTER_PORT=$(free_port)
+opendkim_start "$W/dkim" "$DKIM_PORT" example.com bench >/dev/null
+# the same OpenDKIM on a unix socket (Postfix runs as user postfix: a socket it may open)
+sed -e "s|^Socket .*|Socket                  local:$W/dkim/dkim.sock|" \
+    -e "s|^PidFile .*|PidFile                 $W/dkim/opendkim-unix.pid|" \
+    -e "s|^UMask .*|UMask                   000|" "$W/dkim/opendkim.conf" >"$W/dkim/opendkim-unix.conf"
+opendkim -f -x "$W/dkim/opendkim-unix.conf" >"$W/dkim/opendkim-unix.log" 2>&1 &
+dkim_unix_pid=$!
+harness_on_exit stop_pid "$dkim_unix_pid" opendkim-unix
+wait_for_file "$W/dkim/dkim.sock" 20
+
+postfix_start "$W/pf" "$SMTPD_PORT" "$RELAY_PORT" "" >/dev/null
+# one smtpd listener per milter list, so that no smtpd process ever serves a list it was not
+# started with (a reload leaves idle smtpd processes of the old list running for a while)
+declare -A PORT
+PORT[postfix]=$SMTPD_PORT
+listener() { # NAME MILTERS
+    PORT[$1]=$(free_port)
+    echo "127.0.0.1:${PORT[$1]} inet n - n - - smtpd -o smtpd_milters=$2" >>"$W/pf/etc/master.cf"
+}
+listener dkim-tcp "inet:127.0.0.1:$DKIM_PORT"
+listener smime-unix "unix:$W/milter.sock"
+listener smime-tcp "inet:127.0.0.1:$MILTER_PORT"
+listener smime+dkim-unix "unix:$W/milter.sock,unix:$W/dkim/dkim.sock"
+listener smime+dkim-tcp "inet:127.0.0.1:$MILTER_PORT,inet:127.0.0.1:$DKIM_PORT"
+# per-milter settings need braces and spaces: through parameters of main.cf
+postconf -c "$W/pf/etc" -e "bench_dkim_p2 = { inet:127.0.0.1:$DKIM_PORT, protocol=2 }" \
+    "bench_smime_dkim_p2 = inet:127.0.0.1:$MILTER_PORT, \$bench_dkim_p2"
+listener dkim-tcp-p2 '$bench_dkim_p2'
+listener smime+dkim-tcp-p2 '$bench_smime_dkim_p2'
+postconf -c "$W/pf/etc" -e "default_transport = discard:bench"
+kill -HUP "$(tr -d ' \n' <"$W/pf/spool/pid/master.pid")"
+for p in "${PORT[@]}"; do wait_for_port "$p" 20; done
+
+milter_conf() { # SOCKET FILE
+    cat >"$2" <<EOF
+socket          $1
+socket-mode     0666
+cert-dir        $W/pki/certs
+key-dir         $W/pki/keys
+ca-file         $W/pki/ca/chain.pem
+internal-hosts  127.0.0.0/8
+spool-dir       $W
+sign            yes
+encrypt         yes
+EOF
+}
+milter_conf "unix:$W/milter.sock" "$W/milter-unix.conf"
+milter_conf "inet:$MILTER_PORT@127.0.0.1" "$W/milter-tcp.conf"
+
+# ---- one measurement
+declare -A RATE
+processed() { grep -c 'signed and encrypted' "$1" 2>/dev/null || true; }
+
+run_cell() { # KEY SESSIONS SIZE RCPTS [MILTER_LOG]
+    local key=$1 s=$2 size=$3 r=$4 log=${5:-} n t0 t1 before after port
+    port=${PORT[${key%%(*}]:-${PORT[${key%%|*}]}}
+    n=$((count1 * (s > 4 ? 4 : s)))
+    [ "$size" = 577 ] && n=$((n / 3))
+    [ "$n" -lt "$s" ] && n=$s
+    # warm-up, not timed: smtpd processes spawned, milter connections and caches made
+    timeout 120 smtp-source -s "$s" -m "$s" -r "$r" -F "$W/msg$size.eml" -f alice@example.com \
+        -t bench@partner.example "127.0.0.1:$port" >/dev/null 2>&1 || true
+    [ -n "$log" ] && before=$(processed "$log")
+    t0=$(date +%s.%N)
+    if ! timeout 300 smtp-source -s "$s" -m "$n" -r "$r" -F "$W/msg$size.eml" -f alice@example.com \
+        -t bench@partner.example "127.0.0.1:$port" >"$W/source.out" 2>&1; then
+        echo "smtp-source failed for $key:" >&2
+        cat "$W/source.out" "$W/pf/maillog" | tail -20 >&2
+        exit 1
+    fi
+    t1=$(date +%s.%N)
+    if [ -n "$log" ]; then
+        after=$(processed "$log")
+        if [ $((after - before)) -ne "$n" ]; then
+            echo "$key: the milter signed and encrypted $((after - before)) of $n messages" >&2
+            tail -5 "$log" >&2
+            exit 1
+        fi
+    fi
+    RATE[$key]=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", n / (b - a) }')
+    printf '  %-34s %4d msgs %8.1f msg/s\n' "$key" "$n" "${RATE[$key]}"
+}
+
+# ---- the grid
+CONFIGS="postfix dkim-tcp dkim-tcp-p2 smime-unix smime-tcp smime+dkim-unix smime+dkim-tcp smime+dkim-tcp-p2"
+cells() { # CONFIG: "SESSIONS SIZE RCPTS" lines to run for it
+    local c=$1 s z r
+    [ -n "${PORT[$c]:-}" ] || return 0
+    if [ -n "$only" ] && [ "$c" != postfix ] && [[ " $only " != *" $c "* ]]; then return; fi
+    case $c in *-p2) echo "1 19 1"; echo "4 19 1"; return ;; esac
+    if [ "$full" = 1 ]; then
+        for s in 1 4 16; do for z in 19 577; do for r in 1 10; do echo "$s $z $r"; done; done; done
+        return
+    fi
+    echo "1 19 1"
+    echo "4 19 1"
+    case $c in
+        postfix | smime-unix | smime-tcp | smime+dkim-tcp)
+            echo "4 577 1"
+            echo "4 19 10"
+            ;;
+    esac
+    case $c in postfix | smime+dkim-unix | smime+dkim-tcp) echo "16 19 1" ;; esac
+}
+
+echo "== Postfix alone and OpenDKIM alone"
+while read -r s z r; do run_cell "postfix|$s|$z|$r" "$s" "$z" "$r"; done < <(cells postfix)
+for c in dkim-tcp dkim-tcp-p2; do
+    while read -r s z r; do run_cell "$c|$s|$z|$r" "$s" "$z" "$r"; done < <(cells $c)
+done
+
+for b in "${bins[@]}"; do
+    tag=${b%%=*}
+    export SMIME_MILTER=${b#*=}
+    for tr in unix tcp; do
+        echo "== smime-milter ($tag) on $tr"
+        milter_start "$W/milter-$tr.conf" "$W/milter-$tag-$tr.log"
+        while read -r s z r; do
+            run_cell "smime-$tr($tag)|$s|$z|$r" "$s" "$z" "$r" "$W/milter-$tag-$tr.log"
+        done < <(cells "smime-$tr")
+        for c in "smime+dkim-$tr" "smime+dkim-$tr-p2"; do
+            while read -r s z r; do
+                run_cell "$c($tag)|$s|$z|$r" "$s" "$z" "$r" "$W/milter-$tag-$tr.log"
+            done < <(cells "$c")
+        done
+        milter_stop
+    done
+done
+
+# ---- the table
+echo
+echo "== results: msg/s, ms/msg (wall time / messages) and ratio to Postfix alone"
+printf '%-24s %-8s %-6s %-5s %9s %9s %8s\n' configuration sessions size rcpts "msg/s" "ms/msg" "/postfix"
+for c in $CONFIGS; do
+    variants=$c
+    case $c in smime*) variants=""; for b in "${bins[@]}"; do variants="$variants $c(${b%%=*})"; done ;; esac
+    for v in $variants; do
+        while read -r s z r; do
+            k="$v|$s|$z|$r"
+            [ -n "${RATE[$k]:-}" ] || continue
+            awk -v c="$v" -v s="$s" -v z="${z}KB" -v r="$r" -v x="${RATE[$k]}" -v p="${RATE[postfix|$s|$z|$r]}" \
+                'BEGIN { printf "%-24s %-8s %-6s %-5s %9.1f %9.2f %7.0f%%\n", c, s, z, r, x, 1000 / x, 100 * x / p }'
+        done < <(cells "$c")
+    done
+done
+
+# ---- targets
+ms() { awk -v x="${RATE[$1]}" 'BEGIN { printf "%.2f", 1000 / x }'; }
+target() { # LABEL TCP_KEY UNIX_KEY
+    [ -n "${RATE[$2]:-}" ] && [ -n "${RATE[$3]:-}" ] || return 0
+    awk -v l="$1" -v t="$(ms "$2")" -v u="$(ms "$3")" 'BEGIN {
+        printf "%s: TCP %.2f ms/msg vs unix %.2f ms/msg = %.2fx (target <= 1.25x: no delayed-ACK stall) %s\n",
+            l, t, u, t / u, (t / u <= 1.25 ? "MET" : "NOT MET") }'
+}
+echo
+echo "== targets (19 KB, 1 recipient)"
+for b in "${bins[@]}"; do
+    tag=${b%%=*}
+    for s in 1 4; do
+        target "$tag $s session(s), smime-milter" "smime-tcp($tag)|$s|19|1" "smime-unix($tag)|$s|19|1"
+        target "$tag $s session(s), smime-milter + OpenDKIM" "smime+dkim-tcp($tag)|$s|19|1" \
+            "smime+dkim-unix($tag)|$s|19|1"
+    done
+done
+echo "every smime run: each message signed and encrypted per the milter's log (target: all) MET"
