@@ -401,23 +401,27 @@ mime_param(const char *ct, const char *name, char *out, size_t outlen)
 	const char *p = ct;
 	int quoted = 0;
 
-	/* walk the parameters after each ';' outside quotes */
+	/*
+	 * walk the parameters after each ';' outside quotes; q looks ahead, so
+	 * that p never steps over the terminating NUL of a value ending in ';'
+	 */
 	for (; *p != '\0'; p++) {
+		const char *q;
 		if (*p == '"')
 			quoted = !quoted;
 		if (quoted || *p != ';')
 			continue;
-		p++;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (strncasecmp(p, name, nl) != 0)
+		q = p + 1;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (strncasecmp(q, name, nl) != 0)
 			continue;
-		p += nl;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '=')
+		q += nl;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
 			continue;
-		p++;
+		p = q + 1;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		o = 0;

@@ -868,6 +868,21 @@ START_TEST(test_parse_bad_first)
 }
 END_TEST
 
+/* a value ending in ';' (found by fuzzing: the walk stepped over the NUL) */
+START_TEST(test_param_trailing_semicolon)
+{
+	char out[64];
+
+	ck_assert_int_eq(mime_param("text/plain;", "charset", out, sizeof(out)), -1);
+	ck_assert_int_eq(mime_param("text/plain; charset", "charset", out, sizeof(out)), -1);
+	ck_assert_int_eq(mime_param(";", "x", out, sizeof(out)), -1);
+	ck_assert_int_eq(mime_param("a/b; x=1;", "x", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "1");
+	ck_assert_int_eq(mime_param("a/b; y=\";x=2\"; x=3", "x", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "3");
+}
+END_TEST
+
 /* ---- suite ---- */
 
 static Suite *
@@ -942,6 +957,7 @@ mime_suite(void)
 	tcase_add_test(tc, test_parse_bad_line_after_fold);
 	tcase_add_test(tc, test_parse_bad_first);
 	tcase_add_test(tc, test_parse_nul_byte);
+	tcase_add_test(tc, test_param_trailing_semicolon);
 	suite_add_tcase(s, tc);
 
 	return s;
