@@ -212,6 +212,8 @@ spool_read(spool *sp, void *buf, size_t len, char *err, size_t errlen)
 	ssize_t n;
 	int outl = 0;
 
+	if (len == 0) /* read(2) of 0 bytes would look like a truncated file */
+		return 0;
 	if (sp->rpos < sp->mem_len) {
 		size_t avail = sp->mem_len - (size_t)sp->rpos;
 		size_t take = len < avail ? len : avail;
