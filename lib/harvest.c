@@ -124,7 +124,7 @@ split_multipart(const unsigned char *b, size_t len, const char *boundary,
     const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen,
     char *reason, size_t reasonlen)
 {
-	char delim[256], ct[512], type[128];
+	char delim[256], ct[512], type[128] = "";
 	const unsigned char *start, *end, *ph, *pb, *pe, *eol;
 	struct mime_headers ph_list;
 	size_t body_off;

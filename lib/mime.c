@@ -386,8 +386,10 @@ mime_type(const char *ct, char *type, size_t typelen)
 	while (isspace((unsigned char)*ct))
 		ct++;
 	for (; *ct != '\0' && *ct != ';' && !isspace((unsigned char)*ct); ct++) {
-		if (o + 1 >= typelen)
+		if (o + 1 >= typelen) {
+			type[0] = '\0'; /* callers may print it: never unterminated */
 			return -1;
+		}
 		type[o++] = (char)tolower((unsigned char)*ct);
 	}
 	type[o] = '\0';
