@@ -91,6 +91,25 @@ add_field(struct buf *b, const char *prefix, const char *name, const char *value
 	buf_adds(b, "\r\n");
 }
 
+/*
+ * Nonzero when the field text [p, p + len) ends inside a quoted string (a
+ * quote left open): a parameter added after it would be part of the string.
+ */
+static int
+ends_in_quotes(const char *p, size_t len)
+{
+	size_t i;
+	int quoted = 0;
+
+	for (i = 0; i < len; i++) {
+		if (quoted && p[i] == '\\' && i + 1 < len)
+			i++;
+		else if (p[i] == '"')
+			quoted = !quoted;
+	}
+	return quoted;
+}
+
 /* Length of the last line of b (columns used so far). */
 static size_t
 last_line_len(const struct buf *b)
@@ -135,11 +154,16 @@ add_content_fields(struct buf *b, const char *head, size_t headlen, const char *
 		buf_add(b, head + pos, end - pos);
 		if (is_ct && !have_ct) {
 			have_ct = 1;
-			/* drop trailing white space and a trailing ';' before adding ours */
-			while (b->len > 0 && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t'))
-				b->len--;
-			if (b->len > 0 && b->p[b->len - 1] == ';')
-				b->len--;
+			if (ends_in_quotes(head + pos, end - pos)) {
+				/* a quote the sender left open is closed, so that hp stays a parameter */
+				buf_adds(b, "\"");
+			} else {
+				/* drop trailing white space and a trailing ';' before adding ours */
+				while (b->len > 0 && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t'))
+					b->len--;
+				if (b->len > 0 && b->p[b->len - 1] == ';')
+					b->len--;
+			}
 			if (!b->failed && last_line_len(b) + strlen(param) > 76) {
 				buf_adds(b, ";\r\n");
 				buf_adds(b, param + 1);
