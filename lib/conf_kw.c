@@ -582,6 +582,14 @@ kw_warn_expiry(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 }
 
 static int
+kw_allow_core_dumps(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const char *kw, char **w, int n)
+{
+	(void)ps;
+	return parse_bool(p, kw, w, n, &c->allow_core_dumps);
+}
+
+static int
 kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const char *kw, char **w, int n)
 {
@@ -756,6 +764,7 @@ const struct conf_keyword conf_keywords[] = {
 	{"signing-cert", kw_signing_cert, CONF_IN_SENDER},
 	{"signer-address-check", kw_signer_address_check, CONF_IN_SENDER},
 	{"warn-expiry", kw_warn_expiry, CONF_IN_GLOBAL},
+	{"allow-core-dumps", kw_allow_core_dumps, CONF_IN_GLOBAL},
 	/* certificate sources and validation */
 	{"ca-file", kw_ca_file, CONF_IN_GLOBAL},
 	{"crl-file", kw_crl_file, CONF_IN_GLOBAL},
