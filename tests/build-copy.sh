@@ -7,6 +7,9 @@
 #
 # Usage: tests/build-copy.sh ROOT NAME [CONFIGURE-ARGUMENT...]
 #        prints the build directory on success; the build log is NAME.log beside it.
+# Environment: BUILD_COPY_MAKE  make's arguments (default: all): assignments, then targets made one
+#                               after the other, e.g. "'CFLAGS=-O2 -Werror' all check TESTS=" (to
+#                               make, not configure, whose own tests -Werror would spoil)
 # A build whose configure arguments changed is configured again from scratch.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,9 +49,23 @@ if [ ! -f "$bld/Makefile" ] || [ "$(cat "$bld/.configure-args" 2>/dev/null)" != 
 	}
 	printf '%s' "$args" >"$bld/.configure-args"
 fi
-if ! make -C "$bld" -j"$(nproc)" all >>"$log" 2>&1; then
-	echo "build-copy.sh: $name: make failed:" >&2
-	grep -E 'error|warning' "$log" | head -n 40 >&2 || tail -n 40 "$log" >&2
-	exit 1
+# make's arguments: variable assignments for every run, then one run per target, in order
+# (one parallel make of "all check" would build the same objects twice at once)
+words=(all)
+if [ -n "${BUILD_COPY_MAKE:-}" ]; then
+	eval "words=(${BUILD_COPY_MAKE})"
 fi
+vars=() goals=()
+for w in "${words[@]}"; do
+	if [[ $w == *=* ]]; then vars+=("$w"); else goals+=("$w"); fi
+done
+[ ${#goals[@]} -gt 0 ] || goals=(all)
+: >"$log"
+for g in "${goals[@]}"; do
+	if ! make -C "$bld" -j"$(nproc)" "${vars[@]}" "$g" >>"$log" 2>&1; then
+		echo "build-copy.sh: $name: make $g failed:" >&2
+		grep -E 'error|warning' "$log" | head -n 40 >&2 || tail -n 40 "$log" >&2
+		exit 1
+	fi
+done
 echo "$bld"
