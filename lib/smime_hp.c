@@ -158,8 +158,12 @@ add_content_fields(struct buf *b, const char *head, size_t headlen, const char *
 				/* a quote the sender left open is closed, so that hp stays a parameter */
 				buf_adds(b, "\"");
 			} else {
-				/* drop trailing white space and a trailing ';' before adding ours */
-				while (b->len > 0 && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t'))
+				/*
+				 * drop trailing white space, folds included (a last continuation line
+				 * of blanks), and a trailing ';' before adding ours
+				 */
+				while (b->len > 0 && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t' ||
+				           b->p[b->len - 1] == '\r' || b->p[b->len - 1] == '\n'))
 					b->len--;
 				if (b->len > 0 && b->p[b->len - 1] == ';')
 					b->len--;

@@ -482,7 +482,7 @@ START_TEST(test_header_protection_clear)
 }
 END_TEST
 
-/* a Content-Type with a quote left open: closed, so that hp stays a parameter (found by fuzzing) */
+/* odd Content-Type fields keep hp a parameter of their own (found by fuzzing) */
 START_TEST(test_header_protection_open_quote)
 {
 	struct mime_headers oh;
@@ -498,6 +498,14 @@ START_TEST(test_header_protection_open_quote)
 	    "%s", err);
 	ck_assert_ptr_nonnull(memfind((char *)o.p, o.len,
 	    "Content-Type: text/plain; name=\"open;\"; hp=\"clear\"\r\n\r\nhi\r\n"));
+	free(o.p);
+	memset(&o, 0, sizeof(o));
+	/* a last continuation line of blanks: hp goes after the parameters, not onto a line of its own */
+	h = "Content-Type: text/plain;\r\n format=flowed;\r\n \r\n\r\n";
+	ck_assert_msg(protect(&opt, &rsa_id, NULL, h, "hi\r\n", 4, &o, &res, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_ptr_nonnull(memfind((char *)o.p, o.len,
+	    "Content-Type: text/plain;\r\n format=flowed; hp=\"clear\"\r\n\r\nhi\r\n"));
 	free(o.p);
 	mime_headers_clear(&oh);
 }
