@@ -12,7 +12,7 @@
 # Usage (as root): tests/hardening.sh
 # Environment: HARDENING_ROOT  where the copies are built (default: under $TMPDIR, named after
 #                              this tree; kept, so a second run rebuilds only what changed)
-#              FUZZ_TIME       seconds of fuzzing per target (default 20)
+#              FUZZ_TIME       seconds of fuzzing per target (default 25)
 # Prints ok/not ok lines and "N passed, M failed"; exit status 0 when all passed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -145,7 +145,7 @@ fi
 
 # ---- 4. fuzzing, short ----------------------------------------------------------------------
 rc=0
-FUZZ_ROOT=$root "$here/fuzz.sh" --time "${FUZZ_TIME:-20}" >"$root/fuzz.log" 2>&1 || rc=$?
+FUZZ_ROOT=$root "$here/fuzz.sh" --time "${FUZZ_TIME:-25}" >"$root/fuzz.log" 2>&1 || rc=$?
 grep -E '^# (executions|total)' "$root/fuzz.log" || true
 if [ "$rc" = 0 ]; then
 	ok "fuzz.sh: every target passes its regression inputs and fuzzes without a crash ($(suite_line "$root/fuzz.log"))"
