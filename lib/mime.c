@@ -409,6 +409,10 @@ mime_param(const char *ct, const char *name, char *out, size_t outlen)
 	 */
 	for (; *p != '\0'; p++) {
 		const char *q;
+		if (quoted && *p == '\\' && p[1] != '\0') {
+			p++; /* a quoted pair: \" does not end the string */
+			continue;
+		}
 		if (*p == '"')
 			quoted = !quoted;
 		if (quoted || *p != ';')

@@ -894,6 +894,10 @@ START_TEST(test_param_trailing_semicolon)
 	ck_assert_str_eq(out, "1");
 	ck_assert_int_eq(mime_param("a/b; y=\";x=2\"; x=3", "x", out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "3");
+	/* a quoted pair \" inside a quoted string does not end it (found by fuzzing) */
+	ck_assert_int_eq(mime_param("a/b; y=\"\\\";x=2\"; x=3", "x", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "3");
+	ck_assert_int_eq(mime_param("a/b; y=\"\\\"; hp=\"clear\"", "hp", out, sizeof(out)), -1);
 }
 END_TEST
 
