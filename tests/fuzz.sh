@@ -113,7 +113,7 @@ for t in "${targets[@]}"; do
 			else
 				total_crashes=$((total_crashes + 1))
 				notok "$t: crash after $a executions (exit $b), input kept in ${c:-the log}" \
-					"$(grep -E -A 12 'ERROR|invariant broken|runtime error' "$root/$t.log" | head -n 40)"
+					"$(awk '/invariant broken|ERROR: |runtime error/ { on = 1 } on && n++ < 30' "$root/$t.log")"
 			fi
 			summary+=("$t=$a")
 			;;
