@@ -108,6 +108,7 @@ for suite in $suites; do
     "$suite" "${args[@]}" 2>&1 | tee "$logdir/suite.log" || rc=${PIPESTATUS[0]}
     count_suite "$suite" "$logdir/suite.log" "$rc"
 done
+echo "== tests/hardening.sh"; rc=0; tests/hardening.sh 2>&1 | tee "$logdir/suite.log" || rc=${PIPESTATUS[0]}; count_suite tests/hardening.sh "$logdir/suite.log" "$rc"
 
 echo
 if [ "${#suites_failed[@]}" -gt 0 ]; then

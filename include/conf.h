@@ -78,6 +78,7 @@ struct conf {
 	size_t spool_memory;   /* bytes per message kept in memory */
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
 	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
+	int allow_core_dumps;  /* allow-core-dumps: leave core dumps to the system (default: off) */
 	struct conf_lines lines;
 	int inbound;           /* some scope decrypts or verifies mail from outside */
 	int harvest_ldap;      /* store harvested certificates in the directory too */

@@ -281,7 +281,9 @@ certindex_names_address(X509 *cert, const char *addr)
 	GENERAL_NAMES_free(gens);
 	for (i = -1; !found && (i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0;) {
 		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
-		if ((size_t)ASN1_STRING_length(d) != strlen((const char *)ASN1_STRING_get0_data(d)))
+		/* an IA5String, as PKCS #9 has it (and X509_check_email reads it); found by fuzzing */
+		if (ASN1_STRING_type(d) != V_ASN1_IA5STRING ||
+		    (size_t)ASN1_STRING_length(d) != strlen((const char *)ASN1_STRING_get0_data(d)))
 			continue;
 		snprintf(have, sizeof(have), "%.*s", ASN1_STRING_length(d),
 		    (const char *)ASN1_STRING_get0_data(d));

@@ -386,8 +386,10 @@ mime_type(const char *ct, char *type, size_t typelen)
 	while (isspace((unsigned char)*ct))
 		ct++;
 	for (; *ct != '\0' && *ct != ';' && !isspace((unsigned char)*ct); ct++) {
-		if (o + 1 >= typelen)
+		if (o + 1 >= typelen) {
+			type[0] = '\0'; /* callers may print it: never unterminated */
 			return -1;
+		}
 		type[o++] = (char)tolower((unsigned char)*ct);
 	}
 	type[o] = '\0';
@@ -401,23 +403,31 @@ mime_param(const char *ct, const char *name, char *out, size_t outlen)
 	const char *p = ct;
 	int quoted = 0;
 
-	/* walk the parameters after each ';' outside quotes */
+	/*
+	 * walk the parameters after each ';' outside quotes; q looks ahead, so
+	 * that p never steps over the terminating NUL of a value ending in ';'
+	 */
 	for (; *p != '\0'; p++) {
+		const char *q;
+		if (quoted && *p == '\\' && p[1] != '\0') {
+			p++; /* a quoted pair: \" does not end the string */
+			continue;
+		}
 		if (*p == '"')
 			quoted = !quoted;
 		if (quoted || *p != ';')
 			continue;
-		p++;
-		while (isspace((unsigned char)*p))
-			p++;
-		if (strncasecmp(p, name, nl) != 0)
+		q = p + 1;
+		while (isspace((unsigned char)*q))
+			q++;
+		if (strncasecmp(q, name, nl) != 0)
 			continue;
-		p += nl;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '=')
+		q += nl;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
 			continue;
-		p++;
+		p = q + 1;
 		while (*p == ' ' || *p == '\t')
 			p++;
 		o = 0;

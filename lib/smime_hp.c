@@ -53,6 +53,25 @@ add_field(struct secbuf *b, const char *prefix, const char *name, const char *va
 	secbuf_puts(b, "\r\n");
 }
 
+/*
+ * Nonzero when the field text [p, p + len) ends inside a quoted string (a
+ * quote left open): a parameter added after it would be part of the string.
+ */
+static int
+ends_in_quotes(const char *p, size_t len)
+{
+	size_t i;
+	int quoted = 0;
+
+	for (i = 0; i < len; i++) {
+		if (quoted && p[i] == '\\' && i + 1 < len)
+			i++;
+		else if (p[i] == '"')
+			quoted = !quoted;
+	}
+	return quoted;
+}
+
 /* Length of the last line of b (columns used so far). */
 static size_t
 last_line_len(const struct secbuf *b)
@@ -97,11 +116,20 @@ add_content_fields(struct secbuf *b, const char *head, size_t headlen, const cha
 		secbuf_append(b, head + pos, end - pos);
 		if (is_ct && !have_ct) {
 			have_ct = 1;
-			/* drop trailing white space and a trailing ';' before adding ours */
-			while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
-				b->len--;
-			if (b->len > 0 && b->data[b->len - 1] == ';')
-				b->len--;
+			if (ends_in_quotes(head + pos, end - pos)) {
+				/* a quote the sender left open is closed, so that hp stays a parameter */
+				secbuf_puts(b, "\"");
+			} else {
+				/*
+				 * drop trailing white space, folds included (a last continuation line
+				 * of blanks), and a trailing ';' before adding ours
+				 */
+				while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t' ||
+				           b->data[b->len - 1] == '\r' || b->data[b->len - 1] == '\n'))
+					b->len--;
+				if (b->len > 0 && b->data[b->len - 1] == ';')
+					b->len--;
+			}
 			if (!b->failed && last_line_len(b) + strlen(param) > 76) {
 				secbuf_puts(b, ";\r\n");
 				secbuf_puts(b, param + 1);

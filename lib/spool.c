@@ -154,12 +154,13 @@ spool_write(spool *sp, const void *data, size_t len, char *err, size_t errlen)
 {
 	const unsigned char *p = data;
 
-	if (sp->mem_len < sp->mem_limit) {
+	if (len > 0 && sp->mem_len < sp->mem_limit) {
 		size_t room = sp->mem_limit - sp->mem_len;
 		size_t take = len < room ? len : room;
 		if (sp->mem_len + take > sp->mem_cap &&
 		    spool_grow(sp, sp->mem_len + take, err, errlen) != 0)
 			return -1;
+		/* take > 0 here, so sp->mem is allocated (memcpy(NULL, ..., 0) is undefined) */
 		memcpy(sp->mem + sp->mem_len, p, take);
 		sp->mem_len += take;
 		sp->total += take;
@@ -211,6 +212,8 @@ spool_read(spool *sp, void *buf, size_t len, char *err, size_t errlen)
 	ssize_t n;
 	int outl = 0;
 
+	if (len == 0) /* read(2) of 0 bytes would look like a truncated file */
+		return 0;
 	if (sp->rpos < sp->mem_len) {
 		size_t avail = sp->mem_len - (size_t)sp->rpos;
 		size_t take = len < avail ? len : avail;

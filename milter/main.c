@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -159,6 +161,34 @@ drop_privileges(const char *user)
 	return 0;
 }
 
+/*
+ * No core dumps: a core file of either process would hold keys and
+ * plaintext.  RLIMIT_CORE 0 (soft and hard, so the process cannot raise it
+ * again) and not dumpable (which also keeps other processes of the same
+ * user from attaching to it or reading its memory).  setuid resets the
+ * dumpable flag, so the milter process calls this after dropping
+ * privileges.  With allow-core-dumps yes the system's limits apply, and
+ * the process is made dumpable again after setuid.
+ */
+static int
+set_core_dumps(int allow)
+{
+	struct rlimit none = {0, 0};
+
+	if (allow) {
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) {
+			log_msg(LOG_ERR, NULL, "cannot allow core dumps: %s", strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		log_msg(LOG_ERR, NULL, "cannot turn core dumps off: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the milter process ---- */
 
 /* Waits for SIGUSR1 and swaps in a freshly loaded configuration. */
@@ -241,8 +271,11 @@ milter_process(struct conf *inherited, const char *sock)
 		log_msg(LOG_ERR, NULL, "%s", err);
 		return 1;
 	}
-	if (drop_privileges(conf->user) != 0)
+	if (drop_privileges(conf->user) != 0 || set_core_dumps(conf->allow_core_dumps) != 0)
 		return 1;
+	if (conf->allow_core_dumps)
+		log_msg(LOG_WARNING, NULL, "allow-core-dumps yes: a core file may hold keys and message "
+		    "content");
 	if (pthread_create(&tid, NULL, reload_thread, NULL) != 0) {
 		log_msg(LOG_ERR, NULL, "cannot start the reload thread");
 		return 1;
@@ -447,6 +480,9 @@ main(int argc, char **argv)
 		log_msg(LOG_ERR, NULL, "cannot become a daemon: %s", strerror(errno));
 		return 1;
 	}
+	/* the supervisor has read keys too (the start checks load them) */
+	if (set_core_dumps(conf->allow_core_dumps) != 0)
+		return 1;
 	if (conf->pid_file != NULL && write_pid_file(conf->pid_file) != 0) {
 		log_msg(LOG_ERR, NULL, "cannot write pid-file %s: %s", conf->pid_file, strerror(errno));
 		return 1;

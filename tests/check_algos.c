@@ -484,6 +484,35 @@ START_TEST(test_header_protection_clear)
 }
 END_TEST
 
+/* odd Content-Type fields keep hp a parameter of their own (found by fuzzing) */
+START_TEST(test_header_protection_open_quote)
+{
+	struct mime_headers oh;
+	struct smime_options opt = {.sign = 1, .header_protection = 1, .outer = &oh,
+	                            .boundary = "hq"};
+	struct outbuf o = {0};
+	struct smime_result res;
+	char err[256];
+	const char *h = "Content-Type: text/plain; name=\"open;\r\n\r\n";
+
+	outer_headers(&oh);
+	ck_assert_msg(protect(&opt, &rsa_id, NULL, h, "hi\r\n", 4, &o, &res, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_ptr_nonnull(memfind((char *)o.p, o.len,
+	    "Content-Type: text/plain; name=\"open;\"; hp=\"clear\"\r\n\r\nhi\r\n"));
+	free(o.p);
+	memset(&o, 0, sizeof(o));
+	/* a last continuation line of blanks: hp goes after the parameters, not onto a line of its own */
+	h = "Content-Type: text/plain;\r\n format=flowed;\r\n \r\n\r\n";
+	ck_assert_msg(protect(&opt, &rsa_id, NULL, h, "hi\r\n", 4, &o, &res, err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_ptr_nonnull(memfind((char *)o.p, o.len,
+	    "Content-Type: text/plain;\r\n format=flowed; hp=\"clear\"\r\n\r\nhi\r\n"));
+	free(o.p);
+	mime_headers_clear(&oh);
+}
+END_TEST
+
 /* ---- 7-bit re-encoding before signing ---- */
 
 /* Decode quoted-printable text (soft breaks removed, =XX decoded). */
@@ -733,6 +762,7 @@ algos_suite(void)
 	tcase_add_test(tc, test_opaque_encrypted);
 	tcase_add_test(tc, test_header_protection_cipher);
 	tcase_add_test(tc, test_header_protection_clear);
+	tcase_add_test(tc, test_header_protection_open_quote);
 	tcase_add_test(tc, test_7bit_text);
 	tcase_add_test(tc, test_7bit_multipart);
 	tcase_add_test(tc, test_7bit_untouched);

@@ -868,6 +868,39 @@ START_TEST(test_parse_bad_first)
 }
 END_TEST
 
+/* a type longer than its buffer: -1 and an empty string (found by fuzzing: it was unterminated) */
+START_TEST(test_type_too_long)
+{
+	char type[8];
+
+	memset(type, 'x', sizeof(type));
+	ck_assert_int_eq(mime_type("application/octet-stream", type, sizeof(type)), -1);
+	ck_assert_str_eq(type, "");
+	ck_assert_int_eq(mime_type(" Text/Plain; x=1", type, sizeof(type)), -1);
+	ck_assert_int_eq(mime_type("a/b;", type, sizeof(type)), 0);
+	ck_assert_str_eq(type, "a/b");
+}
+END_TEST
+
+/* a value ending in ';' (found by fuzzing: the walk stepped over the NUL) */
+START_TEST(test_param_trailing_semicolon)
+{
+	char out[64];
+
+	ck_assert_int_eq(mime_param("text/plain;", "charset", out, sizeof(out)), -1);
+	ck_assert_int_eq(mime_param("text/plain; charset", "charset", out, sizeof(out)), -1);
+	ck_assert_int_eq(mime_param(";", "x", out, sizeof(out)), -1);
+	ck_assert_int_eq(mime_param("a/b; x=1;", "x", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "1");
+	ck_assert_int_eq(mime_param("a/b; y=\";x=2\"; x=3", "x", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "3");
+	/* a quoted pair \" inside a quoted string does not end it (found by fuzzing) */
+	ck_assert_int_eq(mime_param("a/b; y=\"\\\";x=2\"; x=3", "x", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "3");
+	ck_assert_int_eq(mime_param("a/b; y=\"\\\"; hp=\"clear\"", "hp", out, sizeof(out)), -1);
+}
+END_TEST
+
 /* ---- suite ---- */
 
 static Suite *
@@ -942,6 +975,8 @@ mime_suite(void)
 	tcase_add_test(tc, test_parse_bad_line_after_fold);
 	tcase_add_test(tc, test_parse_bad_first);
 	tcase_add_test(tc, test_parse_nul_byte);
+	tcase_add_test(tc, test_param_trailing_semicolon);
+	tcase_add_test(tc, test_type_too_long);
 	suite_add_tcase(s, tc);
 
 	return s;

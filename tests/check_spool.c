@@ -315,6 +315,25 @@ START_TEST(test_spill_text)
 }
 END_TEST
 
+/* a read of 0 bytes is not the end of a spilled spool (found by fuzzing: it was "truncated") */
+START_TEST(test_spill_read_zero)
+{
+	spool *sp = spool_new(BOUND, dir);
+	char err[256] = "", buf[16];
+
+	ck_assert_ptr_nonnull(sp);
+	write_chunks(sp, data, BIG, odd_writes, 10);
+	ck_assert_int_eq(spool_rewind(sp, err, sizeof(err)), 0);
+	ck_assert_int_eq(spool_read(sp, buf, 0, err, sizeof(err)), 0);
+	read_back(sp, data, BIG, odd_reads, 8);
+	ck_assert_int_eq(spool_rewind(sp, err, sizeof(err)), 0);
+	while (spool_read(sp, buf, sizeof(buf), err, sizeof(err)) > 0 && spool_size(sp) > 0)
+		if (spool_read(sp, buf, 0, err, sizeof(err)) != 0)
+			ck_abort_msg("a read of 0 bytes failed: %s", err);
+	spool_free(sp);
+}
+END_TEST
+
 START_TEST(test_spill_binary_one_write)
 {
 	spool *sp = spool_new(BOUND, dir);
@@ -559,6 +578,7 @@ spool_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_spill_text);
 	tcase_add_test(tc, test_spill_binary_one_write);
+	tcase_add_test(tc, test_spill_read_zero);
 	tcase_add_test(tc, test_spill_byte_writes);
 	tcase_add_test(tc, test_spill_no_memory);
 	tcase_add_test(tc, test_spill_tmpdir_env);
