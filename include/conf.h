@@ -13,6 +13,7 @@
 #define SMIME_CONF_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "certindex.h"
 #include "decide.h"
@@ -77,6 +78,13 @@ struct conf {
 	size_t spool_memory;   /* bytes per message kept in memory */
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
 	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
+	char *metrics_listen;  /* metrics-listen as given; NULL: no metrics endpoint */
+	struct sockaddr_storage metrics_addr; /* ... parsed (numeric address and port) */
+	socklen_t metrics_addrlen;
+	int metrics_public;    /* "public" given: a non-loopback address is allowed */
+	int log_level;         /* syslog priority: lines above it are dropped (log-level) */
+	int log_facility;      /* syslog facility (log-facility), LOG_MAIL by default */
+	int monitor_header;    /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
 	struct conf_lines lines;
 	int refs;              /* see conf_ref / conf_unref */
 };
@@ -102,6 +110,20 @@ int conf_load(const char *path, struct conf **out, conf_report_fn report, void *
  * Returns the number of errors.
  */
 int conf_check_signers(const struct conf *c, conf_report_fn error, conf_report_fn warn, void *arg);
+
+/*
+ * A metrics-listen address: ADDRESS:PORT with a numeric IPv4 address, or
+ * [ADDRESS]:PORT for IPv6.  0 with *ss filled, or -1 with err.
+ */
+int conf_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err,
+    size_t errlen);
+
+/* Nonzero when sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
+int conf_addr_is_loopback(const struct sockaddr *sa);
+
+/* The names of log-level values (syslog priority) and log-facility values; NULL if none. */
+const char *conf_log_level_name(int priority);
+const char *conf_log_facility_name(int facility);
 
 /* Take / drop a reference; the last conf_unref frees.  Thread-safe. */
 struct conf *conf_ref(struct conf *c);

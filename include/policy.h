@@ -52,7 +52,14 @@ enum {
 	POLICY_SIGNING_KEY = 1u << 12,
 	POLICY_DOMAIN_CERT = 1u << 13,
 	POLICY_SIGNING_CERT = 1u << 14,
-	POLICY_SIGNER_ADDRESS_CHECK = 1u << 15
+	POLICY_SIGNER_ADDRESS_CHECK = 1u << 15,
+	POLICY_MODE = 1u << 16
+};
+
+/* mode: act on the decisions, or only log and count them (roll-out). */
+enum policy_mode {
+	POLICY_MODE_ENFORCE = 0,
+	POLICY_MODE_MONITOR
 };
 
 struct policy_settings {
@@ -73,6 +80,7 @@ struct policy_settings {
 	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
 	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
 	int signer_address_check; /* the signing certificate must name the From: address */
+	enum policy_mode mode;    /* enforce, or monitor: decide, log, count, change nothing */
 	int signing_key_line, signing_cert_line, domain_cert_line; /* where given (0: not) */
 };
 

@@ -415,6 +415,7 @@ conf_free(struct conf *c)
 	free(c->vmta_macro);
 	free(c->user);
 	free(c->pid_file);
+	free(c->metrics_listen);
 	hostlist_free(c->internal);
 	policy_free(&c->policy);
 	free(c);
@@ -491,6 +492,8 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->spool_memory = SPOOL_DEFAULT_MEMORY;
 	c->body_chunk = 65535; /* the milter protocol's largest body chunk */
 	c->warn_expiry_days = CONF_DEFAULT_WARN_EXPIRY_DAYS;
+	c->log_level = LOG_INFO;
+	c->log_facility = LOG_MAIL;
 	c->ldap_timeout = LDAPSTORE_DEFAULT_TIMEOUT;
 	c->ldap_cache_ttl = LDAPSTORE_DEFAULT_CACHE_TTL;
 	c->ldap_negative_ttl = LDAPSTORE_DEFAULT_NEGATIVE_TTL;

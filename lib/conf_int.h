@@ -89,4 +89,16 @@ void conf_finish_ldap(struct conf_parse *p, struct conf *c);
 int kw_unknown_vmta(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
     char **, int);
 
+/* conf_ops.c: metrics-listen, log-level, log-facility, mode, monitor-header */
+int kw_metrics_listen(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_log_level(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_log_facility(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+int kw_mode(struct conf_parse *, struct conf *, struct policy_settings *, const char *, char **,
+    int);
+int kw_monitor_header(struct conf_parse *, struct conf *, struct policy_settings *, const char *,
+    char **, int);
+
 #endif

@@ -773,5 +773,11 @@ const struct conf_keyword conf_keywords[] = {
 	{"ldap-cache-ttl", kw_ldap_cache_ttl, CONF_IN_GLOBAL},
 	{"ldap-negative-ttl", kw_ldap_negative_ttl, CONF_IN_GLOBAL},
 	{"key-passphrase-file", kw_key_passphrase_file, CONF_IN_GLOBAL},
+	/* operating the milter */
+	{"metrics-listen", kw_metrics_listen, CONF_IN_GLOBAL},
+	{"log-level", kw_log_level, CONF_IN_GLOBAL},
+	{"log-facility", kw_log_facility, CONF_IN_GLOBAL},
+	{"mode", kw_mode, CONF_IN_POLICY},
+	{"monitor-header", kw_monitor_header, CONF_IN_GLOBAL},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);

@@ -62,6 +62,8 @@ policy_overlay(struct policy_settings *dst, const struct policy_settings *src)
 		dst->signer_address_check = src->signer_address_check;
 	if (set & POLICY_SIGNING_CERT)
 		dst->signing_cert = src->signing_cert;
+	if (set & POLICY_MODE)
+		dst->mode = src->mode;
 	dst->set |= set;
 }
 
