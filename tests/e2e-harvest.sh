@@ -10,32 +10,16 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
 harness_need swaks openssl postconf cmp
-[ "$(id -u)" -eq 0 ] || { echo "e2e-harvest: run as root (a private Postfix is started)" >&2; exit 1; }
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-harvest.XXXXXX")
-chmod 0755 "$W"
-harness_on_exit rm -rf "$W"
-
-PASSED=0 FAILED=0 N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-	N=$((N + 1)); FAILED=$((FAILED + 1))
-	echo "not ok $N - $1"
-	if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
-dump_logs() {
-	echo "# ---- smime-milter log"; sed 's/^/# /' "$W/milter.log" 2>/dev/null | tail -n 40 || true
-	echo "# ---- maillog"; sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 30 || true
-}
-finish() {
-	echo "$PASSED passed, $FAILED failed"
-	[ "$FAILED" = 0 ] || dump_logs
-	[ "$FAILED" = 0 ]
-}
+harness_need_root
+harness_built "$MILTER_BIN"
+harness_workdir smime-harvest
+register_log "smime-milter log" "$W/milter.log" 40
+register_log "maillog" "$W/postfix/maillog" 30
+# shellcheck disable=SC2034 # the header delivered looks for (tests/lib/harness.sh)
+HARNESS_ID_HEADER=X-Test-Id
 
 # zoe is a correspondent outside; her certificate is not in cert-dir at first.
 ZOE=zoe@outside.example
@@ -43,9 +27,9 @@ GEN_CERTS_EXTRA="$ZOE" "$TESTS/gen-certs.sh" "$W/pki" >/dev/null
 rm -f "$W/pki/certs/$ZOE.crt"
 # mallory has a certificate from a CA we do not trust
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=mallory" \
-	-addext "subjectAltName=email:mallory@outside.example" \
-	-addext "keyUsage=critical,digitalSignature,keyEncipherment" \
-	-keyout "$W/mallory.key" -out "$W/mallory.crt" 2>/dev/null
+    -addext "subjectAltName=email:mallory@outside.example" \
+    -addext "keyUsage=critical,digitalSignature,keyEncipherment" \
+    -keyout "$W/mallory.key" -out "$W/mallory.crt" 2>/dev/null
 mkdir -m 0755 "$W/harvest"
 
 SMTPD_PORT=$(free_port)
@@ -61,67 +45,42 @@ internal-hosts  127.0.0.0/8 ::1
 sign            yes
 encrypt         yes
 CONF
-MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
-if ! out=$("$MILTER_BIN" -n -c "$W/smime-milter.conf" 2>&1); then notok "configuration accepted" "$out"; finish; fi
-sink_start "$W/sink" "$SINK_PORT" || { notok "sink started"; finish; }
-milter_start "$W/smime-milter.conf" "$W/milter.log" || { notok "smime-milter started"; finish; }
+out=$("$MILTER_BIN" -n -c "$W/smime-milter.conf" 2>&1) || setup_failed "configuration accepted" "$out"
+sink_start "$W/sink" "$SINK_PORT" || setup_failed "sink started"
+milter_start "$W/smime-milter.conf" "$W/milter.log" || setup_failed "smime-milter started"
 postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "inet:127.0.0.1:$MILTER_PORT" ||
-	{ notok "private Postfix started"; finish; }
+    setup_failed "private Postfix started"
 
-# send ID FROM TO FILE [external] : inject FILE (CRLF, dot-stuffed here)
-send() {
-	local id=$1 from=$2 to=$3 file=$4 extra=()
-	[ "${5:-}" = external ] && extra=(--xclient-addr "$HARNESS_EXTERNAL_ADDR")
-	"$PYTHON3" -c 'import re, sys
-d = open(sys.argv[1], "rb").read()
-if not d.endswith(b"\r\n"):
-    d += b"\r\n"
-open(sys.argv[2], "wb").write(re.sub(rb"(?m)^\.", b"..", d) + b".")' "$file" "$W/wire-$id"
-	swaks --server "127.0.0.1:$SMTPD_PORT" --from "$from" --to "$to" --data "@$W/wire-$id" \
-		--no-data-fixup --timeout 60 ${extra[@]+"${extra[@]}"} >"$W/swaks-$id.out" 2>&1
-}
-# delivered ID : the sink file whose headers carry X-Test-Id: ID (waits up to 30 s)
-delivered() {
-	local i f
-	for ((i = 0; i < 300; i++)); do
-		for f in "$W"/sink/msg-*.eml; do
-			[ -e "$f" ] && grep -q -m1 "^X-Test-Id: $1"$'\r'"\$" "$f" && { echo "$f"; return 0; }
-		done
-		sleep 0.1
-	done
-	return 1
-}
 crlf() { sed 's/$/\r/'; }
 
 # a signed message from zoe: detached multipart/signed made by OpenSSL
 make_signed() { # ID FROM SIGNER-KEY SIGNER-CERT [tamper]
-	local id=$1 from=$2 key=$3 cert=$4 inner="$W/inner-$1" sig="$W/sig-$1"
-	printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHi Alice, my certificate is attached by signing.\r\n' >"$inner"
-	openssl cms -sign -binary -md sha256 -signer "$cert" -inkey "$key" -certfile "$W/pki/ca/inter.crt" \
-		-in "$inner" -outform DER -out "$sig"
-	[ "${5:-}" = tamper ] && printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHi Alice, my certificate is attached by signinG.\r\n' >"$inner"
-	{
-		printf 'From: %s\r\nTo: alice@example.com\r\nSubject: signed %s\r\nX-Test-Id: %s\r\nMIME-Version: 1.0\r\n' "$from" "$id" "$id"
-		printf 'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="zz"\r\n\r\n'
-		printf -- '--zz\r\n'
-		cat "$inner"
-		printf '\r\n--zz\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-		openssl base64 -in "$sig" | crlf
-		printf -- '--zz--\r\n'
-	} >"$W/msg-$id.eml"
+    local id=$1 from=$2 key=$3 cert=$4 inner="$W/inner-$1" sig="$W/sig-$1"
+    printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHi Alice, my certificate is attached by signing.\r\n' >"$inner"
+    openssl cms -sign -binary -md sha256 -signer "$cert" -inkey "$key" -certfile "$W/pki/ca/inter.crt" \
+        -in "$inner" -outform DER -out "$sig"
+    [ "${5:-}" = tamper ] && printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHi Alice, my certificate is attached by signinG.\r\n' >"$inner"
+    {
+        printf 'From: %s\r\nTo: alice@example.com\r\nSubject: signed %s\r\nX-Test-Id: %s\r\nMIME-Version: 1.0\r\n' "$from" "$id" "$id"
+        printf 'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="zz"\r\n\r\n'
+        printf -- '--zz\r\n'
+        cat "$inner"
+        printf '\r\n--zz\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+        openssl base64 -in "$sig" | crlf
+        printf -- '--zz--\r\n'
+    } >"$W/msg-$id.eml"
 }
-body_of() { "$PYTHON3" -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.stdout.buffer.write(d.split(b"\r\n\r\n",1)[1])' "$1"; }
 
 reply() { # ID : alice writes to zoe
-	printf 'From: alice@example.com\r\nTo: %s\r\nSubject: reply %s\r\nX-Test-Id: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThanks Zoe, this one is encrypted.\r\n' "$ZOE" "$1" "$1" >"$W/msg-$1.eml"
+    printf 'From: alice@example.com\r\nTo: %s\r\nSubject: reply %s\r\nX-Test-Id: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nThanks Zoe, this one is encrypted.\r\n' "$ZOE" "$1" "$1" >"$W/msg-$1.eml"
 }
 
 # 1. before any harvest, alice cannot write to zoe encrypted: refused at RCPT
 reply before
-if ! send before alice@example.com "$ZOE" "$W/msg-before.eml" && grep -q '550 5.7.1' "$W/swaks-before.out"; then
-	ok "before harvesting, mail to $ZOE is refused with 550 5.7.1"
+if ! send before "$W/msg-before.eml" "$ZOE" && grep -q '550 5.7.1' "$W/swaks-before.out"; then
+    ok "before harvesting, mail to $ZOE is refused with 550 5.7.1"
 else
-	notok "before harvesting, mail to $ZOE is refused with 550 5.7.1" "$(cat "$W/swaks-before.out")"
+    notok "before harvesting, mail to $ZOE is refused with 550 5.7.1" "$(cat "$W/swaks-before.out")"
 fi
 
 # 2. refusals: corrupted signature, mismatched From:, untrusted signer, attachment named smime.p7s
@@ -129,43 +88,43 @@ make_signed tampered "$ZOE" "$W/pki/private/$ZOE.key" "$W/pki/private/$ZOE.crt" 
 make_signed mismatch "bob@partner.example" "$W/pki/private/$ZOE.key" "$W/pki/private/$ZOE.crt"
 make_signed untrusted "mallory@outside.example" "$W/mallory.key" "$W/mallory.crt"
 {
-	printf 'From: %s\r\nTo: alice@example.com\r\nSubject: not signed\r\nX-Test-Id: named\r\nMIME-Version: 1.0\r\n' "$ZOE"
-	printf 'Content-Type: multipart/mixed; boundary="mm"\r\n\r\n--mm\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n'
-	printf -- '--mm\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
-	openssl base64 -in "$W/sig-tampered" | crlf
-	printf -- '--mm--\r\n'
+    printf 'From: %s\r\nTo: alice@example.com\r\nSubject: not signed\r\nX-Test-Id: named\r\nMIME-Version: 1.0\r\n' "$ZOE"
+    printf 'Content-Type: multipart/mixed; boundary="mm"\r\n\r\n--mm\r\nContent-Type: text/plain\r\n\r\nsee attachment\r\n'
+    printf -- '--mm\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    openssl base64 -in "$W/sig-tampered" | crlf
+    printf -- '--mm--\r\n'
 } >"$W/msg-named.eml"
 for id in tampered mismatch untrusted named; do
-	from=$(sed -n 's/^From: \(.*\)\r$/\1/p' "$W/msg-$id.eml")
-	if send "$id" "$from" alice@example.com "$W/msg-$id.eml" external && f=$(delivered "$id") &&
-		cmp -s <(body_of "$W/msg-$id.eml") <(body_of "$f"); then
-		ok "$id: delivered unchanged"
-	else
-		notok "$id: delivered unchanged" "$(cat "$W/swaks-$id.out")"
-	fi
+    from=$(sed -n 's/^From: \(.*\)\r$/\1/p' "$W/msg-$id.eml")
+    if send --external --from "$from" "$id" "$W/msg-$id.eml" alice@example.com && f=$(first_delivered "$id") &&
+        cmp -s <(body_of "$W/msg-$id.eml") <(body_of "$f"); then
+        ok "$id: delivered unchanged"
+    else
+        notok "$id: delivered unchanged" "$(cat "$W/swaks-$id.out")"
+    fi
 done
 if [ -z "$(ls -A "$W/harvest")" ]; then ok "nothing harvested from the four bad messages"
 else notok "nothing harvested from the four bad messages" "$(ls -l "$W/harvest")"; fi
 for why in "signature does not verify" "does not name the From: address bob@partner.example" \
-	"not an S/MIME signed message"; do
-	if grep -q "not harvested: .*$why" "$W/milter.log"; then ok "logged: not harvested: ...$why"
-	else notok "logged: not harvested: ...$why"; fi
+    "not an S/MIME signed message"; do
+    if grep -q "not harvested: .*$why" "$W/milter.log"; then ok "logged: not harvested: ...$why"
+    else notok "logged: not harvested: ...$why"; fi
 done
 
 # 3. a good signed message from zoe: passes unchanged, her certificate is stored
 make_signed good "$ZOE" "$W/pki/private/$ZOE.key" "$W/pki/private/$ZOE.crt"
-if send good "$ZOE" alice@example.com "$W/msg-good.eml" external && f=$(delivered good) &&
-	cmp -s <(body_of "$W/msg-good.eml") <(body_of "$f"); then
-	ok "signed mail from outside is delivered unchanged"
+if send --external --from "$ZOE" good "$W/msg-good.eml" alice@example.com && f=$(first_delivered good) &&
+    cmp -s <(body_of "$W/msg-good.eml") <(body_of "$f"); then
+    ok "signed mail from outside is delivered unchanged"
 else
-	notok "signed mail from outside is delivered unchanged" "$(cat "$W/swaks-good.out")"
+    notok "signed mail from outside is delivered unchanged" "$(cat "$W/swaks-good.out")"
 fi
 if [ -f "$W/harvest/$ZOE.crt" ] &&
-	[ "$(openssl x509 -in "$W/harvest/$ZOE.crt" -noout -fingerprint -sha256)" = \
-	  "$(openssl x509 -in "$W/pki/private/$ZOE.crt" -noout -fingerprint -sha256)" ]; then
-	ok "zoe's certificate is stored as harvest-dir/$ZOE.crt"
+    [ "$(openssl x509 -in "$W/harvest/$ZOE.crt" -noout -fingerprint -sha256)" = \
+      "$(openssl x509 -in "$W/pki/private/$ZOE.crt" -noout -fingerprint -sha256)" ]; then
+    ok "zoe's certificate is stored as harvest-dir/$ZOE.crt"
 else
-	notok "zoe's certificate is stored as harvest-dir/$ZOE.crt" "$(ls -l "$W/harvest"; grep harvest "$W/milter.log" || true)"
+    notok "zoe's certificate is stored as harvest-dir/$ZOE.crt" "$(ls -l "$W/harvest"; grep harvest "$W/milter.log" || true)"
 fi
 if grep -q "harvested the certificate of <$ZOE>" "$W/milter.log"; then ok "harvest logged"; else notok "harvest logged"; fi
 
@@ -173,16 +132,13 @@ if grep -q "harvested the certificate of <$ZOE>" "$W/milter.log"; then ok "harve
 reply after
 expected="$W/expected-after"
 printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nThanks Zoe, this one is encrypted.\r\n' >"$expected"
-if send after alice@example.com "$ZOE" "$W/msg-after.eml" && f=$(delivered after); then
-	ok "after harvesting, mail to $ZOE is accepted and delivered"
-	if out=$("$TESTS/judges.sh" "$f" "$ZOE" "$W/pki" "$expected" "$W/judges" 2>&1); then
-		ok "the reply is encrypted for zoe: OpenSSL, gpgsm and NSS decrypt, verify alice, content exact"
-	else
-		notok "the reply is encrypted for zoe: OpenSSL, gpgsm and NSS decrypt, verify alice, content exact" "$out"
-	fi
-	if grep -q "Thanks Zoe" "$f"; then notok "the reply's text is not in clear in what was delivered"
-	else ok "the reply's text is not in clear in what was delivered"; fi
+if send after "$W/msg-after.eml" "$ZOE" && f=$(first_delivered after); then
+    ok "after harvesting, mail to $ZOE is accepted and delivered"
+    judge "the reply is encrypted for zoe: OpenSSL, gpgsm and NSS decrypt, verify alice, content exact" \
+        "$f" "$ZOE" "$expected"
+    if grep -q "Thanks Zoe" "$f"; then notok "the reply's text is not in clear in what was delivered"
+    else ok "the reply's text is not in clear in what was delivered"; fi
 else
-	notok "after harvesting, mail to $ZOE is accepted and delivered" "$(cat "$W/swaks-after.out")"
+    notok "after harvesting, mail to $ZOE is accepted and delivered" "$(cat "$W/swaks-after.out")"
 fi
 finish

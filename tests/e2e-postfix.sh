@@ -9,49 +9,15 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
-
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
 harness_need swaks openssl opendkim opendkim-genkey postconf cmp md5sum
-if [ "$(id -u)" -ne 0 ]; then
-    echo "e2e: run as root (a private Postfix instance is started)" >&2
-    exit 1
-fi
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-e2e.XXXXXX")
-chmod 0755 "$W"
-if [ "${E2E_KEEP:-0}" = 1 ]; then
-    harness_on_exit echo "e2e: work directory kept: $W"
-else
-    harness_on_exit rm -rf "$W"
-fi
-
-PASSED=0
-FAILED=0
-N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-    N=$((N + 1))
-    FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
-# check DESCRIPTION CMD... : runs CMD, ok when it succeeds; its output is shown on failure
-check() {
-    local desc=$1 out
-    shift
-    if out=$("$@" 2>&1); then ok "$desc"; else notok "$desc" "$out"; fi
-}
-
-dump_logs() {
-    echo "# ---- Postfix maillog ($W/postfix/maillog)"
-    sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 80 || true
-    echo "# ---- smime-milter log"
-    sed 's/^/# /' "$W/milter.log" 2>/dev/null | tail -n 80 || true
-    echo "# ---- OpenDKIM log"
-    sed 's/^/# /' "$W/opendkim/opendkim.log" 2>/dev/null | tail -n 20 || true
-}
+harness_need_root
+harness_built "$MILTER_BIN"
+harness_workdir smime-e2e E2E_KEEP
+register_log "Postfix maillog" "$W/postfix/maillog" 80
+register_log "smime-milter log" "$W/milter.log" 80
+register_log "OpenDKIM log" "$W/opendkim/opendkim.log" 20
 
 sys_maincf_sum=$(md5sum /etc/postfix/main.cf 2>/dev/null || echo none)
 
@@ -74,17 +40,8 @@ encrypt         yes
 on-error        tempfail
 EOF
 
-# a setup failure is reported like any other failed check, with the logs
-setup_failed() {
-    notok "setup: $1"
-    echo "$PASSED passed, $FAILED failed"
-    dump_logs
-    exit 1
-}
 check "judges reject changed content, a bad signature, a wrong signer (judges.sh --self-test)" \
     "$TESTS/judges.sh" --self-test "$W/judges-self-test"
-MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
-[ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first or set SMIME_MILTER)"
 check "smime-milter -n accepts the test configuration" "$MILTER_BIN" -n -c "$W/smime-milter.conf"
 sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
 opendkim_start "$W/opendkim" "$DKIM_PORT" example.com e2e >/dev/null || setup_failed "OpenDKIM did not start"
@@ -94,154 +51,37 @@ postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" \
 echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER_PORT, opendkim :$DKIM_PORT"
 
 # ---------------------------------------------------------------------------------------------
-# Helpers
-
-# send ID MESSAGE TO [wire] : inject MESSAGE from alice to TO (comma separated); swaks output in
-# $W/swaks-ID.out. swaks would append an empty line to a message that ends in CRLF, so the DATA
-# is prepared here (dot-stuffed, final dot without its CRLF, which swaks --no-data-fixup always
-# appends); with "wire", MESSAGE is already in that form and is sent as it is.
-send() {
-    local id=$1 data=$2 to=$3 mode=${4:-} rc=0 extra=()
-    if [ "$mode" = external ]; then
-        extra=(--xclient-addr "$HARNESS_EXTERNAL_ADDR")
-        mode=""
-    fi
-    if [ "$mode" != wire ]; then
-        "$PYTHON3" -c 'import re, sys
-d = open(sys.argv[1], "rb").read()
-if not d.endswith(b"\r\n"):
-    d += b"\r\n"
-d = re.sub(rb"(?m)^\.", b"..", d)
-open(sys.argv[2], "wb").write(d + b".")' "$data" "$W/wire-$id"
-        data=$W/wire-$id
-    fi
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to "$to" \
-        --data "@$data" --no-data-fixup --timeout 60 ${extra[@]+"${extra[@]}"} >"$W/swaks-$id.out" 2>&1 || rc=$?
-    return $rc
-}
-
-# delivered ID : the sink files carrying "X-E2E-Id: ID" in their header
-delivered() {
-    local f
-    for f in "$SINK"/msg-*.eml; do
-        [ -e "$f" ] || continue
-        if "$PYTHON3" -c 'import sys
-h = open(sys.argv[1], "rb").read().split(b"\r\n\r\n", 1)[0]
-sys.exit(0 if (b"\r\nX-E2E-Id: " + sys.argv[2].encode() + b"\r\n") in b"\r\n" + h + b"\r\n" else 1)' \
-                "$f" "$1"; then
-            echo "$f"
-        fi
-    done
-}
-
-# wait_delivered ID [SECONDS] : wait until a message with ID is in the sink
-wait_delivered() {
-    local i
-    for ((i = 0; i < ${2:-30} * 10; i++)); do
-        [ -n "$(delivered "$1")" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# expected_inner DATAFILE OUT : the injected message's Content-* header lines (as written,
-# folded lines included) + CRLF + body, all with CRLF line ends
-expected_inner() {
-    "$PYTHON3" - "$1" "$2" <<'PY'
-import re, sys
-data = open(sys.argv[1], "rb").read()
-data = re.sub(rb"\r?\n", b"\r\n", data)
-head, body = data.split(b"\r\n\r\n", 1)
-lines, keep = head.split(b"\r\n"), []
-take = False
-for l in lines:
-    if l[:1] in (b" ", b"\t"):
-        if take:
-            keep.append(l)
-        continue
-    take = l.split(b":", 1)[0].strip().lower().startswith(b"content-")
-    if take:
-        keep.append(l)
-open(sys.argv[2], "wb").write(b"".join(k + b"\r\n" for k in keep) + b"\r\n" + body)
-PY
-}
-
-# body_of FILE OUT : bytes after the first CRLF CRLF (LF LF for LF-only files)
-body_of() {
-    "$PYTHON3" - "$1" "$2" <<'PY'
-import sys
-d = open(sys.argv[1], "rb").read()
-i = d.find(b"\r\n\r\n")
-b = d[i + 4:] if i >= 0 else d[d.find(b"\n\n") + 2:]
-open(sys.argv[2], "wb").write(b)
-PY
-}
-
-# header_value FILE NAME : unfolded values of a header field, one a line
-header_value() {
-    "$PYTHON3" - "$1" "$2" <<'PY'
-import re, sys
-h = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
-h = re.sub(rb"\n[ \t]+", b" ", h)
-for l in h.split(b"\n"):
-    k, s, v = l.partition(b":")
-    if s and k.strip().lower() == sys.argv[2].lower().encode():
-        print(v.strip().decode("utf-8", "replace"))
-PY
-}
+# Functions of this suite (send, delivered, wait_delivered, expected_inner, body_of and
+# header_value are in tests/lib/harness.sh)
 
 rcpts_of() { sort "${1%.eml}.rcpt" | tr '\n' ' ' | sed 's/ $//'; }
 
-judge() { # FILE RCPT EXPECTED NAME
-    local out
-    if out=$("$TESTS/judges.sh" "$1" "$2" "$W/pki" "$3" "$W/judges-$4-$2" 2>&1); then
-        ok "$4: OpenSSL, gpgsm and NSS cmsutil decrypt for $2, verify alice's signature, content exact"
-    else
-        notok "$4: OpenSSL, gpgsm and NSS cmsutil decrypt for $2, verify alice's signature, content exact" "$out"
-    fi
-}
-
-dkim_check() { # FILE NAME
-    local out
-    if out=$(dkim_verify "$1" "$W/opendkim" 2>&1); then
-        ok "$2: OpenDKIM's signature (made after the rewrite) verifies with python3-dkim"
-    else
-        notok "$2: OpenDKIM's signature (made after the rewrite) verifies with python3-dkim" "$out"
-    fi
-}
-
-outside_headers_check() { # FILE NAME : non-Content headers stay outside, untouched
+# outside_headers FILE NAME : non-Content headers stay outside, untouched
+outside_headers() {
     local f=$1 name=$2 miss=""
     [ "$(header_value "$f" Subject)" = "e2e $name" ] || miss="$miss Subject"
     [ "$(header_value "$f" From)" = "Alice <alice@example.com>" ] || miss="$miss From"
     [ "$(header_value "$f" X-E2E-Id)" = "$name" ] || miss="$miss X-E2E-Id"
     [ -n "$(header_value "$f" To)" ] || miss="$miss To"
-    if [ -z "$miss" ]; then
-        ok "$name: From, To, Subject and X- headers stay outside unchanged"
-    else
-        notok "$name: From, To, Subject and X- headers stay outside unchanged" "changed or missing:$miss"
-    fi
+    [ -z "$miss" ] || { echo "changed or missing:$miss"; return 1; }
 }
 
 # one_delivery ID "RCPTS" : exactly one message with ID, delivered to exactly RCPTS (sorted,
-# space separated); sets DELIVERED to its file
+# space separated); DELIVERED: its file when there is exactly one, else empty
 one_delivery() {
     local id=$1 want=$2 files n got
+    DELIVERED=""
     wait_delivered "$id" 30 || true
     sleep 0.5 # let any duplicate arrive
     files=$(delivered "$id")
     n=$(printf '%s' "$files" | grep -c . || true)
-    DELIVERED=$(printf '%s\n' "$files" | head -n 1)
     if [ "$n" -ne 1 ]; then
-        notok "$id: delivered exactly once to $want" "$n deliveries; swaks said: $(tail -n 5 "$W/swaks-$id.out")"
+        echo "$n deliveries; swaks said: $(tail -n 5 "$W/swaks-$id.out")"
         return 1
     fi
+    DELIVERED=$files
     got=$(rcpts_of "$DELIVERED")
-    if [ "$got" = "$want" ]; then
-        ok "$id: delivered exactly once to $want"
-    else
-        notok "$id: delivered exactly once to $want" "envelope recipients: $got"
-    fi
+    [ "$got" = "$want" ] || { echo "envelope recipients: $got"; return 1; }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -333,11 +173,15 @@ if send utf8 "$C/utf8.eml" "bob@partner.example,carol@partner.example"; then
 else
     notok "utf8: accepted by Postfix for bob and carol" "$(tail -n 8 "$W/swaks-utf8.out")"
 fi
-if one_delivery utf8 "bob@partner.example carol@partner.example"; then
-    outside_headers_check "$DELIVERED" utf8
-    judge "$DELIVERED" bob@partner.example "$W/utf8.inner" utf8
-    judge "$DELIVERED" carol@partner.example "$W/utf8.inner" utf8
-    dkim_check "$DELIVERED" utf8
+check "utf8: delivered exactly once to bob@partner.example carol@partner.example" one_delivery utf8 "bob@partner.example carol@partner.example"
+if [ -n "$DELIVERED" ]; then
+    check "utf8: From, To, Subject and X- headers stay outside unchanged" outside_headers "$DELIVERED" utf8
+    judge "utf8: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+        "$DELIVERED" bob@partner.example "$W/utf8.inner"
+    judge "utf8: OpenSSL, gpgsm and NSS cmsutil decrypt for carol@partner.example, verify alice's signature, content exact" \
+        "$DELIVERED" carol@partner.example "$W/utf8.inner"
+    check "utf8: OpenDKIM's signature (made after the rewrite) verifies with python3-dkim" \
+        dkim_verify "$DELIVERED" "$W/opendkim"
     cp "$DELIVERED" "$W/delivered-utf8.eml"
 fi
 
@@ -349,23 +193,29 @@ if send mixed "$C/mixed.eml" bob@partner.example; then
 else
     notok "mixed: accepted by Postfix" "$(tail -n 8 "$W/swaks-mixed.out")"
 fi
-if one_delivery mixed "bob@partner.example"; then
-    outside_headers_check "$DELIVERED" mixed
-    judge "$DELIVERED" bob@partner.example "$W/mixed.inner" mixed
-    dkim_check "$DELIVERED" mixed
+check "mixed: delivered exactly once to bob@partner.example" one_delivery mixed "bob@partner.example"
+if [ -n "$DELIVERED" ]; then
+    check "mixed: From, To, Subject and X- headers stay outside unchanged" outside_headers "$DELIVERED" mixed
+    judge "mixed: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+        "$DELIVERED" bob@partner.example "$W/mixed.inner"
+    check "mixed: OpenDKIM's signature (made after the rewrite) verifies with python3-dkim" \
+        dkim_verify "$DELIVERED" "$W/opendkim"
 fi
 
 # e: LF-only lines
 echo "# e. LF-only line ends"
 expected_inner "$C/lfonly.meant" "$W/lfonly.inner"
-if send lfonly "$C/lfonly.eml" carol@partner.example wire; then
+if send --wire lfonly "$C/lfonly.eml" carol@partner.example; then
     ok "lfonly: accepted by Postfix"
 else
     notok "lfonly: accepted by Postfix" "$(tail -n 8 "$W/swaks-lfonly.out")"
 fi
-if one_delivery lfonly "carol@partner.example"; then
-    judge "$DELIVERED" carol@partner.example "$W/lfonly.inner" lfonly
-    dkim_check "$DELIVERED" lfonly
+check "lfonly: delivered exactly once to carol@partner.example" one_delivery lfonly "carol@partner.example"
+if [ -n "$DELIVERED" ]; then
+    judge "lfonly: OpenSSL, gpgsm and NSS cmsutil decrypt for carol@partner.example, verify alice's signature, content exact" \
+        "$DELIVERED" carol@partner.example "$W/lfonly.inner"
+    check "lfonly: OpenDKIM's signature (made after the rewrite) verifies with python3-dkim" \
+        dkim_verify "$DELIVERED" "$W/opendkim"
 fi
 
 # c: recipient without certificate
@@ -387,9 +237,11 @@ else
     notok "partial: dave refused with 550 5.7.1 at RCPT, message queued for bob (swaks exit $rc)" \
         "$(tail -n 14 "$W/swaks-partial.out")"
 fi
-if one_delivery partial "bob@partner.example"; then
+check "partial: delivered exactly once to bob@partner.example" one_delivery partial "bob@partner.example"
+if [ -n "$DELIVERED" ]; then
     expected_inner "$C/partial.eml" "$W/partial.inner"
-    judge "$DELIVERED" bob@partner.example "$W/partial.inner" partial
+    judge "partial: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+        "$DELIVERED" bob@partner.example "$W/partial.inner"
 fi
 
 # Bcc recipients are envelope recipients: encrypted for them too
@@ -400,18 +252,21 @@ if send bcc "$C/bcc.eml" "bob@partner.example,carol@partner.example"; then
 else
     notok "bcc: accepted by Postfix" "$(tail -n 8 "$W/swaks-bcc.out")"
 fi
-if one_delivery bcc "bob@partner.example carol@partner.example"; then
-    judge "$DELIVERED" carol@partner.example "$W/bcc.inner" bcc
+check "bcc: delivered exactly once to bob@partner.example carol@partner.example" one_delivery bcc "bob@partner.example carol@partner.example"
+if [ -n "$DELIVERED" ]; then
+    judge "bcc: OpenSSL, gpgsm and NSS cmsutil decrypt for carol@partner.example, verify alice's signature, content exact" \
+        "$DELIVERED" carol@partner.example "$W/bcc.inner"
 fi
 
 # mail from outside internal-hosts passes untouched
 echo "# client outside internal-hosts (XCLIENT ADDR=$HARNESS_EXTERNAL_ADDR)"
-if send external "$C/external.eml" bob@partner.example external; then
+if send --external external "$C/external.eml" bob@partner.example; then
     ok "external: accepted by Postfix"
 else
     notok "external: accepted by Postfix" "$(tail -n 8 "$W/swaks-external.out")"
 fi
-if one_delivery external "bob@partner.example"; then
+check "external: delivered exactly once to bob@partner.example" one_delivery external "bob@partner.example"
+if [ -n "$DELIVERED" ]; then
     body_of "$C/external.eml" "$W/external.body.sent"
     body_of "$DELIVERED" "$W/external.body.got"
     check "external: body passes byte for byte unchanged" cmp "$W/external.body.sent" "$W/external.body.got"
@@ -429,7 +284,8 @@ if send already "$C/already.eml" bob@partner.example; then
 else
     notok "already: accepted by Postfix" "$(tail -n 8 "$W/swaks-already.out")"
 fi
-if one_delivery already "bob@partner.example"; then
+check "already: delivered exactly once to bob@partner.example" one_delivery already "bob@partner.example"
+if [ -n "$DELIVERED" ]; then
     body_of "$C/already.eml" "$W/already.body.sent"
     body_of "$DELIVERED" "$W/already.body.got"
     check "already: body passes byte for byte unchanged" cmp "$W/already.body.sent" "$W/already.body.got"
@@ -467,9 +323,4 @@ else
     ok "no fatal or panic in the Postfix log"
 fi
 
-echo "$PASSED passed, $FAILED failed"
-if [ "$FAILED" -gt 0 ]; then
-    dump_logs
-    exit 1
-fi
-exit 0
+finish

@@ -21,39 +21,12 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
-
-PASSED=0
-FAILED=0
-N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-    N=$((N + 1))
-    FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
-
-if ! harness_need swaks openssl postconf pgrep; then
-    notok "setup: tools present"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
-fi
-if [ "$(id -u)" -ne 0 ]; then
-    notok "setup: run as root (a private Postfix instance is started)"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
-fi
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-reload.XXXXXX")
-chmod 0755 "$W"
-if [ "${E2E_KEEP:-0}" = 1 ]; then
-    harness_on_exit echo "e2e-reload: work directory kept: $W"
-else
-    harness_on_exit rm -rf "$W"
-fi
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
+harness_need swaks openssl postconf pgrep
+harness_need_root
+harness_built "$MILTER_BIN"
+harness_workdir smime-reload E2E_KEEP
 
 MESSAGES=${RELOAD_MESSAGES:-40}
 BATCH=4          # messages in flight at once
@@ -64,21 +37,10 @@ PIDFILE=$W/run/smime-milter.pid
 LOG=$W/milter.log
 BOB=bob@partner.example
 
-dump_logs() {
-    echo "# ---- smime-milter log"
-    sed 's/^/# /' "$LOG" 2>/dev/null | tail -n 60 || true
-    echo "# ---- Postfix maillog"
-    sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 40 || true
-}
-setup_failed() {
-    notok "setup: $1"
-    echo "$PASSED passed, $FAILED failed"
-    dump_logs
-    exit 1
-}
+register_log "smime-milter log" "$LOG" 60
+register_log "Postfix maillog" "$W/postfix/maillog" 40
 
 # milter processes this script saw (in $W/children), stopped on exit whatever happens (by pid)
-# shellcheck disable=SC2317 # called from the exit trap (harness_cleanup)
 stop_children() {
     local p
     [ -r "$W/children" ] || return 0
@@ -115,8 +77,6 @@ write_conf() { # CIPHER [BROKEN-LINE]
 }
 write_conf aes-256-cbc
 
-MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
-[ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first or set SMIME_MILTER)"
 out=$("$MILTER_BIN" -n -c "$CONF" 2>&1) || setup_failed "smime-milter -n refuses the configuration: $out"
 sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
 milter_start "$CONF" "$LOG" || setup_failed "smime-milter did not start"
@@ -158,12 +118,10 @@ make_message() { # ID -> $W/msg/ID.wire (DATA as swaks --no-data-fixup sends it)
         "$BOB" "$id" "$id" "$id" "$id" "$(marker "$id")" >"$W/msg/$id.wire"
 }
 
-# send ID: one SMTP transaction; status in $W/msg/ID.status: "accepted", "tempfail" or "failed"
-send() {
-    local id=$1 out
-    out=$W/msg/$1.swaks.$(date +%s%N)
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to "$BOB" \
-        --data "@$W/msg/$id.wire" --no-data-fixup --timeout 60 >"$out" 2>&1 || true
+# send_once ID: one SMTP transaction; status in $W/msg/ID.status: "accepted", "tempfail" or "failed"
+send_once() {
+    local id=$1 out=$W/swaks-$1.out
+    send --wire "$id" "$W/msg/$id.wire" "$BOB" || true
     cp "$out" "$W/msg/$id.swaks"
     if grep -qE '^<- +250 .*queued as' "$out"; then
         echo accepted >"$W/msg/$id.status"
@@ -178,7 +136,7 @@ send() {
 send_until_accepted() {
     local id=$1 i
     for ((i = 1; i <= RETRIES; i++)); do
-        send "$id"
+        send_once "$id"
         echo "$i" >"$W/msg/$id.tries"
         case $(cat "$W/msg/$id.status") in
             accepted | failed) return 0 ;;
@@ -187,12 +145,14 @@ send_until_accepted() {
     done
 }
 
-sig() { # SIGNAL PID WHAT
+# sig SIGNAL PID WHAT; a signal that finds no process is a failed check (made at the end)
+SIG_LOST=()
+sig() {
     if kill -"$1" "$2" 2>/dev/null; then
         echo "# sent SIG$1 to $3 ($2)"
         SIGNALS=$((SIGNALS + 1))
     else
-        notok "SIG$1 to $3 ($2): no such process"
+        SIG_LOST+=("SIG$1 to $3 ($2): no such process")
     fi
 }
 
@@ -509,10 +469,5 @@ if grep -qE '(panic|fatal):' "$W/postfix/maillog"; then
 else
     ok "no fatal or panic in the Postfix log"
 fi
-
-echo "$PASSED passed, $FAILED failed"
-if [ "$FAILED" -gt 0 ]; then
-    dump_logs
-    exit 1
-fi
-exit 0
+for lost in ${SIG_LOST[@]+"${SIG_LOST[@]}"}; do notok "$lost"; done
+finish

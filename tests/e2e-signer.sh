@@ -11,32 +11,16 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-# shellcheck source=tests/lib/pki.sh
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
+# shellcheck source=lib/pki.sh
 . "$TESTS/lib/pki.sh"
-harness_trap
 harness_need swaks openssl postconf
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-signer.XXXXXX")
-chmod 0755 "$W"
-harness_on_exit rm -rf "$W"
-
-PASSED=0 FAILED=0 N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-    N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
-finish() { echo "$PASSED passed, $FAILED failed"; [ "$FAILED" = 0 ]; exit; }
-setup_failed() {
-    notok "setup: $1"
-    sed 's/^/# /' "$W/milter.log" 2>/dev/null | tail -n 30 || true
-    sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 30 || true
-    finish
-}
-MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
-TOOL_BIN=${SMIME_TOOL:-$HARNESS_ROOT/tools/smime-tool}
+harness_need_root
+harness_built "$MILTER_BIN" "$TOOL_BIN"
+harness_workdir smime-signer
+register_log "smime-milter log" "$W/milter.log" 30
+register_log "Postfix maillog" "$W/postfix/maillog" 30
 
 # ---------------------------------------------------------------------------------------------
 echo "# setting up in $W"
@@ -141,51 +125,39 @@ message() {
         "$1" "$2" "$2" "$1" >"$W/msg-$2.eml"
     printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nFrom %s, signed or not.\r\n' "$1" >"$W/msg-$2.inner"
 }
-send() { # FROM ID : swaks output in $W/swaks-ID.out; the DATA as it is (no line needs stuffing)
+# send_from FROM ID : the message FROM ID to bob; swaks output in $W/swaks-ID.out
+send_from() {
     message "$1" "$2"
-    { cat "$W/msg-$2.eml"; printf '.'; } >"$W/wire-$2"
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from "$1" --to bob@partner.example \
-        --data "@$W/wire-$2" --no-data-fixup --timeout 60 >"$W/swaks-$2.out" 2>&1 || true
-}
-delivered() { grep -l "^X-E2E-Id: $1" "$SINK"/msg-*.eml 2>/dev/null | head -n 1 || true; }
-wait_delivered() { # ID
-    local i
-    for ((i = 0; i < 300; i++)); do [ -n "$(delivered "$1")" ] && return 0; sleep 0.1; done
-    return 1
+    send --from "$1" "$2" "$W/msg-$2.eml" bob@partner.example || true
 }
 
 # refused FROM ID CODE REASON : DATA refused with CODE, nothing delivered, the log gives REASON
 refused() {
     local from=$1 id=$2 code=$3 reason=$4 line
-    send "$from" "$id"
+    send_from "$from" "$id"
     line="no S/MIME signing key for <$from>: $reason"
-    if grep -q "^<\*\* *$code" "$W/swaks-$id.out" && [ -z "$(delivered "$id")" ] &&
-        grep -qF -- "$line" "$W/milter.log"; then
-        ok "$id: $code, nothing delivered, logged: $reason"
-    else
-        notok "$id: $code, nothing delivered, logged: $reason" \
-            "$(grep '^<\*\*' "$W/swaks-$id.out" | tail -n 2)"$'\n'"$(grep -F "<$from>" "$W/milter.log" | tail -n 3)"
-    fi
+    grep -q "^<\*\* *$code" "$W/swaks-$id.out" && [ -z "$(delivered "$id")" ] &&
+        grep -qF -- "$line" "$W/milter.log" && return 0
+    grep '^<\*\*' "$W/swaks-$id.out" | tail -n 2
+    grep -F "<$from>" "$W/milter.log" | tail -n 3
+    return 1
 }
 
 echo "# signers that may not sign"
-refused expired@example.com expired "451 4.7.0" \
-    "$K/expired@example.com.pem: signing certificate expired on 2020-01-31"
-refused future@example.com future "451 4.7.0" \
-    "$K/future@example.com.pem: signing certificate not valid before 2030-01-01"
-refused webonly@example.com webonly "550 5.7.0" \
-    "$K/webonly@example.com.pem: signing certificate does not allow emailProtection"
-refused other@example.com other "451 4.7.0" \
-    "$K/other@example.com.pem: signing certificate does not name <other@example.com>"
-refused stranger@example.com stranger "451 4.7.0" \
-    "$K/stranger@example.com.pem: signing certificate is not trusted: self-signed certificate"
-refused mismatch@example.com mismatch "451 4.7.0" \
-    "no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt"
+for r in "expired|451 4.7.0|$K/expired@example.com.pem: signing certificate expired on 2020-01-31" \
+    "future|451 4.7.0|$K/future@example.com.pem: signing certificate not valid before 2030-01-01" \
+    "webonly|550 5.7.0|$K/webonly@example.com.pem: signing certificate does not allow emailProtection" \
+    "other|451 4.7.0|$K/other@example.com.pem: signing certificate does not name <other@example.com>" \
+    "stranger|451 4.7.0|$K/stranger@example.com.pem: signing certificate is not trusted: self-signed certificate" \
+    "mismatch|451 4.7.0|no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt"; do
+    id=${r%%|*} code=${r#*|} code=${code%%|*} reason=${r#*|*|}
+    check "$id: $code, nothing delivered, logged: $reason" refused "$id@example.com" "$id" "$code" "$reason"
+done
 
 echo "# missing-key unsigned: sent encrypted, without a signature"
-send unsigned@example.com unsigned
+send_from unsigned@example.com unsigned
 if wait_delivered unsigned; then
-    f=$(delivered unsigned)
+    f=$(delivered unsigned | head -n 1)
     if openssl cms -decrypt -recip "$P/private/bob@partner.example.crt" \
         -inkey "$P/private/bob@partner.example.key" -in "$f" -out "$W/unsigned.dec" 2>"$W/unsigned.err" &&
         cmp -s "$W/unsigned.dec" "$W/msg-unsigned.inner" &&
@@ -203,28 +175,26 @@ fi
 echo "# valid signers in the same run"
 for s in alice@example.com:alice role@example.com:role; do
     from=${s%%:*} id=${s#*:}
-    send "$from" "$id"
+    send_from "$from" "$id"
     if ! wait_delivered "$id"; then
         notok "$id: delivered" "$(tail -n 5 "$W/swaks-$id.out")"
         continue
     fi
-    if out=$(JUDGE_SIGNER=alice@example.com "$TESTS/judges.sh" "$(delivered "$id")" bob@partner.example \
-        "$P" "$W/msg-$id.inner" "$W/judges-$id" 2>&1); then
-        ok "$id ($from): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's certificate, content exact"
-    else
-        notok "$id ($from): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's certificate, content exact" "$out"
-    fi
+    JUDGE_SIGNER=alice@example.com judge \
+        "$id ($from): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's certificate, content exact" \
+        "$(delivered "$id" | head -n 1)" bob@partner.example "$W/msg-$id.inner"
 done
 
 # ---------------------------------------------------------------------------------------------
 echo "# smime-tool refuses the same signers (exit 1, the reason)"
-tool_refuses() { # FROM REASON
+tool_refuses() { # FROM REASON : smime-tool send exits 1 with exactly REASON on stderr
     local rc=0 out
     message "$1" "tool-$1"
     out=$(cd "$W" && "$TOOL_BIN" send "msg-tool-$1.eml" --sign --encrypt --key-dir "$K" \
         --cert-dir "$P/certs" --ca-file "$P/ca/chain.pem" 2>&1 >/dev/null) || rc=$?
-    if [ "$rc" = 1 ] && [ "$out" = "$2" ]; then ok "smime-tool, $1: exit 1: $2"
-    else notok "smime-tool, $1: exit 1: $2" "exit $rc: $out"; fi
+    [ "$rc" = 1 ] && [ "$out" = "$2" ] && return 0
+    echo "exit $rc: $out"
+    return 1
 }
 for a in expired future webonly other stranger; do
     case $a in
@@ -234,11 +204,11 @@ for a in expired future webonly other stranger; do
         other) why="signing certificate does not name <other@example.com>" ;;
         stranger) why="signing certificate is not trusted: self-signed certificate" ;;
     esac
-    tool_refuses "$a@example.com" \
-        "Sender key for $a@example.com cannot be used: $K/$a@example.com.pem: $why - stopping"
+    why="Sender key for $a@example.com cannot be used: $K/$a@example.com.pem: $why - stopping"
+    check "smime-tool, $a@example.com: exit 1: $why" tool_refuses "$a@example.com" "$why"
 done
-tool_refuses mismatch@example.com \
-    "Sender key for mismatch@example.com cannot be used: no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt - stopping"
+why="Sender key for mismatch@example.com cannot be used: no certificate matching the private key in $K/mismatch@example.com.pem or $K/mismatch@example.com.crt - stopping"
+check "smime-tool, mismatch@example.com: exit 1: $why" tool_refuses mismatch@example.com "$why"
 rc=0
 message alice@example.com tool-alice
 (cd "$W" && "$TOOL_BIN" send msg-tool-alice.eml --sign-detached --encrypt --key-dir "$K" \

@@ -22,31 +22,21 @@ set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$TESTS/.." && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
 
 FULL=0
 [ "${1:-}" = --full ] && FULL=1
 harness_need swaks openssl postconf
-if [ "$(id -u)" -ne 0 ]; then
-    echo "interop: run as root (a private Postfix instance is started)" >&2
-    exit 1
-fi
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-interop.XXXXXX")
-chmod 0755 "$W"
-if [ "${INTEROP_KEEP:-0}" = 1 ]; then
-    harness_on_exit echo "interop: work directory kept: $W"
-else
-    harness_on_exit rm -rf "$W"
-fi
-MILTER_BIN=${SMIME_MILTER:-$TOP/milter/smime-milter}
+harness_need_root
+harness_built "$MILTER_BIN"
+harness_workdir smime-interop INTEROP_KEEP
 export SMIME_MILTER=$MILTER_BIN
+register_log "last milter log lines" "$W/milter-*.log" 20
+register_log "Postfix maillog" "$W/postfix/maillog" 20
+# shellcheck disable=SC2034 # the header delivered looks for (tests/lib/harness.sh)
+HARNESS_ID_HEADER=X-Interop-Id
 
-PASSED=0
-FAILED=0
-UNSUPPORTED=0
-N=0
 RESULTS=$W/results.tsv
 : >"$RESULTS"
 
@@ -119,36 +109,18 @@ SOCK=$W/run/milter.sock
 mkdir -p "$W/run"
 chmod 0755 "$W/run"
 SINK=$W/sink
-sink_start "$SINK" "$SINK_PORT" || { echo "not ok - SMTP sink did not start"; echo "0 passed, 1 failed"; exit 1; }
+sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
 postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "unix:$SOCK" ||
-    { echo "not ok - private Postfix did not start"; echo "0 passed, 1 failed"; exit 1; }
+    setup_failed "private Postfix did not start"
 
-# send ID FILE FROM TO : inject FILE (dot-stuffed here; lfonly goes as bare-LF wire data)
-send() {
+# send_corpus ID FILE FROM TO : FILE with @ID@ replaced by ID (in $W/sent-ID.eml) through swaks
+# (lfonly, with bare LF lines, keeps them)
+send_corpus() {
     local id=$1 file=$2 from=$3 to=$4
-    "$PYTHON3" -c 'import re, sys
-d = open(sys.argv[1], "rb").read().replace(b"@ID@", sys.argv[3].encode())
-nl = b"\n" if b"\r\n" not in d else b"\r\n"
-if not d.endswith(nl):
-    d += nl
-d = re.sub(rb"(?m)^\.", b"..", d)
-open(sys.argv[2], "wb").write(d + b"." + nl)' "$file" "$W/wire-$id" "$id"
     "$PYTHON3" -c 'import sys
 d = open(sys.argv[1], "rb").read().replace(b"@ID@", sys.argv[3].encode())
 open(sys.argv[2], "wb").write(d)' "$file" "$W/sent-$id.eml" "$id"
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from "$from" --to "$to" --data "$W/wire-$id" \
-        --no-data-fixup --timeout 120 >"$W/swaks-$id.out" 2>&1
-}
-
-# delivered_file ID [SECONDS]: the sink file with "X-Interop-Id: ID"
-delivered_file() {
-    local id=$1 secs=${2:-60} i f
-    for ((i = 0; i < secs * 10; i++)); do
-        f=$(grep -l -m1 -F "X-Interop-Id: $id" "$SINK"/msg-*.eml 2>/dev/null | head -n 1 || true)
-        if [ -n "$f" ]; then echo "$f"; return 0; fi
-        sleep 0.1
-    done
-    return 1
+    send --from "$from" --timeout 120 "$id" "$W/sent-$id.eml" "$to"
 }
 
 record() { # ROW MSG JUDGE VERDICT REASON
@@ -221,8 +193,8 @@ run_row() {
     chmod 0666 "$SOCK" # smtpd runs as the postfix user
     for m in $msgs; do
         id=r$row-$m
-        send "$id" "$W/corpus-$signer-$rcpt/$m.eml" "$signer" "$rcpt" || true
-        if ! f=$(delivered_file "$id" 60); then
+        send_corpus "$id" "$W/corpus-$signer-$rcpt/$m.eml" "$signer" "$rcpt" || true
+        if ! f=$(first_delivered "$id" 60); then
             why="not delivered: $(grep -E '^<\*\* ' "$W/swaks-$id.out" | tail -n 2 | tr '\n' ' ')"
             for j in openssl gpgsm cmsutil; do record "$row" "$m" "$j" FAIL "$why"; done
             continue
@@ -252,21 +224,19 @@ while read -r mode cipher rk sk fmt dig hp corpus; do
     echo "$row $mode $cipher $rk $sk $fmt $dig $hp $corpus" >>"$W/rows.txt"
     run_row "$row" "$mode" "$cipher" "$rk" "$sk" "$fmt" "$dig" "$hp" "$corpus"
     for j in openssl gpgsm cmsutil; do
-        N=$((N + 1))
         desc="row $row ($mode $cipher $rk $sk $fmt $dig hp=$hp): $j"
         nf=$(awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j && $4 == "FAIL"' "$RESULTS" | wc -l)
         nu=$(awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j && $4 == "UNSUPPORTED"' "$RESULTS" | wc -l)
         np=$(awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j && $4 == "PASS"' "$RESULTS" | wc -l)
         if [ "$nf" -gt 0 ]; then
-            FAILED=$((FAILED + 1))
-            echo "not ok $N - $desc: $nf of $((nf + nu + np)) messages fail"
-            awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j && $4 == "FAIL" { print "#   " $2 ": " substr($5, 1, 400) }' "$RESULTS" | head -n 5
+            notok "$desc: $nf of $((nf + nu + np)) messages fail" \
+                "$(awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j && $4 == "FAIL" { print $2 ": " substr($5, 1, 400) }' "$RESULTS" | head -n 5)"
         elif [ "$np" -eq 0 ]; then
-            UNSUPPORTED=$((UNSUPPORTED + 1))
-            echo "ok $N - $desc: unsupported by $j # $(awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j { print substr($5, 1, 200); exit }' "$RESULTS")"
+            # a verifier that cannot read the combination at all: shown, not counted as passed
+            skip "$desc: unsupported by $j" \
+                "$(awk -F'\t' -v r="$row" -v j="$j" '$1 == r && $3 == j { print substr($5, 1, 200); exit }' "$RESULTS")"
         else
-            PASSED=$((PASSED + 1))
-            echo "ok $N - $desc: $np messages pass${nu:+}$([ "$nu" -gt 0 ] && echo ", $nu unsupported")"
+            ok "$desc: $np messages pass${nu:+}$([ "$nu" -gt 0 ] && echo ", $nu unsupported")"
         fi
     done
 done < <(rows)
@@ -279,13 +249,4 @@ fi
 mv "$DOC.tmp" "$DOC"
 echo "# matrix written to $DOC"
 sed -n '/^| /p' "$DOC" | sed 's/^/# /'
-echo "# $UNSUPPORTED cells unsupported by a verifier (not counted as passed)"
-echo "$PASSED passed, $FAILED failed"
-if [ "$FAILED" -gt 0 ]; then
-    echo "# ---- last milter log lines"
-    tail -n 20 "$W"/milter-*.log 2>/dev/null | sed 's/^/# /' || true
-    echo "# ---- Postfix maillog"
-    tail -n 20 "$W/postfix/maillog" 2>/dev/null | sed 's/^/# /' || true
-    exit 1
-fi
-exit 0
+finish

@@ -668,8 +668,23 @@ make_reference() {
     rm -rf "$tmp"
 }
 
+# verdict WANT(pass|fail) MESSAGE RCPT PKI EXPECTED : judge_message passes, or fails with no
+# judge passing; its verdicts shown otherwise
+verdict() {
+    local want=$1 out rc=0
+    shift
+    out=$(judge_message "$@" "$SELF_TEST_WORK/run$((TAP_N + 1))") || rc=$?
+    if [ "$want" = pass ] && [ $rc -eq 0 ]; then return 0; fi
+    if [ "$want" = fail ] && [ $rc -ne 0 ] && ! grep -qE '^(openssl|gpgsm|cmsutil): PASS' <<<"$out"; then
+        return 0
+    fi
+    printf '%s\n' "$out"
+    return 1
+}
+
 self_test() {
-    local w=$1 pki inner fails=0 n=0
+    local w=$1 pki inner
+    SELF_TEST_WORK=$w
     pki=$w/pki
     "$HERE/gen-certs.sh" "$pki" >/dev/null
     inner=$w/inner.txt
@@ -685,29 +700,13 @@ self_test() {
     "$PYTHON3" -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[60]^=1; open(sys.argv[2],"wb").write(b)' \
         "$inner" "$w/inner-flipped.txt"
 
-    st() { # WANT(pass|fail) DESCRIPTION ARGS...
-        local want=$1 desc=$2 out rc=0
-        shift 2
-        n=$((n + 1))
-        out=$(judge_message "$@" "$w/run$n") || rc=$?
-        if { [ "$want" = pass ] && [ $rc -eq 0 ]; } ||
-                { [ "$want" = fail ] && [ $rc -ne 0 ] && ! grep -qE '^(openssl|gpgsm|cmsutil): PASS' <<<"$out"; }; then
-            echo "ok $n - $desc"
-        else
-            echo "not ok $n - $desc"
-            printf '%s\n' "$out" | sed 's/^/#   /'
-            fails=$((fails + 1))
-        fi
-    }
-    st pass "good message, recipient bob" "$w/good.eml" bob@partner.example "$pki" "$inner"
-    st pass "good message, recipient carol" "$w/good.eml" carol@partner.example "$pki" "$inner"
-    st fail "one byte of expected content flipped" "$w/good.eml" bob@partner.example "$pki" "$w/inner-flipped.txt"
-    st fail "signed content tampered after signing (bad signature)" "$w/tampered.eml" bob@partner.example "$pki" "$w/inner-tampered.txt"
-    st fail "signed by bob instead of alice" "$w/wrongsigner.eml" carol@partner.example "$pki" "$inner"
-    st fail "not encrypted to carol" "$w/tampered.eml" carol@partner.example "$pki" "$w/inner-tampered.txt"
-    st fail "base64 lines of 80 columns" "$w/wide.eml" bob@partner.example "$pki" "$inner"
-    echo "$((n - fails)) passed, $fails failed"
-    [ "$fails" -eq 0 ]
+    check "good message, recipient bob" verdict pass "$w/good.eml" bob@partner.example "$pki" "$inner"
+    check "good message, recipient carol" verdict pass "$w/good.eml" carol@partner.example "$pki" "$inner"
+    check "one byte of expected content flipped" verdict fail "$w/good.eml" bob@partner.example "$pki" "$w/inner-flipped.txt"
+    check "signed content tampered after signing (bad signature)" verdict fail "$w/tampered.eml" bob@partner.example "$pki" "$w/inner-tampered.txt"
+    check "signed by bob instead of alice" verdict fail "$w/wrongsigner.eml" carol@partner.example "$pki" "$inner"
+    check "not encrypted to carol" verdict fail "$w/tampered.eml" carol@partner.example "$pki" "$w/inner-tampered.txt"
+    check "base64 lines of 80 columns" verdict fail "$w/wide.eml" bob@partner.example "$pki" "$inner"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -726,14 +725,19 @@ trap cleanup EXIT
 main() {
     local work rc=0
     KEEP_WORK=1
-    need_tools
     if [ "${1:-}" = "--self-test" ]; then
+        # a suite of its own: TAP (tests/lib/tap.sh), the cleanup on its exit
+        # shellcheck source=lib/tap.sh
+        . "$HERE/lib/tap.sh"
+        harness_on_exit cleanup
+        harness_need openssl gpgsm gpgconf certutil pk12util cmsutil cmp timeout
         work=${2:-}
         if [ -z "$work" ]; then work=$(mktemp -d); KEEP_WORK=0; fi
         CLEAN_WORK=$work
-        self_test "$work" || rc=$?
-        return $rc
+        self_test "$work"
+        finish
     fi
+    need_tools
     if [ $# -lt 4 ] || [ $# -gt 5 ]; then
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
         exit 2

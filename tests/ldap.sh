@@ -15,48 +15,12 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
-
-PASSED=0
-FAILED=0
-N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-    N=$((N + 1))
-    FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
-setup_failed() {
-    notok "setup: $1" "${2:-}"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
-}
-
-if [ "$(id -u)" -ne 0 ]; then setup_failed "run as root (a private Postfix instance is started)"; fi
-harness_need swaks openssl postconf slapd slaptest ldapadd ldapsearch base64 ||
-    setup_failed "missing tools (run tests/deps.sh as root)"
-
-# slapd's modules and schemas (Debian's locations; others tried for a self-built OpenLDAP)
-SLAPD_MODULES=""
-for d in /usr/lib/ldap /usr/lib/x86_64-linux-gnu/ldap /usr/local/libexec/openldap; do
-    if [ -e "$d/back_mdb.so" ] || [ -e "$d/back_mdb.la" ]; then SLAPD_MODULES=$d; break; fi
-done
-SCHEMA=""
-for d in /etc/ldap/schema /etc/openldap/schema /usr/local/etc/openldap/schema; do
-    if [ -e "$d/inetorgperson.schema" ]; then SCHEMA=$d; break; fi
-done
-[ -n "$SCHEMA" ] || setup_failed "no OpenLDAP schema directory with inetorgperson.schema (install slapd)"
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-ldap.XXXXXX")
-chmod 0755 "$W"
-if [ "${LDAP_KEEP:-0}" = 1 ]; then
-    harness_on_exit echo "ldap: work directory kept: $W"
-else
-    harness_on_exit rm -rf "$W"
-fi
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
+harness_need swaks openssl postconf slapd slaptest ldapadd ldapsearch base64
+harness_need_root
+harness_built "$MILTER_BIN"
+harness_workdir smime-ldap LDAP_KEEP
 
 LDAP_USERS="erin@ldap.example frank@ldap.example grace@ldap.example heidi@ldap.example ivan@ldap.example judy@ldap.example kate@ldap.example"
 echo "# setting up in $W"
@@ -74,47 +38,11 @@ ROOTPW=$(openssl rand -hex 12)
 BINDDN=cn=milter,$SUFFIX
 BINDPW=$(openssl rand -hex 12)
 SINK=$W/sink
-MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
-[ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first or set SMIME_MILTER)"
 
 # ---------------------------------------------------------------------------------------------
 # slapd
-mkdir -p "$W/slapd/db"
-{
-    echo "# private slapd for tests/ldap.sh (loopback only)"
-    for s in core cosine inetorgperson; do echo "include $SCHEMA/$s.schema"; done
-    echo "pidfile $W/slapd/slapd.pid"
-    echo "argsfile $W/slapd/slapd.args"
-    if [ -n "$SLAPD_MODULES" ]; then
-        echo "modulepath $SLAPD_MODULES"
-        echo "moduleload back_mdb"
-    fi
-    echo "access to attrs=userPassword by anonymous auth by * none"
-    echo "access to * by * read"
-    echo "database mdb"
-    echo "maxsize 10485760"
-    echo "suffix \"$SUFFIX\""
-    echo "rootdn \"$ROOTDN\""
-    echo "rootpw $ROOTPW"
-    echo "directory $W/slapd/db"
-} >"$W/slapd/slapd.conf"
-chmod 0600 "$W/slapd/slapd.conf"
-
-SLAPD_PID=""
-slapd_start() {
-    slapd -f "$W/slapd/slapd.conf" -h "$LDAP_URI/" -d 0 >>"$W/slapd/slapd.log" 2>&1 &
-    SLAPD_PID=$!
-    wait_for_port "$LDAP_PORT" 20 "$SLAPD_PID"
-}
-slapd_stop() {
-    stop_pid "$SLAPD_PID" slapd
-    SLAPD_PID=""
-}
-harness_on_exit slapd_stop
-
-ldap_add() { # LDIF-FILE
-    ldapadd -x -H "$LDAP_URI" -D "$ROOTDN" -w "$ROOTPW" -f "$1" >>"$W/slapd/ldapadd.log" 2>&1
-}
+slapd_setup "$W/slapd" "$LDAP_PORT" "$SUFFIX" "$ROOTDN" "$ROOTPW" ||
+    setup_failed "a private slapd configuration that slaptest accepts" "$(cat "$W/slapd/slaptest.log" 2>/dev/null)"
 
 der_b64() { openssl x509 -in "$1" -outform DER | base64 -w0; }
 
@@ -142,10 +70,8 @@ openssl crl2pkcs7 -nocrl -certfile "$P/frank@ldap.example.crt" -certfile "$W/pki
 } >"$W/entries.ldif"
 person grace grace@ldap.example 'userCertificate;binary' "$(der_b64 "$P/grace@ldap.example.crt")" >"$W/grace.ldif"
 
-slaptest -u -f "$W/slapd/slapd.conf" >"$W/slapd/slaptest.log" 2>&1 ||
-    setup_failed "slaptest rejects the slapd configuration" "$(cat "$W/slapd/slaptest.log")"
 slapd_start || setup_failed "slapd did not start" "$(tail -n 20 "$W/slapd/slapd.log")"
-ldap_add "$W/entries.ldif" || setup_failed "ldapadd of the test entries failed" "$(tail -n 20 "$W/slapd/ldapadd.log")"
+slapd_add "$W/entries.ldif" || setup_failed "ldapadd of the test entries failed" "$(tail -n 20 "$W/slapd/ldapadd.log")"
 
 # ---------------------------------------------------------------------------------------------
 # smime-milter + Postfix + sink
@@ -182,34 +108,15 @@ echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
-# send ID TO : a small message from alice to TO (comma separated); swaks output in $W/swaks-ID.out
-send() {
-    local id=$1 to=$2 rc=0
-    printf 'From: Alice <alice@example.com>\r\nTo: %s\r\nSubject: ldap %s\r\nMessage-ID: <%s@example.com>\r\nX-E2E-Id: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nHello, message %s for a recipient whose certificate is in LDAP.\r\n.' \
-        "$to" "$id" "$id" "$id" "$id" >"$W/wire-$id"
+# send_to ID TO : a small message from alice to TO (comma separated); swaks output in
+# $W/swaks-ID.out, what alice signs in $W/ID.inner
+send_to() {
+    local id=$1 to=$2
+    printf 'From: Alice <alice@example.com>\r\nTo: %s\r\nSubject: ldap %s\r\nMessage-ID: <%s@example.com>\r\nX-E2E-Id: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nHello, message %s for a recipient whose certificate is in LDAP.\r\n' \
+        "$to" "$id" "$id" "$id" "$id" >"$W/msg-$id.eml"
     printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\nHello, message %s for a recipient whose certificate is in LDAP.\r\n' \
         "$id" >"$W/$id.inner"
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to "$to" \
-        --data "@$W/wire-$id" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || rc=$?
-    return $rc
-}
-
-# delivered ID : sink files whose header has "X-E2E-Id: ID"
-delivered() {
-    local f
-    for f in "$SINK"/msg-*.eml; do
-        [ -e "$f" ] || continue
-        if grep -q -a -F -x "X-E2E-Id: $1"$'\r' <(sed -n '1,/^\r$/p' "$f"); then echo "$f"; fi
-    done
-}
-
-wait_delivered() { # ID [SECONDS]
-    local i
-    for ((i = 0; i < ${2:-30} * 10; i++)); do
-        [ -n "$(delivered "$1")" ] && return 0
-        sleep 0.1
-    done
-    return 1
+    send "$id" "$W/msg-$id.eml" "$to"
 }
 
 # refused ID ADDR CODE : the RCPT of ADDR was answered with CODE (e.g. "550 5.7.1")
@@ -217,70 +124,74 @@ refused() {
     grep -B1 -E "^<\*\* +${3% *}[ -]${3#* }" "$W/swaks-$1.out" | grep -qiF "RCPT TO:<$2>"
 }
 
-# found ID ADDR DESCRIPTION : sent to ADDR alone, accepted, delivered encrypted, and the three
-# judges decrypt it with ADDR's key, verify alice's signature and get the exact content back
+# found ID ADDR : sent to ADDR alone, accepted, delivered encrypted, and the three judges decrypt
+# it with ADDR's key, verify alice's signature and get the exact content back
 found() {
-    local id=$1 addr=$2 desc=$3 rc=0 f out
-    send "$id" "$addr" || rc=$?
+    local id=$1 addr=$2 rc=0 f out
+    send_to "$id" "$addr" || rc=$?
     if [ "$rc" != 0 ] || ! grep -qE '^<- +250 .*queued' "$W/swaks-$id.out"; then
-        notok "$desc: accepted" "$(tail -n 8 "$W/swaks-$id.out")"
-        return 0
+        echo "not accepted:"
+        tail -n 8 "$W/swaks-$id.out"
+        return 1
     fi
     if ! wait_delivered "$id" 30; then
-        notok "$desc: delivered" "$(tail -n 10 "$W/postfix/maillog")"
-        return 0
+        echo "not delivered:"
+        tail -n 10 "$W/postfix/maillog"
+        return 1
     fi
     f=$(delivered "$id" | head -n 1)
-    if out=$("$TESTS/judges.sh" "$f" "$addr" "$W/pki" "$W/$id.inner" "$W/judges-$id" 2>&1) &&
-            [ "$(grep -cE '^[A-Za-z0-9 ]+: PASS' <<<"$out")" -ge 4 ]; then
-        ok "$desc: OpenSSL, gpgsm and NSS decrypt for $addr, alice's signature verifies, content exact"
-    else
-        notok "$desc: OpenSSL, gpgsm and NSS decrypt for $addr, alice's signature verifies, content exact" "$out"
-    fi
+    out=$("$TESTS/judges.sh" "$f" "$addr" "$W/pki" "$W/$id.inner" "$W/judges-$id" 2>&1) &&
+        [ "$(grep -cE '^[A-Za-z0-9 ]+: PASS' <<<"$out")" -ge 4 ] && return 0
+    echo "$out"
+    return 1
 }
 
-# rejected ID ADDR CODE DESCRIPTION [LOG-PATTERN] : RCPT refused with CODE, nothing delivered,
-# and (when given) the milter log has LOG-PATTERN (fixed string)
+# rejected ID ADDR CODE [LOG-PATTERN] : RCPT refused with CODE, nothing delivered, and (when
+# given) the milter log has LOG-PATTERN (fixed string)
 rejected() {
-    local id=$1 addr=$2 code=$3 desc=$4 pat=${5:-}
-    send "$id" "$addr" || true
+    local id=$1 addr=$2 code=$3 pat=${4:-}
+    send_to "$id" "$addr" || true
     sleep 0.5
     if ! refused "$id" "$addr" "$code"; then
-        notok "$desc" "$(tail -n 8 "$W/swaks-$id.out")"
+        tail -n 8 "$W/swaks-$id.out"
+        return 1
     elif [ -n "$(delivered "$id")" ]; then
-        notok "$desc" "a message with id $id was delivered"
+        echo "a message with id $id was delivered"
+        return 1
     elif [ -n "$pat" ] && ! grep -qF -- "$pat" "$W/milter.log"; then
-        notok "$desc" "milter log lacks: $pat"$'\n'"$(tail -n 5 "$W/milter.log")"
-    else
-        ok "$desc"
+        echo "milter log lacks: $pat"
+        tail -n 5 "$W/milter.log"
+        return 1
     fi
 }
 
 # ---------------------------------------------------------------------------------------------
 echo "# a. certificates found in the directory"
-found erin erin@ldap.example "userCertificate;binary"
-found frank frank@ldap.example "userSMIMECertificate (PKCS#7 certs-only)"
-found bob bob@partner.example "cert-dir still first (bob has a file)"
+check "userCertificate;binary: OpenSSL, gpgsm and NSS decrypt for erin@ldap.example, alice's signature verifies, content exact" \
+    found erin erin@ldap.example
+check "userSMIMECertificate (PKCS#7 certs-only): OpenSSL, gpgsm and NSS decrypt for frank@ldap.example, alice's signature verifies, content exact" \
+    found frank frank@ldap.example
+check "cert-dir still first (bob has a file): OpenSSL, gpgsm and NSS decrypt for bob@partner.example, alice's signature verifies, content exact" \
+    found bob bob@partner.example
 
 echo "# b. not found or not usable"
-rejected nobody nobody@ldap.example "550 5.7.1" \
-    "not in the directory: RCPT refused with 550 5.7.1" "no certificate for nobody@ldap.example in LDAP $LDAP_URI"
-rejected star '*@ldap.example' "550 5.7.1" \
-    "'*@ldap.example' is escaped in the filter (matches no entry): 550 5.7.1" \
-    "no certificate for *@ldap.example in LDAP $LDAP_URI"
-rejected heidi heidi@ldap.example "550 5.7.1" \
-    "directory entry with another address's certificate: 550 5.7.1" "does not name that address"
+check "not in the directory: RCPT refused with 550 5.7.1" \
+    rejected nobody nobody@ldap.example "550 5.7.1" "no certificate for nobody@ldap.example in LDAP $LDAP_URI"
+check "'*@ldap.example' is escaped in the filter (matches no entry): 550 5.7.1" \
+    rejected star '*@ldap.example' "550 5.7.1" "no certificate for *@ldap.example in LDAP $LDAP_URI"
+check "directory entry with another address's certificate: 550 5.7.1" \
+    rejected heidi heidi@ldap.example "550 5.7.1" "does not name that address"
 
 echo "# c. negative cache (ldap-negative-ttl 2)"
-rejected grace1 grace@ldap.example "550 5.7.1" "grace not yet in the directory: 550 5.7.1"
-if ldap_add "$W/grace.ldif"; then
+check "grace not yet in the directory: 550 5.7.1" rejected grace1 grace@ldap.example "550 5.7.1"
+if slapd_add "$W/grace.ldif"; then
     t0=$(date +%s.%N)
-    rejected grace2 grace@ldap.example "550 5.7.1" \
-        "grace added, asked again within ldap-negative-ttl: still 550 (cached miss)" \
-        "no certificate for grace@ldap.example in LDAP $LDAP_URI (cached)"
+    check "grace added, asked again within ldap-negative-ttl: still 550 (cached miss)" \
+        rejected grace2 grace@ldap.example "550 5.7.1" "no certificate for grace@ldap.example in LDAP $LDAP_URI (cached)"
     # the negative entry was made at the first miss; wait until 2 s have surely passed since then
     sleep "$("$PYTHON3" -c "import sys; print(max(0.0, 2.5 - ($(date +%s.%N) - $t0)))")"
-    found grace3 grace@ldap.example "grace found after ldap-negative-ttl"
+    check "grace found after ldap-negative-ttl: OpenSSL, gpgsm and NSS decrypt for grace@ldap.example, alice's signature verifies, content exact" \
+        found grace3 grace@ldap.example
 else
     notok "adding grace to the directory" "$(tail -n 5 "$W/slapd/ldapadd.log")"
 fi
@@ -288,7 +199,7 @@ fi
 echo "# d. directory down, directory hanging"
 slapd_stop
 rc=0
-send down "erin@ldap.example,ivan@ldap.example" || rc=$?
+send_to down "erin@ldap.example,ivan@ldap.example" || rc=$?
 if refused down ivan@ldap.example "451 4.7.1" && grep -qE '^<- +250 .*queued' "$W/swaks-down.out"; then
     ok "slapd stopped: ivan (not cached) 451 4.7.1 at RCPT; erin (cached) accepted"
 else
@@ -311,22 +222,24 @@ else
     notok "directory down: erin's copy delivered" "$(tail -n 10 "$W/postfix/maillog")"
 fi
 slapd_start || setup_failed "slapd did not start again" "$(tail -n 20 "$W/slapd/slapd.log")"
-kill -STOP "$SLAPD_PID"
+kill -STOP "$HARNESS_SLAPD_PID"
 t0=$(date +%s)
-rejected hang ivan@ldap.example "451 4.7.1" "slapd hanging (SIGSTOP): 451 4.7.1 after ldap-timeout" \
-    "tempfail recipient <ivan@ldap.example>: LDAP $LDAP_URI: "
+check "slapd hanging (SIGSTOP): 451 4.7.1 after ldap-timeout" \
+    rejected hang ivan@ldap.example "451 4.7.1" "tempfail recipient <ivan@ldap.example>: LDAP $LDAP_URI: "
 t1=$(date +%s)
-kill -CONT "$SLAPD_PID"
+kill -CONT "$HARNESS_SLAPD_PID"
 if [ $((t1 - t0)) -le 20 ]; then
     ok "the hanging directory cost $((t1 - t0)) s (ldap-timeout 3)"
 else
     notok "the hanging directory cost $((t1 - t0)) s (ldap-timeout 3)"
 fi
-found judy judy@ldap.example "slapd back: found again without restarting the milter"
+check "slapd back: found again without restarting the milter: OpenSSL, gpgsm and NSS decrypt for judy@ldap.example, alice's signature verifies, content exact" \
+    found judy judy@ldap.example
 # the connection judy's lookup left open dies with this slapd; the next lookup opens a new one
 slapd_stop
 slapd_start || setup_failed "slapd did not start again" "$(tail -n 20 "$W/slapd/slapd.log")"
-found kate kate@ldap.example "slapd restarted: the closed connection is replaced"
+check "slapd restarted: the closed connection is replaced: OpenSSL, gpgsm and NSS decrypt for kate@ldap.example, alice's signature verifies, content exact" \
+    found kate kate@ldap.example
 
 echo "# e. simple bind with ldap-password-file"
 milter_stop
@@ -343,18 +256,17 @@ fi
 chmod 0600 "$W/bind.pw"
 : >"$W/milter.log"
 milter_start "$W/bind.conf" "$W/milter.log" || setup_failed "smime-milter (bind) did not start"
-found ivan ivan@ldap.example "bound as $BINDDN"
+check "bound as $BINDDN: OpenSSL, gpgsm and NSS decrypt for ivan@ldap.example, alice's signature verifies, content exact" \
+    found ivan ivan@ldap.example
 milter_stop
 (umask 077; printf 'wrong-%s\n' "$BINDPW" >"$W/bind.pw")
 : >"$W/milter.log"
 milter_start "$W/bind.conf" "$W/milter.log" || setup_failed "smime-milter (wrong password) did not start"
-rejected wrongpw ivan@ldap.example "451 4.7.1" "wrong bind password: 451 4.7.1" \
-    "LDAP $LDAP_URI: bind as $BINDDN: Invalid credentials"
+check "wrong bind password: 451 4.7.1" \
+    rejected wrongpw ivan@ldap.example "451 4.7.1" "LDAP $LDAP_URI: bind as $BINDDN: Invalid credentials"
 if grep -rqF -- "$BINDPW" "$W/milter.log" "$W"/swaks-*.out; then
     notok "the bind password appears in no log"
 else
     ok "the bind password appears in no log"
 fi
-
-echo "$PASSED passed, $FAILED failed"
-[ "$FAILED" -eq 0 ]
+finish

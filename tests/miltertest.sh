@@ -34,20 +34,12 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-top=$(cd "$here/.." && pwd)
-milter=${SMIME_MILTER:-$top/milter/smime-milter}
+# shellcheck source=lib/tap.sh
+. "$here/lib/tap.sh"
+milter=$MILTER_BIN
 scripts=$here/miltertest
-
-for tool in miltertest perl openssl; do
-    if ! command -v "$tool" >/dev/null; then
-        echo "miltertest.sh: $tool not found (tests/deps.sh installs it)" >&2
-        exit 1
-    fi
-done
-if [ ! -x "$milter" ]; then
-    echo "miltertest.sh: $milter not found or not executable (build first, or set SMIME_MILTER)" >&2
-    exit 1
-fi
+harness_need miltertest perl openssl timeout
+harness_built "$milter"
 
 wrapper=()
 if [ -n "${MT_DAEMON_WRAPPER:-}" ]; then
@@ -58,20 +50,19 @@ if [ -n "${MT_VERBOSE:-}" ]; then
     mtopts+=(-v)
 fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smime-mt.XXXXXX")
+harness_workdir smime-mt
+tmp=$W
 pids=()
-cleanup() {
+stop_all() {
     local pid
-    for pid in "${pids[@]}"; do
+    for pid in ${pids[@]+"${pids[@]}"}; do
         kill -TERM "$pid" 2>/dev/null || true
     done
-    for pid in "${pids[@]}"; do
+    for pid in ${pids[@]+"${pids[@]}"}; do
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+harness_on_exit stop_all
 
 # ---- the relay (see the header) ----
 cat >"$tmp/relay.pl" <<'PERL'
@@ -169,20 +160,6 @@ for (;;) {
 }
 PERL
 
-wait_socket() { # PATH PID WHAT
-    local _
-    for _ in $(seq 1 100); do
-        [ -S "$1" ] && return 0
-        if ! kill -0 "$2" 2>/dev/null; then
-            echo "miltertest.sh: $3 exited before listening" >&2
-            return 1
-        fi
-        sleep 0.1
-    done
-    echo "miltertest.sh: $3 does not listen on $1" >&2
-    return 1
-}
-
 daemons=()
 start_daemon() { # NAME KEYDIR
     local name=$1 keydir=$2
@@ -197,7 +174,7 @@ EOF
 }
 
 # start_daemon_conf NAME < CONFIG : a daemon with the configuration on stdin (its socket line
-# is added here)
+# is added here); if it does not start, the suite ends (setup_failed)
 start_daemon_conf() {
     local name=$1 dir=$tmp/$1 pid
     mkdir -p "$dir"
@@ -206,18 +183,14 @@ start_daemon_conf() {
         cat
     } >"$dir/smime-milter.conf"
     if ! "$milter" -n -c "$dir/smime-milter.conf" >"$dir/check.log" 2>&1; then
-        echo "miltertest.sh: $name: configuration refused:" >&2
-        cat "$dir/check.log" >&2
-        return 1
+        setup_failed "smime-milter -n accepts the configuration of $name" "$(cat "$dir/check.log")"
     fi
     "${wrapper[@]}" "$milter" -f -c "$dir/smime-milter.conf" >"$dir/daemon.log" 2>&1 &
     pid=$!
     pids+=("$pid")
     echo "$pid" >"$dir/daemon.pid"
-    if ! wait_socket "$dir/milter.sock" "$pid" "smime-milter ($name)"; then
-        cat "$dir/daemon.log" >&2
-        return 1
-    fi
+    wait_for_file "$dir/milter.sock" 10 "$pid" ||
+        setup_failed "smime-milter ($name) listens on $dir/milter.sock" "$(cat "$dir/daemon.log")"
     : >"$dir/transcript"
     if [ "${MT_NO_PROXY:-0}" = 1 ]; then
         export "MT_${name}_SOCKET=unix:$dir/milter.sock" "MT_${name}_TRANSCRIPT="
@@ -226,7 +199,8 @@ start_daemon_conf() {
             2>"$dir/relay.log" &
         pid=$!
         pids+=("$pid")
-        wait_socket "$dir/relay.sock" "$pid" "relay ($name)" || return 1
+        wait_for_file "$dir/relay.sock" 10 "$pid" ||
+            setup_failed "relay ($name) listens on $dir/relay.sock" "$(cat "$dir/relay.log")"
         export "MT_${name}_SOCKET=unix:$dir/relay.sock" "MT_${name}_TRANSCRIPT=$dir/transcript"
     fi
     export "MT_${name}_LOG=$dir/daemon.log"
@@ -234,11 +208,8 @@ start_daemon_conf() {
 }
 
 # ---- test PKI and daemons ----
-if ! GEN_CERTS_EXTRA="erin@bank.example gw@gateway.example" "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1; then
-    echo "miltertest.sh: gen-certs.sh failed:" >&2
-    cat "$tmp/gen-certs.log" >&2
-    exit 1
-fi
+GEN_CERTS_EXTRA="erin@bank.example gw@gateway.example" "$here/gen-certs.sh" "$tmp/pki" >"$tmp/gen-certs.log" 2>&1 ||
+    setup_failed "test PKI (gen-certs.sh)" "$(cat "$tmp/gen-certs.log")"
 alice=alice@example.com
 
 mkdir -p "$tmp/keys-badmode" "$tmp/keys-none"
@@ -407,11 +378,7 @@ else
     done
 fi
 
-n=0
-passed=0
-failed=0
 for script in "${list[@]}"; do
-    n=$((n + 1))
     name=$(basename "$script" .lua)
     out=$tmp/$name.out
     declare -A logstart=()
@@ -432,14 +399,12 @@ for script in "${list[@]}"; do
         kill -0 "$(cat "$tmp/$d/daemon.pid")" 2>/dev/null || dead+=("$d")
     done
     if [ "$rc" -eq 0 ] && [ ${#dead[@]} -eq 0 ]; then
-        passed=$((passed + 1))
-        echo "ok $n - $name"
+        ok "$name"
         if [ -n "${MT_VERBOSE:-}" ]; then
             sed 's/^/#   /' "$out"
         fi
     else
-        failed=$((failed + 1))
-        echo "not ok $n - $name"
+        notok "$name"
         echo "# miltertest exit status $rc${dead[*]:+; daemon(s) no longer running: ${dead[*]}}"
         echo "# miltertest output:"
         sed 's/^/#   /' "$out"
@@ -458,7 +423,6 @@ done
 # ---- stop the daemons: each must exit 0 on SIGTERM (with MT_DAEMON_WRAPPER
 # set to a checker such as valgrind, its verdict counts too).  libmilter
 # notices the stop only when its listener's poll times out: up to ~5 s. ----
-n=$((n + 1))
 bad=()
 for d in "${daemons[@]}"; do
     kill -TERM "$(cat "$tmp/$d/daemon.pid")" 2>/dev/null || true
@@ -470,17 +434,13 @@ for d in "${daemons[@]}"; do
     [ "$rc" -eq 0 ] || bad+=("$d (exit status $rc)")
 done
 if [ ${#bad[@]} -eq 0 ]; then
-    passed=$((passed + 1))
-    echo "ok $n - daemons stop cleanly"
+    ok "daemons stop cleanly"
 else
-    failed=$((failed + 1))
-    echo "not ok $n - daemons stop cleanly"
+    notok "daemons stop cleanly"
     echo "# ${bad[*]}"
     for d in "${daemons[@]}"; do
         echo "# $d daemon log (whole run):"
         sed 's/^/#   /' "$tmp/$d/daemon.log"
     done
 fi
-
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -18,41 +18,9 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
-
-PASSED=0
-FAILED=0
-N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-    N=$((N + 1))
-    FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
-# check DESCRIPTION CMD... : ok when CMD succeeds; its output is shown on failure
-check() {
-    local desc=$1 out
-    shift
-    if out=$("$@" 2>&1); then ok "$desc"; else notok "$desc" "$out"; fi
-}
-finish() {
-    echo "$PASSED passed, $FAILED failed"
-    [ "$FAILED" = 0 ]
-}
-setup_failed() {
-    notok "setup: $1" "${2:-}"
-    dump_logs
-    finish || true
-    exit 1
-}
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "package: run as root (installs a package, starts a private Postfix)" >&2
-    exit 1
-fi
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
+harness_need_root "installs a package, starts a private Postfix"
 
 # ---------------------------------------------------------------------------------------------
 # Tools: the packaging ones are installed here if missing (tests/deps.sh lists them too)
@@ -67,43 +35,28 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086 # a list of packages
     if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
             --no-install-recommends $missing; } >/dev/null 2>&1; then
-        notok "setup: install$missing"
-        finish || true
-        exit 1
+        setup_failed "install$missing"
     fi
 fi
-harness_need dpkg-buildpackage lintian swaks postconf openssl unshare mknod getent ||
-    { notok "setup: tools present"; finish || true; exit 1; }
+harness_need dpkg-buildpackage lintian swaks postconf openssl unshare mknod getent
 
 case $(dpkg-query -W -f='${db:Status-Status}' smime-milter 2>/dev/null || true) in
     "" | not-installed) pkg_present=0 ;;
     *) pkg_present=1 ;;
 esac
 if [ "$pkg_present" = 1 ]; then
-    notok "setup: smime-milter is not installed on this machine (this test would replace it)" \
+    setup_failed "smime-milter is not installed on this machine (this test would replace it)" \
         "$(dpkg-query -W smime-milter 2>&1)"
-    finish || true
-    exit 1
 fi
 had_user=0 had_group=0
 getent passwd smime-milter >/dev/null && had_user=1
 getent group smime-milter >/dev/null && had_group=1
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-pkg.XXXXXX")
-chmod 0755 "$W"
-if [ "${PKG_KEEP:-0}" = 1 ]; then
-    harness_on_exit echo "package: work directory kept: $W"
-else
-    harness_on_exit rm -rf "$W"
-fi
+harness_workdir smime-pkg PKG_KEEP
 LOG=$W/syslog.txt
 : >"$LOG"
-dump_logs() {
-    echo "# ---- syslog (listener)"
-    sed 's/^/# /' "$LOG" 2>/dev/null | tail -n 40 || true
-    echo "# ---- Postfix maillog"
-    sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 40 || true
-}
+register_log "syslog (listener)" "$LOG" 40
+register_log "Postfix maillog" "$W/postfix/maillog" 40
 
 # ---------------------------------------------------------------------------------------------
 echo "# building the package from a copy of the tree in $W/build"
@@ -330,33 +283,22 @@ else
     notok "the private Postfix runs smtpd chrooted (smtpd_milters = unix:/smime-milter/smime-milter.sock)"
 fi
 
-# send ID MODE: a message from alice to bob; the sink's copy becomes $W/ID.eml
-send() {
+# deliver ID: a message from alice to bob; the sink's copy becomes $W/ID.eml
+deliver() {
     local id=$1 before
     before=$(sink_count "$SINK")
     printf 'From: Alice <alice@example.com>\r\nTo: Bob <bob@partner.example>\r\nSubject: package %s\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <%s.pkg@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nDelivered by the packaged smime-milter (%s).\r\nSecond line.\r\n' \
         "$id" "$id" "$id" >"$W/$id.sent"
     printf 'Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nDelivered by the packaged smime-milter (%s).\r\nSecond line.\r\n' \
         "$id" >"$W/$id.inner"
-    # swaks appends an empty line to data that ends in CRLF: hand it the final dot (no line
-    # starts with a dot, so nothing needs stuffing), --no-data-fixup sends it as it is
-    { cat "$W/$id.sent"; printf '.'; } >"$W/$id.wire"
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to bob@partner.example \
-        --data "@$W/$id.wire" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || return 1
+    send "$id" "$W/$id.sent" bob@partner.example || return 1
     sink_wait "$SINK" $((before + 1)) 30 || return 1
     cp "$(find "$SINK" -maxdepth 1 -name 'msg-*.eml' | sort | tail -n 1)" "$W/$id.eml"
 }
-judge() { # ID MODE DESCRIPTION
-    local out
-    if out=$(JUDGE_MODE=$2 "$TESTS/judges.sh" "$W/$1.eml" bob@partner.example "$W/pki" "$W/$1.inner" "$W/judges-$1" 2>&1); then
-        ok "$3"
-    else
-        notok "$3" "$out"
-    fi
-}
-if send first; then
+if deliver first; then
     ok "a message goes through the chrooted smtpd and the socket in its chroot"
-    judge first enveloped-detached "first: signed and encrypted; OpenSSL, gpgsm and NSS decrypt for bob, verify alice, content exact"
+    JUDGE_MODE=enveloped-detached judge "first: signed and encrypted; OpenSSL, gpgsm and NSS decrypt for bob, verify alice, content exact" \
+        "$W/first.eml" bob@partner.example "$W/first.inner"
 else
     notok "a message goes through the chrooted smtpd and the socket in its chroot" "$(tail -n 8 "$W/swaks-first.out")"
     dump_logs
@@ -372,7 +314,8 @@ if grep -Eq '^cleanup +unix +n +- +y ' "$W/postfix/etc/master.cf" &&
     sink_wait "$SINK" $((before + 1)) 30; then
     cp "$(find "$SINK" -maxdepth 1 -name 'msg-*.eml' | sort | tail -n 1)" "$W/local.eml"
     ok "sendmail(1) through the chrooted cleanup: non_smtpd_milters = \$smtpd_milters reaches the socket"
-    judge local enveloped-detached "local: signed and encrypted; OpenSSL, gpgsm and NSS decrypt for bob, verify alice, content exact"
+    JUDGE_MODE=enveloped-detached judge "local: signed and encrypted; OpenSSL, gpgsm and NSS decrypt for bob, verify alice, content exact" \
+        "$W/local.eml" bob@partner.example "$W/local.inner"
 else
     notok "sendmail(1) through the chrooted cleanup: non_smtpd_milters = \$smtpd_milters reaches the socket" \
         "$(cat "$W/local.err")"$'\n'"$(tail -n 10 "$W/postfix/maillog")"
@@ -392,13 +335,14 @@ if [ "$rc" = 0 ] && [ "$(grep -c 'reload: .* loaded' "$LOG" 2>/dev/null || true)
 else
     notok "ExecReload ($RELOAD) reloads the configuration" "exit $rc; $(tail -n 5 "$LOG" 2>/dev/null)"
 fi
-if send second; then
+if deliver second; then
     ct=$(tr -d '\r' <"$W/second.eml" | sed -n '/^$/q; s/^Content-Type: *//Ip' | head -n 1)
     case $ct in
         multipart/signed*) ok "after the reload the next message is signed only (multipart/signed)" ;;
         *) notok "after the reload the next message is signed only (multipart/signed)" "Content-Type: $ct" ;;
     esac
-    judge second signed-detached "second: OpenSSL, gpgsm and NSS verify alice's signature, content exact"
+    JUDGE_MODE=signed-detached judge "second: OpenSSL, gpgsm and NSS verify alice's signature, content exact" \
+        "$W/second.eml" bob@partner.example "$W/second.inner"
 else
     notok "after the reload the next message is delivered" "$(tail -n 8 "$W/swaks-second.out")"
 fi

@@ -13,20 +13,8 @@
 set -euo pipefail
 
 TESTS=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=tests/lib/harness.sh
-. "$TESTS/lib/harness.sh"
-harness_trap
-
-PASSED=0
-FAILED=0
-N=0
-ok() { N=$((N + 1)); PASSED=$((PASSED + 1)); echo "ok $N - $1"; }
-notok() {
-    N=$((N + 1))
-    FAILED=$((FAILED + 1))
-    echo "not ok $N - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/#   /'; fi
-}
+# shellcheck source=lib/tap.sh
+. "$TESTS/lib/tap.sh"
 
 # distinctive PINs, so that finding them in a log cannot be a coincidence
 USER_PIN=7302-smime-user-pin
@@ -35,53 +23,17 @@ SO_PIN=9461-smime-so-pin
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 ENGINE_DIR=$(openssl version -e 2>/dev/null | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
 
-missing=""
-for t in softhsm2-util pkcs11-tool swaks openssl postconf; do
-    command -v "$t" >/dev/null 2>&1 || missing="$missing $t"
-done
-[ -r "$SOFTHSM_MODULE" ] || missing="$missing $SOFTHSM_MODULE(softhsm2)"
-[ -n "$ENGINE_DIR" ] && [ -r "$ENGINE_DIR/pkcs11.so" ] ||
-    missing="$missing pkcs11-engine(libengine-pkcs11-openssl)"
-if [ -n "$missing" ]; then
-    # a missing package is a failure, never a skip
-    notok "setup: tools and packages present (run tests/deps.sh as root)" "missing:$missing"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
-fi
-if [ "$(id -u)" -ne 0 ]; then
-    notok "setup: runs as root (a private Postfix instance is started)"
-    echo "$PASSED passed, $FAILED failed"
-    exit 1
-fi
-
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-pkcs11.XXXXXX")
-chmod 0755 "$W"
-if [ "${E2E_KEEP:-0}" = 1 ]; then
-    harness_on_exit echo "pkcs11: work directory kept: $W"
-else
-    harness_on_exit rm -rf "$W"
-fi
+# softhsm2 (the module) and libengine-pkcs11-openssl (the engine): a missing one is a failure
+harness_need softhsm2-util pkcs11-tool swaks openssl postconf "$SOFTHSM_MODULE" "$ENGINE_DIR/pkcs11.so"
+harness_need_root
+harness_built "$MILTER_BIN"
+harness_workdir smime-pkcs11 E2E_KEEP
+register_log "Postfix maillog" "$W/postfix/maillog" 40
+register_log "smime-milter logs" "$W/milter-*.log" 40
+# shellcheck disable=SC2034 # the header delivered looks for (tests/lib/harness.sh)
+HARNESS_ID_HEADER=X-Test-Id
 # everything this script prints also goes to a file, searched for PINs at the end
 exec > >(tee "$W/output.log")
-
-dump_logs() {
-    echo "# ---- Postfix maillog"
-    sed 's/^/# /' "$W/postfix/maillog" 2>/dev/null | tail -n 40 || true
-    echo "# ---- smime-milter logs"
-    tail -n 40 "$W"/milter-*.log 2>/dev/null | sed 's/^/# /' || true
-}
-setup_failed() {
-    notok "setup: $1" "${2:-}"
-    echo "$PASSED passed, $FAILED failed"
-    dump_logs
-    exit 1
-}
-# check DESCRIPTION CMD... : ok when CMD succeeds; its output is shown on failure
-check() {
-    local desc=$1 out
-    shift
-    if out=$("$@" 2>&1); then ok "$desc"; else notok "$desc" "$out"; fi
-}
 
 # ---------------------------------------------------------------------------------------------
 echo "# setting up in $W"
@@ -156,8 +108,6 @@ write_conf "$W/good.conf" "$URI_GOOD"
 write_conf "$W/wrong.conf" "$URI_WRONG"
 write_conf "$W/inline.conf" "$URI_INLINE"
 
-MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
-[ -x "$MILTER_BIN" ] || setup_failed "no smime-milter binary at $MILTER_BIN (build first or set SMIME_MILTER)"
 check "smime-milter -n accepts signing-key with a pkcs11: URI" "$MILTER_BIN" -n -c "$W/good.conf"
 sink_start "$SINK" "$SINK_PORT" || setup_failed "SMTP sink did not start"
 # smime-milter is the first (and here the only) milter
@@ -167,18 +117,6 @@ echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-# send ID MESSAGE : inject MESSAGE (CRLF) from alice to bob; swaks output in $W/swaks-ID.out
-send() {
-    local id=$1 rc=0
-    "$PYTHON3" -c 'import re, sys
-d = open(sys.argv[1], "rb").read()
-d = re.sub(rb"(?m)^\.", b"..", d)
-open(sys.argv[2], "wb").write(d + b".")' "$2" "$W/wire-$id"
-    swaks --server "127.0.0.1:$SMTPD_PORT" --from alice@example.com --to bob@partner.example \
-        --data "@$W/wire-$id" --no-data-fixup --timeout 60 >"$W/swaks-$id.out" 2>&1 || rc=$?
-    return $rc
-}
 
 # message ID FILE : a UTF-8 test message with ID in its Subject and X-Test-Id
 message() {
@@ -195,32 +133,6 @@ open(out, "wb").write((h + b).replace("\n", "\r\n").encode())
 PY
 }
 
-# expected_inner MESSAGE OUT : the Content-* header lines + CRLF + body (what alice signs)
-expected_inner() {
-    "$PYTHON3" - "$1" "$2" <<'PY'
-import sys
-head, body = open(sys.argv[1], "rb").read().split(b"\r\n\r\n", 1)
-keep = [l for l in head.split(b"\r\n") if l.split(b":", 1)[0].lower().startswith(b"content-")]
-open(sys.argv[2], "wb").write(b"".join(k + b"\r\n" for k in keep) + b"\r\n" + body)
-PY
-}
-
-# delivered ID : sink files whose header carries X-Test-Id: ID
-delivered() {
-    local f
-    for f in "$SINK"/msg-*.eml; do
-        [ -e "$f" ] || continue
-        if grep -q "^X-Test-Id: $1"$'\r'"\$" "$f"; then echo "$f"; fi
-    done
-}
-
-milter_restart() { # CONF LOG
-    milter_stop
-    harness_forget milter_stop
-    milter_start "$1" "$2"
-}
-
-# shellcheck disable=SC2317 # called through check
 pin_free() { # FILE... : none of the PINs in any FILE
     local f hits=""
     for f in "$@"; do
@@ -236,7 +148,7 @@ pin_free() { # FILE... : none of the PINs in any FILE
 milter_start "$W/wrong.conf" "$W/milter-wrong.log" || setup_failed "smime-milter did not start (wrong PIN)"
 message wrongpin "$W/wrongpin.eml"
 rc=0
-send wrongpin "$W/wrongpin.eml" || rc=$?
+send wrongpin "$W/wrongpin.eml" bob@partner.example || rc=$?
 if [ "$rc" -ne 0 ] && grep -qE '<\*\* +451 4\.7\.0 ' "$W/swaks-wrongpin.out"; then
     ok "wrong PIN: the message is refused with 451 4.7.0 (tempfail) at the SMTP level"
 else
@@ -252,7 +164,7 @@ fi
 # a second message at once: the same wrong PIN is not tried again (tokens lock after a few)
 message wrongpin2 "$W/wrongpin2.eml"
 rc=0
-send wrongpin2 "$W/wrongpin2.eml" || rc=$?
+send wrongpin2 "$W/wrongpin2.eml" bob@partner.example || rc=$?
 if [ "$rc" -ne 0 ] && grep -qE '<\*\* +451 4\.7\.0 ' "$W/swaks-wrongpin2.out" &&
     grep -F "$shown_wrong" "$W/milter-wrong.log" | grep -q "not tried again for" &&
     [ "$(grep -c "PIN incorrect" "$W/milter-wrong.log")" -eq 2 ]; then
@@ -269,7 +181,7 @@ check "wrong PIN: nothing was delivered" test -z "$(delivered wrongpin)$(deliver
 milter_restart "$W/inline.conf" "$W/milter-inline.log" || setup_failed "smime-milter did not start (pin-value)"
 message inline "$W/inline.eml"
 rc=0
-send inline "$W/inline.eml" || rc=$?
+send inline "$W/inline.eml" bob@partner.example || rc=$?
 shown_inline="pkcs11:token=smime;object=alice;type=private?x-cert-file=$W/chain.pem"
 if [ "$rc" -ne 0 ] && grep -qE '<\*\* +451 4\.7\.0 ' "$W/swaks-inline.out" &&
         grep -F "$shown_inline" "$W/milter-inline.log" | grep -q "PIN incorrect"; then
@@ -286,11 +198,8 @@ for i in 1 2; do
     message "good$i" "$W/good$i.eml"
     expected_inner "$W/good$i.eml" "$W/good$i.inner"
     rc=0
-    send "good$i" "$W/good$i.eml" || rc=$?
-    for _ in $(seq 1 300); do
-        [ -n "$(delivered "good$i")" ] && break
-        sleep 0.1
-    done
+    send "good$i" "$W/good$i.eml" bob@partner.example || rc=$?
+    wait_delivered "good$i" 30 || true
     f=$(delivered "good$i")
     if [ "$rc" -eq 0 ] && [ "$(printf '%s' "$f" | grep -c .)" -eq 1 ]; then
         ok "right PIN (message $i): accepted by Postfix and delivered once"
@@ -299,11 +208,8 @@ for i in 1 2; do
             "swaks rc=$rc: $(grep -E '^ *<\*\*' "$W/swaks-good$i.out" | tail -n 2); $(tail -n 3 "$W/milter-good.log")"
         continue
     fi
-    if out=$("$TESTS/judges.sh" "$f" bob@partner.example "$W/pki" "$W/good$i.inner" "$W/judges-good$i" 2>&1); then
-        ok "right PIN (message $i): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's token signature, content exact"
-    else
-        notok "right PIN (message $i): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's token signature, content exact" "$out"
-    fi
+    judge "right PIN (message $i): OpenSSL, gpgsm and NSS decrypt for bob, verify alice's token signature, content exact" \
+        "$f" bob@partner.example "$W/good$i.inner" "$W/judges-good$i"
 done
 # the signature was made by the token's key: the signer certificate is alice's and the
 # signature verifies with her public key only (the private key file is not in the milter's reach)
@@ -328,10 +234,4 @@ if out=$(postfix_stop "$W/postfix" 2>&1); then
 else
     notok "private Postfix stopped, no process left behind" "$out"
 fi
-
-echo "$PASSED passed, $FAILED failed"
-if [ "$FAILED" -gt 0 ]; then
-    dump_logs
-    exit 1
-fi
-exit 0
+finish

@@ -11,28 +11,17 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-TOOL=${SMIME_TOOL:-$ROOT/tools/smime-tool}
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-tool-certs.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+# shellcheck source=lib/tap.sh
+. "$HERE/lib/tap.sh"
+TOOL=$TOOL_BIN
+harness_need openssl
+harness_built "$TOOL"
+harness_workdir smime-tool-certs
 
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | head -n 30 | sed 's/^/#   /'; fi
-}
+# the diagnostics of a failed check: the last run of the tool
 last_run() { echo "\$ smime-tool ${LASTCMD:-}"; echo "rc=$(cat "$LAST.rc")"; cat "$LAST.out" "$LAST.err"; }
-# check DESCRIPTION COMMAND... : ok when the command succeeds
-check() {
-    local d=$1
-    shift
-    if "$@" >/dev/null 2>&1; then ok "$d"; else notok "$d" "$(last_run)"; fi
-}
-
-command -v openssl >/dev/null || { echo "not ok 1 - openssl missing"; echo "0 passed, 1 failed"; exit 1; }
-[ -x "$TOOL" ] || { echo "not ok 1 - $TOOL is not built"; echo "0 passed, 1 failed"; exit 1; }
+TAP_DIAG=last_run
+TAP_DIAG_LINES=30
 
 # run NAME ARGS... : smime-tool ARGS in $W; keeps NAME.out, NAME.err, NAME.rc
 run() {
@@ -389,6 +378,4 @@ run nosub certs
 check "certs without a subcommand: exit 2 with usage" eval "rc_is 2 && err_has 'usage:'"
 run badsub certs frobnicate
 check "certs with an unknown subcommand: exit 2" eval "rc_is 2 && err_has 'unknown command frobnicate'"
-
-echo "$((n - fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

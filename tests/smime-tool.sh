@@ -11,28 +11,19 @@
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-# shellcheck source=lib/harness.sh
-. "$HERE/lib/harness.sh"
-harness_trap
+# shellcheck source=lib/tap.sh
+. "$HERE/lib/tap.sh"
+TOOL=$TOOL_BIN
+harness_need openssl gpgsm cmsutil cmp py:aiosmtpd
+harness_built "$TOOL"
+harness_workdir smime-tool-test
+# what "send --sign --encrypt" writes: opaque signed-data inside the enveloped-data
+export JUDGE_MODE=enveloped-opaque
 
-TOOL=${SMIME_TOOL:-$ROOT/tools/smime-tool}
-W=$(mktemp -d "${TMPDIR:-/tmp}/smime-tool-test.XXXXXX")
-harness_on_exit rm -rf "$W"
-
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-    n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | head -n 20 | sed 's/^/#   /'; fi
-}
-# check DESCRIPTION COMMAND... : ok when the command succeeds
-check() { local d=$1; shift; if "$@" >/dev/null 2>&1; then ok "$d"; else notok "$d" "$(last_run)"; fi; }
+# the diagnostics of a failed check: the last run of the tool
 last_run() { [ -n "${LAST:-}" ] && { echo "rc=$(cat "$LAST.rc")"; cat "$LAST.out" "$LAST.err"; } | head -n 20; }
-
-harness_need openssl gpgsm cmsutil cmp || { echo "0 passed, 1 failed"; exit 1; }
-[ -x "$TOOL" ] || { echo "not ok 1 - $TOOL is not built"; echo "0 passed, 1 failed"; exit 1; }
+TAP_DIAG=last_run
+TAP_DIAG_LINES=20
 
 # -V / --version: one line, the versions of smime-tool and of the OpenSSL it runs with; exit 0.
 # -h / --help: the usage on stdout, nothing on stderr; exit 0.
@@ -54,8 +45,6 @@ for opt in -h --help; do
         notok "smime-tool $opt prints the usage on stdout and exits 0" "rc=$rc"$'\n'"$out"$'\n'"$(cat "$W/h.err")"
     fi
 done
-"$PYTHON3" -c 'import aiosmtpd' 2>/dev/null ||
-    { echo "not ok 1 - python3-aiosmtpd missing (tests/deps.sh)"; echo "0 passed, 1 failed"; exit 1; }
 
 # run NAME [VAR=VALUE...] -- ARGS... : run the tool in $W/cwd with a clean SMTP/API environment;
 # keeps NAME.out, NAME.err, NAME.rc and appends everything to all-output.log
@@ -82,25 +71,6 @@ count() { find "$1" -name '*.eml' | wc -l; }
 # meta FILE.json EXPR : a value from a saved envelope, e.g. meta 1.json 'sorted(d["rcpt_tos"])'
 meta() { "$PYTHON3" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
-# expected_inner MESSAGE OUT : its Content-* header lines (as written) + CRLF + body, CRLF line ends
-expected_inner() {
-    "$PYTHON3" - "$1" "$2" <<'PY'
-import re, sys
-data = re.sub(rb"\r?\n", b"\r\n", open(sys.argv[1], "rb").read())
-head, body = data.split(b"\r\n\r\n", 1)
-keep, take = [], False
-for l in head.split(b"\r\n"):
-    if l[:1] in (b" ", b"\t"):
-        if take:
-            keep.append(l)
-        continue
-    take = l.split(b":", 1)[0].strip().lower().startswith(b"content-")
-    if take:
-        keep.append(l)
-open(sys.argv[2], "wb").write(b"".join(k + b"\r\n" for k in keep) + b"\r\n" + body)
-PY
-}
-
 # without_bcc MESSAGE OUT : the message as recipients must get it back: CRLF, no Bcc field
 without_bcc() {
     "$PYTHON3" - "$1" "$2" <<'PY'
@@ -125,16 +95,6 @@ has_header() { # FILE NAME : the header block has a field NAME
 h = open(sys.argv[1], "rb").read().split(b"\r\n\r\n", 1)[0]
 sys.exit(0 if any(l.split(b":", 1)[0].strip().lower() == sys.argv[2].lower().encode()
                   for l in h.split(b"\r\n") if l[:1] not in (b" ", b"\t")) else 1)' "$1" "$2"
-}
-
-judge() { # FILE RCPT EXPECTED LABEL : what "send --sign --encrypt" wrote (opaque signed-data inside)
-    local out
-    # a short scratch path: gpg-agent's socket path must stay under 108 bytes
-    if out=$(JUDGE_MODE=enveloped-opaque "$HERE/judges.sh" "$1" "$2" "$W/pki" "$3" "$W/j$((n + 1))" 2>&1); then
-        ok "$4: OpenSSL, gpgsm and NSS cmsutil decrypt for $2, verify alice's signature, content exact"
-    else
-        notok "$4: OpenSSL, gpgsm and NSS cmsutil decrypt for $2, verify alice's signature, content exact" "$out"
-    fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -197,14 +157,14 @@ start_server() {
 
 SMTPD_PASSWORD=$PW start_server smtp-tls smtpd.py --outdir "$W/smtp-tls" --tls-cert "$W/tls/server.crt" \
     --tls-key "$W/tls/server.key" --user alice --auth-required --deny erin@blocked.example ||
-    { echo "not ok 1 - SMTP test server does not start"; echo "0 passed, 1 failed"; exit 1; }
+    setup_failed "SMTP test server does not start"
 P_TLS=$PORT
 start_server smtp-plain smtpd.py --outdir "$W/smtp-plain" ||
-    { echo "not ok 1 - plain SMTP test server does not start"; echo "0 passed, 1 failed"; exit 1; }
+    setup_failed "plain SMTP test server does not start"
 P_PLAIN=$PORT
 APID_KEY=$API_KEY start_server api apid.py --outdir "$W/api" --tls-cert "$W/tls/server.crt" \
     --tls-key "$W/tls/server.key" --reject erin@blocked.example ||
-    { echo "not ok 1 - API test server does not start"; echo "0 passed, 1 failed"; exit 1; }
+    setup_failed "API test server does not start"
 P_API=$PORT
 
 SMTP_OK=(SMTP_HOST=127.0.0.1 "SMTP_PORT=$P_TLS" SMTP_USER=alice "SMTP_PASSWORD=$PW"
@@ -228,9 +188,12 @@ check "the session used TLS and authenticated as alice" test \
     "$(meta "$D.json" '"%s %s" % (d["tls"], d["auth"])')" = "True alice"
 check "Bcc is not in the delivered headers; To and Cc are" \
     eval "! has_header '$D.eml' Bcc && has_header '$D.eml' To && has_header '$D.eml' Cc"
-judge "$D.eml" bob@partner.example "$W/msg1.inner" "smtp To"
-judge "$D.eml" carol@partner.example "$W/msg1.inner" "smtp Cc"
-judge "$D.eml" alice@example.com "$W/msg1.inner" "smtp Bcc"
+judge "smtp To: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+    "$D.eml" bob@partner.example "$W/msg1.inner"
+judge "smtp Cc: OpenSSL, gpgsm and NSS cmsutil decrypt for carol@partner.example, verify alice's signature, content exact" \
+    "$D.eml" carol@partner.example "$W/msg1.inner"
+judge "smtp Bcc: OpenSSL, gpgsm and NSS cmsutil decrypt for alice@example.com, verify alice's signature, content exact" \
+    "$D.eml" alice@example.com "$W/msg1.inner"
 run decrypt -- decrypt "$D.eml" --key "$W/pki/private/carol@partner.example.key" \
     --ca-file "$W/pki/ca/root.crt" --out "$W/decrypted1.eml"
 check "smime-tool decrypt gives back the original message (minus Bcc) byte for byte" \
@@ -241,7 +204,8 @@ check "original form 'smime-tool FILE --sign --encrypt --send_smtp' from the key
 D=$W/smtp-tls/2
 check "several To addresses and a Bcc: all are envelope recipients" test \
     "$(meta "$D.json" '" ".join(sorted(d["rcpt_tos"]))')" = "bob@partner.example carol@partner.example"
-judge "$D.eml" carol@partner.example "$W/msg2.inner" "smtp several-To + Bcc"
+judge "smtp several-To + Bcc: OpenSSL, gpgsm and NSS cmsutil decrypt for carol@partner.example, verify alice's signature, content exact" \
+    "$D.eml" carol@partner.example "$W/msg2.inner"
 
 before=$(count "$W/smtp-tls")
 run badpw SMTP_HOST=127.0.0.1 "SMTP_PORT=$P_TLS" SMTP_USER=alice "SMTP_PASSWORD=wrong-$PW" \
@@ -268,7 +232,8 @@ check "banner says plain, empty user and password" \
     grep -qxF "Opened SMTP connection (plain) to 127.0.0.1, port $P_PLAIN, user=\"\", password=\"\"" "$LAST.out"
 D=$W/smtp-plain/1
 check "plain session delivered, without TLS" test "$(meta "$D.json" 'd["tls"]')" = False
-judge "$D.eml" bob@partner.example "$W/msg1.inner" "smtp plain"
+judge "smtp plain: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+    "$D.eml" bob@partner.example "$W/msg1.inner"
 run plaincreds SMTP_HOST=127.0.0.1 "SMTP_PORT=$P_PLAIN" SMTP_USER=alice "SMTP_PASSWORD=$PW" -- \
     send msg1.eml --sign --encrypt --send-smtp
 check "credentials but no STARTTLS offered: refused, nothing sent" \
@@ -324,7 +289,8 @@ check "an unreadable --cert-dir: a message naming it" \
 echo "# stdout, sign-only, verify and decrypt"
 run stdout -- send msg1.eml --sign --encrypt
 cp "$LAST.out" "$W/stdout1.eml"
-judge "$W/stdout1.eml" bob@partner.example "$W/msg1.inner" "stdout"
+judge "stdout: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+    "$W/stdout1.eml" bob@partner.example "$W/msg1.inner"
 run signonly -- send msg1.eml --sign_detached
 cp "$LAST.out" "$W/signed1.eml"
 check "--sign_detached: multipart/signed with micalg=sha-256 and a real boundary" \
@@ -359,8 +325,10 @@ check "POST /api/v1/transmissions with the key; content.email_rfc822 is exactly 
 check "recipients from To, Cc and Bcc" test \
     "$(meta "$D.json" '" ".join(sorted(d["recipients"]))')" = \
     "alice@example.com bob@partner.example carol@partner.example"
-judge "$D.eml" bob@partner.example "$W/msg1.inner" "api To"
-judge "$D.eml" alice@example.com "$W/msg1.inner" "api Bcc"
+judge "api To: OpenSSL, gpgsm and NSS cmsutil decrypt for bob@partner.example, verify alice's signature, content exact" \
+    "$D.eml" bob@partner.example "$W/msg1.inner"
+judge "api Bcc: OpenSSL, gpgsm and NSS cmsutil decrypt for alice@example.com, verify alice's signature, content exact" \
+    "$D.eml" alice@example.com "$W/msg1.inner"
 run apibadkey "SPARKPOST_HOST=127.0.0.1:$P_API" SPARKPOST_API_KEY=not-the-key \
     "SPARKPOST_CA_FILE=$W/tls/ca.crt" -- send msg1.eml --sign --encrypt --send-api
 check "wrong API key: the API's 401 error printed verbatim, exit non-zero" \
@@ -397,6 +365,4 @@ check "only the good API requests arrived" test "$(count "$W/api")" = 2
 # ---------------------------------------------------------------------------------------------
 check "the SMTP password never appears in any output" eval "! grep -qF '$PW' '$W/all-output.log'"
 check "the API key never appears in any output" eval "! grep -qF '$API_KEY' '$W/all-output.log'"
-
-echo "$((n - fails)) passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

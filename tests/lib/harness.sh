@@ -1,6 +1,8 @@
 # shellcheck shell=bash
-# Shared functions for the end-to-end test and the demo: a private Postfix on loopback, an SMTP
-# sink, OpenDKIM, smime-milter, DKIM verification, and cleanup of everything started.
+# Shared functions for the test suites, the demo and the benchmarks: a private Postfix on
+# loopback, an SMTP sink, OpenDKIM, slapd, smime-milter, sending through swaks, reading what
+# the sink received, DKIM verification, and cleanup of everything started.
+# The suites source tests/lib/tap.sh, which sources this file and adds the TAP checks.
 #
 # Source it:   . "$(dirname "$0")/lib/harness.sh"
 #              harness_trap                 # stop everything on exit, even on failure
@@ -9,9 +11,16 @@
 HARNESS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HARNESS_CLEANUP=()
 HARNESS_PORTS=" "
+HARNESS_LOGS=()
+HARNESS_WORK=""
 # an address outside every internal network (TEST-NET-1): the private Postfix lets it relay when
 # a test poses as it with XCLIENT, so that mail from outside can be exercised
 HARNESS_EXTERNAL_ADDR=192.0.2.10
+# the programs of this tree (or the ones to test instead)
+# shellcheck disable=SC2034 # for the suites
+MILTER_BIN=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
+# shellcheck disable=SC2034 # for the suites
+TOOL_BIN=${SMIME_TOOL:-$HARNESS_ROOT/tools/smime-tool}
 
 if [ -z "${PYTHON3:-}" ]; then
     # Debian's interpreter: python3-dkim is installed for it
@@ -22,7 +31,8 @@ harness_log() { echo "harness: $*" >&2; }
 
 # ---------------------------------------------------------------------------------------------
 # Cleanup stack: harness_on_exit CMD ARGS... registers a command; harness_cleanup runs them in
-# reverse order. harness_trap installs it for EXIT, INT and TERM.
+# reverse order. harness_trap installs it for EXIT, INT and TERM (tests/lib/tap.sh does that
+# for the suites).
 harness_on_exit() {
     local q
     printf -v q '%q ' "$@"
@@ -53,14 +63,78 @@ harness_forget() {
     HARNESS_CLEANUP=("${HARNESS_CLEANUP[@]}")
 }
 
-harness_need() { # TOOL... : a missing tool is an error, never a skip
-    local t missing=""
-    for t in "$@"; do command -v "$t" >/dev/null 2>&1 || missing="$missing $t"; done
-    [ -n "$PYTHON3" ] || missing="$missing python3"
+# harness_workdir NAME [KEEP_VARIABLE]: a scratch directory ${TMPDIR:-/tmp}/NAME.XXXXXX, mode
+# 0755 (the postfix user traverses it), in HARNESS_WORK and W; removed on exit unless the
+# variable named KEEP_VARIABLE is 1 (then its name is printed on stderr at the end)
+harness_workdir() {
+    HARNESS_WORK=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+    chmod 0755 "$HARNESS_WORK"
+    # shellcheck disable=SC2034 # for the suites
+    W=$HARNESS_WORK
+    if [ -n "${2:-}" ] && [ "${!2:-0}" = 1 ]; then
+        harness_on_exit harness_log "work directory kept: $HARNESS_WORK"
+    else
+        harness_on_exit rm -rf "$HARNESS_WORK"
+    fi
+}
+
+# harness_missing ITEM... : prints " ITEM" for each one missing: a command (NAME), a readable file
+# (a PATH with a slash) or a Python module (py:MODULE); python3 itself is always needed
+harness_missing() {
+    local t
+    [ -n "$PYTHON3" ] || printf ' python3'
+    for t in "$@"; do
+        case $t in
+            py:*)
+                [ -n "$PYTHON3" ] && "$PYTHON3" -c "import ${t#py:}" 2>/dev/null || printf ' %s' "$t" ;;
+            */*) [ -r "$t" ] || printf ' %s' "$t" ;;
+            *) command -v "$t" >/dev/null 2>&1 || printf ' %s' "$t" ;;
+        esac
+    done
+}
+
+# harness_have ITEM... : true when none is missing (see harness_missing), else a log line
+harness_have() {
+    local missing
+    missing=$(harness_missing "$@")
     if [ -n "$missing" ]; then
-        harness_log "missing tools:$missing (run tests/deps.sh as root)"
+        harness_log "missing:$missing (run tests/deps.sh as root)"
         return 1
     fi
+}
+
+# harness_need ITEM... : harness_have; in a suite (tests/lib/tap.sh) a missing item is instead
+# a failed check that ends the suite
+harness_need() { harness_have "$@"; }
+
+# ---------------------------------------------------------------------------------------------
+# Logs shown when something fails: register_log LABEL FILE [LINES] (FILE may be a glob pattern,
+# expanded when shown; LINES: the last 40 by default); dump_logs shows each as "# " lines, in
+# the order registered. The services below register their own logs; a FILE registered before
+# (or matched by a pattern registered before) keeps its label and number of lines.
+register_log() {
+    local e rest
+    for e in ${HARNESS_LOGS[@]+"${HARNESS_LOGS[@]}"}; do
+        rest=${e#*|}
+        # shellcheck disable=SC2053 # the registered FILE is a pattern
+        [[ $2 != ${rest%|*} ]] || return 0
+    done
+    HARNESS_LOGS+=("$1|$2|${3:-40}")
+}
+
+dump_logs() {
+    local e label rest pattern lines f
+    for e in ${HARNESS_LOGS[@]+"${HARNESS_LOGS[@]}"}; do
+        label=${e%%|*}
+        rest=${e#*|}
+        pattern=${rest%|*}
+        lines=${rest##*|}
+        while IFS= read -r f; do
+            [ -f "$f" ] || continue
+            echo "# ---- $label ($f)"
+            tail -n "$lines" "$f" | sed 's/^/# /'
+        done < <(compgen -G "$pattern" || true)
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -119,11 +193,15 @@ wait_for_port() {
     return 1
 }
 
-# wait_for_file FILE [SECONDS]: wait until FILE exists
+# wait_for_file FILE [SECONDS] [PID]: wait until FILE exists; fail early if PID dies
 wait_for_file() {
-    local f=$1 secs=${2:-20} i
+    local f=$1 secs=${2:-20} pid=${3:-} i
     for ((i = 0; i < secs * 10; i++)); do
         [ -e "$f" ] && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            harness_log "process $pid exited before creating $f"
+            return 1
+        fi
         sleep 0.1
     done
     harness_log "no file $f after ${secs}s"
@@ -225,14 +303,17 @@ class S(socketserver.ThreadingTCPServer):
 S(("127.0.0.1", port), H).serve_forever()
 '
 HARNESS_SINK_PID=""
+HARNESS_SINK_DIR=""
 
-# sink_start DIR PORT
+# sink_start DIR PORT (HARNESS_SINK_DIR: DIR, where delivered and wait_delivered look)
 sink_start() {
     local dir=$1 port=$2
     mkdir -p "$dir"
+    HARNESS_SINK_DIR=$dir
     "$PYTHON3" -c "$HARNESS_SINK_PY" "$dir" "$port" >"$dir/sink.log" 2>&1 &
     HARNESS_SINK_PID=$!
     harness_on_exit sink_stop
+    register_log "SMTP sink" "$dir/sink.log" 20
     wait_for_port "$port" 10 "$HARNESS_SINK_PID" || { cat "$dir/sink.log" >&2; return 1; }
 }
 
@@ -265,7 +346,7 @@ HARNESS_OPENDKIM_PID=""
 # opendkim_start DIR PORT DOMAIN SELECTOR
 opendkim_start() {
     local dir=$1 port=$2 domain=$3 selector=$4
-    harness_need opendkim opendkim-genkey || return 1
+    harness_have opendkim opendkim-genkey || return 1
     mkdir -p "$dir/keys"
     chmod 0700 "$dir/keys"
     opendkim-genkey -b 2048 -D "$dir/keys" -d "$domain" -s "$selector" || return 1
@@ -294,6 +375,7 @@ EOF
     opendkim -f -x "$dir/opendkim.conf" >"$dir/opendkim.log" 2>&1 &
     HARNESS_OPENDKIM_PID=$!
     harness_on_exit opendkim_stop
+    register_log "OpenDKIM log" "$dir/opendkim.log" 20
     wait_for_port "$port" 20 "$HARNESS_OPENDKIM_PID" || { cat "$dir/opendkim.log" >&2; return 1; }
 }
 
@@ -350,10 +432,10 @@ PY
 # smime-milter
 HARNESS_MILTER_PID=""
 
-# milter_start CONF LOG: run ${SMIME_MILTER:-milter/smime-milter} -f -c CONF in the background
+# milter_start CONF LOG: run $MILTER_BIN (SMIME_MILTER, default milter/smime-milter) -f -c CONF
+# in the background; HARNESS_MILTER_PID is its pid (the supervisor)
 milter_start() {
-    local conf=$1 log=$2 bin sock port
-    bin=${SMIME_MILTER:-$HARNESS_ROOT/milter/smime-milter}
+    local conf=$1 log=$2 bin=$MILTER_BIN sock port
     if [ ! -x "$bin" ]; then
         harness_log "no milter binary at $bin (build it first, or set SMIME_MILTER)"
         return 1
@@ -362,6 +444,7 @@ milter_start() {
     "$bin" -f -c "$conf" >"$log" 2>&1 &
     HARNESS_MILTER_PID=$!
     harness_on_exit milter_stop
+    register_log "smime-milter log" "$log"
     case $sock in
         inet:*@*)
             port=${sock#inet:}
@@ -383,13 +466,20 @@ milter_stop() {
     HARNESS_MILTER_PID=""
 }
 
+# milter_restart CONF LOG: stop the running smime-milter, start it again with CONF and LOG
+milter_restart() {
+    milter_stop
+    harness_forget milter_stop
+    milter_start "$1" "$2"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Private Postfix: its own config, queue and data directories under DIR, smtpd on
 # 127.0.0.1:SMTPD_PORT only, everything relayed to [127.0.0.1]:RELAY_PORT, log in DIR/maillog.
 # The master daemon is started directly with "master -c DIR/etc -w" (as root, so no
 # alternate_config_directories entry in the system main.cf is needed).
 
-# postfix_start DIR SMTPD_PORT RELAY_PORT MILTERS
+# postfix_start DIR SMTPD_PORT RELAY_PORT MILTERS (HARNESS_SMTPD_PORT: SMTPD_PORT, where send sends)
 # Environment: HARNESS_POSTFIX_CHROOT=y runs smtpd, cleanup and pickup chrooted in the queue
 #              directory DIR/spool, as Debian's Postfix does (names of unix milter sockets are
 #              then relative to it, for smtpd_milters and non_smtpd_milters alike);
@@ -398,7 +488,7 @@ milter_stop() {
 postfix_start() {
     local dir=$1 smtpd_port=$2 relay_port=$3 milters=$4 daemon_dir conf spool d p
     local chroot=${HARNESS_POSTFIX_CHROOT:-n} non_smtpd=${HARNESS_POSTFIX_NON_SMTPD_MILTERS:-$4}
-    harness_need postconf || return 1
+    harness_have postconf || return 1
     if [ "$(id -u)" -ne 0 ]; then harness_log "postfix_start must run as root"; return 1; fi
     id postfix >/dev/null 2>&1 || { harness_log "no postfix user (install postfix)"; return 1; }
     getent group postdrop >/dev/null || { harness_log "no postdrop group (install postfix)"; return 1; }
@@ -506,6 +596,8 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 EOF
     harness_on_exit postfix_stop "$dir"
+    register_log "Postfix maillog" "$dir/maillog"
+    HARNESS_SMTPD_PORT=$smtpd_port
     if ! "$daemon_dir/master" -c "$conf" -w >"$dir/master.out" 2>&1; then
         harness_log "Postfix master did not start:"
         cat "$dir/master.out" "$dir/maillog" >&2
@@ -559,4 +651,209 @@ postfix_stop() {
     # shellcheck disable=SC2086 # a list of pids
     kill -KILL $left 2>/dev/null || true
     return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Private slapd: its own slapd.conf and mdb database under DIR, listening on 127.0.0.1:PORT only.
+HARNESS_SLAPD_PID=""
+HARNESS_SLAPD_DIR=""
+HARNESS_SLAPD_URI=""
+
+# slapd_setup DIR PORT SUFFIX ROOTDN ROOTPW: write DIR/slapd.conf (schemas core, cosine,
+# inetorgperson; userPassword for authentication only, the rest readable by all) and check it
+# with slaptest; HARNESS_SLAPD_URI is ldap://127.0.0.1:PORT
+slapd_setup() {
+    local dir=$1 port=$2 suffix=$3 rootdn=$4 rootpw=$5 d modules="" schema="" s
+    harness_have slapd slaptest ldapadd || return 1
+    # slapd's modules and schemas (Debian's locations; others tried for a self-built OpenLDAP)
+    for d in /usr/lib/ldap /usr/lib/x86_64-linux-gnu/ldap /usr/local/libexec/openldap; do
+        if [ -e "$d/back_mdb.so" ] || [ -e "$d/back_mdb.la" ]; then modules=$d; break; fi
+    done
+    for d in /etc/ldap/schema /etc/openldap/schema /usr/local/etc/openldap/schema; do
+        if [ -e "$d/inetorgperson.schema" ]; then schema=$d; break; fi
+    done
+    if [ -z "$schema" ]; then
+        harness_log "no OpenLDAP schema directory with inetorgperson.schema (install slapd)"
+        return 1
+    fi
+    mkdir -p "$dir/db"
+    HARNESS_SLAPD_DIR=$dir
+    HARNESS_SLAPD_URI=ldap://127.0.0.1:$port
+    HARNESS_SLAPD_ROOTDN=$rootdn
+    HARNESS_SLAPD_ROOTPW=$rootpw
+    {
+        echo "# private slapd for the tests (loopback only)"
+        for s in core cosine inetorgperson; do echo "include $schema/$s.schema"; done
+        echo "pidfile $dir/slapd.pid"
+        echo "argsfile $dir/slapd.args"
+        if [ -n "$modules" ]; then
+            echo "modulepath $modules"
+            echo "moduleload back_mdb"
+        fi
+        echo "access to attrs=userPassword by anonymous auth by * none"
+        echo "access to * by * read"
+        echo "database mdb"
+        echo "maxsize 10485760"
+        echo "suffix \"$suffix\""
+        echo "rootdn \"$rootdn\""
+        echo "rootpw $rootpw"
+        echo "directory $dir/db"
+    } >"$dir/slapd.conf"
+    chmod 0600 "$dir/slapd.conf"
+    register_log "slapd log" "$dir/slapd.log" 20
+    register_log "ldapadd" "$dir/ldapadd.log" 20
+    if ! slaptest -u -f "$dir/slapd.conf" >"$dir/slaptest.log" 2>&1; then
+        harness_log "slaptest rejects the slapd configuration:"
+        cat "$dir/slaptest.log" >&2
+        return 1
+    fi
+}
+
+# slapd_start: start slapd (again) with the configuration slapd_setup wrote; HARNESS_SLAPD_PID
+slapd_start() {
+    local port=${HARNESS_SLAPD_URI##*:}
+    slapd -f "$HARNESS_SLAPD_DIR/slapd.conf" -h "$HARNESS_SLAPD_URI/" -d 0 \
+        >>"$HARNESS_SLAPD_DIR/slapd.log" 2>&1 &
+    HARNESS_SLAPD_PID=$!
+    harness_forget slapd_stop
+    harness_on_exit slapd_stop
+    wait_for_port "$port" 20 "$HARNESS_SLAPD_PID"
+}
+
+slapd_stop() {
+    stop_pid "$HARNESS_SLAPD_PID" slapd
+    HARNESS_SLAPD_PID=""
+}
+
+# slapd_add LDIF: add the entries of LDIF as the root DN (output in DIR/ldapadd.log)
+slapd_add() {
+    ldapadd -x -H "$HARNESS_SLAPD_URI" -D "$HARNESS_SLAPD_ROOTDN" -w "$HARNESS_SLAPD_ROOTPW" -f "$1" \
+        >>"$HARNESS_SLAPD_DIR/ldapadd.log" 2>&1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Sending through swaks, and what the sink received
+
+# send [--from ADDR] [--wire] [--external] [--timeout SECONDS] ID FILE TO
+# Inject message FILE into the private Postfix (127.0.0.1:HARNESS_SMTPD_PORT) with swaks, from
+# ADDR (default alice@example.com) to TO (comma separated); swaks' transcript goes to
+# $HARNESS_WORK/swaks-ID.out; returns swaks' exit status. swaks --no-data-fixup sends the DATA as
+# it is and appends CRLF, so the DATA is prepared in $HARNESS_WORK/wire-ID: the message ends with
+# a line end (CRLF; LF when it has no CRLF at all), a line starting with a dot gets another one,
+# and the final dot follows without a line end. With --wire, FILE is already in that form (e.g.
+# bare LF lines, dot-stuffed by hand). --external: the client poses with XCLIENT as
+# HARNESS_EXTERNAL_ADDR, outside every internal network. Default timeout: 60 s.
+send() {
+    local from=alice@example.com wire=0 timeout=60 extra=() id data to
+    while [ $# -gt 3 ]; do
+        case $1 in
+            --from) from=$2; shift 2 ;;
+            --wire) wire=1; shift ;;
+            --external) extra=(--xclient-addr "$HARNESS_EXTERNAL_ADDR"); shift ;;
+            --timeout) timeout=$2; shift 2 ;;
+            *) harness_log "send: unknown option $1"; return 2 ;;
+        esac
+    done
+    id=$1 data=$2 to=$3
+    if [ "$wire" = 0 ]; then
+        "$PYTHON3" -c 'import re, sys
+d = open(sys.argv[1], "rb").read()
+nl = b"\r\n" if b"\r\n" in d else b"\n"
+if not d.endswith(nl):
+    d += nl
+d = re.sub(rb"(?m)^\.", b"..", d)
+open(sys.argv[2], "wb").write(d + b".")' "$data" "$HARNESS_WORK/wire-$id" || return 1
+        data=$HARNESS_WORK/wire-$id
+    fi
+    swaks --server "127.0.0.1:$HARNESS_SMTPD_PORT" --from "$from" --to "$to" \
+        --data "@$data" --no-data-fixup --timeout "$timeout" ${extra[@]+"${extra[@]}"} \
+        >"$HARNESS_WORK/swaks-$id.out" 2>&1
+}
+
+# delivered ID : the messages in the sink (HARNESS_SINK_DIR) whose header has the field
+# "$HARNESS_ID_HEADER: ID" (default X-E2E-Id), one file a line, in the order of delivery
+HARNESS_ID_HEADER=${HARNESS_ID_HEADER:-X-E2E-Id}
+delivered() {
+    "$PYTHON3" - "$HARNESS_SINK_DIR" "$HARNESS_ID_HEADER" "$1" <<'PY'
+import glob, os, re, sys
+d, name, want = sys.argv[1], sys.argv[2].lower().encode(), sys.argv[3].encode()
+for f in sorted(glob.glob(os.path.join(d, "msg-*.eml"))):
+    head = b""
+    with open(f, "rb") as fh:
+        while b"\r\n\r\n" not in head and b"\n\n" not in head:
+            chunk = fh.read(65536)
+            if not chunk:
+                break
+            head += chunk
+    head = re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
+    head = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    for line in re.split(rb"\r?\n", head):
+        k, sep, v = line.partition(b":")
+        if sep and k.strip().lower() == name and v.strip() == want:
+            print(f)
+            break
+PY
+}
+
+# wait_delivered ID [SECONDS] : wait (default 30 s) until a message with ID is in the sink
+wait_delivered() {
+    local i
+    for ((i = 0; i < ${2:-30} * 10; i++)); do
+        [ -n "$(delivered "$1")" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# first_delivered ID [SECONDS] : wait_delivered, then the first of the files delivered
+first_delivered() { wait_delivered "$@" && delivered "$1" | head -n 1; }
+
+# expected_inner DATAFILE OUT : the message's Content-* header lines (as written, folded lines
+# included) + CRLF + body, all with CRLF line ends: what the milter signs and encrypts
+expected_inner() {
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+data = re.sub(rb"\r?\n", b"\r\n", data)
+head, body = data.split(b"\r\n\r\n", 1)
+lines, keep = head.split(b"\r\n"), []
+take = False
+for l in lines:
+    if l[:1] in (b" ", b"\t"):
+        if take:
+            keep.append(l)
+        continue
+    take = l.split(b":", 1)[0].strip().lower().startswith(b"content-")
+    if take:
+        keep.append(l)
+open(sys.argv[2], "wb").write(b"".join(k + b"\r\n" for k in keep) + b"\r\n" + body)
+PY
+}
+
+# body_of FILE [OUT] : the bytes after the first CRLF CRLF (LF LF for LF-only files), to OUT or
+# stdout
+body_of() {
+    "$PYTHON3" - "$@" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+i = d.find(b"\r\n\r\n")
+b = d[i + 4:] if i >= 0 else d[d.find(b"\n\n") + 2:]
+if len(sys.argv) > 2:
+    open(sys.argv[2], "wb").write(b)
+else:
+    sys.stdout.buffer.write(b)
+PY
+}
+
+# header_value FILE NAME : unfolded values of a header field, one a line
+header_value() {
+    "$PYTHON3" - "$1" "$2" <<'PY'
+import re, sys
+h = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+h = re.sub(rb"\n[ \t]+", b" ", h)
+for l in h.split(b"\n"):
+    k, s, v = l.partition(b":")
+    if s and k.strip().lower() == sys.argv[2].lower().encode():
+        print(v.strip().decode("utf-8", "replace"))
+PY
 }

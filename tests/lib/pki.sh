@@ -42,7 +42,7 @@ pki_bundle() { # OUT
 }
 
 pki_issue() { # ADDR OUT START END [EKU] [SAN_ADDR]
-    local addr=$1 out=$2 start=$3 end=$4 eku=${5:-emailProtection} san=${6:-$1}
+    local out=$2 start=$3 end=$4 eku=${5:-emailProtection} san=${6:-$1}
     (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$out.key" 2>/dev/null)
     openssl req -new -key "$out.key" -subj "/O=smime-milter test/CN=$san" -out "$out.csr" 2>/dev/null
     printf '%s\n' "basicConstraints=critical,CA:FALSE" \
