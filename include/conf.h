@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "certindex.h"
 #include "decide.h"
@@ -124,6 +125,31 @@ int conf_addr_is_loopback(const struct sockaddr *sa);
 /* The names of log-level values (syslog priority) and log-facility values; NULL if none. */
 const char *conf_log_level_name(int priority);
 const char *conf_log_facility_name(int facility);
+
+/* One signing identity a configuration names, as conf_foreach_signer finds it. */
+struct conf_signer {
+	const char *what;     /* "key-dir DIR/a@b.pem", "<sender P> signing-key FILE", for messages */
+	const char *identity; /* the address of a key-dir file, the pattern of a <sender> */
+	const char *key;      /* the key file or pkcs11: URI, as shown (no PIN) */
+	int line;             /* the line of key-dir or signing-key; 0: none */
+	const char *address;  /* the address its certificate must name; NULL: not checked */
+	X509 *cert;           /* its certificate, borrowed for the call */
+	STACK_OF(X509) *chain;
+};
+typedef void (*conf_signer_fn)(void *arg, const struct conf_signer *s);
+
+/*
+ * Call fn for every signing identity of c whose certificate can be read:
+ * each <sender> signing-key (with its signing-cert; a pkcs11: key only
+ * when it has one, as the token is not opened), then each
+ * key-dir/<address>.pem that no <sender> signing-key replaces.  Keys that
+ * do not load are left out (conf_check_runtime reports them).
+ */
+void conf_foreach_signer(const struct conf *c, conf_signer_fn fn, void *arg);
+
+/* Nonzero when cert ends within c's warn-expiry days of now; when: its notAfter, YYYY-MM-DD. */
+int conf_signer_expires_within(const struct conf *c, X509 *cert, time_t now, char *when,
+    size_t whenlen);
 
 /* Take / drop a reference; the last conf_unref frees.  Thread-safe. */
 struct conf *conf_ref(struct conf *c);

@@ -105,10 +105,23 @@ struct decide_rcpt {
 	const char *domain;        /* points into addr */
 	X509 *cert;                /* owned; NULL when none is usable */
 	enum certstore_result lookup;
+	const char *source;        /* where cert came from: "cert-dir", "ldap", "domain-cert";
+	                              where the lookup failed when lookup is CERTSTORE_ERROR */
 	char reason[256];          /* why there is no certificate, for logs */
 	struct policy_settings s;  /* effective settings (strings borrowed from conf) */
-	enum decide_class cls;
+	struct policy_match match; /* the scopes they came from */
+	enum decide_class cls;     /* what the policy decides (in mode monitor: would decide) */
 	int force_sign;            /* missing-cert sign-only */
+	int monitor;               /* s.mode is monitor: nothing is refused or changed for it */
+	const char *would_reason;  /* mode monitor: why it would have been refused; NULL if not */
+	struct decide_reply would; /* ... and with which reply */
+};
+
+/* A recipient refused at RCPT (never in rcpts), for the summary line and the metrics. */
+struct decide_refusal {
+	char addr[DECIDE_ADDR_MAX];
+	const char *reason;        /* decide_rcpt_reason's name */
+	struct decide_reply reply;
 };
 
 /* One message.  Everything in it is owned by it and freed by decide_msg_free. */
@@ -125,6 +138,7 @@ struct decide_msg {
 	size_t header_bytes;
 	int has_mime_version;
 	struct policy_settings pol;  /* the message's settings, once decided */
+	const struct policy_scope *sender_scope; /* the <sender> block of From:, NULL if none */
 	struct keystore_identity signer;
 	char signer_addr[DECIDE_ADDR_MAX];
 	STACK_OF(X509) *recips;      /* certificates the body is encrypted to */
@@ -132,6 +146,18 @@ struct decide_msg {
 	struct mime_canon canon;
 	char *canonbuf;              /* wiped when freed */
 	size_t canonbuf_len;
+	char sender[DECIDE_ADDR_MAX]; /* the envelope sender; "" for <> or unknown */
+	struct decide_refusal *refused; /* recipients refused at RCPT */
+	size_t nrefused, refcap;
+	int monitor;                 /* every recipient is in mode monitor: the message passes */
+	char would_header[256];      /* mode monitor, monitor-header yes: X-SMIME-Milter-Would */
+	/* what became of it (decide_msg_end); outcome NULL while it goes on */
+	const char *outcome, *why;   /* metrics names: "signed_encrypted", "passed" + "external" */
+	struct decide_reply end_reply;
+	const char *would_outcome, *would_why; /* mode monitor: what would have become of it */
+	uint64_t bytes_in, bytes_out; /* body before and after, when protected */
+	double seconds;              /* end of message to reply; < 0 until measured */
+	int ended;                   /* decide_msg_end was called */
 };
 
 /*
@@ -142,6 +168,7 @@ struct decide_msg {
  */
 struct decide_verdict {
 	struct decide_reply reply;
+	const char *why;      /* the reason's metrics name, for PASS, REJECT and TEMPFAIL */
 	int level;            /* syslog priority of log */
 	char text[512];       /* SMTP reply text, for REJECT and TEMPFAIL */
 	char log[1400];
@@ -156,6 +183,33 @@ struct decide_msg *decide_msg_new(struct conf *conf, int values_spaced);
 
 /* Remember the MTA's queue id (NULL or "": keep the one known). */
 void decide_msg_set_qid(struct decide_msg *m, const char *qid);
+
+/* Remember the envelope sender (MAIL FROM's argument, "<a@b>" or "<>"). */
+void decide_msg_set_sender(struct decide_msg *m, const char *arg);
+
+/* The one line that sums up a message (decide_msg_end). */
+struct decide_summary {
+	int level;       /* syslog priority */
+	char line[4096]; /* key=value fields, without the queue id */
+};
+
+/*
+ * The end of m, once, before decide_msg_free: settles what became of it (a
+ * message the MTA gave up after every recipient was refused counts as
+ * refused with reason "recipients"; one it gave up otherwise as aborted),
+ * adds it to the metrics (metrics.h) and writes its summary line: action,
+ * mode, sender, every recipient with the certificate used (serial, issuer
+ * hash) or why it was refused, virtual MTA, scopes, cipher, digest, sizes
+ * and time.  Nothing of the content or of any key is in it.
+ */
+void decide_msg_end(struct decide_msg *m, struct decide_summary *out);
+
+/*
+ * Why a recipient has no usable certificate, as the metrics name it:
+ * no_certificate, expired, not_yet_valid, untrusted, wrong_usage,
+ * wrong_address, ldap_error, lookup_error.  A static string.
+ */
+const char *decide_rcpt_reason(const struct decide_rcpt *r);
 
 /* Free m and everything it holds, wiping plaintext; NULL is fine. */
 void decide_msg_free(struct decide_msg *m);

@@ -53,7 +53,7 @@ enum {
 	POLICY_DOMAIN_CERT = 1u << 13,
 	POLICY_SIGNING_CERT = 1u << 14,
 	POLICY_SIGNER_ADDRESS_CHECK = 1u << 15,
-	POLICY_MODE = 1u << 16
+	POLICY_MODE = 1u << 24 /* apart from bits other keywords may take */
 };
 
 /* mode: act on the decisions, or only log and count them (roll-out). */
@@ -123,6 +123,31 @@ int policy_match_sender(const char *pattern, const char *address);
  */
 void policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
     struct policy_settings *out);
+
+/*
+ * The scopes whose settings make a recipient's, lowest precedence first:
+ * the global settings, the <virtual-mta>, the top-level <domain>, the
+ * <domain> inside that <virtual-mta>.  A scope that does not apply is
+ * NULL (the global one always applies: it is set, as &p->global's scope,
+ * to NULL with settings[0] = &p->global).  Borrowed from p.
+ */
+#define POLICY_NSCOPES 4
+struct policy_match {
+	const struct policy_scope *scope[POLICY_NSCOPES];     /* [0] is always NULL */
+	const struct policy_settings *settings[POLICY_NSCOPES]; /* NULL: the scope does not apply */
+};
+void policy_match_recipient(const struct policy *p, const char *vmta, const char *domain,
+    struct policy_match *out);
+
+/*
+ * Where the effective value of a setting (one POLICY_* bit) comes from: the
+ * index in pm of the last scope that sets it, or -1 for the built-in default.
+ */
+int policy_origin(const struct policy_match *pm, unsigned bit);
+
+/* A scope as the explainer and the summary line name it: "global", "domain:x", ... */
+void policy_scope_name(const struct policy_scope *scope, const struct policy_scope *vmta,
+    char *buf, size_t len);
 
 /*
  * Call fn with the settings of every scope of p: the global settings

@@ -517,6 +517,23 @@ certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg)
 	pthread_rwlock_unlock(&ci->lock);
 }
 
+size_t
+certindex_count(certindex *ci)
+{
+	char err[256];
+	size_t i, n = 0;
+
+	(void)ci_refresh(ci, 0, err, sizeof(err));
+	pthread_rwlock_rdlock(&ci->lock);
+	for (i = 0; i < CI_BUCKETS; i++) {
+		const struct ci_entry *e;
+		for (e = ci->buckets[i]; e != NULL; e = e->next)
+			n++;
+	}
+	pthread_rwlock_unlock(&ci->lock);
+	return n;
+}
+
 /* ---- opening ---- */
 
 static int
