@@ -236,6 +236,13 @@ void decide_client(struct decide_msg *m, const struct sockaddr *client, int auth
  */
 void decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v);
 
+/*
+ * What decide_recipient finds for addr (an address, no angle brackets)
+ * before it judges it: certificate, settings with the scopes they came
+ * from, class.  For the policy explainer; the caller frees r->cert.
+ */
+void decide_rcpt_lookup(const struct decide_msg *m, const char *addr, struct decide_rcpt *r);
+
 /* One header, as received; over DECIDE_HEADER_BYTES_MAX in all is on-error. */
 void decide_header(struct decide_msg *m, const char *name, const char *value,
     struct decide_verdict *v);

@@ -262,6 +262,16 @@ rcpt_resolve(const struct decide_msg *m, struct decide_rcpt *r)
 	decide_classify(r);
 }
 
+void
+decide_rcpt_lookup(const struct decide_msg *m, const char *addr, struct decide_rcpt *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	if (strchr(r->addr, '@') == NULL)
+		return;
+	rcpt_resolve(m, r);
+}
+
 /*
  * r against the recipients accepted already: the verdict, CONTINUE when it
  * may join.  would: as the policy decides (mode monitor: what would have
