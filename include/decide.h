@@ -239,9 +239,12 @@ void decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdi
 /*
  * What decide_recipient finds for addr (an address, no angle brackets)
  * before it judges it: certificate, settings with the scopes they came
- * from, class.  For the policy explainer; the caller frees r->cert.
+ * from, class; with vmta, the settings and class under that virtual MTA
+ * (one named in the header, which the end of the headers applies).  For
+ * the policy explainer; the caller frees r->cert.
  */
-void decide_rcpt_lookup(const struct decide_msg *m, const char *addr, struct decide_rcpt *r);
+void decide_rcpt_lookup(const struct decide_msg *m, const char *addr, const char *vmta,
+    struct decide_rcpt *r);
 
 /* One header, as received; over DECIDE_HEADER_BYTES_MAX in all is on-error. */
 void decide_header(struct decide_msg *m, const char *name, const char *value,

@@ -190,6 +190,15 @@ decide_rcpt_combines(const struct decide_msg *m, const struct decide_rcpt *r)
 	return m->monitor ? r->would_reason == NULL : !r->monitor;
 }
 
+const char *
+decide_class_name(enum decide_class c)
+{
+	static const char *const names[] = {"encryption", "either", "no encryption", "a rejection",
+		"a tempfail"};
+
+	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
+}
+
 const struct decide_reply *
 decide_class_reply(const struct conf *c, const struct decide_rcpt *r)
 {
@@ -263,13 +272,18 @@ rcpt_resolve(const struct decide_msg *m, struct decide_rcpt *r)
 }
 
 void
-decide_rcpt_lookup(const struct decide_msg *m, const char *addr, struct decide_rcpt *r)
+decide_rcpt_lookup(const struct decide_msg *m, const char *addr, const char *vmta,
+    struct decide_rcpt *r)
 {
 	memset(r, 0, sizeof(*r));
 	snprintf(r->addr, sizeof(r->addr), "%s", addr);
 	if (strchr(r->addr, '@') == NULL)
 		return;
 	rcpt_resolve(m, r);
+	if (vmta != NULL) { /* the settings under a virtual MTA named later, in the header */
+		decide_resolve_settings(m, r, vmta);
+		decide_classify(r);
+	}
 }
 
 /*
@@ -396,6 +410,11 @@ decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v
 		return;
 	}
 	rcpt_resolve(m, &r);
+	if (log_enabled(LOG_DEBUG))
+		decide_log(m, LOG_DEBUG, "recipient <%s>: %s%s, needs %s, mode %s", r.addr,
+		    r.cert != NULL ? "certificate from " : "no certificate: ",
+		    r.cert != NULL ? r.source : r.reason, decide_class_name(r.cls),
+		    r.monitor ? "monitor" : "enforce");
 	rcpt_judge(m, &r, 0, v);
 	if (v->reply.d == DECIDE_CONTINUE && r.monitor)
 		rcpt_monitor(m, &r, v);

@@ -358,6 +358,11 @@ decide_message(struct decide_msg *m, struct decide_verdict *v)
 		if (load_signer(m, v) != 0)
 			return;
 	}
+	if (log_enabled(LOG_DEBUG))
+		decide_log(m, LOG_DEBUG, "message: sign %s, encrypt %s, cipher %s, digest %s, signer <%s>",
+		    m->pol.sign ? "yes" : "no", m->pol.encrypt ? "yes" : "no",
+		    EVP_CIPHER_get0_name(m->pol.cipher), EVP_MD_get0_name(m->pol.digest),
+		    m->signer_addr);
 	if (nothing_left(m, "no_signing_key", "unsigned (no signing key) and not encrypted", unknown,
 	        m->vmta, v))
 		return;

@@ -26,6 +26,9 @@ const char *decide_verdict_word(const struct decide_verdict *v);
 /* A recipient's class from its settings and certificate (sets cls and force_sign). */
 void decide_classify(struct decide_rcpt *r);
 
+/* What a class needs, for debug lines. */
+const char *decide_class_name(enum decide_class c);
+
 /* The reply for a recipient of class DECIDE_RCPT_REJECT or DECIDE_RCPT_TEMPFAIL. */
 const struct decide_reply *decide_class_reply(const struct conf *c, const struct decide_rcpt *r);
 

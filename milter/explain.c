@@ -164,16 +164,22 @@ print_certificate(FILE *out, const struct conf *c, const struct decide_rcpt *r)
 static const char *const class_names[] = {"encrypt", "either (has a certificate)", "clear",
 	"reject", "tempfail"};
 
-/* One RCPT: what is found for it, then the reply the milter would give; 1 when refused. */
+/*
+ * One RCPT: what is found for it (under the header's virtual MTA vmta, if
+ * any), then the reply the milter would give; 1 when refused.
+ */
 static int
-explain_rcpt(FILE *out, struct decide_msg *m, const char *addr)
+explain_rcpt(FILE *out, struct decide_msg *m, const char *addr, const char *vmta)
 {
 	struct decide_rcpt r;
 	struct decide_verdict v;
 	char arg[DECIDE_ADDR_MAX + 2];
 
 	fprintf(out, "recipient <%s>\n", addr);
-	decide_rcpt_lookup(m, addr, &r);
+	if (vmta != NULL)
+		fprintf(out, "  (settings for virtual MTA %s, named in the header: the RCPT reply is "
+		    "decided without it, the message again with it at the end of the headers)\n", vmta);
+	decide_rcpt_lookup(m, addr, vmta, &r);
 	if (r.domain != NULL) {
 		print_settings(out, &r);
 		print_certificate(out, m->conf, &r);
@@ -308,7 +314,7 @@ explain_run(const char *path, const struct explain_options *o, int n, char **add
 		return EXPLAIN_PLAIN;
 	}
 	for (i = 1; i < n; i++) {
-		rc = explain_rcpt(out, m, addrs[i]);
+		rc = explain_rcpt(out, m, addrs[i], o->vmta_header);
 		if (rc < 0) {
 			fprintf(out, "action=passed reason=external\n");
 			decide_msg_free(m);
