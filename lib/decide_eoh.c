@@ -402,6 +402,7 @@ monitor_verdict(struct decide_msg *m, struct decide_verdict *v)
 	}
 	v->reply.d = DECIDE_PASS;
 	v->why = "monitor";
+	v->level = LOG_INFO;
 }
 
 /* Mode monitor, every recipient would have been refused: so would the message. */

@@ -25,7 +25,7 @@ TESTS=$(cd "$(dirname "$0")" && pwd)
 . "$TESTS/lib/pki.sh"
 harness_need swaks openssl postconf curl
 harness_need_root
-harness_built "$MILTER_BIN"
+harness_built "$MILTER_BIN" "$TOOL_BIN"
 harness_workdir smime-operable
 register_log "smime-milter log" "$W/milter.log" 40
 register_log "Postfix maillog" "$W/postfix/maillog" 30
@@ -276,6 +276,15 @@ logs=("$W/milter.log" "$W/postfix/maillog" "$W/sink/sink.log")
 check "the body's marker is in no log" bash -c '! grep -F -- "$1" "${@:2}"' _ "$MARKER" "${logs[@]}"
 check "no line of any private key is in a log" bash -c '! grep -F -f "$1" "${@:2}"' _ "$keylines" "${logs[@]}"
 check "no PEM block is in a log" bash -c '! grep -E -- "-----BEGIN|PRIVATE KEY" "$@"' _ "${logs[@]}"
+
+# ---------------------------------------------------------------------------------------------
+echo "# smime-tool certs expiring -c: our own signing certificates too"
+soon_until=$(date -u -d "@$SOON_END" +%Y-%m-%dT%H:%M:%SZ)
+rc=0; out=$("$TOOL_BIN" certs expiring 20 -c "$W/good.conf" 2>&1) || rc=$?
+is "certs expiring 20 -c: the signer 10 days from its end, exit 1" "$rc:$out" \
+    "1:soon@example.com	$soon_until	$K/soon@example.com.pem (signing)"
+rc=0; out=$("$TOOL_BIN" certs expiring 5 -c "$W/good.conf" 2>&1) || rc=$?
+is "certs expiring 5 -c: nothing, exit 0" "$rc:$out" "0:"
 
 # ---------------------------------------------------------------------------------------------
 echo "# mode monitor"
