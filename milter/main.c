@@ -357,7 +357,7 @@ supervise(struct conf *conf, const char *sock)
 		switch (sig) {
 		case SIGHUP:
 		case SIGUSR1:
-			log_msg(LOG_DEBUG, NULL, "reload requested"); /* the milter process says the rest */
+			/* not logged here: the milter process logs the reload with its own log-level */
 			kill(child, SIGUSR1);
 			break;
 		case SIGTERM:
