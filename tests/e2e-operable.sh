@@ -23,6 +23,8 @@ TESTS=$(cd "$(dirname "$0")" && pwd)
 . "$TESTS/lib/tap.sh"
 # shellcheck source=lib/pki.sh
 . "$TESTS/lib/pki.sh"
+# shellcheck source=lib/metrics.sh
+. "$TESTS/lib/metrics.sh"
 harness_need swaks openssl postconf curl
 harness_need_root
 harness_built "$MILTER_BIN" "$TOOL_BIN"
@@ -46,7 +48,8 @@ chmod 0600 "$K"/*.pem
 cp "$P/certs/"{alice@example.com,bob@partner.example,carol@partner.example}.crt "$W/certs/"
 
 SMTPD_PORT=$(free_port) SINK_PORT=$(free_port) MILTER_PORT=$(free_port) METRICS_PORT=$(free_port)
-METRICS=http://127.0.0.1:$METRICS_PORT/metrics
+METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics
+METRICS=$METRICS_URL
 C=$W/smime-milter.conf
 cat >"$C" <<EOF
 socket          inet:$MILTER_PORT@127.0.0.1
@@ -108,43 +111,6 @@ wait_summaries() {
     return 1
 }
 last_summary() { grep ' action=' "$W/milter.log" | tail -n 1 | sed 's/^[^:]*: [a-z]*: //'; }
-
-# metrics_are DESC SERIES=VALUE... : every series of the counter families is 0 but those given;
-# gauges given are compared too
-metrics_are() {
-    local desc=$1 out
-    shift
-    curl -sf "$METRICS" >"$W/metrics.txt" || { notok "$desc" "curl $METRICS failed"; return 0; }
-    out=$("$PYTHON3" - "$W/metrics.txt" "$@" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read().splitlines()
-want = dict(a.rsplit("=", 1) for a in sys.argv[2:])
-counters = ("smime_milter_messages_total", "smime_milter_monitor_messages_total",
-            "smime_milter_recipients_refused_total", "smime_milter_monitor_recipients_refused_total",
-            "smime_milter_ldap_lookups_total", "smime_milter_harvests_total",
-            "smime_milter_reloads_total", "smime_milter_restarts_total",
-            "smime_milter_body_bytes_in_total", "smime_milter_body_bytes_out_total",
-            "smime_milter_processing_seconds_count")
-seen, bad = set(), []
-for line in text:
-    if line.startswith("#") or not line:
-        continue
-    series, value = line.rsplit(" ", 1)
-    name = re.sub(r"\{.*", "", series)
-    if series in want:
-        seen.add(series)
-        if value != want[series]:
-            bad.append("%s is %s, want %s" % (series, value, want[series]))
-    elif name in counters and value != "0":
-        bad.append("%s is %s, want 0" % (series, value))
-for s in want:
-    if s not in seen:
-        bad.append("%s is not in the exposition" % s)
-print("\n".join(bad))
-PY
-)
-    if [ -z "$out" ]; then ok "$desc"; else notok "$desc" "$out"; fi
-}
 
 # ---------------------------------------------------------------------------------------------
 echo "# the mix"
