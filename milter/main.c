@@ -406,6 +406,27 @@ supervise(struct conf *conf, const char *sock)
 	}
 }
 
+/* -n: check the file and what it needs at run time; 0, or 1 with every error printed. */
+static int
+check_main(const char *sock, int verbose)
+{
+	struct conf *conf = NULL;
+	int nerr = conf_load(conf_path, &conf, report_stderr, NULL);
+
+	if (nerr == 0) {
+		struct conf_check_options co = {sock, verbose, NULL};
+		nerr = conf_check_runtime(conf, &co, report_stderr, NULL);
+		nerr += conf_check_signers(conf, report_stderr, report_stderr, NULL);
+	}
+	conf_unref(conf);
+	if (nerr != 0) {
+		fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
+		return 1;
+	}
+	printf("%s: OK\n", conf_path);
+	return 0;
+}
+
 /* -t FROM RCPT...: the policy explainer (explain.c). */
 static int
 explain_main(const struct explain_options *eo, int n, char **addrs)
@@ -492,22 +513,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	if (check_only) {
-		nerr = conf_load(conf_path, &conf, report_stderr, NULL);
-		if (nerr == 0) {
-			struct conf_check_options co = {sock, verbose, NULL};
-			nerr = conf_check_runtime(conf, &co, report_stderr, NULL);
-			nerr += conf_check_signers(conf, report_stderr, report_stderr, NULL);
-		}
-		if (nerr != 0) {
-			conf_unref(conf);
-			fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
-			return 1;
-		}
-		printf("%s: OK\n", conf_path);
-		conf_unref(conf);
-		return 0;
-	}
+	if (check_only)
+		return check_main(sock, verbose);
 
 	log_open("smime-milter", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, LOG_MAIL);
 	nerr = conf_load(conf_path, &conf, foreground ? report_stderr : report_log, NULL);
