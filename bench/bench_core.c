@@ -148,7 +148,8 @@ main(int argc, char **argv)
 					return 1;
 				sk_X509_push(rs, c);
 			}
-			if (keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)) != KEYSTORE_FOUND)
+			struct keystore_request kq = {.dir = keydir, .addr = "alice@example.com"};
+			if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND)
 				return 1;
 			req.signer = &id;
 			req.recipients = rs;

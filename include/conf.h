@@ -13,6 +13,7 @@
 #define SMIME_CONF_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -38,7 +39,8 @@ enum conf_unknown_vmta {
 /* Where global keywords were given (0: not given), for the checks of conf_check.h. */
 struct conf_lines {
 	int socket, user, pid_file, cert_dir, key_dir, key_passphrase_file, ca_file, crl_file;
-	int harvest_dir, spool_dir, ldap_password_file;
+	int harvest_dir, spool_dir, ldap_uri, ldap_password_file;
+	int metrics_listen;
 };
 
 struct conf {
@@ -82,7 +84,7 @@ struct conf {
 	char *metrics_listen;  /* metrics-listen as given; NULL: no metrics endpoint */
 	struct sockaddr_storage metrics_addr; /* ... parsed (numeric address and port) */
 	socklen_t metrics_addrlen;
-	int metrics_public;    /* "public" given: a non-loopback address is allowed */
+	int metrics_public;    /* metrics-public: a non-loopback address is allowed */
 	int log_level;         /* syslog priority: lines above it are dropped (log-level) */
 	int log_facility;      /* syslog facility (log-facility), LOG_MAIL by default */
 	int monitor_header;    /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
@@ -113,6 +115,14 @@ int conf_load(const char *path, struct conf **out, conf_report_fn report, void *
 int conf_check_signers(const struct conf *c, conf_report_fn error, conf_report_fn warn, void *arg);
 
 /*
+ * The keywords of smime-milter.conf: the name of the i-th (NULL past the
+ * last), and every keyword with its value, its scopes and a line of help,
+ * as "smime-milter -k" prints them.
+ */
+const char *conf_keyword_name(size_t i);
+void conf_print_keywords(FILE *out);
+
+/*
  * A metrics-listen address: ADDRESS:PORT with a numeric IPv4 address, or
  * [ADDRESS]:PORT for IPv6.  0 with *ss filled, or -1 with err.
  */
@@ -121,10 +131,6 @@ int conf_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *
 
 /* Nonzero when sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
 int conf_addr_is_loopback(const struct sockaddr *sa);
-
-/* The names of log-level values (syslog priority) and log-facility values; NULL if none. */
-const char *conf_log_level_name(int priority);
-const char *conf_log_facility_name(int facility);
 
 /* One signing identity a configuration names, as conf_foreach_signer finds it. */
 struct conf_signer {

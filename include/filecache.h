@@ -1,8 +1,9 @@
 /*
  * filecache.h - a thread-safe cache of objects parsed from files, keyed by
- * path and validated by the file's identity (device, inode, size, mtime,
- * ctime): a file that is replaced, edited or chmod'ed is read again, so
- * the cache never serves stale keys or certificates and needs no reload.
+ * path and validated by the file's identity (fileid.h: device, inode,
+ * size, mtime, ctime): a file that is replaced, edited or chmod'ed is read
+ * again, so the cache never serves stale keys or certificates and needs no
+ * reload.
  *
  * The cache owns what is stored; callers get their own reference through
  * the dup function given at creation.

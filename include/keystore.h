@@ -5,70 +5,46 @@
  * The identity of <address> is key-dir/<address>.pem holding the private
  * key and, in the same file or in key-dir/<address>.crt beside it, the
  * certificate and its chain (the layout of the original sparkpostSMIME
- * tool).  A key file that group or others may read is refused, as OpenSSH
- * refuses such keys.  Key bytes read from disk are wiped after parsing.
+ * tool).  A key file is a secret: it is opened under the rules of
+ * privfile.h (not readable by group or others, as OpenSSH requires), and
+ * its bytes are wiped after parsing.
  */
 #ifndef SMIME_KEYSTORE_H
 #define SMIME_KEYSTORE_H
 
 #include <stddef.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
-struct keystore_identity {
-	EVP_PKEY *key;
-	X509 *cert;             /* the certificate matching key */
-	STACK_OF(X509) *chain;  /* further certificates, may be empty */
-};
-
-enum keystore_result {
-	KEYSTORE_FOUND = 0,
-	KEYSTORE_MISSING, /* no key file for the address */
-	KEYSTORE_ERROR,   /* a key file exists but cannot be read or parsed */
-	KEYSTORE_MISMATCH /* key and certificates read, but no certificate matches the key */
-};
+#include "keystore_identity.h"
 
 /*
- * Load the identity of addr from dir.  On KEYSTORE_FOUND *id is filled
- * (caller frees with keystore_identity_free); else err says why.
+ * What to load, in one of two forms:
+ *   - dir and addr: the identity of addr in a key-dir, dir/<addr>.pem with
+ *     its certificates in it or in dir/<addr>.crt;
+ *   - spec: a PEM key file (certificates in it or in cert_path), or a
+ *     "pkcs11:" URI (RFC 7512) naming a key in a token, whose certificate
+ *     is then read from cert_path or from the token (keystore_pkcs11.h).
+ * passphrase_file: a private file whose first line is the passphrase of
+ * encrypted PEM keys (NULL: none; the passphrase is wiped after use).
+ * Every field is borrowed for the call.
  */
-enum keystore_result keystore_load(const char *dir, const char *addr,
-    struct keystore_identity *id, char *err, size_t errlen);
-
-/*
- * Load an identity from a key file (and optional separate cert file, NULL
- * to look for certificates in the key file only).
- */
-enum keystore_result keystore_load_files(const char *key_path, const char *cert_path,
-    struct keystore_identity *id, char *err, size_t errlen);
-
-/*
- * Where keys come from beyond plain PEM files.  passphrase_file: a file
- * whose first line is the passphrase of encrypted PEM keys (NULL: none;
- * the passphrase is wiped after use).  Set once per configuration.
- */
-struct keystore_options {
+struct keystore_request {
+	const char *dir, *addr;
+	const char *spec;
+	const char *cert_path;
 	const char *passphrase_file;
 };
 
 /*
- * Load an identity from a key spec: a PEM file path (certificates in it or
- * in cert_path), or a "pkcs11:" URI (RFC 7512) naming a key in a token,
- * whose certificate is then read from cert_path or from the token.
+ * Load the identity req names.  On KEYSTORE_FOUND *id is filled (the
+ * caller frees it with keystore_identity_free); else *id is empty and err
+ * says why, naming the file or URI (without its PIN).  Parsed file
+ * identities are cached and re-read when a file changes (fileid.h); the
+ * key file is opened under the rules of privfile.h.
  */
-enum keystore_result keystore_load_spec(const char *spec, const char *cert_path,
-    const struct keystore_options *opts, struct keystore_identity *id, char *err,
-    size_t errlen);
-
-/* keystore_load with options (passphrase file). */
-enum keystore_result keystore_load_opts(const char *dir, const char *addr,
-    const struct keystore_options *opts, struct keystore_identity *id, char *err,
-    size_t errlen);
+enum keystore_result keystore_load(const struct keystore_request *req,
+    struct keystore_identity *id, char *err, size_t errlen);
 
 /* A key spec (file path or pkcs11: URI) for messages: a URI without its PIN. */
 void keystore_spec_display(const char *spec, char *out, size_t outlen);
-
-/* Free what an identity holds; the struct itself is the caller's. */
-void keystore_identity_free(struct keystore_identity *id);
 
 #endif

@@ -30,7 +30,7 @@
 
 #include <stddef.h>
 
-#include "keystore.h"
+#include "keystore_identity.h"
 
 /*
  * Load the identity named by uri.  cert_path: a PEM file with the

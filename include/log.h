@@ -34,15 +34,4 @@ void log_set_facility(int facility);
 void log_msg(int priority, const char *qid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/*
- * errmsg_set - fill an error buffer (the convention of every function that
- * can fail: return -1 and describe why in err[errlen]).
- * errmsg_set_ssl - the same, followed by the newest OpenSSL error reason,
- * and clears OpenSSL's per-thread error queue.
- */
-void errmsg_set(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void errmsg_set_ssl(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 #endif

@@ -21,7 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "certindex.h"
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 
 #define CI_BUCKETS 4096
@@ -421,7 +421,15 @@ ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *ad
 		return -1;
 	}
 	snprintf(what, sizeof(what), "certificate for %s", who);
-	return ci_chain_ok(ci, cert, untrusted, X509_PURPOSE_SMIME_ENCRYPT, what, reason, reasonlen);
+	/*
+	 * OpenSSL's S/MIME-encryption purpose demands keyEncipherment, which an
+	 * EC (ECDH) certificate rightly lacks: for EC the key usage was checked
+	 * above (keyAgreement, emailProtection) and the chain is checked
+	 * without a purpose.
+	 */
+	return ci_chain_ok(ci, cert, untrusted,
+	    EVP_PKEY_is_a(X509_get0_pubkey(cert), "EC") ? X509_PURPOSE_ANY : X509_PURPOSE_SMIME_ENCRYPT,
+	    what, reason, reasonlen);
 }
 
 int

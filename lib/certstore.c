@@ -17,8 +17,8 @@
 #include <pthread.h>
 
 #include "certstore.h"
+#include "errmsg.h"
 #include "filecache.h"
-#include "log.h"
 #include "mime.h"
 
 X509 *

@@ -1,43 +1,24 @@
 /*
  * conf.c - the smime-milter.conf parser: lines, words, blocks and the
- * checks that need the whole file.  Keyword handlers are in conf_kw.c.
+ * checks that need the whole file.  The keywords are in the table of
+ * conf_kw.c, their values are taken by conf_apply (conf_types.c).
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "conf_int.h"
-#include "log.h"
 #include "spool.h"
 
 #define CONF_MAX_LINE 4096
 #define CONF_MAX_WORDS 64
-
-void
-conf_error(struct conf_parse *p, const char *fmt, ...)
-{
-	char msg[1024], line[1200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (p->line > 0)
-		snprintf(line, sizeof(line), "%s:%d: %s", p->path, p->line, msg);
-	else
-		snprintf(line, sizeof(line), "%s: %s", p->path, msg);
-	p->errors++;
-	if (p->report != NULL)
-		p->report(p->arg, line);
-}
 
 /* The block being read: none (global), a vmta, a domain (maybe in a vmta), a sender. */
 struct conf_block {
@@ -134,13 +115,6 @@ conf_scope_is_trash(const struct conf_parse *p, const struct policy_scope *scope
 	    scope < p->trash.vmtas + p->trash.nvmtas;
 }
 
-/* Keywords that add to what they set, so that they may be given more than once. */
-static int
-conf_repeatable(const char *kw)
-{
-	return strcasecmp(kw, "internal-hosts") == 0;
-}
-
 /*
  * A keyword given twice in one scope is an error naming both lines (the
  * first value stays).  Returns -1 (error reported) for the second one.
@@ -151,7 +125,7 @@ conf_note_keyword(struct conf_parse *p, const struct conf_block *b, const struct
 	int *seen = b->inner != NULL ? p->seen_inner : b->vmta != NULL ? p->seen_vmta : p->seen_global;
 	size_t ki = (size_t)(k - conf_keywords);
 
-	if (ki >= CONF_MAX_KEYWORDS || conf_repeatable(k->name))
+	if (ki >= CONF_MAX_KEYWORDS || k->repeatable)
 		return 0;
 	if (seen[ki] != 0) {
 		conf_error(p, "%s given twice in this scope (first at line %d)", k->name, seen[ki]);
@@ -159,39 +133,6 @@ conf_note_keyword(struct conf_parse *p, const struct conf_block *b, const struct
 	}
 	seen[ki] = p->line;
 	return 0;
-}
-
-/* Remember where the keywords that conf_check.h looks at again were given. */
-static void
-conf_note_line(struct conf *c, struct policy_settings *ps, const char *kw, int line)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} global[] = {
-		{"socket", offsetof(struct conf_lines, socket)},
-		{"user", offsetof(struct conf_lines, user)},
-		{"pid-file", offsetof(struct conf_lines, pid_file)},
-		{"cert-dir", offsetof(struct conf_lines, cert_dir)},
-		{"key-dir", offsetof(struct conf_lines, key_dir)},
-		{"key-passphrase-file", offsetof(struct conf_lines, key_passphrase_file)},
-		{"ca-file", offsetof(struct conf_lines, ca_file)},
-		{"crl-file", offsetof(struct conf_lines, crl_file)},
-		{"harvest-dir", offsetof(struct conf_lines, harvest_dir)},
-		{"spool-dir", offsetof(struct conf_lines, spool_dir)},
-		{"ldap-password-file", offsetof(struct conf_lines, ldap_password_file)},
-	};
-	size_t i;
-
-	if (strcasecmp(kw, "signing-key") == 0)
-		ps->signing_key_line = line;
-	else if (strcasecmp(kw, "signing-cert") == 0)
-		ps->signing_cert_line = line;
-	else if (strcasecmp(kw, "domain-cert") == 0)
-		ps->domain_cert_line = line;
-	for (i = 0; i < sizeof(global) / sizeof(global[0]); i++)
-		if (strcasecmp(kw, global[i].name) == 0)
-			*(int *)(void *)((char *)&c->lines + global[i].off) = line;
 }
 
 /* Where a new block of kind goes: the open <virtual-mta>, or the policy's list. */
@@ -364,14 +305,10 @@ conf_parse_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		    : where == CONF_IN_DOMAIN ? "in <domain>" : "in <sender>");
 		return;
 	}
-	if (k->handler == NULL) {
-		conf_error(p, "keyword \"%s\" is not supported yet", k->name);
-		return;
-	}
 	if (conf_note_keyword(p, b, k) != 0)
 		return;
-	(void)k->handler(p, c, ps, k->name, words + 1, n - 1);
-	conf_note_line(c, ps, k->name, p->line);
+	conf_note_line(c, ps, k, p->line);
+	(void)conf_apply(p, c, ps, k, words + 1, n - 1);
 }
 
 /* policy_visit_fn: which directories the settings of a scope need. */
@@ -446,9 +383,10 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 		conf_error(p, "out of memory");
 	decide_replies_build(&c->replies, c);
 	(void)policy_foreach_scope(&c->policy, conf_scope_needs, p);
-	if (p->needs_cert_dir && !p->seen_cert_dir && c->ldap_uri == NULL)
+	if (p->needs_cert_dir && c->lines.cert_dir == 0 && c->ldap_uri == NULL)
 		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");
-	conf_finish_ldap(p, c);
+	conf_ldap_finish(p, c);
+	conf_ops_finish(p, c);
 	if (c->crl_file != NULL && c->ca_file == NULL)
 		conf_error(p, "crl-file needs ca-file");
 	if (c->harvest_dir != NULL && !c->harvest_trust_any && c->ca_file == NULL)
@@ -468,7 +406,7 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 		if (c->certs == NULL)
 			conf_error(p, "%s", why);
 	}
-	if (p->needs_key_dir && !p->seen_key_dir)
+	if (p->needs_key_dir && c->lines.key_dir == 0)
 		conf_error(p, "sign is on but no key-dir is set");
 }
 

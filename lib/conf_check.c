@@ -4,7 +4,7 @@
  * user, PKCS#11 tokens).  See conf_check.h.  The token checks are in
  * conf_check_p11.c.
  *
- * Keys are parsed by the keystore's own loader (keystore_load_spec), so
+ * Keys are parsed by the keystore's own loader (keystore_load), so
  * -n says exactly what the milter would say when it signs.  Readability
  * as `user` is tried for real: when run as root, a child process takes the
  * user's uid, gid and groups and opens every file, and reports back
@@ -34,8 +34,8 @@
 #include <openssl/x509.h>
 
 #include "conf_check.h"
+#include "errmsg.h"
 #include "keystore.h"
-#include "log.h"
 
 #define CHECK_MAX_FILES 4096
 
@@ -318,7 +318,7 @@ pem_only(const struct dirent *d)
 
 /* Every key-dir/NAME.pem must load as the milter loads it (with key-dir/NAME.crt beside). */
 static void
-check_key_dir(struct check *k, const struct keystore_options *ko)
+check_key_dir(struct check *k, const char *passfile)
 {
 	struct dirent **names = NULL;
 	struct keystore_identity id;
@@ -336,7 +336,8 @@ check_key_dir(struct check *k, const struct keystore_options *ko)
 		snprintf(key, sizeof(key), "%s/%s", k->c->key_dir, names[i]->d_name);
 		snprintf(crt, sizeof(crt), "%s/%.*s.crt", k->c->key_dir,
 		    (int)(strlen(names[i]->d_name) - 4), names[i]->d_name);
-		if (keystore_load_spec(key, crt, ko, &id, err, sizeof(err)) == KEYSTORE_FOUND)
+		struct keystore_request kq = {.spec = key, .cert_path = crt, .passphrase_file = passfile};
+		if (keystore_load(&kq, &id, err, sizeof(err)) == KEYSTORE_FOUND)
 			keystore_identity_free(&id);
 		else
 			check_identity(k, k->c->lines.key_dir, "key-dir: %s", err);
@@ -347,8 +348,7 @@ check_key_dir(struct check *k, const struct keystore_options *ko)
 
 /* Every <sender>'s signing-key: a file loads; a token is there (and with login, the key). */
 static void
-check_signing_keys(struct check *k, const struct conf_check_options *o,
-    const struct keystore_options *ko)
+check_signing_keys(struct check *k, const struct conf_check_options *o, const char *passfile)
 {
 	const struct policy *pol = &k->c->policy;
 	struct keystore_identity id;
@@ -357,7 +357,8 @@ check_signing_keys(struct check *k, const struct conf_check_options *o,
 
 	for (i = 0; i < pol->nsenders; i++) {
 		const struct policy_settings *s = &pol->senders[i].s;
-		const char *cert = (s->set & POLICY_SIGNING_CERT) ? s->signing_cert : NULL;
+		struct keystore_request kq = {.spec = s->signing_key, .passphrase_file = passfile,
+			.cert_path = (s->set & POLICY_SIGNING_CERT) ? s->signing_cert : NULL};
 		int p11;
 		if (!(s->set & POLICY_SIGNING_KEY) || s->signing_key == NULL)
 			continue;
@@ -368,7 +369,7 @@ check_signing_keys(struct check *k, const struct conf_check_options *o,
 		}
 		if (p11 && (o == NULL || !o->login))
 			continue;
-		if (keystore_load_spec(s->signing_key, cert, ko, &id, err, sizeof(err)) == KEYSTORE_FOUND)
+		if (keystore_load(&kq, &id, err, sizeof(err)) == KEYSTORE_FOUND)
 			keystore_identity_free(&id);
 		else
 			check_identity(k, s->signing_key_line, "signing-key: %s", err);
@@ -601,12 +602,11 @@ conf_check_runtime(const struct conf *c, const struct conf_check_options *o,
     conf_report_fn report, void *arg)
 {
 	struct check k = {c, report, arg, 0, o != NULL ? o->identity_report : NULL};
-	struct keystore_options ko = {c->key_passphrase_file};
 
 	check_socket(&k, o);
 	check_pid_file(&k);
-	check_key_dir(&k, &ko);
-	check_signing_keys(&k, o, &ko);
+	check_key_dir(&k, c->key_passphrase_file);
+	check_signing_keys(&k, o, c->key_passphrase_file);
 	check_readable(&k);
 	return k.errors;
 }

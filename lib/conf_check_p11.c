@@ -25,8 +25,8 @@
 #include <p11-kit/uri.h>
 
 #include "conf_check.h"
+#include "errmsg.h"
 #include "keystore_pkcs11.h"
-#include "log.h"
 
 #define P11C_MAX_URI 4096
 

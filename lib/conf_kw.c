@@ -1,623 +1,81 @@
 /*
- * conf_kw.c - the keyword table of smime-milter.conf and one handler per
- * keyword.  Handlers check their values, report errors through
- * conf_error (which adds FILE:LINE), and fill the configuration or the
- * settings of the scope being read.
+ * conf_kw.c - the keyword table of smime-milter.conf, the hooks of the
+ * keywords that need more than their type's checks (other than those of
+ * conf_socket.c, conf_vmta.c and conf_ldap.c), and the table's help.
+ *
+ * To add a keyword: a field in struct conf (global) or struct
+ * policy_settings with a POLICY_* bit (scopes), an entry below, and an
+ * entry in doc/smime-milter.conf.5 (tests/check_keywords.c checks that the
+ * two lists agree).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "conf_check.h"
 #include "conf_int.h"
-#include "log.h"
-#include "certstore.h"
 #include "smime.h"
 
-int
-conf_one_word(struct conf_parse *p, const char *kw, int n)
-{
-	if (n != 1) {
-		conf_error(p, "%s takes exactly one value, %d given", kw, n);
-		return -1;
-	}
-	return 0;
-}
+/* ---- hooks ---- */
 
-int
-conf_parse_count(struct conf_parse *p, const char *kw, char **w, int n, const char *units,
-    long lo, long hi, int *out)
-{
-	char *end;
-	long v;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	errno = 0;
-	v = strtol(w[0], &end, 10);
-	if (end == w[0] || *end != '\0' || errno != 0 || v < lo || v > hi) {
-		conf_error(p, "%s: \"%s\" is not a number of %s between %ld and %ld", kw, w[0], units,
-		    lo, hi);
-		return -1;
-	}
-	*out = (int)v;
-	return 0;
-}
-
-int
-conf_set_string(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	free(*dst);
-	*dst = strdup(w[0]);
-	return *dst != NULL ? 0 : -1;
-}
-
-int
-conf_set_private_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	struct stat st;
-
-	if (conf_set_string(p, dst, kw, w, n) != 0)
-		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		conf_error(p, "%s %s: not a regular file", kw, w[0]);
-		return -1;
-	}
-	if ((st.st_mode & 077) != 0) {
-		conf_error(p, "%s %s: readable by group or others (mode %04o): chmod 600 it", kw, w[0],
-		    (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
-}
-
-/* One of a list of names; returns its index or -1 (error reported). */
 static int
-choose(struct conf_parse *p, const char *kw, char **w, int n, const char *const *names,
-    const char *expect)
+hook_user(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
-	int i;
-
-	if (conf_one_word(p, kw, n) != 0)
+	(void)c;
+	(void)ps;
+	if (getpwnam(v->word) == NULL) {
+		conf_error(p, "%s: no such user \"%s\"", k->name, v->word);
 		return -1;
-	for (i = 0; names[i] != NULL; i++)
-		if (strcasecmp(w[0], names[i]) == 0)
-			return i;
-	conf_error(p, "%s: \"%s\" is not %s", kw, w[0], expect);
-	return -1;
+	}
+	return 0;
 }
 
 static int
-parse_bool(struct conf_parse *p, const char *kw, char **w, int n, int *out)
+hook_absolute(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
-	static const char *const names[] = {"yes", "true", "on", "1", "no", "false", "off", "0", NULL};
-	int i = choose(p, kw, w, n, names, "yes or no");
-
-	if (i < 0)
-		return -1;
-	*out = i < 4;
-	return 0;
-}
-
-/* A directory that must exist. */
-static int
-set_dir(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	struct stat st;
-
-	if (conf_set_string(p, dst, kw, w, n) != 0)
-		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		conf_error(p, "%s %s: not a directory", kw, w[0]);
+	(void)c;
+	(void)ps;
+	if (v->word[0] != '/') {
+		conf_error(p, "%s: \"%s\" is not an absolute path", k->name, v->word);
 		return -1;
 	}
 	return 0;
 }
 
-/* The engine must be able to honour a setting: ask it. */
 static int
-engine_supports(struct conf_parse *p, const struct smime_options *opt)
+hook_writable(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
-	char err[256];
-
-	if (smime_check_options(opt, err, sizeof(err)) != 0) {
-		conf_error(p, "%s", err);
+	(void)c;
+	(void)ps;
+	if (access(v->word, W_OK) != 0) {
+		conf_error(p, "%s %s: not writable: %s", k->name, v->word, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-/* ---- global keywords ---- */
-
+/* ca-file and crl-file must parse (conf_check.h), so a broken one is named at its line. */
 static int
-kw_socket(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
+hook_ca_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
 	char err[512];
 
-	(void)ps;
-	if (conf_set_string(p, &c->socket, kw, w, n) != 0)
-		return -1;
-	if (conf_check_socket(w[0], 0, err, sizeof(err)) != 0) {
-		conf_error(p, "socket \"%s\": %s", w[0], err);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_cert_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)ps;
-	p->seen_cert_dir = 1;
-	return set_dir(p, &c->cert_dir, kw, w, n);
-}
-
-static int
-kw_key_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)ps;
-	p->seen_key_dir = 1;
-	return set_dir(p, &c->key_dir, kw, w, n);
-}
-
-static int
-kw_spool_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)ps;
-	return set_dir(p, &c->spool_dir, kw, w, n);
-}
-
-/* Networks from a file: one or more per line, # comments. */
-static int
-hosts_from_file(struct conf_parse *p, hostlist *hl, const char *kw, const char *path)
-{
-	char line[1024], err[256];
-	FILE *f = fopen(path, "r");
-	int lineno = 0, rc = 0;
-
-	if (f == NULL) {
-		conf_error(p, "%s %s: %s", kw, path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *save = NULL, *tok;
-		lineno++;
-		line[strcspn(line, "#")] = '\0';
-		for (tok = strtok_r(line, " \t\r\n,", &save); tok != NULL;
-		     tok = strtok_r(NULL, " \t\r\n,", &save)) {
-			if (hostlist_add(hl, tok, err, sizeof(err)) != 0) {
-				conf_error(p, "%s: %s:%d: %s", kw, path, lineno, err);
-				rc = -1;
-			}
-		}
-	}
-	fclose(f);
-	return rc;
-}
-
-static int
-kw_internal_hosts(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	char err[256];
-	int i, rc = 0;
-
-	(void)ps;
-	if (n == 0) {
-		conf_error(p, "%s needs at least one network or file", kw);
-		return -1;
-	}
-	if (c->internal == NULL && (c->internal = hostlist_new()) == NULL)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (strncmp(w[i], "file:", 5) == 0 || w[i][0] == '/') {
-			if (hosts_from_file(p, c->internal, kw, w[i] + (w[i][0] == '/' ? 0 : 5)) != 0)
-				rc = -1;
-		} else if (hostlist_add(c->internal, w[i], err, sizeof(err)) != 0) {
-			conf_error(p, "%s: %s", kw, err);
-			rc = -1;
-		}
-	}
-	return rc;
-}
-
-static int
-kw_on_error(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	static const char *const names[] = {"tempfail", "reject", NULL};
-	int i = choose(p, kw, w, n, names, "tempfail or reject");
-
-	(void)ps;
-	if (i < 0)
-		return -1;
-	c->on_error = i == 0 ? CONF_ON_ERROR_TEMPFAIL : CONF_ON_ERROR_REJECT;
-	return 0;
-}
-
-static int
-kw_spool_memory(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	char *end;
-	unsigned long long v;
-
-	(void)ps;
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	errno = 0;
-	v = strtoull(w[0], &end, 10);
-	if (end == w[0] || errno != 0 || v > 1024ULL * 1024 * 1024) /* before scaling */
-		goto bad;
-	if (*end == 'k' || *end == 'K')
-		v *= 1024, end++;
-	else if (*end == 'm' || *end == 'M')
-		v *= 1024 * 1024, end++;
-	if (*end != '\0' || v < 4096 || v > 1024ULL * 1024 * 1024)
-		goto bad;
-	c->spool_memory = (size_t)v;
-	return 0;
-bad:
-	conf_error(p, "%s: \"%s\" is not a size between 4k and 1024M", kw, w[0]);
-	return -1;
-}
-
-static int
-kw_body_chunk_size(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	char *end;
-	long v;
-
-	(void)ps;
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	v = strtol(w[0], &end, 10);
-	if (end == w[0] || *end != '\0' || v < 256 || v > 65535) {
-		conf_error(p, "%s: \"%s\" is not a number between 256 and 65535", kw, w[0]);
-		return -1;
-	}
-	c->body_chunk = (size_t)v;
-	return 0;
-}
-
-static int
-kw_user(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)ps;
-	if (conf_set_string(p, &c->user, kw, w, n) != 0)
-		return -1;
-	if (getpwnam(w[0]) == NULL) {
-		conf_error(p, "%s: no such user \"%s\"", kw, w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_pid_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)ps;
-	if (conf_set_string(p, &c->pid_file, kw, w, n) != 0)
-		return -1;
-	if (w[0][0] != '/') {
-		conf_error(p, "%s: \"%s\" is not an absolute path", kw, w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_vmta_header(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	const char *s;
-
-	(void)ps;
-	if (conf_set_string(p, &c->vmta_header, kw, w, n) != 0)
-		return -1;
-	for (s = w[0]; *s != '\0'; s++) {
-		if (*s <= 0x20 || *s >= 0x7f || *s == ':') {
-			conf_error(p, "%s: \"%s\" is not a header name", kw, w[0]);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static int
-kw_vmta_macro(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	char buf[128];
-
-	(void)ps;
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	/* libmilter wants long macro names in braces: accept either spelling */
-	if (w[0][0] == '{' || strlen(w[0]) == 1)
-		snprintf(buf, sizeof(buf), "%s", w[0]);
-	else
-		snprintf(buf, sizeof(buf), "{%s}", w[0]);
-	free(c->vmta_macro);
-	c->vmta_macro = strdup(buf);
-	return c->vmta_macro != NULL ? 0 : -1;
-}
-
-/* ---- policy keywords: fill the current scope's settings ---- */
-
-static int
-kw_sign(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
 	(void)c;
-	if (parse_bool(p, kw, w, n, &ps->sign) != 0)
-		return -1;
-	ps->set |= POLICY_SIGN;
-	return 0;
-}
-
-static int
-kw_encrypt(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)c;
-	if (parse_bool(p, kw, w, n, &ps->encrypt) != 0)
-		return -1;
-	ps->set |= POLICY_ENCRYPT;
-	return 0;
-}
-
-static int
-kw_missing_cert(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	static const char *const names[] = {"reject", "tempfail", "plain", "sign-only", NULL};
-	int i = choose(p, kw, w, n, names, "reject, tempfail, plain or sign-only");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	ps->missing_cert = (enum policy_missing_cert)i;
-	ps->set |= POLICY_MISSING_CERT;
-	return 0;
-}
-
-static int
-kw_missing_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	static const char *const names[] = {"tempfail", "reject", "unsigned", NULL};
-	int i = choose(p, kw, w, n, names, "unsigned, tempfail or reject");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	ps->missing_key = (enum policy_missing_key)i;
-	ps->set |= POLICY_MISSING_KEY;
-	return 0;
-}
-
-static int
-kw_cipher(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	static const char *const names[] = {"aes-128-cbc", "aes-256-cbc", "aes-128-gcm",
-		"aes-256-gcm", NULL};
-	int i = choose(p, kw, w, n, names,
-	    "aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	ps->cipher = i == 0 ? EVP_aes_128_cbc() : i == 1 ? EVP_aes_256_cbc()
-	    : i == 2 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
-	ps->set |= POLICY_CIPHER;
-	return 0;
-}
-
-static int
-kw_digest(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	static const char *const names[] = {"sha256", "sha384", "sha512", NULL};
-	int i = choose(p, kw, w, n, names, "sha256, sha384 or sha512");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	ps->digest = i == 0 ? EVP_sha256() : i == 1 ? EVP_sha384() : EVP_sha512();
-	ps->set |= POLICY_DIGEST;
-	return 0;
-}
-
-static int
-kw_key_transport(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	static const char *const names[] = {"rsa-pkcs1", "rsa-oaep", NULL};
-	struct smime_options opt = {0};
-	int i = choose(p, kw, w, n, names, "rsa-pkcs1 or rsa-oaep");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	opt.key_transport = (enum smime_key_transport)i;
-	if (engine_supports(p, &opt) != 0)
-		return -1;
-	ps->key_transport = opt.key_transport;
-	ps->set |= POLICY_KEY_TRANSPORT;
-	return 0;
-}
-
-static int
-kw_signature(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	static const char *const names[] = {"rsa-pkcs1", "rsa-pss", NULL};
-	struct smime_options opt = {0};
-	int i = choose(p, kw, w, n, names, "rsa-pkcs1 or rsa-pss");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	opt.signature = (enum smime_signature)i;
-	if (engine_supports(p, &opt) != 0)
-		return -1;
-	ps->signature = opt.signature;
-	ps->set |= POLICY_SIGNATURE;
-	return 0;
-}
-
-static int
-kw_sign_format(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	static const char *const names[] = {"detached", "opaque", NULL};
-	struct smime_options opt = {0};
-	int i = choose(p, kw, w, n, names, "detached or opaque");
-
-	(void)c;
-	if (i < 0)
-		return -1;
-	opt.sign_format = (enum smime_sign_format)i;
-	if (engine_supports(p, &opt) != 0)
-		return -1;
-	ps->sign_format = opt.sign_format;
-	ps->set |= POLICY_SIGN_FORMAT;
-	return 0;
-}
-
-static int
-kw_header_protection(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	struct smime_options opt = {0};
-
-	(void)c;
-	if (parse_bool(p, kw, w, n, &opt.header_protection) != 0)
-		return -1;
-	if (engine_supports(p, &opt) != 0)
-		return -1;
-	ps->header_protection = opt.header_protection;
-	ps->set |= POLICY_HEADER_PROTECTION;
-	return 0;
-}
-
-static int
-kw_hide_subject(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)c;
-	if (parse_bool(p, kw, w, n, &ps->hide_subject) != 0)
-		return -1;
-	ps->set |= POLICY_HIDE_SUBJECT;
-	return 0;
-}
-
-static int
-kw_encrypt_to_sender(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)c;
-	if (parse_bool(p, kw, w, n, &ps->encrypt_to_sender) != 0)
-		return -1;
-	ps->set |= POLICY_ENCRYPT_TO_SENDER;
-	return 0;
-}
-
-static int
-kw_signing_key(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)c;
-	if (n == 1 && strncmp(w[0], "pkcs11:", 7) == 0) {
-		ps->set |= POLICY_SIGNING_KEY;
-		return conf_set_string(p, &ps->signing_key, kw, w, n); /* checked when used */
-	}
-	ps->set |= POLICY_SIGNING_KEY;
-	return conf_set_private_file(p, &ps->signing_key, kw, w, n);
-}
-
-static int
-kw_signer_address_check(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)c;
-	if (parse_bool(p, kw, w, n, &ps->signer_address_check) != 0)
-		return -1;
-	ps->set |= POLICY_SIGNER_ADDRESS_CHECK;
-	return 0;
-}
-
-static int
-kw_warn_expiry(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
 	(void)ps;
-	return conf_parse_count(p, kw, w, n, "days", 0, 3650, &c->warn_expiry_days);
-}
-
-static int
-kw_key_passphrase_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)ps;
-	return conf_set_private_file(p, &c->key_passphrase_file, kw, w, n);
-}
-
-/* A readable regular file. */
-static int
-set_file(struct conf_parse *p, char **dst, const char *kw, char **w, int n)
-{
-	struct stat st;
-
-	if (conf_set_string(p, dst, kw, w, n) != 0)
-		return -1;
-	if (stat(w[0], &st) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		conf_error(p, "%s %s: not a regular file", kw, w[0]);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-kw_ca_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	char err[512];
-
-	(void)ps;
-	if (set_file(p, &c->ca_file, kw, w, n) != 0)
-		return -1;
-	if (conf_check_ca_file(w[0], err, sizeof(err)) != 0) {
+	(void)k;
+	if (conf_check_ca_file(v->word, err, sizeof(err)) != 0) {
 		conf_error(p, "%s", err);
 		return -1;
 	}
@@ -625,159 +83,326 @@ kw_ca_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, con
 }
 
 static int
-kw_crl_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
+hook_crl_file(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
 	char err[512];
 
+	(void)c;
 	(void)ps;
-	if (set_file(p, &c->crl_file, kw, w, n) != 0)
-		return -1;
-	if (conf_check_crl_file(w[0], err, sizeof(err)) != 0) {
+	(void)k;
+	if (conf_check_crl_file(v->word, err, sizeof(err)) != 0) {
 		conf_error(p, "%s", err);
 		return -1;
 	}
 	return 0;
 }
 
-static int
-kw_domain_cert(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	char err[512];
-	X509 *x;
+/* The choices of cipher and digest are indices into these. */
+static const EVP_CIPHER *(*const ciphers[])(void) = {
+	EVP_aes_128_cbc, EVP_aes_256_cbc, EVP_aes_128_gcm, EVP_aes_256_gcm,
+};
+static const EVP_MD *(*const digests[])(void) = {EVP_sha256, EVP_sha384, EVP_sha512};
 
+static int
+hook_cipher(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
+{
+	(void)p;
 	(void)c;
-	if (set_file(p, &ps->domain_cert, kw, w, n) != 0)
-		return -1;
-	ps->set |= POLICY_DOMAIN_CERT;
-	x = certstore_load_file(w[0], err, sizeof(err));
-	if (x == NULL) {
-		conf_error(p, "%s: %s", kw, err);
-		return -1;
-	}
-	X509_free(x);
+	(void)k;
+	ps->cipher = ciphers[v->num]();
 	return 0;
 }
 
 static int
-kw_signing_cert(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
+hook_digest(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
-	char err[512];
-	X509 *x;
-
+	(void)p;
 	(void)c;
-	if (set_file(p, &ps->signing_cert, kw, w, n) != 0)
-		return -1;
-	ps->set |= POLICY_SIGNING_CERT;
-	x = certstore_load_file(w[0], err, sizeof(err));
-	if (x == NULL) {
-		conf_error(p, "%s: %s", kw, err);
-		return -1;
-	}
-	X509_free(x);
+	(void)k;
+	ps->digest = digests[v->num]();
 	return 0;
 }
 
-static int
-kw_harvest_dir(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)ps;
-	if (set_dir(p, &c->harvest_dir, kw, w, n) != 0)
-		return -1;
-	if (access(w[0], W_OK) != 0) {
-		conf_error(p, "%s %s: not writable: %s", kw, w[0], strerror(errno));
-		return -1;
-	}
-	return 0;
-}
+/* ---- the table ---- */
 
-static int
-kw_harvest_trust(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	static const char *const names[] = {"ca", "any", NULL};
-	int i = choose(p, kw, w, n, names, "ca or any");
+static const struct conf_choice on_error_choices[] = {
+	{"tempfail", CONF_ON_ERROR_TEMPFAIL}, {"reject", CONF_ON_ERROR_REJECT}, {NULL, 0}};
+static const struct conf_choice unknown_vmta_choices[] = {{"pass", CONF_UNKNOWN_VMTA_PASS},
+	{"tempfail", CONF_UNKNOWN_VMTA_TEMPFAIL}, {"reject", CONF_UNKNOWN_VMTA_REJECT}, {NULL, 0}};
+static const struct conf_choice harvest_trust_choices[] = {{"ca", 0}, {"any", 1}, {NULL, 0}};
+static const struct conf_choice missing_cert_choices[] = {
+	{"reject", POLICY_MISSING_CERT_REJECT}, {"tempfail", POLICY_MISSING_CERT_TEMPFAIL},
+	{"plain", POLICY_MISSING_CERT_PLAIN}, {"sign-only", POLICY_MISSING_CERT_SIGN_ONLY},
+	{NULL, 0}};
+static const struct conf_choice missing_key_choices[] = {
+	{"unsigned", POLICY_MISSING_KEY_UNSIGNED}, {"tempfail", POLICY_MISSING_KEY_TEMPFAIL},
+	{"reject", POLICY_MISSING_KEY_REJECT}, {NULL, 0}};
+static const struct conf_choice cipher_choices[] = {{"aes-128-cbc", 0}, {"aes-256-cbc", 1},
+	{"aes-128-gcm", 2}, {"aes-256-gcm", 3}, {NULL, 0}};
+static const struct conf_choice digest_choices[] = {
+	{"sha256", 0}, {"sha384", 1}, {"sha512", 2}, {NULL, 0}};
+static const struct conf_choice key_transport_choices[] = {
+	{"rsa-pkcs1", SMIME_KT_RSA_PKCS1}, {"rsa-oaep", SMIME_KT_RSA_OAEP}, {NULL, 0}};
+static const struct conf_choice signature_choices[] = {
+	{"rsa-pkcs1", SMIME_SIG_RSA_PKCS1}, {"rsa-pss", SMIME_SIG_RSA_PSS}, {NULL, 0}};
+static const struct conf_choice sign_format_choices[] = {
+	{"detached", SMIME_SIGN_DETACHED}, {"opaque", SMIME_SIGN_OPAQUE}, {NULL, 0}};
+static const struct conf_choice log_level_choices[] = {{"error", LOG_ERR},
+	{"warning", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+	{NULL, 0}};
+static const struct conf_choice log_facility_choices[] = {{"mail", LOG_MAIL},
+	{"daemon", LOG_DAEMON}, {"user", LOG_USER}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+	{"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+	{"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0}};
+static const struct conf_choice mode_choices[] = {
+	{"enforce", POLICY_MODE_ENFORCE}, {"monitor", POLICY_MODE_MONITOR}, {NULL, 0}};
 
-	(void)ps;
-	if (i < 0)
-		return -1;
-	c->harvest_trust_any = i == 1;
-	return 0;
-}
-
-static int
-kw_harvest_require_dkim(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)ps;
-	return parse_bool(p, kw, w, n, &c->harvest_require_dkim);
-}
-
-static int
-kw_authserv_id(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)ps;
-	return conf_set_string(p, &c->authserv_id, kw, w, n);
-}
+/* A field of struct conf, with its line in struct conf_lines. */
+#define GLOBAL(f) .to = CONF_TO_CONF, .off = offsetof(struct conf, f), \
+	.size = sizeof(((struct conf *)0)->f)
+#define GLOBAL_LINE(f) GLOBAL(f), .line_off = offsetof(struct conf, lines.f)
+/* A field of the scope's struct policy_settings and its POLICY_* bit. */
+#define SCOPE(f, bit) .to = CONF_TO_SCOPE, .off = offsetof(struct policy_settings, f), \
+	.size = sizeof(((struct policy_settings *)0)->f), .set = (bit)
+/* No field: the hook stores the value. */
+#define SCOPE_HOOK(bit) .to = CONF_TO_SCOPE, .set = (bit)
+#define ENGINE(f) .engine_off = offsetof(struct smime_options, f)
+#define RANGE(l, h) .lo = (l), .hi = (h)
 
 const struct conf_keyword conf_keywords[] = {
-	{"socket", kw_socket, CONF_IN_GLOBAL},
-	{"socket-mode", kw_socket_mode, CONF_IN_GLOBAL},
-	{"socket-group", kw_socket_group, CONF_IN_GLOBAL},
-	{"cert-dir", kw_cert_dir, CONF_IN_GLOBAL},
-	{"key-dir", kw_key_dir, CONF_IN_GLOBAL},
-	{"internal-hosts", kw_internal_hosts, CONF_IN_GLOBAL},
-	{"on-error", kw_on_error, CONF_IN_GLOBAL},
-	{"spool-dir", kw_spool_dir, CONF_IN_GLOBAL},
-	{"spool-memory", kw_spool_memory, CONF_IN_GLOBAL},
-	{"body-chunk-size", kw_body_chunk_size, CONF_IN_GLOBAL},
-	{"user", kw_user, CONF_IN_GLOBAL},
-	{"pid-file", kw_pid_file, CONF_IN_GLOBAL},
-	{"virtual-mta-header", kw_vmta_header, CONF_IN_GLOBAL},
-	{"virtual-mta-macro", kw_vmta_macro, CONF_IN_GLOBAL},
-	{"unknown-virtual-mta", kw_unknown_vmta, CONF_IN_GLOBAL},
-	{"sign", kw_sign, CONF_IN_POLICY | CONF_IN_SENDER},
-	{"encrypt", kw_encrypt, CONF_IN_POLICY},
-	{"missing-cert", kw_missing_cert, CONF_IN_POLICY},
-	{"missing-key", kw_missing_key, CONF_IN_POLICY | CONF_IN_SENDER},
-	{"cipher", kw_cipher, CONF_IN_POLICY},
-	{"key-transport", kw_key_transport, CONF_IN_POLICY},
-	{"digest", kw_digest, CONF_IN_POLICY | CONF_IN_SENDER},
-	{"signature", kw_signature, CONF_IN_POLICY | CONF_IN_SENDER},
-	{"sign-format", kw_sign_format, CONF_IN_POLICY | CONF_IN_SENDER},
-	{"header-protection", kw_header_protection, CONF_IN_POLICY},
-	{"hide-subject", kw_hide_subject, CONF_IN_POLICY},
-	{"encrypt-to-sender", kw_encrypt_to_sender, CONF_IN_POLICY | CONF_IN_SENDER},
-	{"signing-key", kw_signing_key, CONF_IN_SENDER},
-	{"signing-cert", kw_signing_cert, CONF_IN_SENDER},
-	{"signer-address-check", kw_signer_address_check, CONF_IN_SENDER},
-	{"warn-expiry", kw_warn_expiry, CONF_IN_GLOBAL},
-	/* certificate sources and validation */
-	{"ca-file", kw_ca_file, CONF_IN_GLOBAL},
-	{"crl-file", kw_crl_file, CONF_IN_GLOBAL},
-	{"domain-cert", kw_domain_cert, CONF_IN_DOMAIN},
-	{"harvest-dir", kw_harvest_dir, CONF_IN_GLOBAL},
-	{"harvest-trust", kw_harvest_trust, CONF_IN_GLOBAL},
-	{"harvest-require-dkim", kw_harvest_require_dkim, CONF_IN_GLOBAL},
-	{"authserv-id", kw_authserv_id, CONF_IN_GLOBAL},
-	{"ldap-uri", kw_ldap_uri, CONF_IN_GLOBAL},
-	{"ldap-base", kw_ldap_base, CONF_IN_GLOBAL},
-	{"ldap-filter", kw_ldap_filter, CONF_IN_GLOBAL},
-	{"ldap-bind-dn", kw_ldap_bind_dn, CONF_IN_GLOBAL},
-	{"ldap-password-file", kw_ldap_password_file, CONF_IN_GLOBAL},
-	{"ldap-timeout", kw_ldap_timeout, CONF_IN_GLOBAL},
-	{"ldap-cache-ttl", kw_ldap_cache_ttl, CONF_IN_GLOBAL},
-	{"ldap-negative-ttl", kw_ldap_negative_ttl, CONF_IN_GLOBAL},
-	{"key-passphrase-file", kw_key_passphrase_file, CONF_IN_GLOBAL},
-	/* operating the milter */
-	{"metrics-listen", kw_metrics_listen, CONF_IN_GLOBAL},
-	{"log-level", kw_log_level, CONF_IN_GLOBAL},
-	{"log-facility", kw_log_facility, CONF_IN_GLOBAL},
-	{"mode", kw_mode, CONF_IN_POLICY},
-	{"monitor-header", kw_monitor_header, CONF_IN_GLOBAL},
+	/* the milter process */
+	{.name = "socket", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL, GLOBAL_LINE(socket),
+	    .hook = conf_socket_spec, .arg = "spec",
+	    .help = "where the MTA reaches the milter: inet:PORT@HOST, inet6:PORT@HOST, unix:PATH"},
+	{.name = "socket-mode", .type = CONF_T_MODE, .where = CONF_IN_GLOBAL, GLOBAL(socket_mode),
+	    RANGE(0, 0777), .hook = conf_socket_mode,
+	    .help = "permissions of a unix socket (default 0660)"},
+	{.name = "socket-group", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(socket_group), .hook = conf_socket_group, .arg = "group",
+	    .help = "group of a unix socket (default: the primary group of user)"},
+	{.name = "user", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL, GLOBAL_LINE(user),
+	    .hook = hook_user, .arg = "name",
+	    .help = "the user to run as once the socket is bound"},
+	{.name = "pid-file", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL, GLOBAL_LINE(pid_file),
+	    .hook = hook_absolute, .arg = "path",
+	    .help = "where the supervisor writes its process id (kill -HUP it to reload)"},
+	{.name = "internal-hosts", .type = CONF_T_HOSTS, .where = CONF_IN_GLOBAL, GLOBAL(internal),
+	    .repeatable = 1,
+	    .help = "clients whose mail is processed (default 127.0.0.0/8 ::1)"},
+	{.name = "on-error", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL, GLOBAL(on_error),
+	    .choices = on_error_choices,
+	    .help = "the answer to an internal failure (default tempfail: 451 4.7.0)"},
+	{.name = "spool-memory", .type = CONF_T_SIZE, .where = CONF_IN_GLOBAL,
+	    GLOBAL(spool_memory), RANGE(4096, 1024L * 1024 * 1024),
+	    .help = "body bytes kept in memory; the rest goes to an encrypted file (default 1M)"},
+	{.name = "spool-dir", .type = CONF_T_DIR, .where = CONF_IN_GLOBAL, GLOBAL_LINE(spool_dir),
+	    .help = "where spool files are created (default $TMPDIR or /tmp)"},
+	{.name = "body-chunk-size", .type = CONF_T_COUNT, .where = CONF_IN_GLOBAL,
+	    GLOBAL(body_chunk), RANGE(256, 65535), .arg = "bytes",
+	    .help = "largest piece of the new body handed to the MTA at once (default 65535)"},
+	{.name = "virtual-mta-header", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(vmta_header), .hook = conf_vmta_header, .arg = "name",
+	    .help = "header naming the virtual MTA (default X-Virtual-MTA)"},
+	{.name = "virtual-mta-macro", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(vmta_macro), .hook = conf_vmta_macro, .arg = "macro",
+	    .help = "milter macro naming the virtual MTA, e.g. {daemon_name}"},
+	{.name = "unknown-virtual-mta", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL,
+	    GLOBAL(unknown_vmta), .choices = unknown_vmta_choices, .hook = conf_vmta_unknown,
+	    .help = "a message naming a virtual MTA that no block defines (default tempfail)"},
+	/* certificates and keys */
+	{.name = "cert-dir", .type = CONF_T_DIR, .where = CONF_IN_GLOBAL, GLOBAL_LINE(cert_dir),
+	    .help = "recipient certificates: <address>.crt and any file naming the address"},
+	{.name = "key-dir", .type = CONF_T_DIR, .where = CONF_IN_GLOBAL, GLOBAL_LINE(key_dir),
+	    .help = "signing identities: <address>.pem (key, certificate, chain), mode 0600"},
+	{.name = "key-passphrase-file", .type = CONF_T_PRIVATE_FILE, .where = CONF_IN_GLOBAL,
+	    GLOBAL_LINE(key_passphrase_file),
+	    .help = "a private file whose first line opens encrypted PEM keys"},
+	{.name = "ca-file", .type = CONF_T_FILE, .where = CONF_IN_GLOBAL, GLOBAL_LINE(ca_file),
+	    .hook = hook_ca_file,
+	    .help = "CA certificates that recipient and signer certificates must chain to"},
+	{.name = "crl-file", .type = CONF_T_FILE, .where = CONF_IN_GLOBAL, GLOBAL_LINE(crl_file),
+	    .hook = hook_crl_file, .help = "CRLs of the CAs of ca-file"},
+	{.name = "warn-expiry", .type = CONF_T_COUNT, .where = CONF_IN_GLOBAL,
+	    GLOBAL(warn_expiry_days), RANGE(0, 3650), .units = "days",
+	    .help = "warn of signing certificates that expire within this many days (default 30)"},
+	{.name = "harvest-dir", .type = CONF_T_DIR, .where = CONF_IN_GLOBAL,
+	    GLOBAL_LINE(harvest_dir), .hook = hook_writable,
+	    .help = "where verified signers' certificates of mail from outside are stored"},
+	{.name = "harvest-trust", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL,
+	    GLOBAL(harvest_trust_any), .choices = harvest_trust_choices,
+	    .help = "harvested certificates must chain to ca-file (ca, the default) or not (any)"},
+	{.name = "harvest-require-dkim", .type = CONF_T_BOOL, .where = CONF_IN_GLOBAL,
+	    GLOBAL(harvest_require_dkim),
+	    .help = "harvest only with dkim=pass for the From: domain (default no)"},
+	{.name = "authserv-id", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(authserv_id), .arg = "name",
+	    .help = "whose Authentication-Results count for harvest-require-dkim"},
+	/* the LDAP directory */
+	{.name = "ldap-uri", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL, GLOBAL_LINE(ldap_uri),
+	    .hook = conf_ldap_uri, .arg = "uri",
+	    .help = "directory of recipient certificates: ldap://, ldaps:// or ldapi://"},
+	{.name = "ldap-base", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL, GLOBAL(ldap_base),
+	    .hook = conf_ldap_base, .arg = "dn", .help = "base DN of the certificate search"},
+	{.name = "ldap-filter", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(ldap_filter), .hook = conf_ldap_filter, .arg = "filter",
+	    .help = "search filter, %s standing for the address (default (mail=%s))"},
+	{.name = "ldap-bind-dn", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(ldap_bind_dn), .arg = "dn", .help = "DN to bind as (default: anonymous)"},
+	{.name = "ldap-password-file", .type = CONF_T_PRIVATE_FILE, .where = CONF_IN_GLOBAL,
+	    GLOBAL_LINE(ldap_password_file),
+	    .help = "a private file whose first line is the bind password"},
+	{.name = "ldap-timeout", .type = CONF_T_COUNT, .where = CONF_IN_GLOBAL,
+	    GLOBAL(ldap_timeout), RANGE(1, 300), .units = "seconds",
+	    .help = "how long to wait for the directory (default 5)"},
+	{.name = "ldap-cache-ttl", .type = CONF_T_COUNT, .where = CONF_IN_GLOBAL,
+	    GLOBAL(ldap_cache_ttl), RANGE(0, 86400), .units = "seconds",
+	    .help = "how long a certificate found is kept (default 300)"},
+	{.name = "ldap-negative-ttl", .type = CONF_T_COUNT, .where = CONF_IN_GLOBAL,
+	    GLOBAL(ldap_negative_ttl), RANGE(0, 86400), .units = "seconds",
+	    .help = "how long an address without certificate is remembered (default 60)"},
+	/* operating it */
+	{.name = "metrics-listen", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL_LINE(metrics_listen), .hook = conf_ops_metrics_listen, .arg = "address:port",
+	    .help = "serve the Prometheus metrics there, e.g. 127.0.0.1:9894 (default: none)"},
+	{.name = "metrics-public", .type = CONF_T_BOOL, .where = CONF_IN_GLOBAL,
+	    GLOBAL(metrics_public),
+	    .help = "allow a metrics-listen address outside loopback (default no)"},
+	{.name = "log-level", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL, GLOBAL(log_level),
+	    .choices = log_level_choices, .help = "the least severe lines logged (default info)"},
+	{.name = "log-facility", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL,
+	    GLOBAL(log_facility), .choices = log_facility_choices,
+	    .help = "the syslog facility (default mail)"},
+	{.name = "monitor-header", .type = CONF_T_BOOL, .where = CONF_IN_GLOBAL,
+	    GLOBAL(monitor_header),
+	    .help = "mode monitor adds X-SMIME-Milter-Would: what would have been done (default no)"},
+	/* policy */
+	{.name = "mode", .type = CONF_T_ENUM, .where = CONF_IN_POLICY, SCOPE(mode, POLICY_MODE),
+	    .choices = mode_choices,
+	    .help = "enforce (the default), or monitor: decide, log and count, change nothing"},
+	{.name = "sign", .type = CONF_T_BOOL, .where = CONF_IN_POLICY | CONF_IN_SENDER,
+	    SCOPE(sign, POLICY_SIGN), .help = "sign with the From: address's key (default no)"},
+	{.name = "encrypt", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,
+	    SCOPE(encrypt, POLICY_ENCRYPT),
+	    .help = "encrypt to every recipient's certificate (default no)"},
+	{.name = "missing-cert", .type = CONF_T_ENUM, .where = CONF_IN_POLICY,
+	    SCOPE(missing_cert, POLICY_MISSING_CERT), .choices = missing_cert_choices,
+	    .help = "a recipient without a usable certificate (default reject: 550 5.7.1)"},
+	{.name = "missing-key", .type = CONF_T_ENUM, .where = CONF_IN_POLICY | CONF_IN_SENDER,
+	    SCOPE(missing_key, POLICY_MISSING_KEY), .choices = missing_key_choices,
+	    .help = "a sender without a usable signing key (default tempfail: 451 4.7.0)"},
+	{.name = "cipher", .type = CONF_T_ENUM, .where = CONF_IN_POLICY,
+	    SCOPE_HOOK(POLICY_CIPHER), .choices = cipher_choices, .hook = hook_cipher,
+	    .help = "content encryption (default aes-256-cbc)"},
+	{.name = "key-transport", .type = CONF_T_ENUM, .where = CONF_IN_POLICY,
+	    SCOPE(key_transport, POLICY_KEY_TRANSPORT), .choices = key_transport_choices,
+	    ENGINE(key_transport), .help = "how the content key reaches RSA recipients"},
+	{.name = "digest", .type = CONF_T_ENUM, .where = CONF_IN_POLICY | CONF_IN_SENDER,
+	    SCOPE_HOOK(POLICY_DIGEST), .choices = digest_choices, .hook = hook_digest,
+	    .help = "digest of signatures (default sha256)"},
+	{.name = "signature", .type = CONF_T_ENUM, .where = CONF_IN_POLICY | CONF_IN_SENDER,
+	    SCOPE(signature, POLICY_SIGNATURE), .choices = signature_choices, ENGINE(signature),
+	    .help = "RSA signature scheme (default rsa-pkcs1)"},
+	{.name = "sign-format", .type = CONF_T_ENUM, .where = CONF_IN_POLICY | CONF_IN_SENDER,
+	    SCOPE(sign_format, POLICY_SIGN_FORMAT), .choices = sign_format_choices,
+	    ENGINE(sign_format),
+	    .help = "multipart/signed (detached, the default) or signed-data (opaque)"},
+	{.name = "header-protection", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,
+	    SCOPE(header_protection, POLICY_HEADER_PROTECTION), ENGINE(header_protection),
+	    .help = "RFC 9788: the inner entity carries the original headers (default no)"},
+	{.name = "hide-subject", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,
+	    SCOPE(hide_subject, POLICY_HIDE_SUBJECT),
+	    .help = "with header protection and encryption, the outer Subject is [...]"},
+	{.name = "encrypt-to-sender", .type = CONF_T_BOOL, .where = CONF_IN_POLICY | CONF_IN_SENDER,
+	    SCOPE(encrypt_to_sender, POLICY_ENCRYPT_TO_SENDER),
+	    .help = "also encrypt to the signer's own certificate (default no)"},
+	{.name = "domain-cert", .type = CONF_T_CERT_FILE, .where = CONF_IN_DOMAIN,
+	    SCOPE(domain_cert, POLICY_DOMAIN_CERT),
+	    .line_off = offsetof(struct policy_settings, domain_cert_line),
+	    .help = "a gateway certificate for recipients of the domain without their own"},
+	{.name = "signing-key", .type = CONF_T_KEY, .where = CONF_IN_SENDER,
+	    SCOPE(signing_key, POLICY_SIGNING_KEY),
+	    .line_off = offsetof(struct policy_settings, signing_key_line),
+	    .help = "the signing identity of matching From: addresses"},
+	{.name = "signing-cert", .type = CONF_T_CERT_FILE, .where = CONF_IN_SENDER,
+	    SCOPE(signing_cert, POLICY_SIGNING_CERT),
+	    .line_off = offsetof(struct policy_settings, signing_cert_line),
+	    .help = "certificate and chain of a signing-key that does not hold them"},
+	{.name = "signer-address-check", .type = CONF_T_BOOL, .where = CONF_IN_SENDER,
+	    SCOPE(signer_address_check, POLICY_SIGNER_ADDRESS_CHECK),
+	    .help = "the signing certificate must name the From: address (default yes)"},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);
+
+/* ---- help ---- */
+
+const char *
+conf_keyword_name(size_t i)
+{
+	return i < conf_nkeywords ? conf_keywords[i].name : NULL;
+}
+
+/* The value of k as help shows it: "yes|no", "tempfail|reject", "seconds (1-300)" ... */
+static void
+value_text(const struct conf_keyword *k, char *out, size_t outlen)
+{
+	static const char *const names[] = {"yes|no", "", "number", "size", "mode", "word",
+		"directory", "file", "file", "file", "file|pkcs11:URI", "network...|file:path"};
+	size_t i, used;
+
+	snprintf(out, outlen, "%s", k->arg != NULL ? k->arg : names[k->type]);
+	if (k->type == CONF_T_ENUM) {
+		for (i = 0; k->choices[i].name != NULL; i++) {
+			used = strlen(out);
+			snprintf(out + used, outlen - used, "%s%s", i ? "|" : "", k->choices[i].name);
+		}
+	} else if (k->type == CONF_T_COUNT) {
+		used = strlen(out);
+		snprintf(out + used, outlen - used, " (%ld-%ld%s%s)", k->lo, k->hi,
+		    k->units ? " " : "", k->units ? k->units : "");
+	} else if (k->type == CONF_T_MODE) {
+		used = strlen(out);
+		snprintf(out + used, outlen - used, " (octal %04lo-%04lo)", (unsigned long)k->lo,
+		    (unsigned long)k->hi);
+	} else if (k->type == CONF_T_SIZE) {
+		used = strlen(out);
+		snprintf(out + used, outlen - used, " (%ldk-%ldM)", k->lo / 1024,
+		    k->hi / (1024 * 1024));
+	}
+}
+
+/* The scopes where k may stand: "global, virtual-mta, domain, sender". */
+static void
+scope_text(const struct conf_keyword *k, char *out, size_t outlen)
+{
+	static const struct {
+		int bit;
+		const char *name;
+	} scopes[] = {{CONF_IN_GLOBAL, "global"}, {CONF_IN_VMTA, "virtual-mta"},
+		{CONF_IN_DOMAIN, "domain"}, {CONF_IN_SENDER, "sender"}};
+	size_t i, used;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+		if (!(k->where & scopes[i].bit))
+			continue;
+		used = strlen(out);
+		snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", scopes[i].name);
+	}
+}
+
+void
+conf_print_keywords(FILE *out)
+{
+	char value[256], scopes[64];
+	size_t i;
+
+	for (i = 0; i < conf_nkeywords; i++) {
+		const struct conf_keyword *k = &conf_keywords[i];
+		value_text(k, value, sizeof(value));
+		scope_text(k, scopes, sizeof(scopes));
+		fprintf(out, "%s %s  [%s]\n    %s\n", k->name, value, scopes, k->help);
+	}
+}

@@ -1,14 +1,14 @@
 /*
- * conf_ops.c - the keywords for operating the milter: metrics-listen (the
- * address of the Prometheus endpoint, loopback only unless the word
- * "public" follows), log-level, log-facility, mode (enforce or monitor, per
- * scope) and monitor-header.
+ * conf_ops.c - the hooks of the keywords for operating the milter:
+ * metrics-listen (the address of the Prometheus endpoint) and its check at
+ * the end of the file, metrics-public.  (log-level, log-facility, mode and
+ * monitor-header are plain choices of the table, conf_kw.c.)
  *
  * metrics-listen takes numeric addresses only (no name is resolved when a
  * file is read): 127.0.0.1:9894, [::1]:9894.  An address outside the
  * loopback networks -- the wildcard addresses included -- is an error
- * unless the line says "public": the metrics tell who sends how much mail
- * to which partners, and have no authentication.
+ * unless metrics-public yes is set too: the metrics tell who sends how much
+ * mail to which partners, and have no authentication.
  */
 #include "config.h"
 
@@ -18,74 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <syslog.h>
 
 #include "conf_int.h"
-#include "log.h"
-
-struct name_value {
-	const char *name;
-	int value;
-};
-
-static const struct name_value levels[] = {
-	{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
-	{"debug", LOG_DEBUG}, {NULL, 0},
-};
-
-static const struct name_value facilities[] = {
-	{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER}, {"local0", LOG_LOCAL0},
-	{"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3},
-	{"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6},
-	{"local7", LOG_LOCAL7}, {NULL, 0},
-};
-
-static const char *
-name_of(const struct name_value *t, int value)
-{
-	for (; t->name != NULL; t++)
-		if (t->value == value)
-			return t->name;
-	return NULL;
-}
-
-/* One word that is a name of t: its value into *out; else an error listing the names. */
-static int
-one_of(struct conf_parse *p, const char *kw, char **w, int n, const struct name_value *t,
-    int *out)
-{
-	const struct name_value *e;
-	char names[256] = "";
-	size_t used = 0;
-
-	if (conf_one_word(p, kw, n) != 0)
-		return -1;
-	for (e = t; e->name != NULL; e++) {
-		if (strcasecmp(w[0], e->name) == 0) {
-			*out = e->value;
-			return 0;
-		}
-		used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-		    e == t ? "" : e[1].name == NULL ? " or " : ", ", e->name);
-		if (used >= sizeof(names))
-			used = sizeof(names) - 1;
-	}
-	conf_error(p, "%s: \"%s\" is not %s", kw, w[0], names);
-	return -1;
-}
-
-const char *
-conf_log_level_name(int priority)
-{
-	return name_of(levels, priority);
-}
-
-const char *
-conf_log_facility_name(int facility)
-{
-	return name_of(facilities, facility);
-}
+#include "errmsg.h"
 
 int
 conf_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err,
@@ -97,6 +32,7 @@ conf_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len,
 	long port;
 
 	memset(ss, 0, sizeof(*ss));
+	*len = 0;
 	colon = strrchr(spec, ':');
 	if (colon == NULL || colon == spec) {
 		errmsg_set(err, errlen, "not ADDRESS:PORT (127.0.0.1:9894, [::1]:9894)");
@@ -148,70 +84,29 @@ conf_addr_is_loopback(const struct sockaddr *sa)
 }
 
 int
-kw_metrics_listen(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
+conf_ops_metrics_listen(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
+    const struct conf_keyword *k, const struct conf_value *v)
 {
 	char err[256];
 
 	(void)ps;
-	if (n < 1 || n > 2 || (n == 2 && strcasecmp(w[1], "public") != 0)) {
-		conf_error(p, "%s takes ADDRESS:PORT and optionally the word public", kw);
+	if (conf_parse_listen(v->word, &c->metrics_addr, &c->metrics_addrlen, err,
+	        sizeof(err)) != 0) {
+		conf_error(p, "%s %s: %s", k->name, v->word, err);
 		return -1;
 	}
-	if (conf_parse_listen(w[0], &c->metrics_addr, &c->metrics_addrlen, err, sizeof(err)) != 0) {
-		conf_error(p, "%s %s: %s", kw, w[0], err);
-		return -1;
-	}
-	c->metrics_public = n == 2;
-	if (!c->metrics_public && !conf_addr_is_loopback((struct sockaddr *)&c->metrics_addr)) {
-		conf_error(p,
-		    "%s %s: not a loopback address; the metrics have no authentication and name "
-		    "who mails whom: add \"public\" to serve them there", kw, w[0]);
-		return -1;
-	}
-	free(c->metrics_listen);
-	c->metrics_listen = strdup(w[0]);
-	return c->metrics_listen != NULL ? 0 : -1;
-}
-
-int
-kw_log_level(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	(void)ps;
-	return one_of(p, kw, w, n, levels, &c->log_level);
-}
-
-int
-kw_log_facility(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
-{
-	(void)ps;
-	return one_of(p, kw, w, n, facilities, &c->log_facility);
-}
-
-int
-kw_mode(struct conf_parse *p, struct conf *c, struct policy_settings *ps, const char *kw,
-    char **w, int n)
-{
-	static const struct name_value modes[] = {
-		{"enforce", POLICY_MODE_ENFORCE}, {"monitor", POLICY_MODE_MONITOR}, {NULL, 0}};
-	int v;
-
-	(void)c;
-	if (one_of(p, kw, w, n, modes, &v) != 0)
-		return -1;
-	ps->mode = (enum policy_mode)v;
-	ps->set |= POLICY_MODE;
 	return 0;
 }
 
-int
-kw_monitor_header(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const char *kw, char **w, int n)
+void
+conf_ops_finish(struct conf_parse *p, struct conf *c)
 {
-	static const struct name_value yesno[] = {{"yes", 1}, {"no", 0}, {NULL, 0}};
-
-	(void)ps;
-	return one_of(p, kw, w, n, yesno, &c->monitor_header);
+	if (c->metrics_listen == NULL || c->metrics_addrlen == 0 || c->metrics_public ||
+	    conf_addr_is_loopback((const struct sockaddr *)&c->metrics_addr))
+		return;
+	p->line = c->lines.metrics_listen;
+	conf_error(p,
+	    "metrics-listen %s: not a loopback address; the metrics have no authentication and "
+	    "name who mails whom: set metrics-public yes to serve them there", c->metrics_listen);
+	p->line = 0;
 }

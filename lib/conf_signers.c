@@ -99,9 +99,10 @@ sender_address(const struct policy_scope *s)
 static void
 visit_sender(const struct conf *c, const struct policy_scope *s, conf_signer_fn fn, void *arg)
 {
-	struct keystore_options ko = {c->key_passphrase_file};
 	struct keystore_identity id;
 	const char *cert = (s->s.set & POLICY_SIGNING_CERT) ? s->s.signing_cert : NULL;
+	struct keystore_request kq = {.spec = s->s.signing_key, .cert_path = cert,
+		.passphrase_file = c->key_passphrase_file};
 	char what[1200], shown[1024], err[512];
 	struct conf_signer cs = {what, s->pattern, shown, s->s.signing_key_line, sender_address(s),
 	    NULL, NULL};
@@ -113,12 +114,12 @@ visit_sender(const struct conf *c, const struct policy_scope *s, conf_signer_fn 
 			return; /* the token's own certificate: checked when the milter signs */
 		cs.cert = certstore_load_file(cert, err, sizeof(err));
 		if (cs.cert == NULL)
-			return; /* kw_signing_cert refused it already */
+			return; /* the signing-cert keyword refused it already */
 		fn(arg, &cs);
 		X509_free(cs.cert);
 		return;
 	}
-	if (keystore_load_spec(s->s.signing_key, cert, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND)
+	if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND)
 		return; /* conf_check_runtime says why */
 	cs.cert = id.cert;
 	cs.chain = id.chain;
@@ -131,7 +132,7 @@ static void
 visit_key_file(const struct conf *c, const char *name, conf_signer_fn fn, void *arg)
 {
 	const struct policy_scope *s;
-	struct keystore_options ko = {c->key_passphrase_file};
+	struct keystore_request kq = {.dir = c->key_dir, .passphrase_file = c->key_passphrase_file};
 	struct keystore_identity id;
 	char addr[320], what[1200], path[1100], err[512];
 	size_t len = strlen(name);
@@ -147,7 +148,8 @@ visit_key_file(const struct conf *c, const char *name, conf_signer_fn fn, void *
 		return;
 	snprintf(path, sizeof(path), "%s/%s", c->key_dir, name);
 	snprintf(what, sizeof(what), "key-dir %s", path);
-	if (keystore_load_opts(c->key_dir, addr, &ko, &id, err, sizeof(err)) != KEYSTORE_FOUND)
+	kq.addr = addr;
+	if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND)
 		return; /* conf_check_runtime says why */
 	if (s != NULL && (s->s.set & POLICY_SIGNER_ADDRESS_CHECK) && !s->s.signer_address_check)
 		cs.address = NULL;

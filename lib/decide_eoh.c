@@ -206,15 +206,18 @@ load_signer(struct decide_msg *m, struct decide_verdict *v)
 	const struct decide_replies *rp = &m->conf->replies;
 	char err[700];
 	enum keystore_result kr;
-	struct keystore_options ko = {m->conf->key_passphrase_file};
+	struct keystore_request kq = {.passphrase_file = m->conf->key_passphrase_file};
 	const char *keyfile = m->pol.signing_key;
 
-	if (keyfile != NULL)
-		kr = keystore_load_spec(keyfile, m->pol.signing_cert, &ko, &m->signer, err, sizeof(err));
-	else if (m->conf->key_dir != NULL)
-		kr = keystore_load_opts(m->conf->key_dir, m->signer_addr, &ko, &m->signer, err,
-		    sizeof(err));
-	else {
+	if (keyfile != NULL) {
+		kq.spec = keyfile;
+		kq.cert_path = m->pol.signing_cert;
+		kr = keystore_load(&kq, &m->signer, err, sizeof(err));
+	} else if (m->conf->key_dir != NULL) {
+		kq.dir = m->conf->key_dir;
+		kq.addr = m->signer_addr;
+		kr = keystore_load(&kq, &m->signer, err, sizeof(err));
+	} else {
 		kr = KEYSTORE_MISSING;
 		snprintf(err, sizeof(err), "no key-dir is configured");
 	}

@@ -9,21 +9,14 @@
 #include <string.h>
 
 #include "filecache.h"
+#include "fileid.h"
 
 #define FILECACHE_BUCKETS 1024
-
-struct filesig {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-	int present;
-};
 
 struct fcentry {
 	struct fcentry *next;
 	char *path;
-	struct filesig sig, sig2;
+	struct fileid sig, sig2;
 	void *obj;
 };
 
@@ -43,29 +36,6 @@ filecache_hash(const char *s)
 	for (; *s != '\0'; s++)
 		h = (h ^ (unsigned char)*s) * 16777619u;
 	return h % FILECACHE_BUCKETS;
-}
-
-static void
-filesig_of(struct filesig *sig, const struct stat *st)
-{
-	memset(sig, 0, sizeof(*sig));
-	if (st == NULL)
-		return;
-	sig->dev = st->st_dev;
-	sig->ino = st->st_ino;
-	sig->size = st->st_size;
-	sig->mtime = st->st_mtim;
-	sig->ctime = st->st_ctim;
-	sig->present = 1;
-}
-
-static int
-filesig_eq(const struct filesig *a, const struct filesig *b)
-{
-	return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
-	    a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-	    a->mtime.tv_nsec == b->mtime.tv_nsec && a->ctime.tv_sec == b->ctime.tv_sec &&
-	    a->ctime.tv_nsec == b->ctime.tv_nsec;
 }
 
 filecache *
@@ -94,16 +64,16 @@ filecache_drop(filecache *fc, struct fcentry *e)
 void *
 filecache_get(filecache *fc, const char *path, const struct stat *st, const struct stat *st2)
 {
-	struct filesig sig, sig2;
+	struct fileid sig, sig2;
 	struct fcentry *e;
 	void *obj = NULL;
 
-	filesig_of(&sig, st);
-	filesig_of(&sig2, st2);
+	fileid_of(&sig, st);
+	fileid_of(&sig2, st2);
 	pthread_mutex_lock(&fc->lock);
 	for (e = fc->buckets[filecache_hash(path)]; e != NULL; e = e->next) {
 		if (strcmp(e->path, path) == 0) {
-			if (filesig_eq(&e->sig, &sig) && filesig_eq(&e->sig2, &sig2))
+			if (fileid_eq(&e->sig, &sig) && fileid_eq(&e->sig2, &sig2))
 				obj = fc->dup(e->obj);
 			break;
 		}
@@ -126,8 +96,8 @@ filecache_put(filecache *fc, const char *path, const struct stat *st, const stru
 		fc->release(obj);
 		return;
 	}
-	filesig_of(&e->sig, st);
-	filesig_of(&e->sig2, st2);
+	fileid_of(&e->sig, st);
+	fileid_of(&e->sig2, st2);
 	e->obj = obj;
 	pthread_mutex_lock(&fc->lock);
 	for (pp = &fc->buckets[h]; *pp != NULL; pp = &(*pp)->next) {

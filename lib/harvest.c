@@ -19,8 +19,8 @@
 
 #include "certindex.h"
 #include "certstore.h"
+#include "errmsg.h"
 #include "harvest.h"
-#include "log.h"
 
 #define HARVEST_DEFAULT_MAX (20 * 1024 * 1024)
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "hostlist.h"
-#include "log.h"
 
 struct hostnet {
 	int family;               /* AF_INET or AF_INET6 */

@@ -16,14 +16,12 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/engine.h>
@@ -33,8 +31,10 @@
 #include <openssl/ui.h>
 #include <openssl/x509.h>
 
+#include "errmsg.h"
+#include "fileid.h"
 #include "keystore_pkcs11.h"
-#include "log.h"
+#include "privfile.h"
 
 #define P11_MAX_URI 4096
 #define P11_MAX_PIN 256
@@ -52,11 +52,7 @@ struct p11_entry {
 	struct p11_entry *next;
 	unsigned char digest[32];
 	struct keystore_identity id;
-	int have_file;             /* a certificate file is part of the identity */
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime;
+	struct fileid file;        /* the certificate file's, when one is part of the identity */
 };
 
 static CRYPTO_ONCE p11_once = CRYPTO_ONCE_STATIC_INIT;
@@ -312,11 +308,7 @@ p11_read_pin(const char *source, char *pin, size_t pinlen, const char *shown, ch
     size_t errlen)
 {
 	const char *path = source;
-	char buf[P11_MAX_PIN + 2];
-	struct stat st;
-	ssize_t n;
-	size_t len;
-	int fd, rc = -1;
+	char why[P11_MAX_URI + 256];
 
 	if (strncmp(path, "file:", 5) == 0) {
 		path += 5;
@@ -328,42 +320,11 @@ p11_read_pin(const char *source, char *pin, size_t pinlen, const char *shown, ch
 		    shown, source);
 		return -1;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s", shown, path, strerror(errno));
+	if (privfile_first_line(path, "PIN file", pin, pinlen, why, sizeof(why)) != 0) {
+		errmsg_set(err, errlen, "%s: %s", shown, why);
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		errmsg_set(err, errlen, "%s: PIN file %s is not a regular file", shown, path);
-		goto cleanup;
-	}
-	if ((st.st_mode & 077) != 0) {
-		errmsg_set(err, errlen,
-		    "%s: PIN file %s is readable by group or others (mode %04o): refused, chmod 600 it",
-		    shown, path, (unsigned)(st.st_mode & 07777));
-		goto cleanup;
-	}
-	do
-		n = read(fd, buf, sizeof(buf) - 1);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s", shown, path, strerror(errno));
-		goto cleanup;
-	}
-	buf[n] = '\0';
-	len = strcspn(buf, "\r\n");
-	if (len == 0 || len >= pinlen) {
-		errmsg_set(err, errlen, "%s: PIN file %s: %s first line", shown, path,
-		    len == 0 ? "empty" : "too long a");
-		goto cleanup;
-	}
-	memcpy(pin, buf, len);
-	pin[len] = '\0';
-	rc = 0;
-cleanup:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -442,42 +403,20 @@ p11_digest(const char *uri, const char *cert_path, unsigned char out[32])
 	return ok ? 0 : -1;
 }
 
-static int
-identity_copy(const struct keystore_identity *id, struct keystore_identity *out)
-{
-	memset(out, 0, sizeof(*out));
-	out->chain = X509_chain_up_ref(id->chain);
-	if (out->chain == NULL)
-		return -1;
-	EVP_PKEY_up_ref(id->key);
-	X509_up_ref(id->cert);
-	out->key = id->key;
-	out->cert = id->cert;
-	return 0;
-}
-
-static int
-same_file(const struct p11_entry *e, const struct stat *st)
-{
-	if (!e->have_file)
-		return st == NULL;
-	return st != NULL && e->dev == st->st_dev && e->ino == st->st_ino &&
-	    e->size == st->st_size && e->mtime.tv_sec == st->st_mtim.tv_sec &&
-	    e->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
 /* 0 and a copy in *id on a hit; a stale entry (changed certificate file) is dropped. */
 static int
 p11_cache_get(const unsigned char digest[32], const struct stat *st,
     struct keystore_identity *id)
 {
 	struct p11_entry **pp, *e;
+	struct fileid now;
 
+	fileid_of(&now, st);
 	for (pp = &p11_cache; (e = *pp) != NULL; pp = &e->next) {
 		if (memcmp(e->digest, digest, 32) != 0)
 			continue;
-		if (same_file(e, st))
-			return identity_copy(&e->id, id);
+		if (fileid_eq(&e->file, &now))
+			return keystore_identity_copy(&e->id, id);
 		*pp = e->next;
 		keystore_identity_free(&e->id);
 		free(e);
@@ -494,18 +433,12 @@ p11_cache_put(const unsigned char digest[32], const struct stat *st,
 
 	if (e == NULL)
 		return;
-	if (identity_copy(id, &e->id) != 0) {
+	if (keystore_identity_copy(id, &e->id) != 0) {
 		free(e);
 		return;
 	}
 	memcpy(e->digest, digest, 32);
-	if (st != NULL) {
-		e->have_file = 1;
-		e->dev = st->st_dev;
-		e->ino = st->st_ino;
-		e->size = st->st_size;
-		e->mtime = st->st_mtim;
-	}
+	fileid_of(&e->file, st);
 	e->next = p11_cache;
 	p11_cache = e;
 }

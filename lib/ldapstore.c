@@ -5,16 +5,13 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <ldap.h>
 #include <openssl/crypto.h>
@@ -22,10 +19,11 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
 
+#include "errmsg.h"
 #include "ldapstore.h"
 #include "metrics.h"
-#include "log.h"
 #include "mime.h"
+#include "privfile.h"
 
 #define LS_BUCKETS 1024
 #define LS_CACHE_MAX 20000   /* cached addresses at most */
@@ -307,46 +305,6 @@ ls_sigpipe_restore(struct ls_sigpipe *g)
 
 /* ---- connections ---- */
 
-/* The bind password: first line of the file, which no one else may read. */
-static int
-ls_read_password(const char *path, char *pw, size_t pwlen, char *err, size_t errlen)
-{
-	struct stat st;
-	ssize_t n;
-	size_t used = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	int rc = -1;
-
-	if (fd < 0) {
-		errmsg_set(err, errlen, "ldap-password-file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		errmsg_set(err, errlen, "ldap-password-file %s: not a regular file", path);
-		goto cleanup;
-	}
-	if ((st.st_mode & 077) != 0) {
-		errmsg_set(err, errlen, "ldap-password-file %s: readable by group or others (mode %04o)",
-		    path, (unsigned)(st.st_mode & 07777));
-		goto cleanup;
-	}
-	while (used + 1 < pwlen && (n = read(fd, pw + used, pwlen - 1 - used)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			errmsg_set(err, errlen, "ldap-password-file %s: %s", path, strerror(errno));
-			goto cleanup;
-		}
-		used += (size_t)n;
-	}
-	pw[used] = '\0';
-	pw[strcspn(pw, "\r\n")] = '\0';
-	rc = 0;
-cleanup:
-	close(fd);
-	return rc;
-}
-
 /* A new connection, bound when a bind DN is set. */
 static LDAP *
 ls_connect(ldapstore *ls, char *err, size_t errlen)
@@ -371,7 +329,8 @@ ls_connect(ldapstore *ls, char *err, size_t errlen)
 	}
 	if (ls->bind_dn == NULL)
 		return ld; /* anonymous: connected by the first search */
-	if (ls_read_password(ls->password_file, pw, sizeof(pw), err, errlen) != 0)
+	if (privfile_first_line(ls->password_file, "ldap-password-file", pw, sizeof(pw), err,
+	    errlen) != 0)
 		goto fail;
 	cred.bv_val = pw;
 	cred.bv_len = strlen(pw);

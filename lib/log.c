@@ -1,5 +1,5 @@
 /*
- * log.c - logging to syslog or stderr, and error-message buffers.
+ * log.c - logging to syslog or stderr.  See log.h.
  *
  * A line about a message starts with its queue id ("NOQUEUE" while the
  * MTA has not told it); a line about the daemon (start, stop, reload,
@@ -13,8 +13,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <openssl/err.h>
 
 #include "log.h"
 
@@ -99,39 +97,4 @@ log_msg(int priority, const char *qid, const char *fmt, ...)
 	/* one fprintf per line: stdio locks the stream, lines never mix */
 	fprintf(stderr, "%s[%ld]: %s: %s%s%s\n", log_ident, (long)getpid(),
 	    log_priority_name(priority), qid ? qid : "", qid ? ": " : "", line);
-}
-
-void
-errmsg_set(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-void
-errmsg_set_ssl(char *err, size_t errlen, const char *fmt, ...)
-{
-	char reason[256];
-	unsigned long code, last = 0;
-	size_t used;
-	va_list ap;
-
-	while ((code = ERR_get_error()) != 0)
-		last = code;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (last == 0)
-		return;
-	ERR_error_string_n(last, reason, sizeof(reason));
-	used = strlen(err);
-	if (used + 3 < errlen)
-		snprintf(err + used, errlen - used, " (%s)", reason);
 }

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "metrics.h"
 
 struct family_def {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 
 void

@@ -19,8 +19,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "mime7bit.h"
+#include "secbuf.h"
 
 #define SEG_MAX 4096
 #define RD_BUF 16384
@@ -60,8 +61,7 @@ struct m7 {
 	int depth;
 	enum mode mode;
 	int default_rfc822;
-	char *hbuf;
-	size_t hlen, hcap;
+	struct secbuf h; /* the header block being read */
 	/* the current leaf */
 	size_t leaf;
 	enum enc enc;
@@ -376,22 +376,22 @@ emit_head_without_cte(struct m7 *s)
 	size_t pos = 0;
 	int skip = 0;
 
-	while (pos < s->hlen) {
+	while (pos < s->h.len) {
 		size_t eol = pos;
-		while (eol < s->hlen && s->hbuf[eol] != '\n')
+		while (eol < s->h.len && s->h.data[eol] != '\n')
 			eol++;
-		if (eol < s->hlen)
+		if (eol < s->h.len)
 			eol++;
-		if (s->hbuf[pos] == ' ' || s->hbuf[pos] == '\t') {
+		if (s->h.data[pos] == ' ' || s->h.data[pos] == '\t') {
 			/* continuation of the previous field */
-		} else if (eol - pos <= 2 && s->hbuf[pos] == '\r') {
+		} else if (eol - pos <= 2 && s->h.data[pos] == '\r') {
 			break; /* the empty line */
 		} else {
 			skip = eol - pos > 26 &&
-			    strncasecmp(s->hbuf + pos, "Content-Transfer-Encoding:", 26) == 0;
+			    strncasecmp(s->h.data + pos, "Content-Transfer-Encoding:", 26) == 0;
 		}
 		if (!skip)
-			out_put(s, s->hbuf + pos, eol - pos);
+			out_put(s, s->h.data + pos, eol - pos);
 		pos = eol;
 	}
 }
@@ -424,10 +424,10 @@ static void
 end_of_header(struct m7 *s)
 {
 	char ct[1024], cte[128], type[128], boundary[BOUNDARY_MAX + 1];
-	int have_ct = field_value(s->hbuf, s->hlen, "Content-Type", ct, sizeof(ct));
+	int have_ct = field_value(s->h.data, s->h.len, "Content-Type", ct, sizeof(ct));
 	int text, declared8, encoded;
 
-	field_value(s->hbuf, s->hlen, "Content-Transfer-Encoding", cte, sizeof(cte));
+	field_value(s->h.data, s->h.len, "Content-Transfer-Encoding", cte, sizeof(cte));
 	if (have_ct) {
 		parse_ctype(ct, type, sizeof(type), boundary, sizeof(boundary));
 	} else {
@@ -440,15 +440,15 @@ end_of_header(struct m7 *s)
 		snprintf(f->boundary, sizeof(f->boundary), "%s", boundary);
 		f->blen = strlen(f->boundary);
 		f->digest = strcmp(type, "multipart/digest") == 0;
-		out_put(s, s->hbuf, s->hlen);
+		out_put(s, s->h.data, s->h.len);
 		s->mode = M_LITERAL; /* preamble */
 		return;
 	}
 	encoded = strcasecmp(cte, "base64") == 0 || strcasecmp(cte, "quoted-printable") == 0;
 	if ((strcmp(type, "message/rfc822") == 0 || strcmp(type, "message/global") == 0) &&
 	    !encoded) {
-		out_put(s, s->hbuf, s->hlen);
-		s->hlen = 0;
+		out_put(s, s->h.data, s->h.len);
+		s->h.len = 0;
 		s->mode = M_HEADER; /* the enclosed message */
 		return;
 	}
@@ -476,7 +476,7 @@ end_of_header(struct m7 *s)
 		out_puts(s, text ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
 		                 : "Content-Transfer-Encoding: base64\r\n\r\n");
 	} else {
-		out_put(s, s->hbuf, s->hlen);
+		out_put(s, s->h.data, s->h.len);
 	}
 }
 
@@ -529,27 +529,10 @@ match_boundary(const struct m7 *s, const char *seg, size_t n, int *close)
 static void
 hbuf_add(struct m7 *s, const char *seg, size_t n)
 {
-	if (s->hlen + n > s->hcap) {
-		size_t cap = s->hcap ? s->hcap : 4096;
-		char *p;
-		while (cap < s->hlen + n)
-			cap *= 2;
-		p = malloc(cap);
-		if (p == NULL) {
-			s->failed = 1;
-			errmsg_set(s->err, s->errlen, "out of memory");
-			return;
-		}
-		if (s->hbuf != NULL) {
-			memcpy(p, s->hbuf, s->hlen);
-			OPENSSL_cleanse(s->hbuf, s->hcap);
-			free(s->hbuf);
-		}
-		s->hbuf = p;
-		s->hcap = cap;
+	if (secbuf_append(&s->h, seg, n) != 0) {
+		s->failed = 1;
+		errmsg_set(s->err, s->errlen, "out of memory");
 	}
-	memcpy(s->hbuf + s->hlen, seg, n);
-	s->hlen += n;
 }
 
 static void
@@ -599,10 +582,10 @@ run_segment(struct m7 *s, const char *seg, size_t n, int eol, int line_start)
 		if (s->mode == M_BODY)
 			end_of_leaf(s, 0);
 		else if (s->mode == M_HEADER)
-			out_put(s, s->hbuf, s->hlen); /* a header block cut short */
+			out_put(s, s->h.data, s->h.len); /* a header block cut short */
 		out_put(s, seg, n);
 		s->depth = close ? f : f + 1;
-		s->hlen = 0;
+		s->h.len = 0;
 		if (close) {
 			s->mode = M_LITERAL; /* epilogue */
 		} else {
@@ -613,11 +596,11 @@ run_segment(struct m7 *s, const char *seg, size_t n, int eol, int line_start)
 	}
 	switch (s->mode) {
 	case M_HEADER:
-		if (s->hlen + n > HEAD_MAX) {
+		if (s->h.len + n > HEAD_MAX) {
 			/* not a header block we can read: leave the rest of this part as it is */
-			out_put(s, s->hbuf, s->hlen);
+			out_put(s, s->h.data, s->h.len);
 			out_put(s, seg, n);
-			s->hlen = 0;
+			s->h.len = 0;
 			s->mode = M_LITERAL;
 			return;
 		}
@@ -648,7 +631,7 @@ run_pass(struct m7 *s, int pass)
 	s->depth = 0;
 	s->mode = M_HEADER;
 	s->default_rfc822 = 0;
-	s->hlen = 0;
+	s->h.len = 0;
 	s->leaf = 0;
 	s->enc = ENC_NONE;
 	s->pending_crlf = 0;
@@ -663,7 +646,7 @@ run_pass(struct m7 *s, int pass)
 	if (s->mode == M_BODY)
 		end_of_leaf(s, 1);
 	else if (s->mode == M_HEADER)
-		out_put(s, s->hbuf, s->hlen);
+		out_put(s, s->h.data, s->h.len);
 	out_flush(s);
 	OPENSSL_cleanse(seg, sizeof(seg));
 	return s->failed ? -1 : 0;
@@ -696,10 +679,7 @@ mime7bit_encode(const char *head, size_t headlen, spool *body, spool *out,
 		goto cleanup;
 	rc = s->changed ? 1 : 0;
 cleanup:
-	if (s->hbuf != NULL) {
-		OPENSSL_cleanse(s->hbuf, s->hcap);
-		free(s->hbuf);
-	}
+	secbuf_free(&s->h);
 	free(s->flags);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);

@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include "errmsg.h"
 #include "log.h"
 #include "mime7bit.h"
 #include "smime_int.h"
@@ -143,15 +144,15 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 
 	if (with_header) {
 		snprintf(line, sizeof(line), "Content-Type: %s\r\n\r\n", ctype);
-		if (bio_puts(b, line) != 0)
+		if (smime_io_puts(b, line) != 0)
 			goto io;
 	}
 	snprintf(line, sizeof(line),
 	    "This is a cryptographically signed message in MIME format.\r\n\r\n--%s\r\n",
 	    boundary);
-	if (bio_puts(b, line) != 0)
+	if (smime_io_puts(b, line) != 0)
 		goto io;
-	if (emit_inner(b, in, err, errlen) != 0)
+	if (smime_io_inner(b, in, err, errlen) != 0)
 		return -1;
 	snprintf(line, sizeof(line),
 	    "\r\n--%s\r\n"
@@ -160,11 +161,11 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 	    "Content-Disposition: attachment; filename=\"smime.p7s\"\r\n"
 	    "Content-Description: S/MIME Cryptographic Signature\r\n\r\n",
 	    boundary);
-	if (bio_puts(b, line) != 0 || emit_base64(b, sig, siglen) != 0)
+	if (smime_io_puts(b, line) != 0 || smime_io_base64(b, sig, siglen) != 0)
 		goto io;
 	/* the entity ends with the close delimiter: no epilogue */
 	snprintf(line, sizeof(line), "\r\n--%s--\r\n", boundary);
-	if (bio_puts(b, line) != 0)
+	if (smime_io_puts(b, line) != 0)
 		goto io;
 	return 0;
 io:
@@ -203,22 +204,22 @@ emit_opaque_entity(BIO *b, const struct smime_options *opt,
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
-	sink_init(s, sink_to_bio, b, 1, 0);
-	sb = sink_bio_new(s);
-	if (sb == NULL || bio_puts(b, OPAQUE_INNER_HEAD) != 0) {
+	smime_io_sink_init(s, smime_io_to_bio, b, 1, 0);
+	sb = smime_io_sink_bio(s);
+	if (sb == NULL || smime_io_puts(b, OPAQUE_INNER_HEAD) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot write the signed entity");
 		goto cleanup;
 	}
 	if (smime_sign_opaque(opt, signer, in, sb, err, errlen) != 0)
 		goto cleanup;
-	if (sink_finish(s) != 0) {
+	if (smime_io_sink_finish(s) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot write the signed entity");
 		goto cleanup;
 	}
 	rc = 0;
 cleanup:
 	BIO_free(sb);
-	sink_wipe(s);
+	smime_io_sink_wipe(s);
 	free(s);
 	return rc;
 }
@@ -289,7 +290,7 @@ protect_prepare(struct protect *p, const struct smime_request *req, char *err, s
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
-	sink_init(p->sink, req->out, req->out_arg, opt->encrypt || p->opaque, opt->chunk);
+	smime_io_sink_init(p->sink, req->out, req->out_arg, opt->encrypt || p->opaque, opt->chunk);
 	return 0;
 }
 
@@ -360,7 +361,7 @@ protect_inner(struct protect *p, BIO *cbio, char *err, size_t errlen)
 		return emit_signed(cbio, 1, signed_type, p->boundary, &p->in, p->sig, p->siglen, err,
 		    errlen);
 	}
-	return emit_inner(cbio, &p->in, err, errlen);
+	return smime_io_inner(cbio, &p->in, err, errlen);
 }
 
 /* Encrypted (signed inside or not): (Auth)EnvelopedData to every recipient. */
@@ -417,7 +418,7 @@ protect_free(struct protect *p)
 		free(p->hphead);
 	}
 	if (p->sink != NULL) {
-		sink_wipe(p->sink); /* plaintext passes through here when signing only */
+		smime_io_sink_wipe(p->sink); /* plaintext passes through here when signing only */
 		free(p->sink);
 	}
 	if (p->in.buf != NULL) {
@@ -440,7 +441,7 @@ smime_protect(struct smime_request *req, char *err, size_t errlen)
 	if (p.opt.sign && !p.opaque &&
 	    smime_sign_detached(&p.opt, req->signer, &p.in, &p.sig, &p.siglen, err, errlen) != 0)
 		goto cleanup;
-	p.sbio = sink_bio_new(p.sink);
+	p.sbio = smime_io_sink_bio(p.sink);
 	if (p.sbio == NULL) {
 		errmsg_set_ssl(err, errlen, "cannot create the output stream");
 		goto cleanup;
@@ -448,7 +449,7 @@ smime_protect(struct smime_request *req, char *err, size_t errlen)
 	if ((p.opt.encrypt ? protect_encrypted(&p, res, err, errlen)
 	                   : protect_signed(&p, res, err, errlen)) != 0)
 		goto cleanup;
-	if (sink_finish(p.sink) != 0 || p.sink->failed) {
+	if (smime_io_sink_finish(p.sink) != 0 || p.sink->failed) {
 		errmsg_set(err, errlen, "cannot hand the result to the MTA");
 		goto cleanup;
 	}

@@ -13,14 +13,13 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
-
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
+#include "secbuf.h"
 #include "smime_int.h"
 
 static const char *const protected_names[] = {
@@ -29,43 +28,6 @@ static const char *const protected_names[] = {
 };
 
 #define N_PROTECTED (sizeof(protected_names) / sizeof(protected_names[0]))
-
-struct buf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void
-buf_add(struct buf *b, const char *data, size_t len)
-{
-	if (b->failed)
-		return;
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = (b->len + len + 1) * 2;
-		char *p = malloc(cap);
-		if (p == NULL) {
-			b->failed = 1;
-			return;
-		}
-		if (b->p != NULL) {
-			memcpy(p, b->p, b->len);
-			OPENSSL_cleanse(b->p, b->cap);
-			free(b->p);
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, len);
-	b->len += len;
-	b->p[b->len] = '\0';
-}
-
-static void
-buf_adds(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
 
 static const char *
 canonical_name(const char *name)
@@ -80,24 +42,24 @@ canonical_name(const char *name)
 
 /* "Name: value\r\n" with the value as received (a space after the colon if it has none). */
 static void
-add_field(struct buf *b, const char *prefix, const char *name, const char *value)
+add_field(struct secbuf *b, const char *prefix, const char *name, const char *value)
 {
-	buf_adds(b, prefix);
-	buf_adds(b, name);
-	buf_adds(b, ":");
+	secbuf_puts(b, prefix);
+	secbuf_puts(b, name);
+	secbuf_puts(b, ":");
 	if (*value != ' ' && *value != '\t')
-		buf_adds(b, " ");
-	buf_adds(b, value);
-	buf_adds(b, "\r\n");
+		secbuf_puts(b, " ");
+	secbuf_puts(b, value);
+	secbuf_puts(b, "\r\n");
 }
 
 /* Length of the last line of b (columns used so far). */
 static size_t
-last_line_len(const struct buf *b)
+last_line_len(const struct secbuf *b)
 {
 	size_t i = b->len;
 
-	while (i > 0 && b->p[i - 1] != '\n')
+	while (i > 0 && b->data[i - 1] != '\n')
 		i--;
 	return b->len - i;
 }
@@ -108,7 +70,7 @@ last_line_len(const struct buf *b)
  * columns).  Adds a Content-Type when head has none.
  */
 static void
-add_content_fields(struct buf *b, const char *head, size_t headlen, const char *hp)
+add_content_fields(struct secbuf *b, const char *head, size_t headlen, const char *hp)
 {
 	size_t pos = 0;
 	int have_ct = 0;
@@ -132,28 +94,28 @@ add_content_fields(struct buf *b, const char *head, size_t headlen, const char *
 		if (end == pos) /* the empty line */
 			break;
 		is_ct = end - pos > 13 && strncasecmp(head + pos, "Content-Type:", 13) == 0;
-		buf_add(b, head + pos, end - pos);
+		secbuf_append(b, head + pos, end - pos);
 		if (is_ct && !have_ct) {
 			have_ct = 1;
 			/* drop trailing white space and a trailing ';' before adding ours */
-			while (b->len > 0 && (b->p[b->len - 1] == ' ' || b->p[b->len - 1] == '\t'))
+			while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t'))
 				b->len--;
-			if (b->len > 0 && b->p[b->len - 1] == ';')
+			if (b->len > 0 && b->data[b->len - 1] == ';')
 				b->len--;
 			if (!b->failed && last_line_len(b) + strlen(param) > 76) {
-				buf_adds(b, ";\r\n");
-				buf_adds(b, param + 1);
+				secbuf_puts(b, ";\r\n");
+				secbuf_puts(b, param + 1);
 			} else {
-				buf_adds(b, param);
+				secbuf_puts(b, param);
 			}
 		}
-		buf_adds(b, "\r\n");
+		secbuf_puts(b, "\r\n");
 		pos = eol + 1;
 	}
 	if (!have_ct) {
-		buf_adds(b, "Content-Type: text/plain; charset=us-ascii");
-		buf_adds(b, param);
-		buf_adds(b, "\r\n");
+		secbuf_puts(b, "Content-Type: text/plain; charset=us-ascii");
+		secbuf_puts(b, param);
+		secbuf_puts(b, "\r\n");
 	}
 }
 
@@ -161,7 +123,7 @@ int
 smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen,
     int cipher, int hide_subject, char **out, size_t *outlen, char *err, size_t errlen)
 {
-	struct buf b = {NULL, 0, 0, 0};
+	struct secbuf b = SECBUF_INIT;
 	size_t i;
 
 	for (i = 0; outer != NULL && i < outer->n; i++) {
@@ -174,23 +136,20 @@ smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen
 		if (name == NULL)
 			continue;
 		if (hide_subject && strcmp(name, "Subject") == 0) {
-			buf_adds(&b, "HP-Outer: Subject: [...]\r\n");
+			secbuf_puts(&b, "HP-Outer: Subject: [...]\r\n");
 			continue;
 		}
-		buf_adds(&b, "HP-Outer: ");
+		secbuf_puts(&b, "HP-Outer: ");
 		add_field(&b, "", name, outer->v[i].value);
 	}
 	add_content_fields(&b, head, headlen, cipher ? "cipher" : "clear");
-	buf_adds(&b, "\r\n");
+	secbuf_puts(&b, "\r\n");
 	if (b.failed) {
-		if (b.p != NULL) {
-			OPENSSL_cleanse(b.p, b.cap);
-			free(b.p);
-		}
+		secbuf_free(&b);
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
-	*out = b.p;
+	*out = b.data;
 	*outlen = b.len;
 	return 0;
 }

@@ -4,7 +4,7 @@
  * the engine includes it.
  *
  * Ownership: a struct sink belongs to whoever allocated it; the BIO made
- * by sink_bio_new borrows it and must be freed before it.  struct inner
+ * by smime_io_sink_bio borrows it and must be freed before it.  struct inner
  * borrows head and body and owns buf.
  */
 #ifndef SMIME_SMIME_INT_H
@@ -39,21 +39,21 @@ struct sink {
 };
 
 /* Prepare s (already allocated) for fn/arg; chunk 0 means SMIME_SINK_BUF. */
-void sink_init(struct sink *s, smime_write_fn fn, void *arg, int base64, size_t chunk);
+void smime_io_sink_init(struct sink *s, smime_write_fn fn, void *arg, int base64, size_t chunk);
 /* Encode what is pending and hand everything to the callback.  0 or -1. */
-int sink_finish(struct sink *s);
+int smime_io_sink_finish(struct sink *s);
 /* Wipe the buffers (plaintext may have passed). */
-void sink_wipe(struct sink *s);
+void smime_io_sink_wipe(struct sink *s);
 /* A BIO writing into s (borrowed).  NULL on failure. */
-BIO *sink_bio_new(struct sink *s);
+BIO *smime_io_sink_bio(struct sink *s);
 /* smime_write_fn that writes into the BIO given as arg. */
-int sink_to_bio(void *arg, const void *data, size_t len);
+int smime_io_to_bio(void *arg, const void *data, size_t len);
 
 /* Write all of data into b.  0 or -1. */
-int bio_put(BIO *b, const void *data, size_t len);
-int bio_puts(BIO *b, const char *s);
+int smime_io_put(BIO *b, const void *data, size_t len);
+int smime_io_puts(BIO *b, const char *s);
 /* base64 of a small buffer, 76-column CRLF lines, into b.  0 or -1. */
-int emit_base64(BIO *b, const unsigned char *data, size_t len);
+int smime_io_base64(BIO *b, const unsigned char *data, size_t len);
 
 /* The inner entity: a header block and a spooled body. */
 struct inner {
@@ -65,7 +65,7 @@ struct inner {
 };
 
 /* Write the inner entity (header block + spooled body) into b.  0 or -1 with err. */
-int emit_inner(BIO *b, struct inner *in, char *err, size_t errlen);
+int smime_io_inner(BIO *b, struct inner *in, char *err, size_t errlen);
 
 /*
  * A SignedData set up for streaming with the signer of opt (digest,

@@ -14,11 +14,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "smime_int.h"
 
 void
-sink_init(struct sink *s, smime_write_fn fn, void *arg, int base64, size_t chunk)
+smime_io_sink_init(struct sink *s, smime_write_fn fn, void *arg, int base64, size_t chunk)
 {
 	s->fn = fn;
 	s->arg = arg;
@@ -91,7 +91,7 @@ sink_write(struct sink *s, const unsigned char *p, size_t len)
 }
 
 int
-sink_finish(struct sink *s)
+smime_io_sink_finish(struct sink *s)
 {
 	if (s->base64 && s->npend > 0 && sink_b64_line(s) != 0)
 		return -1;
@@ -99,7 +99,7 @@ sink_finish(struct sink *s)
 }
 
 void
-sink_wipe(struct sink *s)
+smime_io_sink_wipe(struct sink *s)
 {
 	OPENSSL_cleanse(s->buf, s->used > s->blen ? s->used : s->blen);
 	OPENSSL_cleanse(s->pend, sizeof(s->pend));
@@ -146,7 +146,7 @@ sink_method_init(void)
 }
 
 BIO *
-sink_bio_new(struct sink *s)
+smime_io_sink_bio(struct sink *s)
 {
 	BIO *b;
 
@@ -161,13 +161,13 @@ sink_bio_new(struct sink *s)
 }
 
 int
-sink_to_bio(void *arg, const void *data, size_t len)
+smime_io_to_bio(void *arg, const void *data, size_t len)
 {
-	return bio_put(arg, data, len);
+	return smime_io_put(arg, data, len);
 }
 
 int
-bio_put(BIO *b, const void *data, size_t len)
+smime_io_put(BIO *b, const void *data, size_t len)
 {
 	const char *p = data;
 
@@ -183,17 +183,17 @@ bio_put(BIO *b, const void *data, size_t len)
 }
 
 int
-bio_puts(BIO *b, const char *s)
+smime_io_puts(BIO *b, const char *s)
 {
-	return bio_put(b, s, strlen(s));
+	return smime_io_put(b, s, strlen(s));
 }
 
 int
-emit_inner(BIO *b, struct inner *in, char *err, size_t errlen)
+smime_io_inner(BIO *b, struct inner *in, char *err, size_t errlen)
 {
 	ssize_t n;
 
-	if (bio_put(b, in->head, in->headlen) != 0) {
+	if (smime_io_put(b, in->head, in->headlen) != 0) {
 		errmsg_set_ssl(err, errlen, "cannot process the message headers");
 		return -1;
 	}
@@ -202,7 +202,7 @@ emit_inner(BIO *b, struct inner *in, char *err, size_t errlen)
 	while ((n = spool_read(in->body, in->buf, SMIME_COPY_CHUNK, err, errlen)) > 0) {
 		if ((size_t)n > in->used)
 			in->used = (size_t)n;
-		if (bio_put(b, in->buf, (size_t)n) != 0) {
+		if (smime_io_put(b, in->buf, (size_t)n) != 0) {
 			errmsg_set_ssl(err, errlen, "cannot process the message body");
 			return -1;
 		}
@@ -211,7 +211,7 @@ emit_inner(BIO *b, struct inner *in, char *err, size_t errlen)
 }
 
 int
-emit_base64(BIO *b, const unsigned char *data, size_t len)
+smime_io_base64(BIO *b, const unsigned char *data, size_t len)
 {
 	unsigned char buf[4096]; /* lines gathered: one write per 52 lines, not per line */
 	size_t used = 0;
@@ -220,7 +220,7 @@ emit_base64(BIO *b, const unsigned char *data, size_t len)
 		size_t take = len < SMIME_B64_LINE_IN ? len : SMIME_B64_LINE_IN;
 		int n;
 		if (used + 80 > sizeof(buf)) {
-			if (bio_put(b, buf, used) != 0)
+			if (smime_io_put(b, buf, used) != 0)
 				return -1;
 			used = 0;
 		}
@@ -231,5 +231,5 @@ emit_base64(BIO *b, const unsigned char *data, size_t len)
 		data += take;
 		len -= take;
 	}
-	return used > 0 ? bio_put(b, buf, used) : 0;
+	return used > 0 ? smime_io_put(b, buf, used) : 0;
 }

@@ -15,7 +15,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "smime_int.h"
 
 /* What we announce we can receive (RFC 8551 2.5.2), strongest first. */
@@ -119,7 +119,7 @@ smime_sign_detached(const struct smime_options *opt, const struct keystore_ident
 		errmsg_set_ssl(err, errlen, "cannot start the signature");
 		goto cleanup;
 	}
-	if (emit_inner(dbio, in, err, errlen) != 0)
+	if (smime_io_inner(dbio, in, err, errlen) != 0)
 		goto cleanup;
 	if (!CMS_dataFinal(cms, dbio)) {
 		errmsg_set_ssl(err, errlen, "signing failed");
@@ -162,7 +162,7 @@ smime_sign_opaque(const struct smime_options *opt, const struct keystore_identit
 		errmsg_set_ssl(err, errlen, "cannot start the signature");
 		goto cleanup;
 	}
-	if (emit_inner(cbio, in, err, errlen) != 0)
+	if (smime_io_inner(cbio, in, err, errlen) != 0)
 		goto cleanup;
 	if (BIO_flush(cbio) != 1) {
 		errmsg_set_ssl(err, errlen, "signing failed");

@@ -16,7 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "spool.h"
 
 #define SPOOL_IO_CHUNK 65536

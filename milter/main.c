@@ -4,6 +4,7 @@
  *   smime-milter -c FILE [-f] [-p SOCKET]   run
  *   smime-milter -n [-v] -c FILE [-p SOCKET] check FILE and what it needs, exit (1 on error)
  *   smime-milter -c FILE -t FROM RCPT...     explain what the policy does with such a message
+ *   smime-milter -k                         list the configuration keywords
  *   smime-milter -V | --version             print the versions
  *   smime-milter -h | --help                print the usage
  *
@@ -63,6 +64,7 @@ usage(FILE *f)
 	    "       smime-milter -n [-v] [-c FILE] [-p SOCKET]\n"
 	    "       smime-milter [-c FILE] -t FROM RCPT... [--vmta NAME | --daemon-name NAME]\n"
 	    "                    [--client internal|external|authenticated]\n"
+	    "       smime-milter -k\n"
 	    "       smime-milter -V | --version\n"
 	    "       smime-milter -h | --help\n"
 	    "  -c FILE    configuration file (default " DEFAULT_CONF ")\n"
@@ -75,6 +77,7 @@ usage(FILE *f)
 	    "  --vmta NAME         the message's virtual MTA header (virtual-mta-header)\n"
 	    "  --daemon-name NAME  the virtual-mta-macro's value (e.g. Postfix's {daemon_name})\n"
 	    "  --client KIND       internal (default), external or authenticated\n"
+	    "  -k         list the keywords of the configuration file, and exit\n"
 	    "  -V         print the versions of smime-milter, OpenSSL and libmilter, and exit\n"
 	    "  -h         print this help and exit\n"
 	    "signals: HUP or USR1 reload, TERM stops after the messages in flight\n");
@@ -462,7 +465,7 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:fhnp:tvV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhknp:tvV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 1:
 			eo.vmta_header = optarg;
@@ -482,6 +485,9 @@ main(int argc, char **argv)
 		case 'f':
 			foreground = 1;
 			break;
+		case 'k':
+			conf_print_keywords(stdout);
+			return 0;
 		case 'n':
 			check_only = 1;
 			break;

@@ -56,24 +56,24 @@ START_TEST(test_keywords)
 	ck_assert_int_eq(c->log_facility, LOG_MAIL);
 	ck_assert_int_eq(c->monitor_header, 0);
 	conf_unref(c);
-	c = load("metrics-listen 192.0.2.5:9894 public\n<domain a.example>\nmode monitor\n</domain>\n");
+	c = load("metrics-listen 192.0.2.5:9894\nmetrics-public yes\n"
+	         "<domain a.example>\nmode monitor\n</domain>\n");
 	ck_assert_int_eq(c->metrics_public, 1);
 	ck_assert_int_eq(c->policy.domains[0].s.mode, POLICY_MODE_MONITOR);
 	conf_unref(c);
 	conf_error_is("metrics-listen 0.0.0.0:9894\n",
 	    "metrics-listen 0.0.0.0:9894: not a loopback address; the metrics have no authentication "
-	    "and name who mails whom: add \"public\" to serve them there");
+	    "and name who mails whom: set metrics-public yes to serve them there");
 	conf_error_is("metrics-listen 127.0.0.1:99999\n",
 	    "metrics-listen 127.0.0.1:99999: port \"99999\" is not a number from 1 to 65535");
 	conf_error_is("metrics-listen localhost:9894\n",
 	    "metrics-listen localhost:9894: \"localhost\" is not a numeric IPv4 address or a "
 	    "[bracketed] IPv6 one");
-	conf_error_is("metrics-listen 127.0.0.1:9894 open\n",
-	    "metrics-listen takes ADDRESS:PORT and optionally the word public");
-	conf_error_is("log-level verbose\n",
-	    "log-level: \"verbose\" is not error, warning, notice, info or debug");
-	conf_error_is("log-facility kern\n", "log-facility: \"kern\" is not mail, daemon, user, ");
-	conf_error_is("mode dry-run\n", "mode: \"dry-run\" is not enforce or monitor");
+	conf_error_is("metrics-listen 127.0.0.1:9894 public\n",
+	    "metrics-listen takes exactly one value, 2 given");
+	conf_error_is("log-level verbose\n", "log-level: \"verbose\" is not ");
+	conf_error_is("log-facility kern\n", "log-facility: \"kern\" is not ");
+	conf_error_is("mode dry-run\n", "mode: \"dry-run\" is not ");
 	conf_error_is("<sender a@example.com>\nmode monitor\n</sender>\n",
 	    "keyword \"mode\" is not allowed in <sender>");
 }

@@ -604,12 +604,22 @@ END_TEST
 
 /* ---- keystore ---- */
 
+/* keystore_load of addr's identity in key_dir (passfile: key-passphrase-file, or NULL). */
+static enum keystore_result
+load_addr(const char *key_dir, const char *addr, const char *passfile,
+    struct keystore_identity *id, char *err, size_t errlen)
+{
+	struct keystore_request kq = {.dir = key_dir, .addr = addr, .passphrase_file = passfile};
+
+	return keystore_load(&kq, id, err, errlen);
+}
+
 START_TEST(test_keystore_load)
 {
 	struct keystore_identity id;
 	char err[512];
 
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(id.cert, alice.cert), 0);
 	ck_assert_int_eq(EVP_PKEY_eq(id.key, alice.key), 1);
@@ -617,7 +627,7 @@ START_TEST(test_keystore_load)
 	ck_assert_int_eq(X509_cmp(sk_X509_value(id.chain, 0), ca.cert), 0);
 	keystore_identity_free(&id);
 	/* key in .pem, certificate in .crt beside it */
-	ck_assert_int_eq(keystore_load(keydir, "bob@partner.example", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "bob@partner.example", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(id.cert, bob.cert), 0);
 	ck_assert_int_eq(sk_X509_num(id.chain), 0);
@@ -631,15 +641,15 @@ START_TEST(test_keystore_refusals)
 	char err[512], expect[700], p[512];
 	FILE *f;
 
-	ck_assert_int_eq(keystore_load(keydir, "carol@partner.example", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "carol@partner.example", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	snprintf(expect, sizeof(expect),
-	    "key file %s/carol@partner.example.pem is readable by group or others (mode 0644): "
-	    "refused, chmod 600 it", keydir);
+	    "key file %s/carol@partner.example.pem: readable by group or others (mode 0644): "
+	    "chmod 600 it", keydir);
 	ck_assert_str_eq(err, expect);
 	ck_assert_ptr_null(id.key);
 
-	ck_assert_int_eq(keystore_load(keydir, "nobody@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "nobody@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_MISSING);
 	snprintf(expect, sizeof(expect), "%s/nobody@example.com.pem not found", keydir);
 	ck_assert_str_eq(err, expect);
@@ -653,7 +663,7 @@ START_TEST(test_keystore_refusals)
 		BIO_free(b);
 		chmod(p, 0600);
 	}
-	ck_assert_int_eq(keystore_load(keydir, "enc@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "enc@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	ck_assert_msg(strstr(err, "holds no readable (unencrypted PEM) private key") != NULL, "%s", err);
 
@@ -666,7 +676,7 @@ START_TEST(test_keystore_refusals)
 		X509 *const other[] = {bob.cert, NULL};
 		testpki_write(p, 0600, dave.key, other, 0);
 	}
-	ck_assert_int_eq(keystore_load(keydir, "lone@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "lone@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_MISMATCH);
 	ck_assert_msg(strstr(err, "no certificate matching the private key") != NULL, "%s", err);
 }
@@ -676,8 +686,9 @@ END_TEST
 START_TEST(test_keystore_passphrase_file)
 {
 	struct keystore_identity id;
-	struct keystore_options ko;
-	char err[512], key[512], pass[512], bad[512];
+	struct keystore_request kq = {0};
+	const char *passfile;
+	char err[512], key[512], pass[512], bad[512], expect[1400];
 	FILE *f;
 
 	path_of(key, sizeof(key), keydir, "pp@example.com", ".pem");
@@ -699,15 +710,17 @@ START_TEST(test_keystore_passphrase_file)
 	fclose(f);
 	chmod(bad, 0600);
 
-	ko.passphrase_file = pass;
-	ck_assert_int_eq(keystore_load_opts(keydir, "pp@example.com", &ko, &id, err, sizeof(err)),
+	passfile = pass;
+	ck_assert_int_eq(load_addr(keydir, "pp@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	ck_assert_int_eq(EVP_PKEY_eq(id.key, alice.key), 1);
 	keystore_identity_free(&id);
-	ck_assert_int_eq(keystore_load_spec(key, NULL, &ko, &id, err, sizeof(err)), KEYSTORE_FOUND);
+	kq.spec = key;
+	kq.passphrase_file = passfile;
+	ck_assert_int_eq(keystore_load(&kq, &id, err, sizeof(err)), KEYSTORE_FOUND);
 	keystore_identity_free(&id);
 
-	ko.passphrase_file = bad;
+	passfile = bad;
 	path_of(key, sizeof(key), keydir, "pp2@example.com", ".pem");
 	{
 		BIO *b = BIO_new_file(key, "wb");
@@ -716,15 +729,28 @@ START_TEST(test_keystore_passphrase_file)
 		BIO_free(b);
 		chmod(key, 0600);
 	}
-	ck_assert_int_eq(keystore_load_opts(keydir, "pp2@example.com", &ko, &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	ck_assert_msg(strstr(err, "holds no PEM private key that opens with the passphrase in") != NULL,
 	    "%s", err);
-	/* a passphrase file others can read is not used */
+	/* a passphrase file others can read is not used, and the message names it */
 	chmod(pass, 0644);
-	ko.passphrase_file = pass;
-	ck_assert_int_eq(keystore_load_opts(keydir, "pp2@example.com", &ko, &id, err, sizeof(err)),
+	passfile = pass;
+	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
+	snprintf(expect, sizeof(expect), "%s is encrypted and its passphrase cannot be read: "
+	    "key-passphrase-file %s: readable by group or others (mode 0644): chmod 600 it", key,
+	    pass);
+	ck_assert_str_eq(err, expect);
+	/* nor an empty one */
+	f = fopen(pass, "w");
+	fclose(f);
+	chmod(pass, 0600);
+	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
+	    KEYSTORE_ERROR);
+	snprintf(expect, sizeof(expect), "%s is encrypted and its passphrase cannot be read: "
+	    "key-passphrase-file %s: empty first line", key, pass);
+	ck_assert_str_eq(err, expect);
 }
 END_TEST
 
@@ -737,15 +763,15 @@ START_TEST(test_cache_revalidates)
 	struct testpki_id bob2;
 
 	path_of(p, sizeof(p), keydir, "alice@example.com", ".pem");
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND); /* now cached */
 	keystore_identity_free(&id);
 	ck_assert_int_eq(chmod(p, 0640), 0);
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
 	ck_assert_msg(strstr(err, "readable by group or others") != NULL, "%s", err);
 	ck_assert_int_eq(chmod(p, 0600), 0);
-	ck_assert_int_eq(keystore_load(keydir, "alice@example.com", &id, err, sizeof(err)),
+	ck_assert_int_eq(load_addr(keydir, "alice@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_FOUND);
 	keystore_identity_free(&id);
 

@@ -207,6 +207,7 @@ START_TEST(test_index_chain_and_crl)
 	certindex *ci = open_index(cafile, crlfile);
 
 	expect_found(ci, "bob@partner.example", bob.cert);
+	expect_found(ci, "carol@partner.example", carol.cert); /* EC: keyAgreement, no keyEncipherment */
 	expect_unusable(ci, "str@partner.example",
 	    "certificate for str@partner.example is not trusted: unable to get local issuer "
 	    "certificate");

@@ -100,7 +100,7 @@ sock="socket unix:$tmp/run/m.sock"
 c=$tmp/n.conf
 
 printf '%s\nkey-dir %s\nsign yes\n' "$sock" "$tmp/k644" >"$c"
-check "-n: a key in key-dir readable by others" n_fails "$c" "$c:2: key-dir: key file $tmp/k644/$alice.pem is readable by group or others (mode 0644): refused, chmod 600 it
+check "-n: a key in key-dir readable by others" n_fails "$c" "$c:2: key-dir: key file $tmp/k644/$alice.pem: readable by group or others (mode 0644): chmod 600 it
 $c: 1 error"
 printf '%s\nuser nobody\nkey-dir %s\nsign yes\n' "$sock" "$tmp/kroot" >"$c"
 check "-n: a root-owned 0600 key with user nobody" n_fails "$c" "$c:3: key-dir $tmp/kroot/$alice.pem: not readable by user nobody: Permission denied

@@ -23,14 +23,14 @@
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 
-#include "log.h"
+#include "errmsg.h"
 #include "tool.h"
 
 #define API_REPLY_MAX (1024 * 1024)
 
 /* Append s[0..len) as the inside of a JSON string; -1 when s is not UTF-8. */
 static int
-json_escape(struct strbuf *out, const char *s, size_t len)
+json_escape(struct secbuf *out, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	char esc[8];
@@ -39,7 +39,7 @@ json_escape(struct strbuf *out, const char *s, size_t len)
 		const unsigned char *run = p;
 		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
 			p++;
-		if (p > run && strbuf_append(out, run, (size_t)(p - run)) != 0)
+		if (p > run && secbuf_append(out, run, (size_t)(p - run)) != 0)
 			return -1;
 		if (p == end)
 			break;
@@ -51,7 +51,7 @@ json_escape(struct strbuf *out, const char *s, size_t len)
 			for (i = 1; i < n; i++)
 				if ((p[i] & 0xc0) != 0x80)
 					return -1;
-			if (strbuf_append(out, p, n) != 0)
+			if (secbuf_append(out, p, n) != 0)
 				return -1;
 			p += n;
 			continue;
@@ -64,7 +64,7 @@ json_escape(struct strbuf *out, const char *s, size_t len)
 		case '\t': snprintf(esc, sizeof(esc), "\\t"); break;
 		default: snprintf(esc, sizeof(esc), "\\u%04x", *p); break;
 		}
-		if (strbuf_puts(out, esc) != 0)
+		if (secbuf_puts(out, esc) != 0)
 			return -1;
 		p++;
 	}
@@ -72,46 +72,46 @@ json_escape(struct strbuf *out, const char *s, size_t len)
 }
 
 static int
-json_string(struct strbuf *out, const char *s, size_t len)
+json_string(struct secbuf *out, const char *s, size_t len)
 {
-	if (strbuf_puts(out, "\"") != 0 || json_escape(out, s, len) != 0 ||
-	    strbuf_puts(out, "\"") != 0)
+	if (secbuf_puts(out, "\"") != 0 || json_escape(out, s, len) != 0 ||
+	    secbuf_puts(out, "\"") != 0)
 		return -1;
 	return 0;
 }
 
 /* The transmission request.  0, or -1 with err filled. */
 static int
-api_body(const struct tool_message *m, const struct strbuf *msg, int track, struct strbuf *out,
+api_body(const struct tool_message *m, const struct secbuf *msg, int track, struct secbuf *out,
     char *err, size_t errlen)
 {
 	const char *tracking = track ? "{\"options\":{\"open_tracking\":true,\"click_tracking\":true,"
 	                             : "{\"options\":{\"open_tracking\":false,\"click_tracking\":false,";
 	size_t i;
 
-	if (strbuf_puts(out, tracking) != 0 ||
-	    strbuf_puts(out, "\"transactional\":true},\"campaign_id\":\"smime-tool\",\"recipients\":[") != 0)
+	if (secbuf_puts(out, tracking) != 0 ||
+	    secbuf_puts(out, "\"transactional\":true},\"campaign_id\":\"smime-tool\",\"recipients\":[") != 0)
 		goto nomem;
 	for (i = 0; i < m->nrcpt; i++) {
-		if (strbuf_puts(out, i > 0 ? ",{\"address\":{\"email\":" : "{\"address\":{\"email\":") != 0 ||
+		if (secbuf_puts(out, i > 0 ? ",{\"address\":{\"email\":" : "{\"address\":{\"email\":") != 0 ||
 		    json_string(out, m->rcpts[i].addr, strlen(m->rcpts[i].addr)) != 0)
 			goto nomem;
 		if (m->rcpts[i].name[0] != '\0' &&
-		    (strbuf_puts(out, ",\"name\":") != 0 ||
+		    (secbuf_puts(out, ",\"name\":") != 0 ||
 		        json_string(out, m->rcpts[i].name, strlen(m->rcpts[i].name)) != 0)) {
 			errmsg_set(err, errlen, "the name of recipient %s is not UTF-8", m->rcpts[i].addr);
 			return -1;
 		}
-		if (strbuf_puts(out, "}}") != 0)
+		if (secbuf_puts(out, "}}") != 0)
 			goto nomem;
 	}
-	if (strbuf_puts(out, "],\"content\":{\"email_rfc822\":") != 0)
+	if (secbuf_puts(out, "],\"content\":{\"email_rfc822\":") != 0)
 		goto nomem;
 	if (json_string(out, msg->data, msg->len) != 0) {
 		errmsg_set(err, errlen, "the message is not UTF-8 text: the API takes it only as a JSON string");
 		return -1;
 	}
-	if (strbuf_puts(out, "}}") != 0)
+	if (secbuf_puts(out, "}}") != 0)
 		goto nomem;
 	return 0;
 nomem:
@@ -122,10 +122,10 @@ nomem:
 static size_t
 api_reply(char *data, size_t size, size_t nitems, void *arg)
 {
-	struct strbuf *b = arg;
+	struct secbuf *b = arg;
 	size_t len = size * nitems;
 
-	if (b->len + len > API_REPLY_MAX || strbuf_append(b, data, len) != 0)
+	if (b->len + len > API_REPLY_MAX || secbuf_append(b, data, len) != 0)
 		return 0;
 	return len;
 }
@@ -155,7 +155,7 @@ api_base(const char *host)
 
 /* "total_accepted_recipients":N in the reply, or -1. */
 static long
-api_accepted(const struct strbuf *reply)
+api_accepted(const struct secbuf *reply)
 {
 	const char *p = reply->data ? strstr(reply->data, "\"total_accepted_recipients\"") : NULL;
 
@@ -168,11 +168,11 @@ api_accepted(const struct strbuf *reply)
 }
 
 int
-api_send(const char *label, const struct tool_message *m, const struct strbuf *msg, int track)
+api_send(const char *label, const struct tool_message *m, const struct secbuf *msg, int track)
 {
 	const char *host = getenv("SPARKPOST_HOST"), *key = getenv("SPARKPOST_API_KEY");
 	const char *ca = getenv("SPARKPOST_CA_FILE");
-	struct strbuf body, reply, auth;
+	struct secbuf body, reply, auth;
 	struct curl_slist *headers = NULL, *n;
 	char url[1024], err[256], errbuf[CURL_ERROR_SIZE];
 	char *base = NULL, *from = NULL, *to = NULL;
@@ -182,9 +182,9 @@ api_send(const char *label, const struct tool_message *m, const struct strbuf *m
 	double t0;
 	int ret = TOOL_EXIT_FAIL;
 
-	strbuf_init(&body);
-	strbuf_init(&reply);
-	strbuf_init(&auth);
+	secbuf_init(&body);
+	secbuf_init(&reply);
+	secbuf_init(&auth);
 	errbuf[0] = '\0';
 	if (key == NULL || *key == '\0') {
 		fprintf(stderr, "Environment var SPARKPOST_API_KEY not set - stopping\n");
@@ -211,7 +211,7 @@ api_send(const char *label, const struct tool_message *m, const struct strbuf *m
 		goto cleanup;
 	}
 	snprintf(url, sizeof(url), "%s/api/v1/transmissions", base);
-	if (strbuf_puts(&auth, "Authorization: ") != 0 || strbuf_puts(&auth, key) != 0 ||
+	if (secbuf_puts(&auth, "Authorization: ") != 0 || secbuf_puts(&auth, key) != 0 ||
 	    (n = curl_slist_append(headers, auth.data)) == NULL ||
 	    (headers = n, n = curl_slist_append(headers, "Content-Type: application/json")) == NULL ||
 	    (headers = n, n = curl_slist_append(headers, "Accept: application/json")) == NULL) {
@@ -272,9 +272,9 @@ cleanup:
 		OPENSSL_cleanse(n->data, strlen(n->data));
 	curl_easy_cleanup(curl);
 	curl_slist_free_all(headers);
-	strbuf_free(&auth);
-	strbuf_free(&body);
-	strbuf_free(&reply);
+	secbuf_free(&auth);
+	secbuf_free(&body);
+	secbuf_free(&reply);
 	free(base);
 	free(from);
 	free(to);

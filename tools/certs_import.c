@@ -35,8 +35,8 @@
 
 #include "certindex.h"
 #include "certs.h"
+#include "errmsg.h"
 #include "harvest.h"
-#include "log.h"
 #include "mime.h"
 #include "spool.h"
 #include "tool.h"
@@ -60,7 +60,7 @@ push_up_ref(STACK_OF(X509) *sk, X509 *x)
 
 /* The certificates of a PKCS#7 SignedData bundle (.p7b, .p7c), PEM or DER. */
 static void
-read_pkcs7(const struct strbuf *raw, STACK_OF(X509) *sk)
+read_pkcs7(const struct secbuf *raw, STACK_OF(X509) *sk)
 {
 	BIO *b = BIO_new_mem_buf(raw->data, (int)raw->len);
 	PKCS7 *p7 = b != NULL ? PEM_read_bio_PKCS7(b, NULL, NULL, NULL) : NULL;
@@ -81,7 +81,7 @@ read_pkcs7(const struct strbuf *raw, STACK_OF(X509) *sk)
 
 /* Every certificate of a file: PEM (any number), else DER, else PKCS#7.  NULL: out of memory. */
 static STACK_OF(X509) *
-read_certs(const struct strbuf *raw)
+read_certs(const struct secbuf *raw)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	BIO *b = BIO_new_mem_buf(raw->data, (int)raw->len);
@@ -274,7 +274,7 @@ import_certs(const struct certs_args *a, STACK_OF(X509) *sk, struct import_count
 
 /* Parse canon as a message: 1 when it has a header block with From: or Content-Type:. */
 static int
-parse_message(const struct strbuf *canon, struct mime_headers *h, size_t *body_off)
+parse_message(const struct secbuf *canon, struct mime_headers *h, size_t *body_off)
 {
 	char err[256];
 
@@ -285,7 +285,7 @@ parse_message(const struct strbuf *canon, struct mime_headers *h, size_t *body_o
 
 static int
 import_message(const struct certs_args *a, certindex *ci, const struct mime_headers *h,
-    const struct strbuf *canon, size_t body_off, struct import_counts *c)
+    const struct secbuf *canon, size_t body_off, struct import_counts *c)
 {
 	struct harvest_options o;
 	char addr[TOOL_ADDR_MAX], reason[512], err[512];
@@ -334,7 +334,7 @@ certs_import(const struct certs_args *a)
 {
 	struct import_counts c = {0, 0, 0};
 	struct mime_headers h;
-	struct strbuf raw, canon;
+	struct secbuf raw, canon;
 	struct mime_canon mc;
 	STACK_OF(X509) *sk = NULL;
 	certindex *ci = NULL;
@@ -343,7 +343,7 @@ certs_import(const struct certs_args *a)
 	int rc = CERTS_EXIT_ERROR;
 
 	mime_headers_init(&h);
-	strbuf_init(&canon);
+	secbuf_init(&canon);
 	if (tool_read_file(a->arg, &raw, err, sizeof(err)) != 0) {
 		fprintf(stderr, "smime-tool certs import: %s\n", err);
 		return CERTS_EXIT_ERROR;
@@ -390,7 +390,7 @@ cleanup:
 	sk_X509_pop_free(sk, X509_free);
 	certindex_free(ci);
 	mime_headers_clear(&h);
-	strbuf_free(&canon);
-	strbuf_free(&raw);
+	secbuf_free(&canon);
+	secbuf_free(&raw);
 	return rc;
 }

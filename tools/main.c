@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -52,36 +51,6 @@ usage(FILE *f)
 	    "SMTP: SMTP_HOST SMTP_PORT SMTP_USER SMTP_PASSWORD SMTP_TLS SMTP_CA_FILE\n"
 	    "API:  SPARKPOST_HOST SPARKPOST_API_KEY SPARKPOST_CA_FILE\n"
 	    "See smime-tool(1).\n");
-}
-
-double
-tool_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int
-tool_opt_value(int argc, char **argv, int *i, const char *name, const char **value)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return 0;
-	if (argv[*i][n] == '=') {
-		*value = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n] != '\0')
-		return 0;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "smime-tool: %s needs a value\n", name);
-		return -1;
-	}
-	*value = argv[++*i];
-	return 1;
 }
 
 /* Parse argv[first..]; which options are allowed depends on cmd. */
@@ -185,7 +154,7 @@ write_all(int fd, const char *data, size_t len)
 }
 
 static int
-save_output(const char *path, const struct strbuf *msg)
+save_output(const char *path, const struct secbuf *msg)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
@@ -201,11 +170,11 @@ cmd_send(const struct tool_args *a)
 {
 	struct tool_message m;
 	struct protect_request req;
-	struct strbuf out;
+	struct secbuf out;
 	char err[1024];
 	int rc = TOOL_EXIT_FAIL;
 
-	strbuf_init(&out);
+	secbuf_init(&out);
 	if (a->track && a->sign) {
 		/* tracking rewrites links and adds a pixel: it would break the signature */
 		fprintf(stderr, "Invalid combination of arguments - cannot track signed messages\n");
@@ -237,7 +206,7 @@ cmd_send(const struct tool_args *a)
 	else
 		rc = TOOL_EXIT_OK;
 cleanup:
-	strbuf_free(&out);
+	secbuf_free(&out);
 	message_free(&m);
 	return rc;
 }

@@ -27,8 +27,8 @@
 #include <openssl/x509.h>
 
 #include "certindex.h"
+#include "errmsg.h"
 #include "keystore.h"
-#include "log.h"
 #include "smime.h"
 #include "spool.h"
 #include "tool.h"
@@ -36,65 +36,15 @@
 #define TOOL_MAX_FILE (256u * 1024 * 1024)
 #define CANON_CHUNK 65536
 
-/* ---- strbuf ---- */
-
-void
-strbuf_init(struct strbuf *b)
-{
-	b->data = NULL;
-	b->len = b->cap = 0;
-}
-
 int
-strbuf_append(struct strbuf *b, const void *data, size_t len)
-{
-	if (b->len + len + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *n;
-		while (cap < b->len + len + 1)
-			cap *= 2;
-		n = malloc(cap);
-		if (n == NULL)
-			return -1;
-		if (b->data != NULL) {
-			memcpy(n, b->data, b->len);
-			OPENSSL_cleanse(b->data, b->cap);
-			free(b->data);
-		}
-		b->data = n;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
-int
-strbuf_puts(struct strbuf *b, const char *s)
-{
-	return strbuf_append(b, s, strlen(s));
-}
-
-void
-strbuf_free(struct strbuf *b)
-{
-	if (b->data != NULL) {
-		OPENSSL_cleanse(b->data, b->cap);
-		free(b->data);
-	}
-	strbuf_init(b);
-}
-
-int
-tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen)
+tool_read_file(const char *path, struct secbuf *out, char *err, size_t errlen)
 {
 	char buf[65536];
 	struct stat st;
 	ssize_t n;
 	int fd, rc = -1;
 
-	strbuf_init(out);
+	secbuf_init(out);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		errmsg_set(err, errlen, "Unable to open file %s: %s", path, strerror(errno));
@@ -115,12 +65,12 @@ tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen)
 			errmsg_set(err, errlen, "%s is larger than %u bytes", path, TOOL_MAX_FILE);
 			goto cleanup;
 		}
-		if (strbuf_append(out, buf, (size_t)n) != 0) {
+		if (secbuf_append(out, buf, (size_t)n) != 0) {
 			errmsg_set(err, errlen, "out of memory reading %s", path);
 			goto cleanup;
 		}
 	}
-	if (out->data == NULL && strbuf_append(out, "", 0) != 0) {
+	if (out->data == NULL && secbuf_append(out, "", 0) != 0) {
 		errmsg_set(err, errlen, "out of memory reading %s", path);
 		goto cleanup;
 	}
@@ -129,7 +79,7 @@ cleanup:
 	OPENSSL_cleanse(buf, sizeof(buf));
 	close(fd);
 	if (rc != 0)
-		strbuf_free(out);
+		secbuf_free(out);
 	return rc;
 }
 
@@ -337,7 +287,7 @@ message_free(struct tool_message *m)
 {
 	size_t i;
 
-	strbuf_free(&m->raw);
+	secbuf_free(&m->raw);
 	mime_headers_clear(&m->headers);
 	for (i = 0; i < m->nrcpt; i++)
 		free(m->rcpts[i].name);
@@ -410,12 +360,13 @@ load_signer(const struct tool_message *m, const struct protect_request *req, cer
 {
 	char words[4200], kerr[512];
 	const char *dir = req->key_dir;
+	struct keystore_request kq = {.dir = dir, .addr = m->from};
 
 	if (m->from[0] == '\0') {
 		errmsg_set(err, errlen, "%s: no usable From: address to sign for - stopping", m->path);
 		return -1;
 	}
-	switch (keystore_load(dir, m->from, id, kerr, sizeof(kerr))) {
+	switch (keystore_load(&kq, id, kerr, sizeof(kerr))) {
 	case KEYSTORE_FOUND:
 		return check_signer(m, dir, ci, id, err, errlen);
 	case KEYSTORE_MISSING:
@@ -481,7 +432,7 @@ load_recipients(const struct tool_message *m, const char *dir, certindex *ci,
 static int
 collect(void *arg, const void *data, size_t len)
 {
-	return strbuf_append(arg, data, len);
+	return secbuf_append(arg, data, len);
 }
 
 /* The body of m, CRLF-canonical, into a new spool. */
@@ -519,7 +470,7 @@ fail:
 
 /* Original headers, minus Bcc and (when protecting) Content-*. */
 static int
-outer_headers(const struct tool_message *m, int protecting, struct strbuf *out)
+outer_headers(const struct tool_message *m, int protecting, struct secbuf *out)
 {
 	size_t i;
 	int has_mime_version = 0;
@@ -532,37 +483,37 @@ outer_headers(const struct tool_message *m, int protecting, struct strbuf *out)
 			continue;
 		if (strcasecmp(h->name, "MIME-Version") == 0)
 			has_mime_version = 1;
-		if (strbuf_puts(out, h->name) != 0 || strbuf_puts(out, ":") != 0 ||
-		    strbuf_puts(out, h->value) != 0 || strbuf_puts(out, "\r\n") != 0)
+		if (secbuf_puts(out, h->name) != 0 || secbuf_puts(out, ":") != 0 ||
+		    secbuf_puts(out, h->value) != 0 || secbuf_puts(out, "\r\n") != 0)
 			return -1;
 	}
-	if (protecting && !has_mime_version && strbuf_puts(out, "MIME-Version: 1.0\r\n") != 0)
+	if (protecting && !has_mime_version && secbuf_puts(out, "MIME-Version: 1.0\r\n") != 0)
 		return -1;
 	return 0;
 }
 
 static int
-add_header(struct strbuf *out, const char *name, const char *value)
+add_header(struct secbuf *out, const char *name, const char *value)
 {
 	if (value[0] == '\0')
 		return 0;
-	if (strbuf_puts(out, name) != 0 || strbuf_puts(out, ": ") != 0 ||
-	    strbuf_puts(out, value) != 0 || strbuf_puts(out, "\r\n") != 0)
+	if (secbuf_puts(out, name) != 0 || secbuf_puts(out, ": ") != 0 ||
+	    secbuf_puts(out, value) != 0 || secbuf_puts(out, "\r\n") != 0)
 		return -1;
 	return 0;
 }
 
 /* The message passed on as it is (no signature, no encryption): CRLF body after out's headers. */
 static int
-copy_body(spool *sp, struct strbuf *out, char *err, size_t errlen)
+copy_body(spool *sp, struct secbuf *out, char *err, size_t errlen)
 {
 	char buf[65536];
 	ssize_t n;
 
-	if (strbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
+	if (secbuf_puts(out, "\r\n") != 0 || spool_rewind(sp, err, errlen) != 0)
 		return -1;
 	while ((n = spool_read(sp, buf, sizeof(buf), err, errlen)) > 0)
-		if (strbuf_append(out, buf, (size_t)n) != 0)
+		if (secbuf_append(out, buf, (size_t)n) != 0)
 			break;
 	OPENSSL_cleanse(buf, sizeof(buf));
 	if (n > 0)
@@ -573,17 +524,17 @@ copy_body(spool *sp, struct strbuf *out, char *err, size_t errlen)
 /* The S/MIME entity of m into out (after its headers) with smime_protect. */
 static int
 protect_body(const struct tool_message *m, const struct protect_request *req,
-    const struct keystore_identity *signer, STACK_OF(X509) *certs, spool *sp, struct strbuf *out,
+    const struct keystore_identity *signer, STACK_OF(X509) *certs, spool *sp, struct secbuf *out,
     char *err, size_t errlen)
 {
 	struct smime_request sr;
 	struct smime_result *res = &sr.result;
-	struct strbuf body;
+	struct secbuf body;
 	char *head = NULL;
 	size_t headlen = 0;
 	int rc = -1;
 
-	strbuf_init(&body);
+	secbuf_init(&body);
 	if (mime_content_block(&m->headers, 0, &head, &headlen) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
@@ -605,7 +556,7 @@ protect_body(const struct tool_message *m, const struct protect_request *req,
 	if (add_header(out, "Content-Type", res->content_type) != 0 ||
 	    add_header(out, "Content-Disposition", res->disposition) != 0 ||
 	    add_header(out, "Content-Transfer-Encoding", res->transfer_encoding) != 0 ||
-	    strbuf_puts(out, "\r\n") != 0 || strbuf_append(out, body.data, body.len) != 0) {
+	    secbuf_puts(out, "\r\n") != 0 || secbuf_append(out, body.data, body.len) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
@@ -613,13 +564,13 @@ protect_body(const struct tool_message *m, const struct protect_request *req,
 cleanup:
 	OPENSSL_cleanse(head, headlen);
 	free(head);
-	strbuf_free(&body);
+	secbuf_free(&body);
 	return rc;
 }
 
 int
 message_protect(const struct tool_message *m, const struct protect_request *req,
-    struct strbuf *out, char *err, size_t errlen)
+    struct secbuf *out, char *err, size_t errlen)
 {
 	struct keystore_identity signer;
 	STACK_OF(X509) *certs = NULL;
@@ -629,7 +580,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	int rc = -1, protecting = req->sign || req->encrypt;
 
 	memset(&signer, 0, sizeof(signer));
-	strbuf_init(out);
+	secbuf_init(out);
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (protecting && ct != NULL && mime_is_protected_type(ct->value)) {
 		errmsg_set(err, errlen,
@@ -662,7 +613,7 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 		rc = protect_body(m, req, &signer, certs, sp, out, err, errlen);
 cleanup:
 	if (rc != 0)
-		strbuf_free(out);
+		secbuf_free(out);
 	spool_free(sp);
 	sk_X509_pop_free(certs, X509_free);
 	certindex_free(ci);

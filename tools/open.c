@@ -29,25 +29,25 @@
 #include <openssl/x509v3.h>
 
 #include "certstore.h"
-#include "log.h"
+#include "errmsg.h"
 #include "mime.h"
 #include "tool.h"
 
 /* The file, CRLF-canonical.  0, or -1 with err. */
 static int
-load_canonical(const char *path, struct strbuf *out, char *err, size_t errlen)
+load_canonical(const char *path, struct secbuf *out, char *err, size_t errlen)
 {
-	struct strbuf raw;
+	struct secbuf raw;
 	struct mime_canon canon;
 	char *buf;
 	size_t n;
 
-	strbuf_init(out);
+	secbuf_init(out);
 	if (tool_read_file(path, &raw, err, errlen) != 0)
 		return -1;
 	buf = malloc(2 * raw.len + 1);
 	if (buf == NULL) {
-		strbuf_free(&raw);
+		secbuf_free(&raw);
 		errmsg_set(err, errlen, "out of memory");
 		return -1;
 	}
@@ -57,7 +57,7 @@ load_canonical(const char *path, struct strbuf *out, char *err, size_t errlen)
 	out->len = n;
 	out->cap = 2 * raw.len + 1;
 	buf[n] = '\0';
-	strbuf_free(&raw);
+	secbuf_free(&raw);
 	return 0;
 }
 
@@ -171,7 +171,7 @@ cleanup:
 
 /* Outer headers of a message (minus Content-*, which the S/MIME layer owns) into out. */
 static int
-outer_headers(const struct strbuf *msg, struct strbuf *out)
+outer_headers(const struct secbuf *msg, struct secbuf *out)
 {
 	struct mime_headers h;
 	char err[128];
@@ -184,8 +184,8 @@ outer_headers(const struct strbuf *msg, struct strbuf *out)
 	for (i = 0; i < h.n; i++) {
 		if (mime_is_content_header(h.v[i].name))
 			continue;
-		if (strbuf_puts(out, h.v[i].name) != 0 || strbuf_puts(out, ":") != 0 ||
-		    strbuf_puts(out, h.v[i].value) != 0 || strbuf_puts(out, "\r\n") != 0)
+		if (secbuf_puts(out, h.v[i].name) != 0 || secbuf_puts(out, ":") != 0 ||
+		    secbuf_puts(out, h.v[i].value) != 0 || secbuf_puts(out, "\r\n") != 0)
 			goto cleanup;
 	}
 	rc = 0;
@@ -195,7 +195,7 @@ cleanup:
 }
 
 static int
-write_out(const char *out_path, const struct strbuf *head, BIO *content)
+write_out(const char *out_path, const struct secbuf *head, BIO *content)
 {
 	FILE *f = out_path != NULL ? fopen(out_path, "wb") : stdout;
 	char *data;
@@ -220,12 +220,12 @@ write_out(const char *out_path, const struct strbuf *head, BIO *content)
 int
 open_verify(const char *path, const char *ca_file, const char *out_path)
 {
-	struct strbuf msg, head;
+	struct secbuf msg, head;
 	BIO *content = BIO_new(BIO_s_secmem());
 	char err[512];
 	int rc;
 
-	strbuf_init(&head);
+	secbuf_init(&head);
 	if (content == NULL || load_canonical(path, &msg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", content ? err : "out of memory");
 		BIO_free(content);
@@ -235,8 +235,8 @@ open_verify(const char *path, const char *ca_file, const char *out_path)
 	if (rc == TOOL_EXIT_OK && out_path != NULL &&
 	    (outer_headers(&msg, &head) != 0 || write_out(out_path, &head, content) != 0))
 		rc = TOOL_EXIT_FAIL;
-	strbuf_free(&msg);
-	strbuf_free(&head);
+	secbuf_free(&msg);
+	secbuf_free(&head);
 	BIO_free(content);
 	return rc;
 }
@@ -245,7 +245,7 @@ open_verify(const char *path, const char *ca_file, const char *out_path)
 static int
 load_key(const char *key_path, const char *cert_path, EVP_PKEY **key, X509 **cert)
 {
-	struct strbuf raw;
+	struct secbuf raw;
 	char err[512];
 	BIO *b = NULL;
 	X509 *c;
@@ -280,14 +280,14 @@ load_key(const char *key_path, const char *cert_path, EVP_PKEY **key, X509 **cer
 	}
 	ERR_clear_error();
 	BIO_free(b);
-	strbuf_free(&raw);
+	secbuf_free(&raw);
 	return 0;
 fail:
 	ERR_clear_error();
 	EVP_PKEY_free(*key);
 	*key = NULL;
 	BIO_free(b);
-	strbuf_free(&raw);
+	secbuf_free(&raw);
 	return -1;
 }
 
@@ -295,7 +295,7 @@ int
 open_decrypt(const char *path, const char *key_path, const char *cert_path,
     const char *ca_file, const char *out_path)
 {
-	struct strbuf msg, head;
+	struct secbuf msg, head;
 	CMS_ContentInfo *cms = NULL;
 	BIO *in = NULL, *plain = BIO_new(BIO_s_secmem()), *content = BIO_new(BIO_s_secmem());
 	EVP_PKEY *key = NULL;
@@ -304,8 +304,8 @@ open_decrypt(const char *path, const char *key_path, const char *cert_path,
 	long plen;
 	int rc = TOOL_EXIT_FAIL, nid, flags = CMS_BINARY;
 
-	strbuf_init(&head);
-	strbuf_init(&msg);
+	secbuf_init(&head);
+	secbuf_init(&msg);
 	if (plain == NULL || content == NULL) {
 		fprintf(stderr, "out of memory\n");
 		goto cleanup;
@@ -372,7 +372,7 @@ cleanup:
 	BIO_free(in);
 	BIO_free(plain);
 	BIO_free(content);
-	strbuf_free(&msg);
-	strbuf_free(&head);
+	secbuf_free(&msg);
+	secbuf_free(&head);
 	return rc;
 }

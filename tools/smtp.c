@@ -204,7 +204,7 @@ smtp_config(long *port, enum smtp_tls *tls)
 }
 
 int
-smtp_send(const char *label, const struct tool_message *m, const struct strbuf *msg)
+smtp_send(const char *label, const struct tool_message *m, const struct secbuf *msg)
 {
 	struct smtp_session s;
 	struct curl_slist *rcpts = NULL;

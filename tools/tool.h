@@ -5,7 +5,9 @@
  * certs_import.c).  main.c parses the command line.
  *
  * Every function that can fail returns -1 (or a TOOL_EXIT_* code where
- * noted) and describes why in err[errlen].
+ * noted) and describes why in err[errlen].  Byte buffers are the core
+ * library's struct secbuf (secbuf.h): they may hold plaintext, so they are
+ * wiped when they grow and when freed.
  */
 #ifndef SMIME_TOOL_H
 #define SMIME_TOOL_H
@@ -13,6 +15,7 @@
 #include <stddef.h>
 
 #include "mime.h"
+#include "secbuf.h"
 
 #define TOOL_ADDR_MAX 256
 
@@ -23,19 +26,8 @@
 #define TOOL_EXIT_NODECRYPT 3 /* decrypt: not for this key, or damaged */
 #define TOOL_EXIT_NOTSMIME 4  /* verify/decrypt: the message is not S/MIME of that kind */
 
-/* A growable byte buffer; wiped when freed (it may hold plaintext). */
-struct strbuf {
-	char *data;
-	size_t len, cap;
-};
-
-void strbuf_init(struct strbuf *b);
-int strbuf_append(struct strbuf *b, const void *data, size_t len);
-int strbuf_puts(struct strbuf *b, const char *s);
-void strbuf_free(struct strbuf *b);
-
 /* Read a whole file (at most 256 MiB).  0, or -1 with err naming it. */
-int tool_read_file(const char *path, struct strbuf *out, char *err, size_t errlen);
+int tool_read_file(const char *path, struct secbuf *out, char *err, size_t errlen);
 
 /* A recipient: address and display name as the headers gave them. */
 struct tool_rcpt {
@@ -46,7 +38,7 @@ struct tool_rcpt {
 /* One .eml file, parsed. */
 struct tool_message {
 	const char *path;            /* borrowed: the file name, for messages */
-	struct strbuf raw;           /* the file's bytes */
+	struct secbuf raw;           /* the file's bytes */
 	struct mime_headers headers; /* every header, in order */
 	size_t body_off;             /* first body byte in raw */
 	char from[TOOL_ADDR_MAX];    /* From: address, "" when none or unusable */
@@ -91,17 +83,17 @@ struct protect_request {
  * directory at fault.
  */
 int message_protect(const struct tool_message *m, const struct protect_request *req,
-    struct strbuf *out, char *err, size_t errlen);
+    struct secbuf *out, char *err, size_t errlen);
 
 /* SMTP injection, configured by SMTP_* environment variables.  Returns a TOOL_EXIT_* code. */
-int smtp_send(const char *label, const struct tool_message *m, const struct strbuf *msg);
+int smtp_send(const char *label, const struct tool_message *m, const struct secbuf *msg);
 
 /*
  * SparkPost transmissions API injection (SPARKPOST_*).  track: open and
  * click tracking on (never for signed mail: the caller refuses that).
  * Returns a TOOL_EXIT_* code.
  */
-int api_send(const char *label, const struct tool_message *m, const struct strbuf *msg, int track);
+int api_send(const char *label, const struct tool_message *m, const struct secbuf *msg, int track);
 
 /* Seconds since an arbitrary point, monotonic. */
 double tool_now(void);

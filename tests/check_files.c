@@ -1,0 +1,357 @@
+/*
+ * check_files.c - unit tests of the small file and buffer modules of the
+ * core library:
+ *
+ *   - privfile.h: a private regular file opens and reads back exactly; a
+ *     file group or others may access, a directory, a FIFO (without
+ *     blocking), a missing file and a file of another owner (for a
+ *     process that is not root) are refused, each with its exact message;
+ *     a symbolic link is followed and the file it leads to is checked;
+ *     the first line of a secret is read without its line end, and an
+ *     empty or too long first line is refused;
+ *   - fileid.h: a rewrite, a replacement and a chmod each change a file's
+ *     identity, an untouched file keeps it;
+ *   - secbuf.h: appends of every size read back byte for byte, the bytes
+ *     stay NUL-terminated, and a freed buffer is empty and usable again.
+ *
+ * Every test runs in its own mkdtemp directory under $TMPDIR (or /tmp).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileid.h"
+#include "privfile.h"
+#include "secbuf.h"
+
+static char dir[PATH_MAX];
+
+/* ---- helpers ---- */
+
+/* dir/name; one of a few static buffers. */
+static const char *
+in_dir(const char *name)
+{
+	static char paths[4][PATH_MAX + 64];
+	static int next;
+	char *p = paths[next++ % 4];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
+	return p;
+}
+
+/* Create dir/name with content and mode; returns its path. */
+static const char *
+make_file(const char *name, const char *content, mode_t mode)
+{
+	const char *path = in_dir(name);
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(content, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	return path;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+files_setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/check_files.XXXXXX", tmp != NULL ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+files_teardown(void)
+{
+	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- privfile ---- */
+
+START_TEST(test_private_file_reads)
+{
+	const char *path = make_file("key.pem", "secret bytes\nline two\n", 0600);
+	unsigned char *buf;
+	size_t len;
+	char err[512] = "", want[PATH_MAX + 100];
+	int fd;
+
+	fd = privfile_open(path, "key file", err, sizeof(err));
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	close(fd);
+	ck_assert_int_eq(privfile_read(path, "key file", 1024, &buf, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 22);
+	ck_assert_int_eq(memcmp(buf, "secret bytes\nline two\n", 22), 0);
+	free(buf);
+	ck_assert_int_eq(chmod(path, 0400), 0);
+	ck_assert_int_eq(privfile_read(path, "key file", 1024, &buf, &len, err, sizeof(err)), 0);
+	free(buf);
+	/* one byte over the limit */
+	ck_assert_int_eq(privfile_read(path, "key file", 21, &buf, &len, err, sizeof(err)),
+	    PRIVFILE_ERROR);
+	ck_assert_ptr_null(buf);
+	snprintf(want, sizeof(want), "key file %s: larger than 21 bytes", path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_private_file_refusals)
+{
+	static const mode_t modes[] = {0640, 0604, 0620, 0602, 0610, 0601, 0644, 0660};
+	char err[512], want[PATH_MAX + 200];
+	const char *path;
+	size_t i;
+
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		path = make_file("shared.pem", "k\n", modes[i]);
+		ck_assert_int_eq(privfile_open(path, "key file", err, sizeof(err)), PRIVFILE_ERROR);
+		snprintf(want, sizeof(want),
+		    "key file %s: readable by group or others (mode %04o): chmod 600 it", path,
+		    (unsigned)modes[i]);
+		ck_assert_str_eq(err, want);
+	}
+	ck_assert_int_eq(privfile_open(dir, "signing-key", err, sizeof(err)), PRIVFILE_ERROR);
+	snprintf(want, sizeof(want), "signing-key %s: not a regular file", dir);
+	ck_assert_str_eq(err, want);
+	path = in_dir("none.pem");
+	ck_assert_int_eq(privfile_open(path, "PIN file", err, sizeof(err)), PRIVFILE_MISSING);
+	snprintf(want, sizeof(want), "PIN file %s: No such file or directory", path);
+	ck_assert_str_eq(err, want);
+	path = make_file("empty.pem", "", 0600);
+	ck_assert_int_eq(privfile_read(path, "key file", 64, &(unsigned char *){NULL},
+	    &(size_t){0}, err, sizeof(err)), PRIVFILE_ERROR);
+	snprintf(want, sizeof(want), "key file %s: empty file", path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* A FIFO in a secret's place is refused at once: opening it does not wait for a writer. */
+START_TEST(test_private_file_fifo)
+{
+	const char *path = in_dir("fifo");
+	char err[512], want[PATH_MAX + 100];
+
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(privfile_open(path, "ldap-password-file", err, sizeof(err)), PRIVFILE_ERROR);
+	snprintf(want, sizeof(want), "ldap-password-file %s: not a regular file", path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* A symbolic link is followed; what counts is the file it leads to. */
+START_TEST(test_private_file_symlink)
+{
+	const char *good = make_file("good.pem", "pin\n", 0600);
+	const char *bad = make_file("bad.pem", "pin\n", 0644);
+	const char *link_good = in_dir("link-good"), *link_bad = in_dir("link-bad");
+	char err[512], want[PATH_MAX + 200], line[16];
+
+	ck_assert_int_eq(symlink(good, link_good), 0);
+	ck_assert_int_eq(symlink(bad, link_bad), 0);
+	ck_assert_int_eq(privfile_first_line(link_good, "PIN file", line, sizeof(line), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(line, "pin");
+	ck_assert_int_eq(privfile_first_line(link_bad, "PIN file", line, sizeof(line), err,
+	    sizeof(err)), PRIVFILE_ERROR);
+	snprintf(want, sizeof(want),
+	    "PIN file %s: readable by group or others (mode 0644): chmod 600 it", link_bad);
+	ck_assert_str_eq(err, want);
+	ck_assert_str_eq(line, ""); /* wiped */
+}
+END_TEST
+
+/* Not root: a file of another owner is refused even when its mode is private. */
+START_TEST(test_private_file_owner)
+{
+	struct stat st;
+	char err[512], want[512];
+	uid_t saved = geteuid();
+
+	memset(&st, 0, sizeof(st));
+	st.st_mode = S_IFREG | 0600;
+	if (saved == 0)
+		ck_assert_int_eq(seteuid(65534), 0);
+	st.st_uid = geteuid() + 1;
+	ck_assert_int_eq(privfile_check(&st, "/k.pem", "key file", err, sizeof(err)), -1);
+	snprintf(want, sizeof(want), "key file /k.pem: owned by uid %lu, not by uid %lu reading it: "
+	    "chown it", (unsigned long)st.st_uid, (unsigned long)geteuid());
+	ck_assert_str_eq(err, want);
+	st.st_uid = geteuid();
+	ck_assert_int_eq(privfile_check(&st, "/k.pem", "key file", err, sizeof(err)), 0);
+	if (saved == 0) {
+		ck_assert_int_eq(seteuid(0), 0);
+		st.st_uid = 4242; /* root checks files on behalf of the configured user */
+		ck_assert_int_eq(privfile_check(&st, "/k.pem", "key file", err, sizeof(err)), 0);
+	}
+}
+END_TEST
+
+START_TEST(test_first_line)
+{
+	char line[8], err[512], want[PATH_MAX + 100];
+	const char *path;
+
+	path = make_file("crlf", "1234\r\nnext\n", 0600);
+	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(line, "1234");
+	ck_assert_int_eq(memcmp(line + 5, "\0\0\0", 3), 0); /* the next line is wiped */
+	path = make_file("nonl", "1234567", 0600); /* exactly fills line[8] */
+	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(line, "1234567");
+	path = make_file("fits", "1234567\nmore", 0600);
+	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(line, "1234567");
+	path = make_file("long", "12345678\n", 0600);
+	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
+	    sizeof(err)), PRIVFILE_ERROR);
+	snprintf(want, sizeof(want), "PIN file %s: first line longer than 7 bytes", path);
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(memcmp(line, "\0\0\0\0\0\0\0\0", 8), 0);
+	path = make_file("empty", "\nsecond\n", 0600);
+	ck_assert_int_eq(privfile_first_line(path, "ldap-password-file", line, sizeof(line), err,
+	    sizeof(err)), PRIVFILE_ERROR);
+	snprintf(want, sizeof(want), "ldap-password-file %s: empty first line", path);
+	ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* ---- fileid ---- */
+
+START_TEST(test_fileid_changes)
+{
+	const char *path = make_file("c.crt", "one\n", 0644);
+	struct fileid a, b;
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	fileid_of(&a, &st);
+	ck_assert_int_eq(stat(path, &st), 0);
+	fileid_of(&b, &st);
+	ck_assert_int_ne(fileid_eq(&a, &b), 0);
+	fileid_of(&b, NULL);
+	ck_assert_int_eq(fileid_eq(&a, &b), 0);
+	fileid_of(&a, NULL);
+	ck_assert_int_ne(fileid_eq(&a, &b), 0); /* no file, twice */
+
+	/* chmod: same bytes, same inode, new ctime */
+	ck_assert_int_eq(stat(path, &st), 0);
+	fileid_of(&a, &st);
+	usleep(20000);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	fileid_of(&b, &st);
+	ck_assert_int_eq(fileid_eq(&a, &b), 0);
+	/* a rewrite of the same size */
+	a = b;
+	usleep(20000);
+	make_file("c.crt", "two\n", 0600);
+	ck_assert_int_eq(stat(path, &st), 0);
+	fileid_of(&b, &st);
+	ck_assert_int_eq(fileid_eq(&a, &b), 0);
+	/* a replacement renamed over it */
+	a = b;
+	make_file("new.crt", "two\n", 0600);
+	ck_assert_int_eq(rename(in_dir("new.crt"), path), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	fileid_of(&b, &st);
+	ck_assert_int_eq(fileid_eq(&a, &b), 0);
+}
+END_TEST
+
+/* ---- secbuf ---- */
+
+START_TEST(test_secbuf_appends)
+{
+	struct secbuf b = SECBUF_INIT;
+	unsigned char chunk[3001];
+	size_t i, total = 0;
+
+	for (i = 0; i < sizeof(chunk); i++)
+		chunk[i] = (unsigned char)(i * 7 + 1);
+	ck_assert_int_eq(secbuf_puts(&b, ""), 0);
+	ck_assert_ptr_nonnull(b.data);
+	ck_assert_str_eq(b.data, "");
+	for (i = 1; i <= 60; i++) { /* sizes 50 .. 3000: many growths */
+		ck_assert_int_eq(secbuf_append(&b, chunk, i * 50), 0);
+		ck_assert_int_eq(memcmp(b.data + total, chunk, i * 50), 0);
+		total += i * 50;
+		ck_assert_uint_eq(b.len, total);
+		ck_assert_int_eq(b.data[b.len], '\0');
+		ck_assert_uint_gt(b.cap, b.len);
+	}
+	for (i = 1, total = 0; i <= 60; total += i * 50, i++)
+		ck_assert_int_eq(memcmp(b.data + total, chunk, i * 50), 0);
+	ck_assert_int_eq(b.failed, 0);
+	secbuf_free(&b);
+	ck_assert_ptr_null(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_uint_eq(b.cap, 0);
+	ck_assert_int_eq(secbuf_puts(&b, "again"), 0);
+	ck_assert_str_eq(b.data, "again");
+	secbuf_free(&b);
+}
+END_TEST
+
+static Suite *
+files_suite(void)
+{
+	Suite *s = suite_create("files");
+	TCase *tc;
+
+	tc = tcase_create("privfile");
+	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_add_test(tc, test_private_file_reads);
+	tcase_add_test(tc, test_private_file_refusals);
+	tcase_add_test(tc, test_private_file_fifo);
+	tcase_add_test(tc, test_private_file_symlink);
+	tcase_add_test(tc, test_private_file_owner);
+	tcase_add_test(tc, test_first_line);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fileid");
+	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_add_test(tc, test_fileid_changes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("secbuf");
+	tcase_add_test(tc, test_secbuf_appends);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(files_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
