@@ -146,12 +146,60 @@ append_seg(char *buf, size_t bufsize, char sep, const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * Call fn for every non-empty attribute of a "pkcs11:" URI: first the path
+ * attributes (separated by ';'), in_path 1, then the query attributes after
+ * '?' (separated by '&'), in_path 0.  Stops at and returns fn's first
+ * nonzero result; 0 when every call returned 0.
+ */
+typedef int (*p11_attr_fn)(void *arg, const char *attr, size_t len, int in_path);
+
+static int
+p11_uri_each(const char *uri, p11_attr_fn fn, void *arg)
+{
+	const char *p = uri + 7, *q = strchr(p, '?'), *end;
+	int in_path, rc;
+
+	for (in_path = 1; in_path >= 0; in_path--) {
+		if (!in_path) {
+			if (q == NULL)
+				break;
+			p = q + 1;
+		}
+		end = in_path && q != NULL ? q : p + strlen(p);
+		while (p < end) {
+			const char *s = memchr(p, in_path ? ';' : '&', (size_t)(end - p));
+			size_t len = (size_t)((s != NULL ? s : end) - p);
+			if (len > 0 && (rc = fn(arg, p, len, in_path)) != 0)
+				return rc;
+			p += len + (s != NULL);
+		}
+	}
+	return 0;
+}
+
+struct p11_shown {
+	char path[P11_MAX_URI], query[P11_MAX_URI];
+	int truncated;
+};
+
+/* p11_attr_fn: every attribute but pin-value, for display. */
+static int
+p11_show_attr(void *arg, const char *attr, size_t len, int in_path)
+{
+	struct p11_shown *d = arg;
+
+	if (!attr_is(attr, len, "pin-value") &&
+	    append_seg(in_path ? d->path : d->query, sizeof(d->path), in_path ? ';' : '&', attr,
+	        len) != 0)
+		d->truncated = 1;
+	return 0;
+}
+
 int
 keystore_pkcs11_display_uri(const char *uri, char *out, size_t outlen)
 {
-	char path[P11_MAX_URI] = "", query[P11_MAX_URI] = "";
-	const char *p, *q, *end;
-	int rc = 0;
+	struct p11_shown d = {"", "", 0};
 
 	if (outlen == 0)
 		return -1;
@@ -160,32 +208,11 @@ keystore_pkcs11_display_uri(const char *uri, char *out, size_t outlen)
 		snprintf(out, outlen, "(not a pkcs11: URI)");
 		return -1;
 	}
-	p = uri + 7;
-	q = strchr(p, '?');
-	end = q != NULL ? q : p + strlen(p);
-	while (p < end) {
-		const char *s = memchr(p, ';', (size_t)(end - p));
-		size_t len = (size_t)((s != NULL ? s : end) - p);
-		if (len > 0 && !attr_is(p, len, "pin-value") &&
-		    append_seg(path, sizeof(path), ';', p, len) != 0)
-			rc = -1;
-		p += len + (s != NULL);
-	}
-	if (q != NULL) {
-		p = q + 1;
-		end = p + strlen(p);
-		while (p < end) {
-			const char *s = memchr(p, '&', (size_t)(end - p));
-			size_t len = (size_t)((s != NULL ? s : end) - p);
-			if (len > 0 && !attr_is(p, len, "pin-value") &&
-			    append_seg(query, sizeof(query), '&', p, len) != 0)
-				rc = -1;
-			p += len + (s != NULL);
-		}
-	}
-	if ((size_t)snprintf(out, outlen, "pkcs11:%s%s%s", path, query[0] ? "?" : "", query) >= outlen)
-		rc = -1;
-	return rc;
+	(void)p11_uri_each(uri, p11_show_attr, &d);
+	if ((size_t)snprintf(out, outlen, "pkcs11:%s%s%s", d.path, d.query[0] ? "?" : "", d.query) >=
+	    outlen)
+		d.truncated = 1;
+	return d.truncated ? -1 : 0;
 }
 
 static void
@@ -265,32 +292,30 @@ p11_attr(struct p11_uri *u, const char *seg, size_t len, int inpath, const char 
 	return 0;
 }
 
+struct p11_parse_ctx {
+	struct p11_uri *u;
+	const char *shown;
+	char *err;
+	size_t errlen;
+};
+
+/* p11_attr_fn: one attribute into the parsed URI. */
+static int
+p11_parse_attr(void *arg, const char *attr, size_t len, int in_path)
+{
+	struct p11_parse_ctx *x = arg;
+
+	return p11_attr(x->u, attr, len, in_path, x->shown, x->err, x->errlen);
+}
+
 static int
 p11_parse(const char *uri, struct p11_uri *u, const char *shown, char *err, size_t errlen)
 {
-	const char *p = uri + 7, *q, *end;
+	struct p11_parse_ctx x = {u, shown, err, errlen};
 
 	memset(u, 0, sizeof(*u));
-	q = strchr(p, '?');
-	end = q != NULL ? q : p + strlen(p);
-	while (p < end) {
-		const char *s = memchr(p, ';', (size_t)(end - p));
-		size_t len = (size_t)((s != NULL ? s : end) - p);
-		if (len > 0 && p11_attr(u, p, len, 1, shown, err, errlen) != 0)
-			return -1;
-		p += len + (s != NULL);
-	}
-	if (q != NULL) {
-		p = q + 1;
-		end = p + strlen(p);
-		while (p < end) {
-			const char *s = memchr(p, '&', (size_t)(end - p));
-			size_t len = (size_t)((s != NULL ? s : end) - p);
-			if (len > 0 && p11_attr(u, p, len, 0, shown, err, errlen) != 0)
-				return -1;
-			p += len + (s != NULL);
-		}
-	}
+	if (p11_uri_each(uri, p11_parse_attr, &x) != 0)
+		return -1;
 	if (u->objpath[0] == '\0') {
 		errmsg_set(err, errlen, "%s: the URI selects no object (give object= or id=)", shown);
 		return -1;

@@ -28,6 +28,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
+#include "errmsg.h"
+#include "filecache.h"
 #include "fileid.h"
 #include "privfile.h"
 #include "secbuf.h"
@@ -317,6 +322,77 @@ START_TEST(test_secbuf_appends)
 }
 END_TEST
 
+/* ---- filecache ---- */
+
+static int cache_refs; /* references handed out and not yet released */
+
+static void *
+cache_dup(void *obj)
+{
+	cache_refs++;
+	return obj;
+}
+
+static void
+cache_release(void *obj)
+{
+	(void)obj;
+	cache_refs--;
+}
+
+/* A hit only while the file looks as it did; a changed file or a second file's change is a miss. */
+START_TEST(test_filecache_validity)
+{
+	static char a[] = "object a", b[] = "object b";
+	const char *path = make_file("cached.pem", "one", 0600);
+	const char *other = make_file("cached.crt", "two", 0644);
+	struct stat st, st2;
+	filecache *fc = filecache_new(2, cache_dup, cache_release);
+
+	ck_assert_ptr_nonnull(fc);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(stat(other, &st2), 0);
+	ck_assert_ptr_null(filecache_get(fc, path, &st, &st2));
+	cache_refs = 1; /* the reference the cache takes over */
+	filecache_put(fc, path, &st, &st2, a);
+	ck_assert_ptr_eq(filecache_get(fc, path, &st, &st2), a);
+	ck_assert_int_eq(cache_refs, 2);
+	cache_release(a);
+	ck_assert_ptr_null(filecache_get(fc, path, &st, NULL)); /* the second file is part of it */
+	ck_assert_int_eq(chmod(path, 0400), 0); /* a chmod changes ctime: read again */
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_ptr_null(filecache_get(fc, path, &st, &st2));
+	cache_refs++; /* b's reference, handed to the cache */
+	filecache_put(fc, path, &st, &st2, b); /* replaces a, whose reference is released */
+	ck_assert_int_eq(cache_refs, 1);
+	ck_assert_ptr_eq(filecache_get(fc, path, &st, &st2), b);
+	cache_release(b);
+	filecache_free(fc);
+	ck_assert_int_eq(cache_refs, 0);
+}
+END_TEST
+
+/* ---- errmsg ---- */
+
+START_TEST(test_errmsg)
+{
+	char err[32];
+
+	errmsg_set(err, sizeof(err), "%s: %d", "file.pem", 7);
+	ck_assert_str_eq(err, "file.pem: 7");
+	errmsg_set(err, sizeof(err), "%s", "a message longer than the buffer it goes into");
+	ck_assert_uint_eq(strlen(err), sizeof(err) - 1); /* cut, still terminated */
+	errmsg_set(NULL, 0, "nothing to fill");          /* allowed: the caller wants no text */
+	ERR_clear_error();
+	(void)PEM_read_bio_X509(NULL, NULL, NULL, NULL); /* leaves an OpenSSL error */
+	{
+		char e2[256];
+		errmsg_set_ssl(e2, sizeof(e2), "cannot read %s", "x.crt");
+		ck_assert_msg(strncmp(e2, "cannot read x.crt", 17) == 0, "%s", e2);
+	}
+}
+END_TEST
+
 static Suite *
 files_suite(void)
 {
@@ -340,6 +416,15 @@ files_suite(void)
 
 	tc = tcase_create("secbuf");
 	tcase_add_test(tc, test_secbuf_appends);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("filecache");
+	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_add_test(tc, test_filecache_validity);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errmsg");
+	tcase_add_test(tc, test_errmsg);
 	suite_add_tcase(s, tc);
 	return s;
 }

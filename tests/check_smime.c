@@ -20,6 +20,7 @@
 
 #include "certstore.h"
 #include "keystore.h"
+#include "keystore_pkcs11.h"
 #include "smime.h"
 #include "spool.h"
 #include "testpki.h"
@@ -614,6 +615,28 @@ load_addr(const char *key_dir, const char *addr, const char *passfile,
 	return keystore_load(&kq, id, err, errlen);
 }
 
+/* A pkcs11: URI for logs and messages: every attribute kept but pin-value, path and query. */
+START_TEST(test_pkcs11_display_uri)
+{
+	char out[256];
+
+	ck_assert_int_eq(keystore_pkcs11_display_uri(
+	    "pkcs11:token=smime;pin-value=1234;object=alice?pin-value=99&x-cert-file=/c.pem", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "pkcs11:token=smime;object=alice?x-cert-file=/c.pem");
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=a;;pin-value=7", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "pkcs11:object=a");
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=a?pin-value=7", out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "pkcs11:object=a");
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=averylongname;id=%01%02",
+	    out, 16), -1);
+	ck_assert_ptr_null(strstr(out, "pin"));
+	ck_assert_int_eq(keystore_pkcs11_display_uri("/etc/key.pem", out, sizeof(out)), -1);
+}
+END_TEST
+
 START_TEST(test_keystore_load)
 {
 	struct keystore_identity id;
@@ -814,6 +837,7 @@ smime_suite(void)
 	tcase_add_test(tc, test_protect_errors);
 	tcase_add_test(tc, test_certstore_lookup);
 	tcase_add_test(tc, test_certstore_unusable);
+	tcase_add_test(tc, test_pkcs11_display_uri);
 	tcase_add_test(tc, test_keystore_load);
 	tcase_add_test(tc, test_keystore_refusals);
 	tcase_add_test(tc, test_keystore_passphrase_file);
