@@ -108,7 +108,8 @@ refresh_one(void *arg, const struct conf_signer *s)
 	if (warn_due(id, r->now))
 		log_msg(LOG_WARNING, NULL,
 		    "%s: signing certificate %s expires on %s, in %lld days (warn-expiry %d)", s->what,
-		    id, when, (long long)((row->not_after - r->now) / 86400), r->c->warn_expiry_days);
+		    id, when, (long long)((row->not_after - r->now + 43200) / 86400), /* nearest day */
+		    r->c->warn_expiry_days);
 	pthread_mutex_unlock(&signers_lock);
 }
 

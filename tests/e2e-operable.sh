@@ -161,13 +161,13 @@ t0=$(date +%s)
 left=$(curl -sf "$METRICS" | grep -F "smime_milter_signing_certificate_expiry_seconds{identity=\"soon@example.com\"" | awk '{print $2}')
 t1=$(date +%s)
 if [ -n "$left" ] && [ "$left" -le $((SOON_END - t0)) ] && [ "$left" -ge $((SOON_END - t1)) ] &&
-    [ "$left" -gt $((9 * 86400)) ] && [ "$left" -le $((10 * 86400)) ]; then
+    [ "$left" -gt $((9 * 86400)) ] && [ "$left" -le $((10 * 86400 + 60)) ]; then
     ok "the signer 10 days from its end: expiry_seconds $left (notAfter - now)"
 else
     notok "the signer 10 days from its end: expiry_seconds $left (notAfter - now)" "between $((SOON_END - t1)) and $((SOON_END - t0))"
 fi
 until_day=$(date -u -d "@$SOON_END" +%Y-%m-%d)
-n=$(grep -c "warning: key-dir $K/soon@example.com.pem: signing certificate [0-9A-F]*/[0-9a-f]\{8\} expires on $until_day, in 9 days (warn-expiry 30)" "$W/milter.log" || true)
+n=$(grep -c "warning: key-dir $K/soon@example.com.pem: signing certificate [0-9A-F]*/[0-9a-f]\{8\} expires on $until_day, in 10 days (warn-expiry 30)" "$W/milter.log" || true)
 if [ "$n" = 1 ]; then ok "the signer 10 days from its end: one warning line"
 else notok "the signer 10 days from its end: one warning line" "$n lines; the log says:"$'\n'"$(grep -F soon@ "$W/milter.log")"; fi
 
