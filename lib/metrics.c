@@ -63,7 +63,7 @@ struct series_def {
 	{F, "signed", ""}, {F, "encrypted", ""}, {F, "signed_encrypted", ""},                   \
 	    {F, "passed", "external"}, {F, "passed", "nothing_to_do"},                          \
 	    {F, "passed", "already_protected"}, {F, "passed", "no_signing_key"},                \
-	    {F, "passed", "monitor"}, {F, "passed", "other"}, {F, "tempfail", "missing_key"},   \
+	    {F, "passed", "other"}, {F, "tempfail", "missing_key"},                             \
 	    {F, "tempfail", "key_error"}, {F, "tempfail", "missing_cert"},                      \
 	    {F, "tempfail", "unknown_vmta"}, {F, "tempfail", "no_from"},                        \
 	    {F, "tempfail", "internal"}, {F, "tempfail", "recipients"}, {F, "tempfail", "other"}, \
@@ -80,6 +80,7 @@ struct series_def {
 
 static const struct series_def series[] = {
 	MESSAGE_SERIES(METRICS_MESSAGES),
+	{METRICS_MESSAGES, "passed", "monitor"}, /* what mode monitor does with every message */
 	MESSAGE_SERIES(METRICS_MONITOR_MESSAGES),
 	RCPT_SERIES(METRICS_RCPT_REFUSED),
 	RCPT_SERIES(METRICS_MONITOR_RCPT_REFUSED),
