@@ -78,6 +78,9 @@ int certindex_names_address(X509 *cert, const char *addr);
 /* The trusted store (ca-file), or NULL; borrowed. */
 X509_STORE *certindex_trust(certindex *ci);
 
+/* The CRLs of crl-file, or NULL; borrowed. */
+STACK_OF(X509_CRL) *certindex_crls(certindex *ci);
+
 /*
  * Every indexed (address, certificate, file) triple, with its usability,
  * in no particular order -- for listings.

@@ -89,6 +89,9 @@ struct conf {
 	int log_facility;      /* syslog facility (log-facility), LOG_MAIL by default */
 	int monitor_header;    /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
 	struct conf_lines lines;
+	int inbound;           /* some scope decrypts or verifies mail from outside */
+	int harvest_ldap;      /* store harvested certificates in the directory too */
+	char *harvest_ldap_base; /* ... under this DN; NULL: ldap-base */
 	int refs;              /* see conf_ref / conf_unref */
 };
 

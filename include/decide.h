@@ -131,6 +131,7 @@ struct decide_msg {
 	char qid[64];                /* the MTA's queue id, "" until known */
 	char pass_reason[128];       /* set: pass the message untouched at RCPT */
 	int harvest;                 /* from outside: only look for a signer's certificate */
+	int inbound;                 /* from outside: decrypt, verify, harvest (milter/inbound_cb.c) */
 	char vmta[DECIDE_VMTA_MAX];  /* virtual MTA of the RCPT decisions, "" if none */
 	struct decide_rcpt *rcpts;   /* the accepted recipients */
 	size_t nrcpt, rcap;
@@ -203,6 +204,18 @@ struct decide_summary {
  * and time.  Nothing of the content or of any key is in it.
  */
 void decide_msg_end(struct decide_msg *m, struct decide_summary *out);
+
+/*
+ * For the receiving side (milter/inbound_cb.c), which takes its own
+ * decisions on mail from outside: what became of m (d PASS, REJECT or
+ * TEMPFAIL, for the reason why, with the reply code and xcode; the first
+ * end counts), and a recipient it refused.  A message of the receiving
+ * side that ends without either counts as passed, reason inbound.
+ */
+void decide_msg_note(struct decide_msg *m, enum decide_outcome d, const char *why,
+    const char *code, const char *xcode);
+void decide_msg_note_refusal(struct decide_msg *m, const char *addr, const char *why,
+    const char *code, const char *xcode);
 
 /*
  * Why a recipient has no usable certificate, as the metrics name it:

@@ -40,4 +40,21 @@ int harvest_signer(const struct mime_headers *h, spool *body, const struct harve
     X509 **signer, STACK_OF(X509) **chain, char *addr, size_t addrlen, char *reason,
     size_t reasonlen);
 
+/*
+ * For a signer whose signature was verified elsewhere (inbound
+ * verification, with its own chain check): the other conditions of
+ * harvesting -- a usable From: address (into addr), dkim=pass when
+ * required, the certificate names that address and is usable for
+ * encryption.  1: it may be stored; 0 with reason.
+ */
+int harvest_accept_signer(const struct mime_headers *h, X509 *signer,
+    const struct harvest_options *o, char *addr, size_t addrlen, char *reason, size_t reasonlen);
+
+/*
+ * The CA certificates among certs (what a signer sent along), other than
+ * signer: the chain to store with a harvested certificate.  A new stack
+ * (caller frees with sk_X509_pop_free), NULL when out of memory.
+ */
+STACK_OF(X509) *harvest_ca_certs(STACK_OF(X509) *certs, X509 *signer);
+
 #endif

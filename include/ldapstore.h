@@ -96,6 +96,23 @@ int ldapstore_escape(const char *value, size_t len, char *out, size_t outlen);
 int ldapstore_filter(const char *tmpl, const char *addr, char *out, size_t outlen, char *err,
     size_t errlen);
 
+/* ldapstore_filter.c: nonzero when a filter is parenthesised and balanced (a cheap check). */
+int ldapstore_filter_balanced(const char *filter);
+
+/*
+ * Run fn on a connection of the pool, bound as for lookups (ldap-bind-dn):
+ * fn returns an LDAP result code (LDAP_SUCCESS, or an error with err
+ * filled); after an error the connection is dropped, and when a kept
+ * connection turns out closed by the server fn runs once more on a new
+ * one.  ld is the libldap handle (LDAP *).  0, or -1 with err.
+ */
+typedef int (*ldapstore_conn_fn)(void *ld, void *arg, char *err, size_t errlen);
+int ldapstore_with_conn(ldapstore *ls, ldapstore_conn_fn fn, void *arg, char *err,
+    size_t errlen);
+
+/* Forget what the cache holds for addr (after a write, so that the next lookup asks). */
+void ldapstore_forget(ldapstore *ls, const char *addr);
+
 /*
  * The certificates of a userSMIMECertificate value: a DER PKCS#7
  * SignedData (certs-only or not: its certificates), or one DER

@@ -35,6 +35,13 @@ enum policy_missing_key {
 	POLICY_MISSING_KEY_UNSIGNED      /* send without a signature, log a warning */
 };
 
+/* What happens to mail from outside that should be decrypted but cannot be (on-undecryptable). */
+enum policy_on_undecryptable {
+	POLICY_UNDECRYPTABLE_PASS = 0, /* delivered as it came, with a log line */
+	POLICY_UNDECRYPTABLE_TEMPFAIL, /* 451 4.7.5: the sender keeps it */
+	POLICY_UNDECRYPTABLE_REJECT    /* 550 5.7.5 */
+};
+
 /* Bits of policy_settings.set: which fields a scope sets. */
 enum {
 	POLICY_SIGN = 1u << 0,
@@ -53,6 +60,13 @@ enum {
 	POLICY_DOMAIN_CERT = 1u << 13,
 	POLICY_SIGNING_CERT = 1u << 14,
 	POLICY_SIGNER_ADDRESS_CHECK = 1u << 15,
+	/* the receiving side, for mail from outside (inbound.h) */
+	POLICY_DECRYPT = 1u << 16,
+	POLICY_VERIFY = 1u << 17,
+	POLICY_UNWRAP_OPAQUE = 1u << 18,
+	POLICY_DECRYPTION_KEY = 1u << 19,
+	POLICY_DECRYPTION_KEY_DIR = 1u << 20,
+	POLICY_ON_UNDECRYPTABLE = 1u << 21,
 	POLICY_MODE = 1u << 24 /* apart from bits other keywords may take */
 };
 
@@ -82,6 +96,14 @@ struct policy_settings {
 	int signer_address_check; /* the signing certificate must name the From: address */
 	enum policy_mode mode;    /* enforce, or monitor: decide, log, count, change nothing */
 	int signing_key_line, signing_cert_line, domain_cert_line; /* where given (0: not) */
+	/* mail from outside to recipients in this scope */
+	int decrypt;               /* open S/MIME encrypted to a key we hold */
+	int verify;                /* check signatures, report them in Authentication-Results */
+	int unwrap_opaque;         /* opaque signed-data becomes its content */
+	enum policy_on_undecryptable on_undecryptable;
+	char *decryption_key;      /* the domain's gateway key (file or pkcs11:); owned by the scope */
+	char *decryption_key_dir;  /* recipients' own keys, <address>.pem; owned by the scope */
+	int decryption_key_line, decryption_key_dir_line; /* where given (0: not) */
 };
 
 enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };
@@ -190,5 +212,6 @@ void policy_free(struct policy *p);
 
 /* Names for logs and errors. */
 const char *policy_missing_cert_name(enum policy_missing_cert m);
+const char *policy_on_undecryptable_name(enum policy_on_undecryptable a);
 
 #endif

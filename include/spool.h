@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <openssl/bio.h>
+
 typedef struct spool spool;
 
 /* Default in-memory bound: 1 MiB. */
@@ -43,6 +45,16 @@ uint64_t spool_size(const spool *sp);
 
 /* Nonzero once the spool has spilled to its temporary file. */
 int spool_on_disk(const spool *sp);
+
+/*
+ * spool_bio.c: a write-only BIO appending to sp (borrowed: free the BIO
+ * first), so that OpenSSL output -- decrypted content above all -- goes
+ * into a spool and never to disk in clear.  A write error fails the BIO
+ * write; its text is kept for spool_bio_error.  NULL when out of memory.
+ */
+BIO *spool_bio_new(spool *sp);
+/* The last write error of a spool BIO ("" when none). */
+const char *spool_bio_error(BIO *b);
 
 /* Wipe and free everything; NULL is allowed. */
 void spool_free(spool *sp);

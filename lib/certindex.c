@@ -458,6 +458,12 @@ certindex_trust(certindex *ci)
 	return ci->trust;
 }
 
+STACK_OF(X509_CRL) *
+certindex_crls(certindex *ci)
+{
+	return ci->crls;
+}
+
 enum certstore_result
 certindex_find(certindex *ci, const char *addr, X509 **cert, char *reason, size_t reasonlen)
 {

@@ -340,6 +340,7 @@ conf_free(struct conf *c)
 	free(c->crl_file);
 	free(c->harvest_dir);
 	free(c->authserv_id);
+	free(c->harvest_ldap_base);
 	certindex_free(c->certs);
 	ldapstore_free(c->ldap);
 	free(c->ldap_uri);
@@ -387,6 +388,7 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");
 	conf_ldap_finish(p, c);
 	conf_ops_finish(p, c);
+	conf_inbound_finish(p, c);
 	if (c->crl_file != NULL && c->ca_file == NULL)
 		conf_error(p, "crl-file needs ca-file");
 	if (c->harvest_dir != NULL && !c->harvest_trust_any && c->ca_file == NULL)

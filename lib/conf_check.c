@@ -438,6 +438,18 @@ need_key_dir(struct need_list *l, const struct conf *c)
 	free(names);
 }
 
+/* The decryption keys of one scope (the receiving side): read after privileges are dropped. */
+static void
+need_decryption(struct need_list *l, const struct policy_settings *s)
+{
+	if ((s->set & POLICY_DECRYPTION_KEY) && s->decryption_key != NULL &&
+	    strncmp(s->decryption_key, "pkcs11:", 7) != 0)
+		need_add(l, s->decryption_key_line, "decryption-key", s->decryption_key, NEED_READ);
+	if ((s->set & POLICY_DECRYPTION_KEY_DIR) && s->decryption_key_dir != NULL)
+		need_add(l, s->decryption_key_dir_line, "decryption-key-dir", s->decryption_key_dir,
+		    NEED_DIR_READ);
+}
+
 static void
 need_scopes(struct need_list *l, const struct policy_scope *v, size_t n)
 {
@@ -445,6 +457,7 @@ need_scopes(struct need_list *l, const struct policy_scope *v, size_t n)
 
 	for (i = 0; i < n; i++) {
 		const struct policy_settings *s = &v[i].s;
+		need_decryption(l, s);
 		if ((s->set & POLICY_SIGNING_KEY) && s->signing_key != NULL &&
 		    strncmp(s->signing_key, "pkcs11:", 7) != 0)
 			need_add(l, s->signing_key_line, "signing-key", s->signing_key, NEED_READ);
@@ -471,6 +484,7 @@ need_collect(struct need_list *l, const struct conf *c)
 	need_add(l, w->harvest_dir, "harvest-dir", c->harvest_dir, NEED_DIR_WRITE);
 	need_add(l, w->spool_dir, "spool-dir", c->spool_dir, NEED_DIR_WRITE);
 	need_add(l, w->ldap_password_file, "ldap-password-file", c->ldap_password_file, NEED_READ);
+	need_decryption(l, &c->policy.global);
 	need_scopes(l, c->policy.senders, c->policy.nsenders);
 	need_scopes(l, c->policy.domains, c->policy.ndomains);
 	need_scopes(l, c->policy.vmtas, c->policy.nvmtas);

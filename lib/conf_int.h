@@ -5,7 +5,7 @@
  * Dependency order (each file uses only those before it):
  *   conf_types.c   parse state errors (conf_error) and one generic handler
  *                  per value type (conf_apply)
- *   conf_ldap.c, conf_socket.c, conf_vmta.c
+ *   conf_ldap.c, conf_socket.c, conf_vmta.c, conf_inbound.c
  *                  hooks of the special keywords, and the LDAP checks that
  *                  need the whole file
  *   conf_kw.c      the keyword table (conf_keywords) and its help
@@ -165,5 +165,13 @@ void conf_ldap_finish(struct conf_parse *p, struct conf *c);
 int conf_ops_metrics_listen(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
 void conf_ops_finish(struct conf_parse *p, struct conf *c);
+
+/* conf_inbound.c: hooks of decryption-key and harvest-ldap-base (the receiving side, mail
+ * from outside); the checks that need the whole file */
+int conf_inbound_decryption_key(struct conf_parse *, struct conf *, struct policy_settings *,
+    const struct conf_keyword *, const struct conf_value *);
+int conf_inbound_ldap_base(struct conf_parse *, struct conf *, struct policy_settings *,
+    const struct conf_keyword *, const struct conf_value *);
+void conf_inbound_finish(struct conf_parse *p, struct conf *c);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * conf_kw.c - the keyword table of smime-milter.conf, the hooks of the
  * keywords that need more than their type's checks (other than those of
- * conf_socket.c, conf_vmta.c and conf_ldap.c), and the table's help.
+ * conf_socket.c, conf_vmta.c, conf_ldap.c and conf_inbound.c), and the table's help.
  *
  * To add a keyword: a field in struct conf (global) or struct
  * policy_settings with a POLICY_* bit (scopes), an entry below, and an
@@ -159,6 +159,9 @@ static const struct conf_choice log_facility_choices[] = {{"mail", LOG_MAIL},
 	{"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0}};
 static const struct conf_choice mode_choices[] = {
 	{"enforce", POLICY_MODE_ENFORCE}, {"monitor", POLICY_MODE_MONITOR}, {NULL, 0}};
+static const struct conf_choice on_undecryptable_choices[] = {
+	{"pass", POLICY_UNDECRYPTABLE_PASS}, {"tempfail", POLICY_UNDECRYPTABLE_TEMPFAIL},
+	{"reject", POLICY_UNDECRYPTABLE_REJECT}, {NULL, 0}};
 
 /* A field of struct conf, with its line in struct conf_lines. */
 #define GLOBAL(f) .to = CONF_TO_CONF, .off = offsetof(struct conf, f), \
@@ -333,6 +336,34 @@ const struct conf_keyword conf_keywords[] = {
 	{.name = "signer-address-check", .type = CONF_T_BOOL, .where = CONF_IN_SENDER,
 	    SCOPE(signer_address_check, POLICY_SIGNER_ADDRESS_CHECK),
 	    .help = "the signing certificate must name the From: address (default yes)"},
+	/* the receiving side: mail from outside (conf_inbound.c) */
+	{.name = "decrypt", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,
+	    SCOPE(decrypt, POLICY_DECRYPT),
+	    .help = "open mail from outside encrypted to a key we hold (default no)"},
+	{.name = "verify", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,
+	    SCOPE(verify, POLICY_VERIFY),
+	    .help = "check signatures of mail from outside, in Authentication-Results (default no)"},
+	{.name = "unwrap-opaque", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,
+	    SCOPE(unwrap_opaque, POLICY_UNWRAP_OPAQUE),
+	    .help = "opaque signed-data from outside becomes its content (default no)"},
+	{.name = "on-undecryptable", .type = CONF_T_ENUM, .where = CONF_IN_POLICY,
+	    SCOPE(on_undecryptable, POLICY_ON_UNDECRYPTABLE), .choices = on_undecryptable_choices,
+	    .help = "encrypted mail from outside that no key opens (default pass)"},
+	{.name = "decryption-key", .type = CONF_T_KEY, .where = CONF_IN_POLICY,
+	    SCOPE(decryption_key, POLICY_DECRYPTION_KEY),
+	    .line_off = offsetof(struct policy_settings, decryption_key_line),
+	    .hook = conf_inbound_decryption_key,
+	    .help = "a gateway key (with its certificate) that opens mail to the scope's recipients"},
+	{.name = "decryption-key-dir", .type = CONF_T_DIR, .where = CONF_IN_POLICY,
+	    SCOPE(decryption_key_dir, POLICY_DECRYPTION_KEY_DIR),
+	    .line_off = offsetof(struct policy_settings, decryption_key_dir_line),
+	    .help = "recipients' own decryption identities: <address>.pem, mode 0600"},
+	{.name = "harvest-ldap", .type = CONF_T_BOOL, .where = CONF_IN_GLOBAL,
+	    GLOBAL(harvest_ldap),
+	    .help = "also store harvested certificates in the LDAP directory (default no)"},
+	{.name = "harvest-ldap-base", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL(harvest_ldap_base), .hook = conf_inbound_ldap_base, .arg = "dn",
+	    .help = "where harvested certificates are stored in the directory (default ldap-base)"},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);
 

@@ -99,7 +99,13 @@ decide_client(struct decide_msg *m, const struct sockaddr *client, int authentic
 
 	memset(v, 0, sizeof(*v));
 	if (!(client != NULL && hostlist_match(c->internal, client)) && !authenticated) {
-		/* mail from outside: maybe a signer's certificate to harvest, else untouched */
+		/* mail from outside: decrypt and verify, or a signer to harvest, else untouched */
+		if (c->inbound || c->harvest_ldap) {
+			m->inbound = 1;
+			if (c->vmta_macro != NULL && vmta != NULL && vmta[0] != '\0')
+				snprintf(m->vmta, sizeof(m->vmta), "%s", vmta);
+			return;
+		}
 		if (c->harvest_dir != NULL) {
 			m->harvest = 1;
 			return;

@@ -116,6 +116,40 @@ decide_note_refusal(struct decide_msg *m, const char *addr, const struct decide_
 	r->reply = v->reply;
 }
 
+/* A verdict of d for why, with a reply; for the receiving side's notes. */
+static void
+note_verdict(struct decide_verdict *v, enum decide_outcome d, const char *why, const char *code,
+    const char *xcode)
+{
+	memset(v, 0, sizeof(*v));
+	v->reply.d = d;
+	v->why = why;
+	snprintf(v->reply.code, sizeof(v->reply.code), "%s", code != NULL ? code : "");
+	snprintf(v->reply.xcode, sizeof(v->reply.xcode), "%s", xcode != NULL ? xcode : "");
+}
+
+void
+decide_msg_note(struct decide_msg *m, enum decide_outcome d, const char *why, const char *code,
+    const char *xcode)
+{
+	struct decide_verdict v;
+
+	note_verdict(&v, d, why, code, xcode);
+	decide_note_end(m, &v);
+}
+
+void
+decide_msg_note_refusal(struct decide_msg *m, const char *addr, const char *why,
+    const char *code, const char *xcode)
+{
+	struct decide_verdict v;
+
+	note_verdict(&v, DECIDE_TEMPFAIL, why, code, xcode);
+	if (code != NULL && code[0] == '5')
+		v.reply.d = DECIDE_REJECT;
+	decide_note_refusal(m, addr, &v);
+}
+
 void
 decide_would_header(const struct decide_msg *m, char *buf, size_t len)
 {
@@ -359,6 +393,11 @@ settle(struct decide_msg *m)
 
 	if (m->outcome != NULL)
 		return;
+	if (m->inbound && m->nrcpt > 0) { /* the receiving side noted no refusal */
+		m->outcome = "passed";
+		m->why = "inbound";
+		return;
+	}
 	if (m->nrcpt == 0 && m->nrefused > 0) {
 		m->outcome = "reject";
 		m->why = "recipients";

@@ -87,101 +87,6 @@ ls_hash(const char *s)
 	return h % LS_BUCKETS;
 }
 
-/* ---- filters ---- */
-
-int
-ldapstore_escape(const char *value, size_t len, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)value[i];
-		if (ch == '*' || ch == '(' || ch == ')' || ch == '\\' || ch == '\0') {
-			if (o + 3 >= outlen)
-				return -1;
-			snprintf(out + o, 4, "\\%02x", ch);
-			o += 3;
-		} else {
-			if (o + 1 >= outlen)
-				return -1;
-			out[o++] = (char)ch;
-		}
-	}
-	if (o >= outlen)
-		return -1;
-	out[o] = '\0';
-	return 0;
-}
-
-int
-ldapstore_filter(const char *tmpl, const char *addr, char *out, size_t outlen, char *err,
-    size_t errlen)
-{
-	char esc[3 * 320 + 1];
-	size_t o = 0, el;
-	const char *p;
-	int subst = 0;
-
-	if (ldapstore_escape(addr, strlen(addr), esc, sizeof(esc)) != 0) {
-		errmsg_set(err, errlen, "address too long for an LDAP filter");
-		return -1;
-	}
-	el = strlen(esc);
-	for (p = tmpl; *p != '\0'; p++) {
-		if (*p == '%' && p[1] == 's') {
-			if (o + el >= outlen)
-				goto too_long;
-			memcpy(out + o, esc, el);
-			o += el;
-			p++;
-			subst++;
-			continue;
-		}
-		if (*p == '%' && p[1] != '%') {
-			errmsg_set(err, errlen, "filter \"%s\": only %%s and %%%% may follow %%", tmpl);
-			return -1;
-		}
-		if (*p == '%')
-			p++;
-		if (o + 1 >= outlen)
-			goto too_long;
-		out[o++] = *p;
-	}
-	out[o] = '\0';
-	if (subst == 0) {
-		errmsg_set(err, errlen, "filter \"%s\" has no %%s for the address", tmpl);
-		return -1;
-	}
-	return 0;
-too_long:
-	errmsg_set(err, errlen, "filter \"%s\" is too long with the address", tmpl);
-	return -1;
-}
-
-/* A cheap syntax check of a filter: parenthesised, balanced. */
-static int
-ls_filter_balanced(const char *f)
-{
-	const char *start = f;
-	int depth = 0;
-
-	if (*f != '(')
-		return 0;
-	for (; *f != '\0'; f++) {
-		if (*f == '\\' && f[1] != '\0') {
-			f++;
-			continue;
-		}
-		if (depth == 0 && f != start)
-			return 0; /* text after the closing parenthesis */
-		if (*f == '(')
-			depth++;
-		else if (*f == ')')
-			depth--;
-	}
-	return depth == 0;
-}
-
 /* ---- values ---- */
 
 STACK_OF(X509) *
@@ -460,6 +365,37 @@ ls_ask(ldapstore *ls, const char *addr, STACK_OF(X509) *certs, char *reason, siz
 	return CERTSTORE_FOUND;
 }
 
+int
+ldapstore_with_conn(ldapstore *ls, ldapstore_conn_fn fn, void *arg, char *err, size_t errlen)
+{
+	struct ls_sigpipe guard;
+	int slot = ls_acquire(ls), rc = LDAP_OTHER, tries;
+
+	if (slot < 0) {
+		errmsg_set(err, errlen, "LDAP %s: no free connection within %d s", ls->uri, ls->timeout);
+		return -1;
+	}
+	ls_sigpipe_block(&guard);
+	for (tries = 0; tries < 2; tries++) {
+		struct ls_conn *c = &ls->conns[slot];
+		int fresh = c->ld == NULL;
+		if (fresh && (c->ld = ls_connect(ls, err, errlen)) == NULL) {
+			rc = LDAP_SERVER_DOWN;
+			break;
+		}
+		rc = fn(c->ld, arg, err, errlen);
+		if (rc == LDAP_SUCCESS)
+			break;
+		ldap_unbind_ext_s(c->ld, NULL, NULL);
+		c->ld = NULL;
+		if (fresh || rc != LDAP_SERVER_DOWN)
+			break;
+	}
+	ls_sigpipe_restore(&guard);
+	ls_release(ls, slot);
+	return rc == LDAP_SUCCESS ? 0 : -1;
+}
+
 /* ---- cache ---- */
 
 static void
@@ -552,6 +488,27 @@ ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 	pthread_mutex_unlock(&ls->cache_lock);
 	if (n != NULL)
 		ls_cached_free(n);
+}
+
+void
+ldapstore_forget(ldapstore *ls, const char *addr)
+{
+	struct ls_cached **pp, *c;
+	char key[320];
+
+	if (strlen(addr) >= sizeof(key))
+		return;
+	ls_key(addr, key, sizeof(key));
+	pthread_mutex_lock(&ls->cache_lock);
+	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, key) == 0) {
+			*pp = c->next;
+			ls_cached_free(c);
+			ls->ncached--;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ls->cache_lock);
 }
 
 /* ---- lookups ---- */
@@ -685,7 +642,7 @@ ldapstore_open(const struct ldapstore_options *opt, char *err, size_t errlen)
 		errmsg_set(err, errlen, "ldap-filter: %s", why);
 		return NULL;
 	}
-	if (!ls_filter_balanced(test)) {
+	if (!ldapstore_filter_balanced(test)) {
 		errmsg_set(err, errlen, "ldap-filter \"%s\": not a parenthesised filter",
 		    opt->filter ? opt->filter : LDAPSTORE_DEFAULT_FILTER);
 		return NULL;

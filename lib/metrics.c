@@ -63,14 +63,16 @@ struct series_def {
 	{F, "signed", ""}, {F, "encrypted", ""}, {F, "signed_encrypted", ""},                   \
 	    {F, "passed", "external"}, {F, "passed", "nothing_to_do"},                          \
 	    {F, "passed", "already_protected"}, {F, "passed", "no_signing_key"},                \
-	    {F, "passed", "other"}, {F, "tempfail", "missing_key"},                             \
+	    {F, "passed", "inbound"}, {F, "passed", "other"}, {F, "tempfail", "missing_key"},   \
 	    {F, "tempfail", "key_error"}, {F, "tempfail", "missing_cert"},                      \
 	    {F, "tempfail", "unknown_vmta"}, {F, "tempfail", "no_from"},                        \
-	    {F, "tempfail", "internal"}, {F, "tempfail", "recipients"}, {F, "tempfail", "other"}, \
+	    {F, "tempfail", "internal"}, {F, "tempfail", "recipients"},                         \
+	    {F, "tempfail", "undecryptable"}, {F, "tempfail", "other"},                         \
 	    {F, "reject", "missing_key"}, {F, "reject", "key_error"},                           \
 	    {F, "reject", "missing_cert"}, {F, "reject", "vmta_conflict"},                      \
 	    {F, "reject", "unknown_vmta"}, {F, "reject", "no_from"}, {F, "reject", "internal"}, \
-	    {F, "reject", "recipients"}, {F, "reject", "other"}, {F, "aborted", ""}
+	    {F, "reject", "recipients"}, {F, "reject", "undecryptable"}, {F, "reject", "other"}, \
+	    {F, "aborted", ""}
 
 #define RCPT_SERIES(F)                                                                       \
 	{F, "no_certificate", NULL}, {F, "expired", NULL}, {F, "not_yet_valid", NULL},          \

@@ -65,6 +65,18 @@ policy_overlay(struct policy_settings *dst, const struct policy_settings *src)
 		dst->signing_cert = src->signing_cert;
 	if (set & POLICY_MODE)
 		dst->mode = src->mode;
+	if (set & POLICY_DECRYPT)
+		dst->decrypt = src->decrypt;
+	if (set & POLICY_VERIFY)
+		dst->verify = src->verify;
+	if (set & POLICY_UNWRAP_OPAQUE)
+		dst->unwrap_opaque = src->unwrap_opaque;
+	if (set & POLICY_DECRYPTION_KEY)
+		dst->decryption_key = src->decryption_key;
+	if (set & POLICY_DECRYPTION_KEY_DIR)
+		dst->decryption_key_dir = src->decryption_key_dir;
+	if (set & POLICY_ON_UNDECRYPTABLE)
+		dst->on_undecryptable = src->on_undecryptable;
 	dst->set |= set;
 }
 
@@ -331,6 +343,8 @@ policy_scopes_free(struct policy_scope *v, size_t n)
 		free(v[i].s.signing_key);
 		free(v[i].s.domain_cert);
 		free(v[i].s.signing_cert);
+		free(v[i].s.decryption_key);
+		free(v[i].s.decryption_key_dir);
 		policy_scopes_free(v[i].domains, v[i].ndomains);
 	}
 	free(v);
@@ -342,6 +356,8 @@ policy_free(struct policy *p)
 	free(p->global.signing_key);
 	free(p->global.domain_cert);
 	free(p->global.signing_cert);
+	free(p->global.decryption_key);
+	free(p->global.decryption_key_dir);
 	policy_scopes_free(p->domains, p->ndomains);
 	policy_scopes_free(p->vmtas, p->nvmtas);
 	policy_scopes_free(p->senders, p->nsenders);
@@ -361,4 +377,11 @@ policy_missing_cert_name(enum policy_missing_cert m)
 	default:
 		return "reject";
 	}
+}
+
+const char *
+policy_on_undecryptable_name(enum policy_on_undecryptable a)
+{
+	return a == POLICY_UNDECRYPTABLE_TEMPFAIL ? "tempfail"
+	    : a == POLICY_UNDECRYPTABLE_REJECT ? "reject" : "pass";
 }

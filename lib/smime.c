@@ -30,7 +30,6 @@
 #include <openssl/rsa.h>
 
 #include "errmsg.h"
-#include "log.h"
 #include "mime7bit.h"
 #include "smime_int.h"
 

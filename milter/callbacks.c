@@ -17,6 +17,10 @@
  * Every message ends in conn_end_message, which logs its summary line
  * (decide_msg_end) before it is freed.
  *
+ * Mail from outside that decide_client marked inbound (decrypt, verify,
+ * harvest-ldap) goes to inbound_cb.c at RCPT, end of headers and end of
+ * message.
+ *
  * Any failure ends in the on-error action (451 4.7.0 by default): mail
  * that policy says to protect is never released unprotected.
  */
@@ -29,6 +33,7 @@
 #include <sys/socket.h>
 
 #include "decide.h"
+#include "inbound_cb.h"
 #include "log.h"
 #include "milter.h"
 
@@ -257,6 +262,8 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
+	if (m->inbound)
+		return inbound_cb_envrcpt(ctx, m, argv);
 	decide_recipient(m, argv[0], &v);
 	return mta_verdict(ctx, &v, 1);
 }
@@ -281,6 +288,13 @@ cb_eoh(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
+	if (m->inbound) {
+		int done;
+		sfsistat rc = inbound_cb_eoh(ctx, m, &done);
+		if (done)
+			conn_end_message(mta_conn(ctx));
+		return rc;
+	}
 	decide_end_of_headers(m, &v);
 	return mta_verdict(ctx, &v, 0);
 }
@@ -308,8 +322,12 @@ cb_eom(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_CONTINUE;
-	decide_end_of_message(m, &mta, &v);
-	rc = mta_verdict(ctx, &v, 0);
+	if (m->inbound)
+		rc = inbound_cb_eom(ctx, m, mta_conn(ctx)->leadspc);
+	else {
+		decide_end_of_message(m, &mta, &v);
+		rc = mta_verdict(ctx, &v, 0);
+	}
 	conn_end_message(mta_conn(ctx));
 	return rc;
 }

@@ -131,7 +131,7 @@ load(const char *text)
 
 START_TEST(test_signers_errors_and_warnings)
 {
-	char want[2048];
+	char want[2 * PATH_MAX + 512];
 	struct conf *c;
 
 	put_identity("alice@example.com", "alice@example.com", -1, 365, "emailProtection");
@@ -170,7 +170,7 @@ START_TEST(test_signers_warn_expiry_and_chain)
 	struct testpki_id stranger = testpki_issue("rsa", "s", "s@example.com", &other, -1, 365,
 	    "critical,digitalSignature", "emailProtection");
 	X509 *const certs[] = {stranger.cert, NULL};
-	char path[PATH_MAX + 64], want[2048];
+	char path[PATH_MAX + 64], want[2 * PATH_MAX + 512];
 	struct conf *c;
 
 	put_identity("soon@example.com", "soon@example.com", -1, 5, "emailProtection");
@@ -209,7 +209,7 @@ END_TEST
 
 START_TEST(test_socket_specs)
 {
-	char err[512];
+	char err[PATH_MAX + 64];
 
 	ck_assert_int_eq(conf_check_socket("inet:8894@127.0.0.1", 0, err, sizeof(err)), 0);
 	ck_assert_int_eq(conf_check_socket("inet6:8894@::1", 0, err, sizeof(err)), 0);
@@ -222,7 +222,7 @@ START_TEST(test_socket_specs)
 	ck_assert_int_eq(conf_check_socket("tcp:1@h", 0, err, sizeof(err)), -1);
 	snprintf(err, sizeof(err), "%s/no-dir/x.sock", dir);
 	{
-		char spec[PATH_MAX + 32], why[512];
+		char spec[PATH_MAX + 128], why[PATH_MAX + 512];
 		snprintf(spec, sizeof(spec), "unix:%s", err);
 		ck_assert_int_eq(conf_check_socket(spec, 0, why, sizeof(why)), 0); /* the file's syntax */
 		ck_assert_int_eq(conf_check_socket(spec, 1, why, sizeof(why)), -1); /* at run time */

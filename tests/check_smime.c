@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <openssl/cms.h>
+#include <openssl/pem.h>
 #include <openssl/err.h>
 
 #include "certstore.h"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/cms.h>
+#include <openssl/pem.h>
 #include <openssl/err.h>
 
 #include "certindex.h"

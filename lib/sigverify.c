@@ -1,0 +1,361 @@
+/*
+ * sigverify.c - the signature check of signed entities from outside:
+ * cutting a multipart/signed into its signed part and signature, decoding
+ * an opaque signed-data, CMS verification of the signature, and the
+ * signer's chain.  See sigverify.h.  Shared by harvesting and inbound
+ * verification.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "errmsg.h"
+#include "mime.h"
+#include "sigverify.h"
+
+unsigned char *
+sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t reasonlen)
+{
+	uint64_t size = spool_size(sp);
+	unsigned char *buf;
+	size_t got = 0;
+	ssize_t n = 0;
+
+	if (size > max) {
+		errmsg_set(reason, reasonlen, "message too large to check (%llu bytes)",
+		    (unsigned long long)size);
+		return NULL;
+	}
+	buf = malloc((size_t)size + 1);
+	if (buf == NULL) {
+		errmsg_set(reason, reasonlen, "out of memory");
+		return NULL;
+	}
+	if (spool_rewind(sp, reason, reasonlen) != 0) {
+		free(buf);
+		return NULL;
+	}
+	while (got < size && (n = spool_read(sp, buf + got, (size_t)size - got, reason,
+	                          reasonlen)) > 0)
+		got += (size_t)n;
+	if (n < 0) {
+		OPENSSL_cleanse(buf, got);
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+static const unsigned char *
+find(const unsigned char *hay, size_t len, const char *needle)
+{
+	size_t nl = strlen(needle), i;
+
+	for (i = 0; i + nl <= len; i++)
+		if (hay[i] == (unsigned char)needle[0] && memcmp(hay + i, needle, nl) == 0)
+			return hay + i;
+	return NULL;
+}
+
+unsigned char *
+sigverify_base64(const unsigned char *p, size_t len, size_t *outlen)
+{
+	unsigned char *clean = malloc(len + 1), *out;
+	size_t n = 0, i, pad = 0;
+	int d;
+
+	if (clean == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		if (!isspace(p[i]))
+			clean[n++] = p[i];
+	clean[n] = '\0';
+	if (n == 0 || n % 4 != 0) {
+		free(clean);
+		return NULL;
+	}
+	pad = (clean[n - 1] == '=') + (clean[n - 2] == '=');
+	out = malloc(n / 4 * 3 + 1);
+	d = out != NULL ? EVP_DecodeBlock(out, clean, (int)n) : -1;
+	free(clean);
+	if (d < 0) {
+		free(out);
+		return NULL;
+	}
+	*outlen = (size_t)d - pad;
+	return out;
+}
+
+static int
+is_signature_type(const char *type)
+{
+	return strcmp(type, "application/pkcs7-signature") == 0 ||
+	    strcmp(type, "application/x-pkcs7-signature") == 0;
+}
+
+/* The delimiter "--boundary" after a CRLF, from p on; NULL if none. */
+static const unsigned char *
+find_delim(const unsigned char *b, size_t len, const unsigned char *p, const char *delim)
+{
+	char nd[260];
+
+	snprintf(nd, sizeof(nd), "\r\n%s", delim);
+	return find(p, len - (size_t)(p - b), nd);
+}
+
+/* The Content-Type media type of the part whose header starts at ph; *body_off set. */
+static int
+part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *body_off,
+    char *type, size_t typelen, char *reason, size_t reasonlen)
+{
+	struct mime_headers ph_list;
+	const struct mime_header *h;
+	int rc;
+
+	mime_headers_init(&ph_list);
+	rc = mime_parse_headers((const char *)ph, len - (size_t)(ph - b), &ph_list, body_off,
+	    reason, reasonlen);
+	h = rc == 0 ? mime_headers_find(&ph_list, "Content-Type") : NULL;
+	type[0] = '\0';
+	if (h != NULL)
+		(void)mime_type(h->value, type, typelen);
+	mime_headers_clear(&ph_list);
+	return rc;
+}
+
+/*
+ * multipart/signed: the first part (exact bytes) and the DER of the
+ * signature part.  0, or -1 with reason.
+ */
+static int
+split_multipart(const unsigned char *b, size_t len, const char *boundary,
+    const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen,
+    char *reason, size_t reasonlen)
+{
+	char delim[256], type[128];
+	const unsigned char *start, *end, *ph, *pb, *pe, *eol;
+	size_t body_off;
+
+	snprintf(delim, sizeof(delim), "--%s", boundary);
+	/* the first delimiter: at the start, or after a CRLF */
+	start = (len >= strlen(delim) && memcmp(b, delim, strlen(delim)) == 0) ? b : NULL;
+	if (start == NULL && (start = find_delim(b, len, b, delim)) != NULL)
+		start += 2;
+	if (start == NULL || (eol = find(start, len - (size_t)(start - b), "\r\n")) == NULL) {
+		errmsg_set(reason, reasonlen, "multipart/signed without its first part");
+		return -1;
+	}
+	*content = eol + 2;
+	end = find_delim(b, len, *content, delim);
+	if (end == NULL) {
+		errmsg_set(reason, reasonlen, "multipart/signed without its signature part");
+		return -1;
+	}
+	*clen = (size_t)(end - *content);
+	ph = find(end + 2, len - (size_t)(end + 2 - b), "\r\n");
+	if (ph == NULL) {
+		errmsg_set(reason, reasonlen, "truncated multipart/signed");
+		return -1;
+	}
+	ph += 2;
+	if (part_type(b, len, ph, &body_off, type, sizeof(type), reason, reasonlen) != 0)
+		return -1;
+	if (!is_signature_type(type)) {
+		errmsg_set(reason, reasonlen, "second part is %s, not an S/MIME signature",
+		    type[0] ? type : "untyped");
+		return -1;
+	}
+	pb = ph + body_off;
+	pe = find_delim(b, len, pb, delim);
+	if (pe == NULL)
+		pe = b + len;
+	*sig = sigverify_base64(pb, (size_t)(pe - pb), siglen);
+	if (*sig == NULL) {
+		errmsg_set(reason, reasonlen, "signature part is not base64");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A failed CMS_verify, from the queued OpenSSL errors: BAD when the
+ * signature or the content digest is wrong, MALFORMED when it could not
+ * be processed.  The newest reason goes into reason.  Clears the queue.
+ */
+static enum sigverify_status
+failure_reason(char *reason, size_t reasonlen)
+{
+	unsigned long e, last = 0;
+	int bad = 0;
+
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_GET_LIB(e) == ERR_LIB_CMS && (ERR_GET_REASON(e) == CMS_R_VERIFICATION_FAILURE ||
+		                                         ERR_GET_REASON(e) == CMS_R_CONTENT_VERIFY_ERROR))
+			bad = 1;
+		last = e;
+	}
+	errmsg_set(reason, reasonlen, "signature does not verify: %s",
+	    last != 0 && ERR_reason_error_string(last) != NULL ? ERR_reason_error_string(last)
+	                                                       : "unknown error");
+	return bad ? SIGVERIFY_BAD : SIGVERIFY_MALFORMED;
+}
+
+/* The signer's chain to trust for S/MIME signing, with the certificates the signature carries. */
+static void
+check_chain(struct sigverify_result *r, X509_STORE *trust, STACK_OF(X509_CRL) *crls)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+
+	if (ctx == NULL || !X509_STORE_CTX_init(ctx, trust, r->signer, r->certs)) {
+		X509_STORE_CTX_free(ctx);
+		r->status = SIGVERIFY_ERROR;
+		errmsg_set(r->reason, sizeof(r->reason), "cannot check the signer's chain");
+		return;
+	}
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SMIME_SIGN);
+	if (crls != NULL) {
+		X509_STORE_CTX_set0_crls(ctx, crls);
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	}
+	if (X509_verify_cert(ctx) == 1) {
+		r->chain_error = X509_V_OK;
+	} else {
+		r->chain_error = X509_STORE_CTX_get_error(ctx);
+		if (r->chain_error == X509_V_OK)
+			r->chain_error = X509_V_ERR_UNSPECIFIED;
+		errmsg_set(r->reason, sizeof(r->reason), "signer certificate: %s",
+		    X509_verify_cert_error_string(r->chain_error));
+	}
+	X509_STORE_CTX_free(ctx);
+}
+
+/* Verify the parsed SignedData (detached: the signed part, or NULL for opaque). */
+static void
+verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached, X509_STORE *trust,
+    STACK_OF(X509_CRL) *crls)
+{
+	X509_STORE *none = X509_STORE_new();
+	STACK_OF(X509) *signers;
+	int i, ok;
+
+	if (none == NULL) {
+		r->status = SIGVERIFY_ERROR;
+		errmsg_set(r->reason, sizeof(r->reason), "out of memory");
+		return;
+	}
+	r->nsigners = sk_CMS_SignerInfo_num(CMS_get0_SignerInfos(cms));
+	ok = CMS_verify(cms, NULL, none, detached, NULL, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY);
+	if (ok != 1)
+		r->status = failure_reason(r->reason, sizeof(r->reason));
+	/* the signers are known once their certificates were found, also when a signature is bad */
+	signers = CMS_get0_signers(cms);
+	for (i = 0; signers != NULL && i < sk_X509_num(signers) && r->signer == NULL; i++)
+		if (sk_X509_value(signers, i) != NULL && X509_up_ref(sk_X509_value(signers, i)))
+			r->signer = sk_X509_value(signers, i);
+	sk_X509_free(signers);
+	r->certs = CMS_get1_certs(cms);
+	X509_STORE_free(none);
+	ERR_clear_error();
+	if (ok != 1)
+		return;
+	if (r->nsigners < 1 || r->signer == NULL) {
+		r->status = SIGVERIFY_MALFORMED;
+		errmsg_set(r->reason, sizeof(r->reason), "no signer certificate in the signature");
+		return;
+	}
+	r->status = SIGVERIFY_GOOD;
+	if (trust != NULL)
+		check_chain(r, trust, crls);
+}
+
+/* The content of an opaque SignedData into out. */
+static int
+copy_content(CMS_ContentInfo *cms, BIO *out, struct sigverify_result *r)
+{
+	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
+
+	if (pos == NULL || *pos == NULL) {
+		r->status = SIGVERIFY_MALFORMED;
+		errmsg_set(r->reason, sizeof(r->reason), "signed-data without its content");
+		return -1;
+	}
+	if (ASN1_STRING_length(*pos) > 0 &&
+	    BIO_write(out, ASN1_STRING_get0_data(*pos), ASN1_STRING_length(*pos)) !=
+	        ASN1_STRING_length(*pos)) {
+		r->status = SIGVERIFY_ERROR;
+		errmsg_set(r->reason, sizeof(r->reason), "cannot keep the signed content");
+		return -1;
+	}
+	return 0;
+}
+
+enum sigverify_status
+sigverify_body(const char *content_type, const unsigned char *body, size_t len,
+    X509_STORE *trust, STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
+{
+	char type[128], boundary[200];
+	unsigned char *der = NULL;
+	const unsigned char *part = NULL, *p;
+	size_t derlen = 0, partlen = 0;
+	CMS_ContentInfo *cms = NULL;
+	BIO *detached = NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->chain_error = -1;
+	r->status = SIGVERIFY_MALFORMED;
+	if (content_type == NULL || mime_type(content_type, type, sizeof(type)) != 0) {
+		errmsg_set(r->reason, sizeof(r->reason), "no Content-Type");
+		return r->status;
+	}
+	if (strcmp(type, "multipart/signed") == 0) {
+		if (mime_param(content_type, "boundary", boundary, sizeof(boundary)) != 0) {
+			errmsg_set(r->reason, sizeof(r->reason), "multipart/signed without a boundary");
+			goto cleanup;
+		}
+		if (split_multipart(body, len, boundary, &part, &partlen, &der, &derlen, r->reason,
+		        sizeof(r->reason)) != 0)
+			goto cleanup;
+		r->part_off = (size_t)(part - body);
+		r->part_len = partlen;
+		detached = BIO_new_mem_buf(part, (int)partlen);
+	} else if ((der = sigverify_base64(body, len, &derlen)) == NULL) {
+		errmsg_set(r->reason, sizeof(r->reason), "signed-data is not base64");
+		goto cleanup;
+	}
+	p = der;
+	cms = derlen <= 0x7fffffff ? d2i_CMS_ContentInfo(NULL, &p, (long)derlen) : NULL;
+	if (cms == NULL || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
+	    (part != NULL && detached == NULL)) {
+		errmsg_set(r->reason, sizeof(r->reason), "signature is not CMS SignedData");
+		goto cleanup;
+	}
+	if (part == NULL && content != NULL && copy_content(cms, content, r) != 0)
+		goto cleanup;
+	verify_cms(r, cms, detached, trust, crls);
+cleanup:
+	CMS_ContentInfo_free(cms);
+	BIO_free(detached);
+	free(der);
+	ERR_clear_error();
+	return r->status;
+}
+
+void
+sigverify_result_free(struct sigverify_result *r)
+{
+	X509_free(r->signer);
+	sk_X509_pop_free(r->certs, X509_free);
+	r->signer = NULL;
+	r->certs = NULL;
+}
