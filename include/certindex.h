@@ -98,6 +98,9 @@ typedef void (*certindex_visit_fn)(void *arg, const char *addr, X509 *cert, cons
     int usable, const char *reason);
 void certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg);
 
+/* The (address, certificate) pairs in the index now (read again first if it is due). */
+size_t certindex_count(certindex *ci);
+
 /*
  * Store cert for addr as dir/<addr>.crt (PEM, written to a temporary file
  * and renamed), followed by chain (CA certificates; may be NULL), unless

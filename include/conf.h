@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "certindex.h"
 #include "decide.h"
@@ -38,6 +40,7 @@ enum conf_unknown_vmta {
 struct conf_lines {
 	int socket, user, pid_file, cert_dir, key_dir, key_passphrase_file, ca_file, crl_file;
 	int harvest_dir, spool_dir, ldap_uri, ldap_password_file;
+	int metrics_listen;
 };
 
 struct conf {
@@ -79,6 +82,13 @@ struct conf {
 	size_t body_chunk;     /* largest body piece handed back to the MTA */
 	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
 	int allow_core_dumps;  /* allow-core-dumps: leave core dumps to the system (default: off) */
+	char *metrics_listen;  /* metrics-listen as given; NULL: no metrics endpoint */
+	struct sockaddr_storage metrics_addr; /* ... parsed (numeric address and port) */
+	socklen_t metrics_addrlen;
+	int metrics_public;    /* metrics-public: a non-loopback address is allowed */
+	int log_level;         /* syslog priority: lines above it are dropped (log-level) */
+	int log_facility;      /* syslog facility (log-facility), LOG_MAIL by default */
+	int monitor_header;    /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
 	struct conf_lines lines;
 	int inbound;           /* some scope decrypts or verifies mail from outside */
 	int harvest_ldap;      /* store harvested certificates in the directory too */
@@ -115,6 +125,41 @@ int conf_check_signers(const struct conf *c, conf_report_fn error, conf_report_f
  */
 const char *conf_keyword_name(size_t i);
 void conf_print_keywords(FILE *out);
+
+/*
+ * A metrics-listen address: ADDRESS:PORT with a numeric IPv4 address, or
+ * [ADDRESS]:PORT for IPv6.  0 with *ss filled, or -1 with err.
+ */
+int conf_parse_listen(const char *spec, struct sockaddr_storage *ss, socklen_t *len, char *err,
+    size_t errlen);
+
+/* Nonzero when sa is a loopback address (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
+int conf_addr_is_loopback(const struct sockaddr *sa);
+
+/* One signing identity a configuration names, as conf_foreach_signer finds it. */
+struct conf_signer {
+	const char *what;     /* "key-dir DIR/a@b.pem", "<sender P> signing-key FILE", for messages */
+	const char *identity; /* the address of a key-dir file, the pattern of a <sender> */
+	const char *key;      /* the key file or pkcs11: URI, as shown (no PIN) */
+	int line;             /* the line of key-dir or signing-key; 0: none */
+	const char *address;  /* the address its certificate must name; NULL: not checked */
+	X509 *cert;           /* its certificate, borrowed for the call */
+	STACK_OF(X509) *chain;
+};
+typedef void (*conf_signer_fn)(void *arg, const struct conf_signer *s);
+
+/*
+ * Call fn for every signing identity of c whose certificate can be read:
+ * each <sender> signing-key (with its signing-cert; a pkcs11: key only
+ * when it has one, as the token is not opened), then each
+ * key-dir/<address>.pem that no <sender> signing-key replaces.  Keys that
+ * do not load are left out (conf_check_runtime reports them).
+ */
+void conf_foreach_signer(const struct conf *c, conf_signer_fn fn, void *arg);
+
+/* Nonzero when cert ends within c's warn-expiry days of now; when: its notAfter, YYYY-MM-DD. */
+int conf_signer_expires_within(const struct conf *c, X509 *cert, time_t now, char *when,
+    size_t whenlen);
 
 /* Take / drop a reference; the last conf_unref frees.  Thread-safe. */
 struct conf *conf_ref(struct conf *c);

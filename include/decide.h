@@ -105,10 +105,23 @@ struct decide_rcpt {
 	const char *domain;        /* points into addr */
 	X509 *cert;                /* owned; NULL when none is usable */
 	enum certstore_result lookup;
+	const char *source;        /* where cert came from: "cert-dir", "ldap", "domain-cert";
+	                              where the lookup failed when lookup is CERTSTORE_ERROR */
 	char reason[256];          /* why there is no certificate, for logs */
 	struct policy_settings s;  /* effective settings (strings borrowed from conf) */
-	enum decide_class cls;
+	struct policy_match match; /* the scopes they came from */
+	enum decide_class cls;     /* what the policy decides (in mode monitor: would decide) */
 	int force_sign;            /* missing-cert sign-only */
+	int monitor;               /* s.mode is monitor: nothing is refused or changed for it */
+	const char *would_reason;  /* mode monitor: why it would have been refused; NULL if not */
+	struct decide_reply would; /* ... and with which reply */
+};
+
+/* A recipient refused at RCPT (never in rcpts), for the summary line and the metrics. */
+struct decide_refusal {
+	char addr[DECIDE_ADDR_MAX];
+	const char *reason;        /* decide_rcpt_reason's name */
+	struct decide_reply reply;
 };
 
 /* One message.  Everything in it is owned by it and freed by decide_msg_free. */
@@ -126,6 +139,7 @@ struct decide_msg {
 	size_t header_bytes;
 	int has_mime_version;
 	struct policy_settings pol;  /* the message's settings, once decided */
+	const struct policy_scope *sender_scope; /* the <sender> block of From:, NULL if none */
 	struct keystore_identity signer;
 	char signer_addr[DECIDE_ADDR_MAX];
 	STACK_OF(X509) *recips;      /* certificates the body is encrypted to */
@@ -133,6 +147,18 @@ struct decide_msg {
 	struct mime_canon canon;
 	char *canonbuf;              /* wiped when freed */
 	size_t canonbuf_len;
+	char sender[DECIDE_ADDR_MAX]; /* the envelope sender; "" for <> or unknown */
+	struct decide_refusal *refused; /* recipients refused at RCPT */
+	size_t nrefused, refcap;
+	int monitor;                 /* every recipient is in mode monitor: the message passes */
+	char would_header[256];      /* mode monitor, monitor-header yes: X-SMIME-Milter-Would */
+	/* what became of it (decide_msg_end); outcome NULL while it goes on */
+	const char *outcome, *why;   /* metrics names: "signed_encrypted", "passed" + "external" */
+	struct decide_reply end_reply;
+	const char *would_outcome, *would_why; /* mode monitor: what would have become of it */
+	uint64_t bytes_in, bytes_out; /* body before and after, when protected */
+	double seconds;              /* end of message to reply; < 0 until measured */
+	int ended;                   /* decide_msg_end was called */
 };
 
 /*
@@ -143,6 +169,7 @@ struct decide_msg {
  */
 struct decide_verdict {
 	struct decide_reply reply;
+	const char *why;      /* the reason's metrics name, for PASS, REJECT and TEMPFAIL */
 	int level;            /* syslog priority of log */
 	char text[512];       /* SMTP reply text, for REJECT and TEMPFAIL */
 	char log[1400];
@@ -157,6 +184,45 @@ struct decide_msg *decide_msg_new(struct conf *conf, int values_spaced);
 
 /* Remember the MTA's queue id (NULL or "": keep the one known). */
 void decide_msg_set_qid(struct decide_msg *m, const char *qid);
+
+/* Remember the envelope sender (MAIL FROM's argument, "<a@b>" or "<>"). */
+void decide_msg_set_sender(struct decide_msg *m, const char *arg);
+
+/* The one line that sums up a message (decide_msg_end). */
+struct decide_summary {
+	int level;       /* syslog priority */
+	char line[4096]; /* key=value fields, without the queue id */
+};
+
+/*
+ * The end of m, once, before decide_msg_free: settles what became of it (a
+ * message the MTA gave up after every recipient was refused counts as
+ * refused with reason "recipients"; one it gave up otherwise as aborted),
+ * adds it to the metrics (metrics.h) and writes its summary line: action,
+ * mode, sender, every recipient with the certificate used (serial, issuer
+ * hash) or why it was refused, virtual MTA, scopes, cipher, digest, sizes
+ * and time.  Nothing of the content or of any key is in it.
+ */
+void decide_msg_end(struct decide_msg *m, struct decide_summary *out);
+
+/*
+ * For the receiving side (milter/inbound_cb.c), which takes its own
+ * decisions on mail from outside: what became of m (d PASS, REJECT or
+ * TEMPFAIL, for the reason why, with the reply code and xcode; the first
+ * end counts), and a recipient it refused.  A message of the receiving
+ * side that ends without either counts as passed, reason inbound.
+ */
+void decide_msg_note(struct decide_msg *m, enum decide_outcome d, const char *why,
+    const char *code, const char *xcode);
+void decide_msg_note_refusal(struct decide_msg *m, const char *addr, const char *why,
+    const char *code, const char *xcode);
+
+/*
+ * Why a recipient has no usable certificate, as the metrics name it:
+ * no_certificate, expired, not_yet_valid, untrusted, wrong_usage,
+ * wrong_address, ldap_error, lookup_error.  A static string.
+ */
+const char *decide_rcpt_reason(const struct decide_rcpt *r);
 
 /* Free m and everything it holds, wiping plaintext; NULL is fine. */
 void decide_msg_free(struct decide_msg *m);
@@ -182,6 +248,16 @@ void decide_client(struct decide_msg *m, const struct sockaddr *client, int auth
  * accepted already and, on CONTINUE, added to m->rcpts.
  */
 void decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v);
+
+/*
+ * What decide_recipient finds for addr (an address, no angle brackets)
+ * before it judges it: certificate, settings with the scopes they came
+ * from, class; with vmta, the settings and class under that virtual MTA
+ * (one named in the header, which the end of the headers applies).  For
+ * the policy explainer; the caller frees r->cert.
+ */
+void decide_rcpt_lookup(const struct decide_msg *m, const char *addr, const char *vmta,
+    struct decide_rcpt *r);
 
 /* One header, as received; over DECIDE_HEADER_BYTES_MAX in all is on-error. */
 void decide_header(struct decide_msg *m, const char *name, const char *value,

@@ -21,7 +21,16 @@ void log_open(const char *ident, enum log_target target, int facility);
 /* Lines below this priority (LOG_DEBUG > LOG_INFO ...) are dropped. */
 void log_set_level(int max_priority);
 
-/* Log one line: "QID: message".  qid may be NULL ("NOQUEUE"). */
+/* Nonzero when a line of this priority would be written (to skip work for debug lines). */
+int log_enabled(int priority);
+
+/* Log to this syslog facility from now on (log-facility; reopens syslog). */
+void log_set_facility(int facility);
+
+/*
+ * Log one line: "QID: message" for a message ("NOQUEUE: message" when qid
+ * is "", the queue id not known yet), "message" for the daemon (qid NULL).
+ */
 void log_msg(int priority, const char *qid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -66,7 +66,14 @@ enum {
 	POLICY_UNWRAP_OPAQUE = 1u << 18,
 	POLICY_DECRYPTION_KEY = 1u << 19,
 	POLICY_DECRYPTION_KEY_DIR = 1u << 20,
-	POLICY_ON_UNDECRYPTABLE = 1u << 21
+	POLICY_ON_UNDECRYPTABLE = 1u << 21,
+	POLICY_MODE = 1u << 24 /* apart from bits other keywords may take */
+};
+
+/* mode: act on the decisions, or only log and count them (roll-out). */
+enum policy_mode {
+	POLICY_MODE_ENFORCE = 0,
+	POLICY_MODE_MONITOR
 };
 
 struct policy_settings {
@@ -87,6 +94,7 @@ struct policy_settings {
 	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
 	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
 	int signer_address_check; /* the signing certificate must name the From: address */
+	enum policy_mode mode;    /* enforce, or monitor: decide, log, count, change nothing */
 	int signing_key_line, signing_cert_line, domain_cert_line; /* where given (0: not) */
 	/* mail from outside to recipients in this scope */
 	int decrypt;               /* open S/MIME encrypted to a key we hold */
@@ -137,6 +145,31 @@ int policy_match_sender(const char *pattern, const char *address);
  */
 void policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
     struct policy_settings *out);
+
+/*
+ * The scopes whose settings make a recipient's, lowest precedence first:
+ * the global settings, the <virtual-mta>, the top-level <domain>, the
+ * <domain> inside that <virtual-mta>.  A scope that does not apply is
+ * NULL (the global one always applies: it is set, as &p->global's scope,
+ * to NULL with settings[0] = &p->global).  Borrowed from p.
+ */
+#define POLICY_NSCOPES 4
+struct policy_match {
+	const struct policy_scope *scope[POLICY_NSCOPES];     /* [0] is always NULL */
+	const struct policy_settings *settings[POLICY_NSCOPES]; /* NULL: the scope does not apply */
+};
+void policy_match_recipient(const struct policy *p, const char *vmta, const char *domain,
+    struct policy_match *out);
+
+/*
+ * Where the effective value of a setting (one POLICY_* bit) comes from: the
+ * index in pm of the last scope that sets it, or -1 for the built-in default.
+ */
+int policy_origin(const struct policy_match *pm, unsigned bit);
+
+/* A scope as the explainer and the summary line name it: "global", "domain:x", ... */
+void policy_scope_name(const struct policy_scope *scope, const struct policy_scope *vmta,
+    char *buf, size_t len);
 
 /*
  * Call fn with the settings of every scope of p: the global settings

@@ -665,6 +665,19 @@ certindex_foreach(certindex *ci, certindex_visit_fn fn, void *arg)
 	pthread_rwlock_unlock(&ci->lock);
 }
 
+size_t
+certindex_count(certindex *ci)
+{
+	char err[256];
+	size_t n;
+
+	(void)ci_refresh(ci, 0, err, sizeof(err));
+	pthread_rwlock_rdlock(&ci->lock);
+	n = ci->nentries;
+	pthread_rwlock_unlock(&ci->lock);
+	return n;
+}
+
 /* ---- opening ---- */
 
 static int

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "conf_int.h"
 #include "spool.h"
@@ -352,6 +353,7 @@ conf_free(struct conf *c)
 	free(c->vmta_macro);
 	free(c->user);
 	free(c->pid_file);
+	free(c->metrics_listen);
 	hostlist_free(c->internal);
 	policy_free(&c->policy);
 	free(c);
@@ -385,6 +387,7 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	if (p->needs_cert_dir && c->lines.cert_dir == 0 && c->ldap_uri == NULL)
 		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");
 	conf_ldap_finish(p, c);
+	conf_ops_finish(p, c);
 	conf_inbound_finish(p, c);
 	if (c->crl_file != NULL && c->ca_file == NULL)
 		conf_error(p, "crl-file needs ca-file");
@@ -429,6 +432,8 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->spool_memory = SPOOL_DEFAULT_MEMORY;
 	c->body_chunk = 65535; /* the milter protocol's largest body chunk */
 	c->warn_expiry_days = CONF_DEFAULT_WARN_EXPIRY_DAYS;
+	c->log_level = LOG_INFO;
+	c->log_facility = LOG_MAIL;
 	c->ldap_timeout = LDAPSTORE_DEFAULT_TIMEOUT;
 	c->ldap_cache_ttl = LDAPSTORE_DEFAULT_CACHE_TTL;
 	c->ldap_negative_ttl = LDAPSTORE_DEFAULT_NEGATIVE_TTL;

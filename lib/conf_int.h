@@ -161,6 +161,11 @@ int conf_ldap_filter(struct conf_parse *, struct conf *, struct policy_settings 
     const struct conf_keyword *, const struct conf_value *);
 void conf_ldap_finish(struct conf_parse *p, struct conf *c);
 
+/* conf_ops.c: the hook of metrics-listen, and its check once the whole file is read */
+int conf_ops_metrics_listen(struct conf_parse *, struct conf *, struct policy_settings *,
+    const struct conf_keyword *, const struct conf_value *);
+void conf_ops_finish(struct conf_parse *p, struct conf *c);
+
 /* conf_inbound.c: hooks of decryption-key and harvest-ldap-base (the receiving side, mail
  * from outside); the checks that need the whole file */
 int conf_inbound_decryption_key(struct conf_parse *, struct conf *, struct policy_settings *,

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -149,6 +150,15 @@ static const struct conf_choice signature_choices[] = {
 	{"rsa-pkcs1", SMIME_SIG_RSA_PKCS1}, {"rsa-pss", SMIME_SIG_RSA_PSS}, {NULL, 0}};
 static const struct conf_choice sign_format_choices[] = {
 	{"detached", SMIME_SIGN_DETACHED}, {"opaque", SMIME_SIGN_OPAQUE}, {NULL, 0}};
+static const struct conf_choice log_level_choices[] = {{"error", LOG_ERR},
+	{"warning", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO}, {"debug", LOG_DEBUG},
+	{NULL, 0}};
+static const struct conf_choice log_facility_choices[] = {{"mail", LOG_MAIL},
+	{"daemon", LOG_DAEMON}, {"user", LOG_USER}, {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1},
+	{"local2", LOG_LOCAL2}, {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4},
+	{"local5", LOG_LOCAL5}, {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7}, {NULL, 0}};
+static const struct conf_choice mode_choices[] = {
+	{"enforce", POLICY_MODE_ENFORCE}, {"monitor", POLICY_MODE_MONITOR}, {NULL, 0}};
 static const struct conf_choice on_undecryptable_choices[] = {
 	{"pass", POLICY_UNDECRYPTABLE_PASS}, {"tempfail", POLICY_UNDECRYPTABLE_TEMPFAIL},
 	{"reject", POLICY_UNDECRYPTABLE_REJECT}, {NULL, 0}};
@@ -259,7 +269,25 @@ const struct conf_keyword conf_keywords[] = {
 	{.name = "ldap-negative-ttl", .type = CONF_T_COUNT, .where = CONF_IN_GLOBAL,
 	    GLOBAL(ldap_negative_ttl), RANGE(0, 86400), .units = "seconds",
 	    .help = "how long an address without certificate is remembered (default 60)"},
+	/* operating it */
+	{.name = "metrics-listen", .type = CONF_T_STRING, .where = CONF_IN_GLOBAL,
+	    GLOBAL_LINE(metrics_listen), .hook = conf_ops_metrics_listen, .arg = "address:port",
+	    .help = "serve the Prometheus metrics there, e.g. 127.0.0.1:9894 (default: none)"},
+	{.name = "metrics-public", .type = CONF_T_BOOL, .where = CONF_IN_GLOBAL,
+	    GLOBAL(metrics_public),
+	    .help = "allow a metrics-listen address outside loopback (default no)"},
+	{.name = "log-level", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL, GLOBAL(log_level),
+	    .choices = log_level_choices, .help = "the least severe lines logged (default info)"},
+	{.name = "log-facility", .type = CONF_T_ENUM, .where = CONF_IN_GLOBAL,
+	    GLOBAL(log_facility), .choices = log_facility_choices,
+	    .help = "the syslog facility (default mail)"},
+	{.name = "monitor-header", .type = CONF_T_BOOL, .where = CONF_IN_GLOBAL,
+	    GLOBAL(monitor_header),
+	    .help = "mode monitor adds X-SMIME-Milter-Would: what would have been done (default no)"},
 	/* policy */
+	{.name = "mode", .type = CONF_T_ENUM, .where = CONF_IN_POLICY, SCOPE(mode, POLICY_MODE),
+	    .choices = mode_choices,
+	    .help = "enforce (the default), or monitor: decide, log and count, change nothing"},
 	{.name = "sign", .type = CONF_T_BOOL, .where = CONF_IN_POLICY | CONF_IN_SENDER,
 	    SCOPE(sign, POLICY_SIGN), .help = "sign with the From: address's key (default no)"},
 	{.name = "encrypt", .type = CONF_T_BOOL, .where = CONF_IN_POLICY,

@@ -26,7 +26,47 @@ const char *decide_verdict_word(const struct decide_verdict *v);
 /* A recipient's class from its settings and certificate (sets cls and force_sign). */
 void decide_classify(struct decide_rcpt *r);
 
+/* What a class needs, for debug lines. */
+const char *decide_class_name(enum decide_class c);
+
 /* The reply for a recipient of class DECIDE_RCPT_REJECT or DECIDE_RCPT_TEMPFAIL. */
 const struct decide_reply *decide_class_reply(const struct conf *c, const struct decide_rcpt *r);
+
+/* r's settings and the scopes they came from, for the virtual MTA vmta (NULL: none). */
+void decide_resolve_settings(const struct decide_msg *m, struct decide_rcpt *r, const char *vmta);
+
+/* The class of r in the message as it is really sent: in mode monitor r needs nothing of it. */
+enum decide_class decide_real_class(const struct decide_rcpt *r);
+
+/*
+ * r's class in the message's decisions: in a message in mode monitor what
+ * the policy decides (what would have been done), else decide_real_class.
+ */
+enum decide_class decide_view_class(const struct decide_msg *m, const struct decide_rcpt *r);
+
+/* r takes part in the message's decisions (in mode monitor: unless it would have been refused). */
+int decide_rcpt_in_view(const struct decide_msg *m, const struct decide_rcpt *r);
+
+/* r's settings go into the message's: in an enforced message only those of enforced recipients. */
+int decide_rcpt_combines(const struct decide_msg *m, const struct decide_rcpt *r);
+
+/* Nonzero when m has recipients and every one is in mode monitor. */
+int decide_all_monitor(const struct decide_msg *m);
+
+/* decide_end.c: "signed", "encrypted", "signed_encrypted" (NULL for neither). */
+const char *decide_protection_name(int sign, int encrypt);
+
+/* decide_end.c: the X-SMIME-Milter-Would value of a message in mode monitor. */
+void decide_would_header(const struct decide_msg *m, char *buf, size_t len);
+
+/* decide_end.c: note what a verdict that ends m (or refuses a recipient) makes of it. */
+void decide_note_end(struct decide_msg *m, const struct decide_verdict *v);
+
+/* decide_end.c: a recipient refused at RCPT, remembered for the summary and the metrics. */
+void decide_note_refusal(struct decide_msg *m, const char *addr, const struct decide_verdict *v);
+
+/* Log a line under m's queue id, marked "monitor: " when m is in mode monitor. */
+void decide_log(const struct decide_msg *m, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -13,11 +13,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include <time.h>
+
 #include <openssl/crypto.h>
 
 #include "decide_int.h"
 #include "harvest.h"
 #include "log.h"
+#include "metrics.h"
 
 struct decide_msg *
 decide_msg_new(struct conf *conf, int values_spaced)
@@ -30,6 +33,7 @@ decide_msg_new(struct conf *conf, int values_spaced)
 	}
 	m->conf = conf;
 	m->values_spaced = values_spaced;
+	m->seconds = -1;
 	mime_headers_init(&m->headers);
 	return m;
 }
@@ -42,6 +46,14 @@ decide_msg_set_qid(struct decide_msg *m, const char *qid)
 }
 
 void
+decide_msg_set_sender(struct decide_msg *m, const char *arg)
+{
+	m->sender[0] = '\0';
+	if (arg != NULL && mime_extract_address(arg, m->sender, sizeof(m->sender)) != 0)
+		m->sender[0] = '\0';
+}
+
+void
 decide_msg_free(struct decide_msg *m)
 {
 	size_t i;
@@ -51,6 +63,7 @@ decide_msg_free(struct decide_msg *m)
 	for (i = 0; i < m->nrcpt; i++)
 		X509_free(m->rcpts[i].cert);
 	free(m->rcpts);
+	free(m->refused);
 	sk_X509_pop_free(m->recips, X509_free);
 	mime_headers_clear(&m->headers);
 	keystore_identity_free(&m->signer);
@@ -75,6 +88,8 @@ decide_header(struct decide_msg *m, const char *name, const char *value,
 		decide_verdict_fail(v, m->conf, "message headers too large", "over 1 MB of headers");
 	else if (mime_headers_add(&m->headers, name, value) != 0)
 		decide_verdict_fail(v, m->conf, "out of memory, try again later", "headers");
+	if (v->reply.d != DECIDE_CONTINUE)
+		decide_note_end(m, v);
 }
 
 void
@@ -96,12 +111,15 @@ decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_v
 		if (m->canonbuf == NULL) {
 			m->canonbuf_len = 0;
 			decide_verdict_fail(v, m->conf, "out of memory", "body buffer");
+			decide_note_end(m, v);
 			return;
 		}
 	}
 	n = mime_canon_chunk(&m->canon, chunk, len, m->canonbuf);
-	if (spool_write(m->body, m->canonbuf, n, err, sizeof(err)) != 0)
+	if (spool_write(m->body, m->canonbuf, n, err, sizeof(err)) != 0) {
 		decide_verdict_fail(v, m->conf, "cannot spool the message", err);
+		decide_note_end(m, v);
+	}
 }
 
 /* Signed mail from outside: store the signer's certificate if it qualifies (logs only). */
@@ -119,24 +137,29 @@ eom_harvest(struct decide_msg *m)
 		ho.trust = c->certs != NULL ? certindex_trust(c->certs) : NULL;
 	if (!c->harvest_trust_any && ho.trust == NULL) {
 		log_msg(LOG_ERR, m->qid, "not harvested: no trusted CAs loaded");
+		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 		return;
 	}
 	rc = harvest_signer(&m->headers, m->body, &ho, &x, &chain, addr, sizeof(addr), reason,
 	    sizeof(reason));
 	if (rc != 1) {
 		log_msg(rc < 0 ? LOG_ERR : LOG_INFO, m->qid, "not harvested: %s", reason);
+		metrics_add(METRICS_HARVESTS, rc < 0 ? "error" : "refused", NULL, 1);
 		return;
 	}
 	switch (certindex_store(c->harvest_dir, addr, x, chain, err, sizeof(err))) {
 	case 1:
 		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
 		    c->harvest_dir);
+		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 		break;
 	case 0:
 		log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
+		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 		break;
 	default:
 		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 	}
 	X509_free(x);
 	sk_X509_pop_free(chain, X509_free);
@@ -218,22 +241,34 @@ eom_logline(const struct decide_msg *m, const struct smime_request *req, uint64_
 	    (unsigned long long)req->result.bytes);
 }
 
-void
-decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
-    struct decide_verdict *v)
+/* Seconds since start (CLOCK_MONOTONIC). */
+static double
+seconds_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* Mode monitor with monitor-header: the one change made, X-SMIME-Milter-Would. */
+static void
+eom_monitor(struct decide_msg *m, const struct decide_mta *mta, struct decide_verdict *v)
+{
+	if (mta->add_header(mta->arg, "X-SMIME-Milter-Would", m->would_header) != 0)
+		log_msg(LOG_WARNING, m->qid, "monitor: the MTA refused the X-SMIME-Milter-Would header");
+	v->why = "monitor";
+}
+
+/* Sign and/or encrypt m's body; v is the verdict. */
+static void
+eom_protect(struct decide_msg *m, const struct decide_mta *mta, struct decide_verdict *v)
 {
 	struct smime_request req;
 	char err[512], *head = NULL;
 	size_t headlen = 0;
 	uint64_t insize;
 
-	memset(v, 0, sizeof(*v));
-	if (m->body == NULL)
-		return;
-	if (m->harvest) {
-		eom_harvest(m); /* the message itself passes unchanged */
-		return;
-	}
 	if (mime_content_block(&m->headers, !m->values_spaced, &head, &headlen) != 0) {
 		decide_verdict_fail(v, m->conf, "out of memory", "content headers");
 		return;
@@ -249,8 +284,31 @@ decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
 	else if (eom_rewrite_headers(m, mta, &req.result) != 0)
 		decide_verdict_fail(v, m->conf, "S/MIME processing failed, try again later",
 		    "the MTA refused a header change");
-	else
+	else {
 		eom_logline(m, &req, insize, v);
+		m->bytes_in = insize;
+		m->bytes_out = req.result.bytes;
+	}
 	OPENSSL_cleanse(head, headlen);
 	free(head);
+}
+
+void
+decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
+    struct decide_verdict *v)
+{
+	struct timespec start;
+
+	memset(v, 0, sizeof(*v));
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	if (m->monitor && m->would_header[0] != '\0')
+		eom_monitor(m, mta, v);
+	else if (m->body == NULL)
+		return;
+	else if (m->harvest)
+		eom_harvest(m); /* the message itself passes unchanged */
+	else
+		eom_protect(m, mta, v);
+	m->seconds = seconds_since(&start);
+	decide_note_end(m, v);
 }

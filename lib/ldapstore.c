@@ -21,6 +21,7 @@
 
 #include "errmsg.h"
 #include "ldapstore.h"
+#include "metrics.h"
 #include "mime.h"
 #include "privfile.h"
 
@@ -527,6 +528,7 @@ ldapstore_lookup(ldapstore *ls, const char *addr, STACK_OF(X509) **certs, char *
 	}
 	ls_key(addr, key, sizeof(key));
 	if (ls_cache_get(ls, key, &found)) {
+		metrics_add(METRICS_LDAP_LOOKUPS, "cached", NULL, 1);
 		if (found == NULL) {
 			errmsg_set(reason, reasonlen, "no certificate for %s in LDAP %s (cached)", addr,
 			    ls->uri);
@@ -541,6 +543,8 @@ ldapstore_lookup(ldapstore *ls, const char *addr, STACK_OF(X509) **certs, char *
 		return CERTSTORE_ERROR;
 	}
 	r = ls_ask(ls, addr, found, reason, reasonlen);
+	metrics_add(METRICS_LDAP_LOOKUPS,
+	    r == CERTSTORE_FOUND ? "hit" : r == CERTSTORE_MISSING ? "miss" : "error", NULL, 1);
 	if (r == CERTSTORE_FOUND) {
 		ls_cache_put(ls, key, found, ls->cache_ttl);
 		*certs = found;

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -62,6 +63,8 @@ policy_overlay(struct policy_settings *dst, const struct policy_settings *src)
 		dst->signer_address_check = src->signer_address_check;
 	if (set & POLICY_SIGNING_CERT)
 		dst->signing_cert = src->signing_cert;
+	if (set & POLICY_MODE)
+		dst->mode = src->mode;
 	if (set & POLICY_DECRYPT)
 		dst->decrypt = src->decrypt;
 	if (set & POLICY_VERIFY)
@@ -133,14 +136,14 @@ policy_best_domain(const struct policy_scope *v, size_t n, const char *domain)
 }
 
 void
-policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
-    struct policy_settings *out)
+policy_match_recipient(const struct policy *p, const char *vmta, const char *domain,
+    struct policy_match *out)
 {
 	const struct policy_scope *vs = NULL, *d;
 	size_t i;
 
-	policy_defaults(out);
-	policy_overlay(out, &p->global);
+	memset(out, 0, sizeof(*out));
+	out->settings[0] = &p->global;
 	if (vmta != NULL) {
 		for (i = 0; i < p->nvmtas; i++) {
 			if (strcasecmp(p->vmtas[i].pattern, vmta) == 0) {
@@ -149,16 +152,63 @@ policy_for_recipient(const struct policy *p, const char *vmta, const char *domai
 			}
 		}
 	}
-	if (vs != NULL)
-		policy_overlay(out, &vs->s);
+	if (vs != NULL) {
+		out->scope[1] = vs;
+		out->settings[1] = &vs->s;
+	}
 	d = policy_best_domain(p->domains, p->ndomains, domain);
-	if (d != NULL)
-		policy_overlay(out, &d->s);
+	if (d != NULL) {
+		out->scope[2] = d;
+		out->settings[2] = &d->s;
+	}
 	if (vs != NULL) {
 		d = policy_best_domain(vs->domains, vs->ndomains, domain);
-		if (d != NULL)
-			policy_overlay(out, &d->s);
+		if (d != NULL) {
+			out->scope[3] = d;
+			out->settings[3] = &d->s;
+		}
 	}
+}
+
+void
+policy_for_recipient(const struct policy *p, const char *vmta, const char *domain,
+    struct policy_settings *out)
+{
+	struct policy_match pm;
+	int i;
+
+	policy_match_recipient(p, vmta, domain, &pm);
+	policy_defaults(out);
+	for (i = 0; i < POLICY_NSCOPES; i++)
+		if (pm.settings[i] != NULL)
+			policy_overlay(out, pm.settings[i]);
+}
+
+int
+policy_origin(const struct policy_match *pm, unsigned bit)
+{
+	int i;
+
+	for (i = POLICY_NSCOPES - 1; i >= 0; i--)
+		if (pm->settings[i] != NULL && (pm->settings[i]->set & bit))
+			return i;
+	return -1;
+}
+
+void
+policy_scope_name(const struct policy_scope *scope, const struct policy_scope *vmta, char *buf,
+    size_t len)
+{
+	if (scope == NULL)
+		snprintf(buf, len, "global");
+	else if (scope->kind == POLICY_SCOPE_VMTA)
+		snprintf(buf, len, "virtual-mta:%s", scope->pattern);
+	else if (scope->kind == POLICY_SCOPE_SENDER)
+		snprintf(buf, len, "sender:%s", scope->pattern);
+	else if (vmta != NULL)
+		snprintf(buf, len, "virtual-mta:%s/domain:%s", vmta->pattern, scope->pattern);
+	else
+		snprintf(buf, len, "domain:%s", scope->pattern);
 }
 
 int

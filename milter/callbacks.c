@@ -14,6 +14,9 @@
  * eom       decide_end_of_message, through smfi_replacebody/addheader/chgheader
  * abort/close  free and wipe everything
  *
+ * Every message ends in conn_end_message, which logs its summary line
+ * (decide_msg_end) before it is freed.
+ *
  * Mail from outside that decide_client marked inbound (decrypt, verify,
  * harvest-ldap) goes to inbound_cb.c at RCPT, end of headers and end of
  * message.
@@ -125,10 +128,16 @@ mta_progress(void *arg)
 
 /* ---- the message of a connection ---- */
 
+/* The message's end: its summary line, then it is freed. */
 static void
 conn_end_message(struct connctx *cc)
 {
+	struct decide_summary sum;
+
 	if (cc->msg != NULL) {
+		decide_msg_end(cc->msg, &sum);
+		if (sum.line[0] != '\0')
+			log_msg(sum.level, cc->msg->qid, "%s", sum.line);
 		decide_msg_free(cc->msg);
 		cc->msg = NULL;
 		milter_inflight_add(-1);
@@ -229,7 +238,6 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	struct decide_verdict v;
 	struct decide_msg *m;
 
-	(void)argv;
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
 	conn_end_message(cc);
@@ -239,6 +247,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	cc->msg = m;
 	milter_inflight_add(1);
 	decide_msg_set_qid(m, mta_macro(ctx, "i"));
+	decide_msg_set_sender(m, argv != NULL ? argv[0] : NULL);
 	decide_client(m, cc->has_addr ? (const struct sockaddr *)&cc->addr : NULL,
 	    mta_macro(ctx, "{auth_authen}") != NULL,
 	    m->conf->vmta_macro != NULL ? mta_macro(ctx, m->conf->vmta_macro) : NULL, &v);

@@ -40,6 +40,7 @@
 #include "ldappublish.h"
 #include "ldapstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "mime.h"
 
 #define RING_MAX 32 /* decryption keys tried per message */
@@ -116,6 +117,8 @@ in_fail(SMFICTX *ctx, struct decide_msg *m, const char *what, const char *detail
 
 	log_msg(LOG_ERR, m->qid, "%s: %s: %s", reject ? "rejected" : "tempfail", what, detail);
 	in_reply(ctx, reject ? "550" : "451", reject ? "5.7.0" : "4.7.0", what);
+	decide_msg_note(m, reject ? DECIDE_REJECT : DECIDE_TEMPFAIL, "internal", reject ? "550" : "451",
+	    reject ? "5.7.0" : "4.7.0");
 	return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
@@ -144,6 +147,7 @@ inbound_cb_envrcpt(SMFICTX *ctx, struct decide_msg *m, char **argv)
 		    "recipients %s", addr, s.decrypt ? "yes" : "no", s.decrypt ? "no" : "yes");
 		in_reply(ctx, "451", "4.7.1", "recipients with and without S/MIME decryption: send "
 		    "to this one in a separate message");
+		decide_msg_note_refusal(m, addr, "mixed", "451", "4.7.1");
 		return SMFIS_TEMPFAIL;
 	}
 	if (m->nrcpt == m->rcap) {
@@ -327,6 +331,8 @@ undecryptable(SMFICTX *ctx, struct decide_msg *m, const struct inbound_result *r
 	    envelope_result_name(r->decryption),
 	    a == POLICY_UNDECRYPTABLE_REJECT ? "" : ", try again later");
 	in_reply(ctx, a == POLICY_UNDECRYPTABLE_REJECT ? "550" : "451", xcode, text);
+	decide_msg_note(m, a == POLICY_UNDECRYPTABLE_REJECT ? DECIDE_REJECT : DECIDE_TEMPFAIL,
+	    "undecryptable", a == POLICY_UNDECRYPTABLE_REJECT ? "550" : "451", xcode);
 	return a == POLICY_UNDECRYPTABLE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
@@ -419,11 +425,13 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 	if (r->smime != INBOUND_SMIME_PASS && !c->harvest_trust_any) {
 		log_msg(LOG_INFO, m->qid, "not harvested: smime=%s: %s", inbound_smime_name(r->smime),
 		    r->reason);
+		metrics_add(METRICS_HARVESTS, "refused", NULL, 1);
 		return;
 	}
 	if (trusted_headers(m, &h) != 0 ||
 	    harvest_accept_signer(&h, r->signer, &ho, addr, sizeof(addr), reason, sizeof(reason)) != 1) {
 		log_msg(LOG_INFO, m->qid, "not harvested: %s", h.n > 0 ? reason : "out of memory");
+		metrics_add(METRICS_HARVESTS, h.n > 0 ? "refused" : "error", NULL, 1);
 		mime_headers_clear(&h);
 		return;
 	}
@@ -434,12 +442,15 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 		case 1:
 			log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
 			    c->harvest_dir);
+			metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 			break;
 		case 0:
 			log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
+			metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 			break;
 		default:
 			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+			metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 		}
 	}
 	if (c->harvest_ldap && c->ldap != NULL) {
@@ -448,13 +459,16 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 		case 1:
 			log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into LDAP %s under %s",
 			    addr, ldapstore_uri(c->ldap), base);
+			metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 			break;
 		case 0:
 			log_msg(LOG_INFO, m->qid, "certificate of <%s> already in LDAP", addr);
+			metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 			break;
 		default:
 			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s> in LDAP: %s", addr,
 			    err);
+			metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 		}
 	}
 	sk_X509_pop_free(chain, X509_free);

@@ -3,6 +3,7 @@
  *
  *   smime-milter -c FILE [-f] [-p SOCKET]   run
  *   smime-milter -n [-v] -c FILE [-p SOCKET] check FILE and what it needs, exit (1 on error)
+ *   smime-milter -c FILE -t FROM RCPT...     explain what the policy does with such a message
  *   smime-milter -k                         list the configuration keywords
  *   smime-milter -V | --version             print the versions
  *   smime-milter -h | --help                print the usage
@@ -14,6 +15,11 @@
  * with libmilter, reloads the configuration on SIGUSR1 (a broken file is
  * refused and the old configuration stays), and on SIGTERM lets the
  * messages in flight finish before it exits.
+ *
+ * The counters of the metrics (metrics.h) live in memory the supervisor
+ * maps shared before it starts the first milter process: a restarted
+ * process goes on counting where the one before it stopped, and the
+ * supervisor adds each restart to smime_milter_restarts_total there.
  */
 #include "config.h"
 
@@ -39,8 +45,10 @@
 
 #include "conf.h"
 #include "conf_check.h"
+#include "explain.h"
 #include "keystore_pkcs11.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
 
 #define DEFAULT_CONF "/etc/smime-milter/smime-milter.conf"
@@ -56,6 +64,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: smime-milter [-f] [-c FILE] [-p SOCKET]\n"
 	    "       smime-milter -n [-v] [-c FILE] [-p SOCKET]\n"
+	    "       smime-milter [-c FILE] -t FROM RCPT... [--vmta NAME | --daemon-name NAME]\n"
+	    "                    [--client internal|external|authenticated]\n"
 	    "       smime-milter -k\n"
 	    "       smime-milter -V | --version\n"
 	    "       smime-milter -h | --help\n"
@@ -64,6 +74,11 @@ usage(FILE *f)
 	    "  -n         check the configuration and what it needs at run time, and exit (1 on error)\n"
 	    "  -v         with -n: also log in to PKCS#11 tokens and load their keys\n"
 	    "  -p SOCKET  milter socket, overrides \"socket\" (inet:PORT@HOST, unix:PATH)\n"
+	    "  -t         explain what the policy does with mail from FROM to each RCPT, send nothing;\n"
+	    "             exit 0 when it would go out protected, 1 when refused or deferred\n"
+	    "  --vmta NAME         the message's virtual MTA header (virtual-mta-header)\n"
+	    "  --daemon-name NAME  the virtual-mta-macro's value (e.g. Postfix's {daemon_name})\n"
+	    "  --client KIND       internal (default), external or authenticated\n"
 	    "  -k         list the keywords of the configuration file, and exit\n"
 	    "  -V         print the versions of smime-milter, OpenSSL and libmilter, and exit\n"
 	    "  -h         print this help and exit\n"
@@ -84,18 +99,24 @@ report_log(void *arg, const char *msg)
 	log_msg(LOG_ERR, NULL, "%s", msg);
 }
 
-static void
-report_log_warning(void *arg, const char *msg)
-{
-	(void)arg;
-	log_msg(LOG_WARNING, NULL, "%s", msg);
-}
-
-/* Say which signing identities would fail now (mail from them gets missing-key), or expire soon. */
+/*
+ * Say which signing identities would fail now (mail from them gets
+ * missing-key); those that expire soon are warned of once a day by the
+ * signers watch, whose table behind the expiry gauges is made again here.
+ */
 static void
 log_signer_problems(const struct conf *c)
 {
-	(void)conf_check_signers(c, report_log, report_log_warning, NULL);
+	(void)conf_check_signers(c, report_log, NULL, NULL);
+	milter_signers_refresh(c);
+}
+
+/* log-level and log-facility of c, from now on. */
+static void
+apply_logging(const struct conf *c)
+{
+	log_set_level(c->log_level);
+	log_set_facility(c->log_facility);
 }
 
 /* Detach from the terminal. */
@@ -191,6 +212,21 @@ set_core_dumps(int allow)
 
 /* ---- the milter process ---- */
 
+/* What a reload cannot change in a running process: said, not done. */
+static void
+reload_notes(const struct conf *c)
+{
+	struct conf *old = milter_get_conf();
+	const char *was = old != NULL ? old->metrics_listen : NULL;
+	const char *now = c->metrics_listen;
+
+	if ((was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0))
+		log_msg(LOG_WARNING, NULL,
+		    "reload: metrics-listen changed (%s -> %s): it takes effect when smime-milter "
+		    "is started again", was ? was : "none", now ? now : "none");
+	conf_unref(old);
+}
+
 /* Waits for SIGUSR1 and swaps in a freshly loaded configuration. */
 static void *
 reload_thread(void *arg)
@@ -211,10 +247,14 @@ reload_thread(void *arg)
 			log_msg(LOG_ERR, NULL,
 			    "reload: %s: %d error%s, keeping the configuration in force", conf_path,
 			    nerr, nerr == 1 ? "" : "s");
+			metrics_add(METRICS_RELOADS, "refused", NULL, 1);
 			continue;
 		}
+		reload_notes(c);
+		apply_logging(c);
 		milter_set_conf(c);
 		keystore_pkcs11_flush();
+		metrics_add(METRICS_RELOADS, "ok", NULL, 1);
 		log_msg(LOG_INFO, NULL, "reload: %s loaded", conf_path);
 		log_signer_problems(c);
 	}
@@ -239,6 +279,7 @@ milter_process(struct conf *inherited, const char *sock)
 	}
 	if (sock == NULL)
 		sock = conf->socket;
+	apply_logging(conf);
 	milter_set_conf(conf);
 	log_signer_problems(conf);
 
@@ -271,6 +312,11 @@ milter_process(struct conf *inherited, const char *sock)
 		log_msg(LOG_ERR, NULL, "%s", err);
 		return 1;
 	}
+	/* bound as the socket is, before the privileges go; its thread has the signals blocked */
+	if (milter_metrics_start(conf, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERR, NULL, "%s", err);
+		return 1;
+	}
 	if (drop_privileges(conf->user) != 0 || set_core_dumps(conf->allow_core_dumps) != 0)
 		return 1;
 	if (conf->allow_core_dumps)
@@ -281,6 +327,12 @@ milter_process(struct conf *inherited, const char *sock)
 		return 1;
 	}
 	pthread_detach(tid);
+	if (milter_signers_start() != 0) {
+		log_msg(LOG_ERR, NULL, "cannot start the signers thread");
+		return 1;
+	}
+	if (conf->metrics_listen != NULL)
+		log_msg(LOG_INFO, NULL, "metrics on http://%s/metrics", conf->metrics_listen);
 	log_msg(LOG_INFO, NULL, "smime-milter %s listening on %s", PACKAGE_VERSION, sock);
 	if (smfi_main() != MI_SUCCESS)
 		log_msg(LOG_ERR, NULL, "libmilter stopped with an error");
@@ -288,6 +340,7 @@ milter_process(struct conf *inherited, const char *sock)
 	if (left > 0)
 		log_msg(LOG_WARNING, NULL, "stopping with %d message%s still in flight (the MTA keeps them)",
 		    left, left == 1 ? "" : "s");
+	milter_metrics_stop();
 	log_msg(LOG_INFO, NULL, "stopped");
 	return 0;
 }
@@ -321,6 +374,7 @@ supervise(struct conf *conf, const char *sock)
 	time_t crashes[RESTART_LIMIT] = {0};
 	int ncrash = 0, sig, status, stopping = 0;
 	pid_t child, pid;
+	char err[256];
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
@@ -329,6 +383,9 @@ supervise(struct conf *conf, const char *sock)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (metrics_init_shared(err, sizeof(err)) != 0)
+		log_msg(LOG_WARNING, NULL, "%s: a restarted milter process starts its counters at 0",
+		    err);
 	child = start_child(conf, sock);
 	if (child < 0) {
 		log_msg(LOG_ERR, NULL, "cannot start the milter process: %s", strerror(errno));
@@ -340,7 +397,7 @@ supervise(struct conf *conf, const char *sock)
 		switch (sig) {
 		case SIGHUP:
 		case SIGUSR1:
-			log_msg(LOG_INFO, NULL, "reload requested");
+			/* not logged here: the milter process logs the reload with its own log-level */
 			kill(child, SIGUSR1);
 			break;
 		case SIGTERM:
@@ -374,6 +431,7 @@ supervise(struct conf *conf, const char *sock)
 					return 1;
 				}
 				crashes[ncrash++ % RESTART_LIMIT] = now;
+				metrics_add(METRICS_RESTARTS, NULL, NULL, 1);
 				sleep(1);
 				child = start_child(conf, sock);
 				if (child < 0) {
@@ -388,21 +446,76 @@ supervise(struct conf *conf, const char *sock)
 	}
 }
 
+/* -n: check the file and what it needs at run time; 0, or 1 with every error printed. */
+static int
+check_main(const char *sock, int verbose)
+{
+	struct conf *conf = NULL;
+	int nerr = conf_load(conf_path, &conf, report_stderr, NULL);
+
+	if (nerr == 0) {
+		struct conf_check_options co = {sock, verbose, NULL};
+		nerr = conf_check_runtime(conf, &co, report_stderr, NULL);
+		nerr += conf_check_signers(conf, report_stderr, report_stderr, NULL);
+	}
+	conf_unref(conf);
+	if (nerr != 0) {
+		fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
+		return 1;
+	}
+	printf("%s: OK\n", conf_path);
+	return 0;
+}
+
+/* -t FROM RCPT...: the policy explainer (explain.c). */
+static int
+explain_main(const struct explain_options *eo, int n, char **addrs)
+{
+	static const char *const clients[] = {"internal", "external", "authenticated", NULL};
+	int i;
+
+	for (i = 0; eo->client != NULL && clients[i] != NULL; i++)
+		if (strcmp(eo->client, clients[i]) == 0)
+			break;
+	if (n < 2 || (eo->vmta_header != NULL && eo->daemon_name != NULL) ||
+	    (eo->client != NULL && clients[i] == NULL)) {
+		usage(stderr);
+		return 2;
+	}
+	return explain_run(conf_path, eo, n, addrs, stdout);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *sock = NULL;
-	int foreground = 0, check_only = 0, verbose = 0, ch, nerr, rc;
+	int foreground = 0, check_only = 0, verbose = 0, explain = 0, ch, nerr, rc;
 	struct conf *conf = NULL;
+	struct explain_options eo = {NULL, NULL, NULL};
 
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"vmta", required_argument, NULL, 1},
+		{"daemon-name", required_argument, NULL, 2},
+		{"client", required_argument, NULL, 3},
 		{NULL, 0, NULL, 0},
 	};
 
-	while ((ch = getopt_long(argc, argv, "c:fhknp:vV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fhknp:tvV", longopts, NULL)) != -1) {
 		switch (ch) {
+		case 1:
+			eo.vmta_header = optarg;
+			break;
+		case 2:
+			eo.daemon_name = optarg;
+			break;
+		case 3:
+			eo.client = optarg;
+			break;
+		case 't':
+			explain = 1;
+			break;
 		case 'c':
 			conf_path = optarg;
 			break;
@@ -436,27 +549,15 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	if (explain)
+		return explain_main(&eo, argc - optind, argv + optind);
+	if (optind != argc || eo.vmta_header != NULL || eo.daemon_name != NULL || eo.client != NULL) {
 		usage(stderr);
 		return 2;
 	}
 
-	if (check_only) {
-		nerr = conf_load(conf_path, &conf, report_stderr, NULL);
-		if (nerr == 0) {
-			struct conf_check_options co = {sock, verbose, NULL};
-			nerr = conf_check_runtime(conf, &co, report_stderr, NULL);
-			nerr += conf_check_signers(conf, report_stderr, report_stderr, NULL);
-		}
-		if (nerr != 0) {
-			conf_unref(conf);
-			fprintf(stderr, "%s: %d error%s\n", conf_path, nerr, nerr == 1 ? "" : "s");
-			return 1;
-		}
-		printf("%s: OK\n", conf_path);
-		conf_unref(conf);
-		return 0;
-	}
+	if (check_only)
+		return check_main(sock, verbose);
 
 	log_open("smime-milter", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, LOG_MAIL);
 	nerr = conf_load(conf_path, &conf, foreground ? report_stderr : report_log, NULL);
@@ -465,6 +566,7 @@ main(int argc, char **argv)
 		    nerr == 1 ? "" : "s");
 		return 1;
 	}
+	apply_logging(conf);
 	{
 		/* what would fail at run time fails the start, before the terminal is let go */
 		struct conf_check_options co = {sock, 0, foreground ? report_stderr : report_log};

@@ -1,12 +1,14 @@
 /*
  * milter.h - shared between the daemon's main (main.c), its libmilter
- * callbacks (callbacks.c), the state its threads share (state.c) and the
- * socket's permissions (sockperm.c).
+ * callbacks (callbacks.c), the state its threads share (state.c), the
+ * socket's permissions (sockperm.c), the metrics endpoint (metrics_http.c)
+ * and the watch over our signing certificates (signers.c).
  */
 #ifndef SMIME_MILTER_H
 #define SMIME_MILTER_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include <libmilter/mfapi.h>
@@ -27,6 +29,18 @@ void milter_inflight_add(int delta);
 
 /* Wait up to seconds for messages in flight to end; returns how many remain. */
 int milter_wait_idle(int seconds);
+
+/* Messages between MAIL FROM and their end now. */
+int milter_inflight_count(void);
+
+/* metrics_http.c: the metrics endpoint on c's metrics-listen (none: 0); -1 with err. */
+int milter_metrics_start(const struct conf *c, char *err, size_t errlen);
+void milter_metrics_stop(void);
+
+/* signers.c: the signing identities' expiry, for the gauges and the daily warnings */
+void milter_signers_refresh(const struct conf *c);
+void milter_signers_write_metrics(FILE *f);
+int milter_signers_start(void); /* refreshes every hour from the configuration in force */
 
 /* sockperm.c: the path of a unix:/local: socket spec, NULL for inet sockets */
 const char *milter_socket_path(const char *sock);

@@ -67,3 +67,14 @@ milter_wait_idle(int seconds)
 	pthread_mutex_unlock(&inflight_lock);
 	return left;
 }
+
+int
+milter_inflight_count(void)
+{
+	int n;
+
+	pthread_mutex_lock(&inflight_lock);
+	n = inflight;
+	pthread_mutex_unlock(&inflight_lock);
+	return n;
+}

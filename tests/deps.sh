@@ -9,7 +9,8 @@ set -euo pipefail
 PACKAGES="build-essential autoconf automake libtool pkg-config libssl-dev libmilter-dev check
 postfix swaks miltertest opendkim opendkim-tools python3-dkim libnss3-tools gpgsm gnupg openssl
 python3 ca-certificates procps libcurl4-openssl-dev python3-aiosmtpd softhsm2 libengine-pkcs11-openssl opensc
-libldap-dev slapd ldap-utils libp11-kit-dev debhelper dpkg-dev fakeroot lintian adduser"
+libldap-dev slapd ldap-utils libp11-kit-dev debhelper dpkg-dev fakeroot lintian adduser
+libmicrohttpd-dev curl"
 PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind" # tests/hardening.sh, tests/fuzz.sh
 
 missing=""

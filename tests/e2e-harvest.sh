@@ -12,6 +12,8 @@ set -euo pipefail
 TESTS=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
+# shellcheck source=lib/metrics.sh
+. "$TESTS/lib/metrics.sh"
 harness_need swaks openssl postconf cmp
 harness_need_root
 harness_built "$MILTER_BIN"
@@ -35,6 +37,8 @@ mkdir -m 0755 "$W/harvest"
 SMTPD_PORT=$(free_port)
 SINK_PORT=$(free_port)
 MILTER_PORT=$(free_port)
+METRICS_PORT=$(free_port)
+METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics
 cat >"$W/smime-milter.conf" <<CONF
 socket          inet:$MILTER_PORT@127.0.0.1
 cert-dir        $W/pki/certs
@@ -42,6 +46,7 @@ key-dir         $W/pki/keys
 ca-file         $W/pki/ca/root.crt
 harvest-dir     $W/harvest
 internal-hosts  127.0.0.0/8 ::1
+metrics-listen  127.0.0.1:$METRICS_PORT
 sign            yes
 encrypt         yes
 CONF
@@ -127,6 +132,10 @@ else
     notok "zoe's certificate is stored as harvest-dir/$ZOE.crt" "$(ls -l "$W/harvest"; grep harvest "$W/milter.log" || true)"
 fi
 if grep -q "harvested the certificate of <$ZOE>" "$W/milter.log"; then ok "harvest logged"; else notok "harvest logged"; fi
+h() { metric_value "smime_milter_harvests_total{result=\"$1\"}"; }
+is "metrics: harvests stored 1, known 0, the three bad signatures refused or in error; all five passed" \
+    "$(h stored) $(h known) $(($(h refused) + $(h error))) $(metric_value 'smime_milter_messages_total{outcome="passed",reason="external"}')" \
+    "1 0 3 5"
 
 # 4. alice replies: accepted now, without a restart, and encrypted for zoe
 reply after

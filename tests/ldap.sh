@@ -17,6 +17,8 @@ set -euo pipefail
 TESTS=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/tap.sh
 . "$TESTS/lib/tap.sh"
+# shellcheck source=lib/metrics.sh
+. "$TESTS/lib/metrics.sh"
 harness_need swaks openssl postconf slapd slaptest ldapadd ldapsearch base64
 harness_need_root
 harness_built "$MILTER_BIN"
@@ -31,6 +33,8 @@ SMTPD_PORT=$(free_port)
 SINK_PORT=$(free_port)
 MILTER_PORT=$(free_port)
 LDAP_PORT=$(free_port)
+METRICS_PORT=$(free_port)
+METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics
 LDAP_URI=ldap://127.0.0.1:$LDAP_PORT
 SUFFIX=dc=example,dc=test
 ROOTDN=cn=admin,$SUFFIX
@@ -90,6 +94,7 @@ write_conf() { # FILE [extra lines...]
         echo "ldap-base       $SUFFIX"
         echo "ldap-timeout    3"
         echo "ldap-negative-ttl 2"
+        echo "metrics-listen  127.0.0.1:$METRICS_PORT"
         printf '%s\n' "$@"
     } >"$f"
 }
@@ -182,6 +187,17 @@ check "'*@ldap.example' is escaped in the filter (matches no entry): 550 5.7.1" 
 check "directory entry with another address's certificate: 550 5.7.1" \
     rejected heidi heidi@ldap.example "550 5.7.1" "does not name that address"
 
+sleep 0.5 # the ends of the refused messages
+metrics_are "metrics: LDAP lookups hit 3 (erin, frank, heidi's wrong certificate), miss 2; refusals by reason" \
+    'smime_milter_ldap_lookups_total{result="hit"}=3' 'smime_milter_ldap_lookups_total{result="miss"}=2' \
+    'smime_milter_messages_total{outcome="signed_encrypted"}=3' \
+    'smime_milter_messages_total{outcome="reject",reason="recipients"}=3' \
+    'smime_milter_recipients_refused_total{reason="no_certificate"}=2' \
+    'smime_milter_recipients_refused_total{reason="wrong_address"}=1' \
+    "smime_milter_body_bytes_in_total=$(($(body_of "$W/msg-erin.eml" | wc -c) + $(body_of "$W/msg-frank.eml" | wc -c) + $(body_of "$W/msg-bob.eml" | wc -c)))" \
+    'smime_milter_processing_seconds_count=3' \
+    "smime_milter_body_bytes_out_total=$(for i in erin frank bob; do body_of "$(delivered $i | head -n 1)"; done | wc -c)"
+
 echo "# c. negative cache (ldap-negative-ttl 2)"
 check "grace not yet in the directory: 550 5.7.1" rejected grace1 grace@ldap.example "550 5.7.1"
 if slapd_add "$W/grace.ldif"; then
@@ -205,6 +221,10 @@ if refused down ivan@ldap.example "451 4.7.1" && grep -qE '^<- +250 .*queued' "$
 else
     notok "slapd stopped: ivan (not cached) 451 4.7.1 at RCPT; erin (cached) accepted" "$(tail -n 12 "$W/swaks-down.out")"
 fi
+sleep 0.5
+is "metrics: ivan refused for an LDAP error, erin answered from the cache" \
+    "$(metric_value 'smime_milter_recipients_refused_total{reason="ldap_error"}') $(metric_value 'smime_milter_ldap_lookups_total{result="error"}') $([ "$(metric_value 'smime_milter_ldap_lookups_total{result="cached"}')" -ge 1 ] && echo cached)" \
+    "1 1 cached"
 if grep -qF "tempfail recipient <ivan@ldap.example>: LDAP $LDAP_URI: " "$W/milter.log"; then
     ok "the milter log names the directory that failed"
 else

@@ -25,6 +25,7 @@
 
 #include "certindex.h"
 #include "certs.h"
+#include "conf.h"
 #include "errmsg.h"
 #include "mime.h"
 #include "tool.h"
@@ -38,7 +39,7 @@ certs_usage(FILE *f)
 	    "usage: smime-tool certs list [--cert-dir DIR] [--harvest-dir DIR] [--ca-file CA]\n"
 	    "                             [--crl-file CRL]\n"
 	    "       smime-tool certs check ADDRESS [options as for list]\n"
-	    "       smime-tool certs expiring DAYS [options as for list]\n"
+	    "       smime-tool certs expiring DAYS [-c FILE] [options as for list]\n"
 	    "       smime-tool certs import FILE|SIGNED.eml [--cert-dir DIR] [--ca-file CA]\n"
 	    "                             [--crl-file CRL] [--trust any]\n"
 	    "list:     every indexed address and certificate, TAB-separated: address, subject,\n"
@@ -46,7 +47,9 @@ certs_usage(FILE *f)
 	    "check:    the certificate the milter would use for ADDRESS and why, or why none;\n"
 	    "          exit 0 usable, 1 none usable, 2 usage, 3 lookup error\n"
 	    "expiring: the certificates in use that expire within DAYS days (address, notAfter,\n"
-	    "          file); exit 0 none, 1 some, 3 lookup error\n"
+	    "          file); with -c FILE also every signing identity FILE names (identity,\n"
+	    "          notAfter, key \"(signing)\"), and FILE's cert-dir, harvest-dir, ca-file and\n"
+	    "          crl-file unless given; exit 0 none, 1 some, 3 lookup error\n"
 	    "import:   store a certificate file's certificates, or a signed message's verified\n"
 	    "          signer, as DIR/<address>.crt; exit 0 stored, 1 nothing imported,\n"
 	    "          3 error\n"
@@ -324,30 +327,21 @@ cleanup:
 
 /* ---- expiring ---- */
 
+/* The recipient certificates in use that end before limit; how many, or -1 (err). */
 static int
-certs_expiring(const struct certs_args *a)
+expiring_recipients(const struct certs_args *a, time_t limit, char *err, size_t errlen)
 {
 	struct entries l;
-	char err[512], until[32], *end;
+	char until[32];
 	certindex *ci;
-	time_t limit;
-	size_t i, some = 0;
-	long days;
+	size_t i;
+	int some = 0;
 
-	errno = 0;
-	days = strtol(a->arg, &end, 10);
-	if (errno != 0 || end == a->arg || *end != '\0' || days < 0 || days > CERTS_MAX_DAYS) {
-		fprintf(stderr, "smime-tool certs expiring: DAYS must be a number from 0 to %d, not %s\n",
-		    CERTS_MAX_DAYS, a->arg);
-		return TOOL_EXIT_USAGE;
-	}
-	ci = certs_open_index(a, 1, err, sizeof(err));
-	if (ci == NULL || collect_all(ci, NULL, &l, err, sizeof(err)) != 0) {
-		fprintf(stderr, "smime-tool certs expiring: %s\n", err);
+	ci = certs_open_index(a, 1, err, errlen);
+	if (ci == NULL || collect_all(ci, NULL, &l, err, errlen) != 0) {
 		certindex_free(ci);
-		return CERTS_EXIT_ERROR;
+		return -1;
 	}
-	limit = time(NULL) + (time_t)days * 86400;
 	qsort(l.v, l.n, sizeof(*l.v), by_expiry);
 	for (i = 0; i < l.n; i++) {
 		const struct entry *e = &l.v[i];
@@ -359,9 +353,81 @@ certs_expiring(const struct certs_args *a)
 	}
 	entries_free(&l);
 	certindex_free(ci);
+	return some;
+}
+
+struct signers_due {
+	time_t limit;
+	int some;
+};
+
+/* conf_signer_fn: a signing identity whose certificate ends before the limit. */
+static void
+expiring_signer(void *arg, const struct conf_signer *s)
+{
+	struct signers_due *d = arg;
+	char until[32];
+
+	if (X509_cmp_time(X509_get0_notAfter(s->cert), &d->limit) > 0)
+		return;
+	certstore_time(X509_get0_notAfter(s->cert), 1, until, sizeof(until));
+	printf("%s\t%s\t%s (signing)\n", s->identity, until, s->key);
+	d->some++;
+}
+
+static void
+report_stderr(void *arg, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static int
+certs_expiring(const struct certs_args *a)
+{
+	struct certs_args b = *a;
+	struct signers_due due = {0, 0};
+	struct conf *c = NULL;
+	char err[512], *end;
+	long days;
+	int some = 0;
+
+	errno = 0;
+	days = strtol(a->arg, &end, 10);
+	if (errno != 0 || end == a->arg || *end != '\0' || days < 0 || days > CERTS_MAX_DAYS) {
+		fprintf(stderr, "smime-tool certs expiring: DAYS must be a number from 0 to %d, not %s\n",
+		    CERTS_MAX_DAYS, a->arg);
+		return TOOL_EXIT_USAGE;
+	}
+	due.limit = time(NULL) + (time_t)days * 86400;
+	if (a->conf_file != NULL) {
+		if (conf_load(a->conf_file, &c, report_stderr, NULL) != 0)
+			return CERTS_EXIT_ERROR;
+		if (!a->dirs_given) { /* the milter's own directories and trust */
+			b.cert_dir = c->cert_dir;
+			b.harvest_dir = c->harvest_dir;
+			b.ca_file = c->ca_file;
+			b.crl_file = c->crl_file;
+		}
+	}
+	if (b.cert_dir != NULL || b.harvest_dir != NULL) {
+		if (b.cert_dir == NULL) {
+			b.cert_dir = b.harvest_dir;
+			b.harvest_dir = NULL;
+		}
+		some = expiring_recipients(&b, due.limit, err, sizeof(err));
+	}
+	if (some < 0) {
+		fprintf(stderr, "smime-tool certs expiring: %s\n", err);
+		conf_unref(c);
+		return CERTS_EXIT_ERROR;
+	}
+	if (c != NULL)
+		conf_foreach_signer(c, expiring_signer, &due);
+	conf_unref(c);
 	if (fflush(stdout) != 0)
 		return CERTS_EXIT_ERROR;
-	return some > 0 ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
+	return some + due.some > 0 ? TOOL_EXIT_FAIL : TOOL_EXIT_OK;
 }
 
 /* ---- the command line ---- */
@@ -370,18 +436,21 @@ static int
 parse_args(int argc, char **argv, struct certs_args *a)
 {
 	static const char *const valued[] = {"--cert-dir", "--harvest-dir", "--ca-file",
-	    "--crl-file", "--trust"};
+	    "--crl-file", "--trust", "-c", "--config"};
 	int import = strcmp(a->sub, "import") == 0, i, r;
+	int expiring = strcmp(a->sub, "expiring") == 0;
 	const char *trust = NULL;
 	size_t k;
 
 	for (i = 0; i < argc; i++) {
 		const char **slot[] = {&a->cert_dir, &a->harvest_dir, &a->ca_file, &a->crl_file,
-		    &trust};
+		    &trust, &a->conf_file, &a->conf_file};
 		for (k = 0, r = 0; k < sizeof(valued) / sizeof(valued[0]) && r == 0; k++) {
-			int allowed = import ? k != 1 : k != 4;
+			int allowed = k >= 5 ? expiring : import ? k != 1 : k != 4;
 			if (allowed)
 				r = tool_opt_value(argc, argv, &i, valued[k], slot[k]);
+			if (r > 0 && k < 4)
+				a->dirs_given = 1;
 		}
 		if (r < 0)
 			return -1;

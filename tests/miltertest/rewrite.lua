@@ -113,7 +113,9 @@ T.run(function()
 	line = T.expect_log(d, qid .. ": ", "signed and encrypted", "recipients=1")
 	local insize = tonumber(string.match(line, "body=(%d+)%->"))
 	T.check(insize ~= nil and insize >= 300000, "message 4: log line %q: expected body >= 300000 bytes", line)
-	T.check(#T.log_lines(d, "MTRW0003: ") == 0, "message 3 (aborted) was logged as processed")
+	T.check(#T.log_lines(d, "MTRW0003: ", "signed and encrypted") == 0,
+	    "message 3 (aborted) was logged as processed")
+	T.expect_log(d, "MTRW0003: ", "action=aborted mode=enforce")
 
 	mt.disconnect(conn)
 end)
