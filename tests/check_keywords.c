@@ -268,6 +268,8 @@ write_file(const char *path, const char *content, mode_t mode)
 }
 
 /* Load text ("@D": the test directory); returns the configuration or NULL. */
+static struct conf *load(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static struct conf *
 load(const char *fmt, ...)
 {
@@ -295,6 +297,9 @@ load(const char *fmt, ...)
 }
 
 /* The file must be refused with exactly this one error at line. */
+static void refused(int line, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static void
 refused(int line, const char *want, const char *fmt, ...)
 {
