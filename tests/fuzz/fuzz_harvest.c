@@ -94,7 +94,7 @@ sign_content(const unsigned char *content, size_t len, int detached, struct fbuf
 }
 
 /*
- * Build the message of modes 2 and 3.  *cstart/*clen: where the signed
+ * Build the message of modes 2 and 3.  *cstart and *clen: where the signed
  * content lies in it (detached only).  0, or -1 when the parts do not fit.
  */
 static int
@@ -215,7 +215,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			from_addr[0] = '\0';
 	}
 	body = fuzz_spool_from(msg + off, len - off, 16384);
-	rc = harvest_signer_chain(&h, body, &o, &signer, &chain, addr, sizeof(addr), reason,
+	rc = harvest_signer(&h, body, &o, &signer, &chain, addr, sizeof(addr), reason,
 	    sizeof(reason));
 	FUZZ_CHECK(rc >= -1 && rc <= 1, "return %d", rc);
 	if (rc == 1) {

@@ -248,8 +248,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opt.sign_format = flags & 8 ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
 	opt.header_protection = 1;
 	opt.outer = &outer;
-	rc = smime_protect(&opt, &signer, recipients, head, headlen, body, collect, &out, &res, err,
-	    sizeof(err));
+	{
+		struct smime_request req = {.opt = opt, .signer = &signer, .recipients = recipients,
+		    .head = head, .headlen = headlen, .body = body, .out = collect, .out_arg = &out};
+		rc = smime_protect(&req, err, sizeof(err));
+		res = req.result;
+	}
 	FUZZ_CHECK(rc == 0, "smime_protect: %s", err);
 	if (opt.encrypt) {
 		CMS_ContentInfo *cms = cms_of(&out);
