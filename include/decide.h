@@ -295,4 +295,13 @@ struct decide_mta {
 void decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
     struct decide_verdict *v);
 
+/*
+ * Store cert (with chain, may be NULL; both borrowed) for addr in the
+ * configuration's harvest-dir, logging and counting what happened
+ * (stored, already known, error).  For harvesting at the end of a message
+ * and for signers verified by the inbound side.
+ */
+void decide_harvest_store(const struct decide_msg *m, const char *addr, X509 *cert,
+    STACK_OF(X509) *chain);
+
 #endif

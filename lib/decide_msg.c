@@ -122,13 +122,35 @@ decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_v
 	}
 }
 
+void
+decide_harvest_store(const struct decide_msg *m, const char *addr, X509 *cert, STACK_OF(X509) *chain)
+{
+	const struct conf *c = m->conf;
+	char err[512];
+
+	switch (certindex_store(c->harvest_dir, addr, cert, chain, err, sizeof(err))) {
+	case 1:
+		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
+		    c->harvest_dir);
+		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
+		break;
+	case 0:
+		log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
+		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
+		break;
+	default:
+		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
+	}
+}
+
 /* Signed mail from outside: store the signer's certificate if it qualifies (logs only). */
 static void
 eom_harvest(struct decide_msg *m)
 {
 	const struct conf *c = m->conf;
 	struct harvest_options ho = {NULL, c->harvest_require_dkim, c->authserv_id, 0};
-	char addr[DECIDE_ADDR_MAX], reason[512], err[512];
+	char addr[DECIDE_ADDR_MAX], reason[512];
 	STACK_OF(X509) *chain = NULL;
 	X509 *x = NULL;
 	int rc;
@@ -147,20 +169,7 @@ eom_harvest(struct decide_msg *m)
 		metrics_add(METRICS_HARVESTS, rc < 0 ? "error" : "refused", NULL, 1);
 		return;
 	}
-	switch (certindex_store(c->harvest_dir, addr, x, chain, err, sizeof(err))) {
-	case 1:
-		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
-		    c->harvest_dir);
-		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
-		break;
-	case 0:
-		log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
-		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
-		break;
-	default:
-		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
-		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
-	}
+	decide_harvest_store(m, addr, x, chain);
 	X509_free(x);
 	sk_X509_pop_free(chain, X509_free);
 }

@@ -438,20 +438,7 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 	mime_headers_clear(&h);
 	chain = harvest_ca_certs(r->certs, r->signer);
 	if (c->harvest_dir != NULL) {
-		switch (certindex_store(c->harvest_dir, addr, r->signer, chain, err, sizeof(err))) {
-		case 1:
-			log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
-			    c->harvest_dir);
-			metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
-			break;
-		case 0:
-			log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
-			metrics_add(METRICS_HARVESTS, "known", NULL, 1);
-			break;
-		default:
-			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
-			metrics_add(METRICS_HARVESTS, "error", NULL, 1);
-		}
+		decide_harvest_store(m, addr, r->signer, chain);
 	}
 	if (c->harvest_ldap && c->ldap != NULL) {
 		const char *base = c->harvest_ldap_base != NULL ? c->harvest_ldap_base : c->ldap_base;
