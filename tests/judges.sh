@@ -341,15 +341,25 @@ judge_gpgsm() {
 
 gpgsm_run() {
     local d=$1
-    # Importing the test key is set-up, not judgement: gpgsm 2.2 was seen (once, on a loaded
-    # machine) to fail a PKCS#12 import it accepts on the next try; try it twice.
-    if ! echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-            --import "$PRIV/$RCPT.p12" >"$d/import.log" 2>&1 &&
-        ! echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-            --import "$PRIV/$RCPT.p12" >>"$d/import.log" 2>&1; then
-        REASON="import p12: $(grep -v -e 'dirmngr' -e 'issuer certificate' "$d/import.log" | tail -n 3 | tr '\n' ' ')"
-        return 1
-    fi
+    # Importing the test key is set-up, not judgement. gpgsm 2.2 was seen on a loaded machine
+    # to fail a PKCS#12 import it accepts on a later try (the agent that supplies the loopback
+    # passphrase not yet answering): start the agent first and try up to three times.
+    local try
+    gpgconf --launch gpg-agent >/dev/null 2>&1 || true
+    : >"$d/import.log"
+    for try in 1 2 3; do
+        if echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
+                --import "$PRIV/$RCPT.p12" >>"$d/import.log" 2>&1 &&
+            gpgsm --batch --list-secret-keys >"$d/secret.list" 2>/dev/null &&
+            [ -s "$d/secret.list" ]; then
+            break
+        fi
+        if [ "$try" = 3 ]; then
+            REASON="import p12: $(grep -v -e 'dirmngr' -e 'issuer certificate' "$d/import.log" | tail -n 3 | tr '\n' ' ')"
+            return 1
+        fi
+        sleep 1
+    done
     if ! timeout 60 gpgsm --batch --import "$PKI/ca/root.crt" >>"$d/import.log" 2>&1; then
         REASON="import root: $(oneline "$d/import.log")"
         return 1
