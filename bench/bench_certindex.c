@@ -64,7 +64,8 @@ lookups(certindex *ci, const char *prefix, long count, long n, unsigned seed,
 		X509 *x = NULL;
 		addr_of(addr, sizeof(addr), prefix, rand() % count);
 		if (certindex_find(ci, addr, &x, reason, sizeof(reason)) != want) {
-			fprintf(stderr, "bench_certindex: %s: unexpected result: %s\n", addr, reason);
+			fprintf(stderr, "bench_certindex: %s: unexpected result: %s\n", addr,
+			    reason);
 			exit(1);
 		}
 		X509_free(x);
@@ -119,7 +120,8 @@ main(int argc, char **argv)
 	certindex *ci;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: bench_certindex CA_FILE COUNT PREFIX LOOKUPS CERT_DIR [HARVEST_DIR]\n");
+		fprintf(stderr,
+		    "usage: bench_certindex CA_FILE COUNT PREFIX LOOKUPS CERT_DIR [HARVEST_DIR]\n");
 		return 2;
 	}
 	co.ca_file = argv[1];
@@ -168,12 +170,16 @@ main(int argc, char **argv)
 	printf("start-up index: %.2f s (target < 10 s at 100,000)\n", t_open);
 	printf("RSS: %.1f MB for the index, %.1f MB in all (target < 300 MB at 100,000)\n",
 	    (double)(rss1 - rss0) / 1024, (double)rss_kb() / 1024);
-	printf("lookup, hit, first time (validates, chain to the ca-file): %.1f us (target < 20 us)\n", first);
-	printf("lookup, hit, again (a working set of 5,000 addresses): %.1f us (target < 20 us)\n", again);
+	printf(
+	    "lookup, hit, first time (validates, chain to the ca-file): %.1f us (target < 20 us)\n",
+	    first);
+	printf("lookup, hit, again (a working set of 5,000 addresses): %.1f us (target < 20 us)\n",
+	    again);
 	printf("lookup, miss: %.1f us (target < 20 us)\n", miss);
 	printf("rescan after one new file: %.1f ms (target < 100 ms)\n", t_add);
 	printf("rescan after one file rewritten in place: %.1f ms (target < 100 ms)\n", t_edit);
-	printf("full rescan, every file stat'ed (every 5 min with inotify, 5 s without): %.1f ms\n", t_full);
+	printf("full rescan, every file stat'ed (every 5 min with inotify, 5 s without): %.1f ms\n",
+	    t_full);
 	certindex_free(ci);
 	return 0;
 }

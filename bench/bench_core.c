@@ -103,7 +103,8 @@ main(int argc, char **argv)
 	mkdir(certdir, 0755);
 	mkdir(keydir, 0700);
 	ca = testpki_issue("rsa", "Bench CA", NULL, NULL, -1, 30, NULL, NULL);
-	alice = testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 30, ku, "emailProtection");
+	alice =
+	    testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 30, ku, "emailProtection");
 	as_parsed(&ca);
 	as_parsed(&alice);
 	{
@@ -136,7 +137,9 @@ main(int argc, char **argv)
 
 	body = malloc(size + 2);
 	for (i = 0; i < size; i++)
-		body[i] = (i % 72 == 70) ? '\r' : (i % 72 == 71) ? '\n' : words[i % (sizeof(words) - 1)];
+		body[i] = (i % 72 == 70) ? '\r'
+		    : (i % 72 == 71)     ? '\n'
+		                         : words[i % (sizeof(words) - 1)];
 	sp = spool_new(SPOOL_DEFAULT_MEMORY, dir);
 	if (spool_write(sp, body, size, err, sizeof(err)) != 0)
 		return 1;
@@ -164,7 +167,8 @@ main(int argc, char **argv)
 				char addr[64];
 				X509 *c;
 				snprintf(addr, sizeof(addr), "r%zu@partner.example", i);
-				if (certindex_find(ci, addr, &c, reason, sizeof(reason)) != CERTSTORE_FOUND) {
+				if (certindex_find(ci, addr, &c, reason, sizeof(reason)) !=
+				    CERTSTORE_FOUND) {
 					fprintf(stderr, "bench_core: %s\n", reason);
 					return 1;
 				}
@@ -172,8 +176,8 @@ main(int argc, char **argv)
 			}
 			struct keystore_request kq = {.dir = keydir, .addr = "alice@example.com"};
 			if (keystore_load(&kq, &id, err, sizeof(err)) != KEYSTORE_FOUND ||
-			    certindex_validate_signer(ci, id.cert, id.chain, "alice@example.com", reason,
-			        sizeof(reason)) != 0)
+			    certindex_validate_signer(ci, id.cert, id.chain, "alice@example.com",
+			        reason, sizeof(reason)) != 0)
 				return 1;
 			req.signer = &id;
 			req.recipients = rs;
@@ -188,7 +192,8 @@ main(int argc, char **argv)
 				char addr[64], reason[256];
 				X509 *c;
 				snprintf(addr, sizeof(addr), "r%zu@partner.example", i);
-				if (certstore_lookup(certdir, addr, &c, reason, sizeof(reason)) != CERTSTORE_FOUND)
+				if (certstore_lookup(certdir, addr, &c, reason, sizeof(reason)) !=
+				    CERTSTORE_FOUND)
 					return 1;
 				sk_X509_push(rs, c);
 			}

@@ -111,7 +111,8 @@ main(int argc, char **argv)
 		X509 *x;
 		snprintf(addr, sizeof(addr), "%s%06ld@d%03ld.example", argv[3], i, i % 997);
 		snprintf(alt, sizeof(alt), "%s%06ld.alt@d%03ld.example", argv[3], i, i % 997);
-		x = gen_cert(keys[i % GEN_KEYS], ca, cakey, addr, i % 2 == 0 ? alt : NULL, 0x10000 + i);
+		x = gen_cert(keys[i % GEN_KEYS], ca, cakey, addr, i % 2 == 0 ? alt : NULL,
+		    0x10000 + i);
 		snprintf(path, sizeof(path), "%s/%s.crt", argv[1], addr);
 		f = x != NULL ? fopen(path, "w") : NULL;
 		if (f == NULL || !PEM_write_X509(f, x) || fclose(f) != 0) {

@@ -48,8 +48,8 @@ struct certindex_options {
  * err filled when a directory, the CA file or the CRL file cannot be read.
  * Caller frees with certindex_free.
  */
-certindex *certindex_open(const char *const *dirs, const struct certindex_options *opt,
-    char *err, size_t errlen);
+certindex *certindex_open(const char *const *dirs, const struct certindex_options *opt, char *err,
+    size_t errlen);
 
 /*
  * The usable certificate of addr (domain part lower-cased).  On
@@ -57,8 +57,8 @@ certindex *certindex_open(const char *const *dirs, const struct certindex_option
  * reason names the address and why (the first candidate's failure when
  * none is usable).
  */
-enum certstore_result certindex_find(certindex *ci, const char *addr, X509 **cert,
-    char *reason, size_t reasonlen);
+enum certstore_result certindex_find(certindex *ci, const char *addr, X509 **cert, char *reason,
+    size_t reasonlen);
 
 /* Stat every file now and take up what changed.  0, or -1 with err. */
 int certindex_rescan(certindex *ci, char *err, size_t errlen);
@@ -67,8 +67,7 @@ int certindex_rescan(certindex *ci, char *err, size_t errlen);
  * Full validation of one certificate: usable for addr (NULL: skip the
  * address check, as for a domain certificate).  0, or -1 with reason.
  */
-int certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason,
-    size_t reasonlen);
+int certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason, size_t reasonlen);
 
 /*
  * May cert (with chain, the certificates sent along, may be NULL) sign
@@ -107,8 +106,8 @@ size_t certindex_count(certindex *ci);
  * the file there holds a certificate with the same or a later notBefore.
  * 1 when written, 0 when kept, -1 with err.
  */
-int certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
-    char *err, size_t errlen);
+int certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain, char *err,
+    size_t errlen);
 
 void certindex_free(certindex *ci);
 

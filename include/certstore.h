@@ -15,10 +15,10 @@
 
 /* Results of a lookup. */
 enum certstore_result {
-	CERTSTORE_FOUND = 0,  /* *cert set */
-	CERTSTORE_MISSING,    /* no certificate for the address */
-	CERTSTORE_UNUSABLE,   /* a certificate exists but may not be used */
-	CERTSTORE_ERROR       /* could not look (I/O error, bad address) */
+	CERTSTORE_FOUND = 0, /* *cert set */
+	CERTSTORE_MISSING,   /* no certificate for the address */
+	CERTSTORE_UNUSABLE,  /* a certificate exists but may not be used */
+	CERTSTORE_ERROR      /* could not look (I/O error, bad address) */
 };
 
 /*
@@ -27,8 +27,8 @@ enum certstore_result {
  * new reference (caller frees with X509_free).  Otherwise reason says why
  * (file name and cause), for logs and SMTP replies.
  */
-enum certstore_result certstore_lookup(const char *dir, const char *addr,
-    X509 **cert, char *reason, size_t reasonlen);
+enum certstore_result certstore_lookup(const char *dir, const char *addr, X509 **cert, char *reason,
+    size_t reasonlen);
 
 /*
  * Load the first certificate of a file, PEM or DER.  Caller frees.  NULL

@@ -27,7 +27,10 @@
 /* Permissions of a unix socket without socket-mode. */
 #define CONF_SOCKET_MODE 0660
 
-enum conf_on_error { CONF_ON_ERROR_TEMPFAIL, CONF_ON_ERROR_REJECT };
+enum conf_on_error {
+	CONF_ON_ERROR_TEMPFAIL,
+	CONF_ON_ERROR_REJECT
+};
 
 /* A message naming a virtual MTA no <virtual-mta> block defines (unknown-virtual-mta). */
 enum conf_unknown_vmta {
@@ -44,56 +47,56 @@ struct conf_lines {
 };
 
 struct conf {
-	char *file;            /* the file it came from */
-	char *socket;          /* libmilter socket, e.g. inet:8894@127.0.0.1 */
-	int socket_mode;       /* unix socket permissions; 0: CONF_SOCKET_MODE */
-	char *socket_group;    /* unix socket group; NULL: the primary group of user */
-	char *cert_dir;        /* recipient certificates */
-	char *key_dir;         /* signing identities */
+	char *file;                /* the file it came from */
+	char *socket;              /* libmilter socket, e.g. inet:8894@127.0.0.1 */
+	int socket_mode;           /* unix socket permissions; 0: CONF_SOCKET_MODE */
+	char *socket_group;        /* unix socket group; NULL: the primary group of user */
+	char *cert_dir;            /* recipient certificates */
+	char *key_dir;             /* signing identities */
 	char *key_passphrase_file; /* passphrase of encrypted PEM keys; NULL: none */
-	char *ca_file;         /* recipient certificates must chain to these CAs */
-	char *crl_file;        /* ... and not be revoked */
-	certindex *certs;      /* cert-dir (+ harvest-dir) indexed; NULL without cert-dir */
-	char *harvest_dir;     /* store signers' certificates of signed mail from outside */
-	int harvest_trust_any; /* harvest without a chain to ca-file */
-	int harvest_require_dkim; /* only with Authentication-Results dkim=pass for From: */
-	char *authserv_id;     /* whose Authentication-Results count */
-	char *ldap_uri;        /* recipient certificates from LDAP; NULL: none */
+	char *ca_file;             /* recipient certificates must chain to these CAs */
+	char *crl_file;            /* ... and not be revoked */
+	certindex *certs;          /* cert-dir (+ harvest-dir) indexed; NULL without cert-dir */
+	char *harvest_dir;         /* store signers' certificates of signed mail from outside */
+	int harvest_trust_any;     /* harvest without a chain to ca-file */
+	int harvest_require_dkim;  /* only with Authentication-Results dkim=pass for From: */
+	char *authserv_id;         /* whose Authentication-Results count */
+	char *ldap_uri;            /* recipient certificates from LDAP; NULL: none */
 	char *ldap_base;
-	char *ldap_filter;     /* NULL: LDAPSTORE_DEFAULT_FILTER */
-	char *ldap_bind_dn;    /* NULL: anonymous */
+	char *ldap_filter;  /* NULL: LDAPSTORE_DEFAULT_FILTER */
+	char *ldap_bind_dn; /* NULL: anonymous */
 	char *ldap_password_file;
-	int ldap_timeout;      /* seconds */
+	int ldap_timeout;                      /* seconds */
 	int ldap_cache_ttl, ldap_negative_ttl; /* seconds */
-	ldapstore *ldap;       /* asked when certs has none; NULL without ldap-uri */
-	hostlist *internal;    /* clients whose mail is processed */
+	ldapstore *ldap;    /* asked when certs has none; NULL without ldap-uri */
+	hostlist *internal; /* clients whose mail is processed */
 	enum conf_on_error on_error;
 	struct decide_replies replies; /* the SMTP reply of every outcome, from on-error and
 	                                  unknown-virtual-mta (decide_replies_build) */
-	struct policy policy;  /* sign/encrypt/algorithms per scope */
-	char *vmta_header;     /* header naming the virtual MTA (X-Virtual-MTA) */
-	char *vmta_macro;      /* milter macro naming it, e.g. {daemon_name}; NULL: none */
+	struct policy policy;          /* sign/encrypt/algorithms per scope */
+	char *vmta_header;             /* header naming the virtual MTA (X-Virtual-MTA) */
+	char *vmta_macro;              /* milter macro naming it, e.g. {daemon_name}; NULL: none */
 	enum conf_unknown_vmta unknown_vmta;
-	int unknown_vmta_set;  /* given in the file: applies even without <virtual-mta> blocks */
-	char *user;            /* drop privileges to this user; NULL: stay */
-	char *pid_file;        /* NULL: none */
-	char *spool_dir;       /* NULL: $TMPDIR or /tmp */
-	size_t spool_memory;   /* bytes per message kept in memory */
-	size_t body_chunk;     /* largest body piece handed back to the MTA */
-	int warn_expiry_days;  /* warn of signing certificates expiring within this many days */
-	int allow_core_dumps;  /* allow-core-dumps: leave core dumps to the system (default: off) */
-	char *metrics_listen;  /* metrics-listen as given; NULL: no metrics endpoint */
+	int unknown_vmta_set; /* given in the file: applies even without <virtual-mta> blocks */
+	char *user;           /* drop privileges to this user; NULL: stay */
+	char *pid_file;       /* NULL: none */
+	char *spool_dir;      /* NULL: $TMPDIR or /tmp */
+	size_t spool_memory;  /* bytes per message kept in memory */
+	size_t body_chunk;    /* largest body piece handed back to the MTA */
+	int warn_expiry_days; /* warn of signing certificates expiring within this many days */
+	int allow_core_dumps; /* allow-core-dumps: leave core dumps to the system (default: off) */
+	char *metrics_listen; /* metrics-listen as given; NULL: no metrics endpoint */
 	struct sockaddr_storage metrics_addr; /* ... parsed (numeric address and port) */
 	socklen_t metrics_addrlen;
-	int metrics_public;    /* metrics-public: a non-loopback address is allowed */
-	int log_level;         /* syslog priority: lines above it are dropped (log-level) */
-	int log_facility;      /* syslog facility (log-facility), LOG_MAIL by default */
-	int monitor_header;    /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
+	int metrics_public; /* metrics-public: a non-loopback address is allowed */
+	int log_level;      /* syslog priority: lines above it are dropped (log-level) */
+	int log_facility;   /* syslog facility (log-facility), LOG_MAIL by default */
+	int monitor_header; /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
 	struct conf_lines lines;
-	int inbound;           /* some scope decrypts or verifies mail from outside */
-	int harvest_ldap;      /* store harvested certificates in the directory too */
+	int inbound;             /* some scope decrypts or verifies mail from outside */
+	int harvest_ldap;        /* store harvested certificates in the directory too */
 	char *harvest_ldap_base; /* ... under this DN; NULL: ldap-base */
-	int refs;              /* see conf_ref / conf_unref */
+	int refs;                /* see conf_ref / conf_unref */
 };
 
 /* Receives one "FILE:LINE: message" (or "FILE: message") error line. */
@@ -138,7 +141,7 @@ int conf_addr_is_loopback(const struct sockaddr *sa);
 
 /* One signing identity a configuration names, as conf_foreach_signer finds it. */
 struct conf_signer {
-	const char *what;     /* "key-dir DIR/a@b.pem", "<sender P> signing-key FILE", for messages */
+	const char *what; /* "key-dir DIR/a@b.pem", "<sender P> signing-key FILE", for messages */
 	const char *identity; /* the address of a key-dir file, the pattern of a <sender> */
 	const char *key;      /* the key file or pkcs11: URI, as shown (no PIN) */
 	int line;             /* the line of key-dir or signing-key; 0: none */

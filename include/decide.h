@@ -81,10 +81,10 @@ struct decide_replies {
 	struct decide_reply lookup_failed;   /* no answer from a certificate store: 451 4.7.1 */
 	struct decide_reply defer;           /* cannot share the message's body: 451 4.7.1 */
 	struct decide_reply bad_address;     /* RCPT address unusable: 550 5.7.1 */
-	struct decide_reply vmta_conflict;   /* virtual MTA header: encrypted and clear: 550 5.7.1 */
-	struct decide_reply missing_key[3];  /* by enum policy_missing_key: tempfail 451 4.7.0,
+	struct decide_reply vmta_conflict;  /* virtual MTA header: encrypted and clear: 550 5.7.1 */
+	struct decide_reply missing_key[3]; /* by enum policy_missing_key: tempfail 451 4.7.0,
 	                                        reject 550 5.7.0, unsigned goes on */
-	struct decide_reply unknown_vmta;    /* unknown-virtual-mta: tempfail 451 4.7.1, reject
+	struct decide_reply unknown_vmta;   /* unknown-virtual-mta: tempfail 451 4.7.1, reject
 	                                        550 5.7.1, pass goes on */
 };
 
@@ -93,17 +93,17 @@ void decide_replies_build(struct decide_replies *r, const struct conf *c);
 
 /* What a recipient needs from the one body of its message. */
 enum decide_class {
-	DECIDE_RCPT_ENCRYPT,  /* policy encrypts and there is a certificate */
-	DECIDE_RCPT_FLEX,     /* policy does not encrypt; has a certificate, fits either way */
-	DECIDE_RCPT_CLEAR,    /* must get an unencrypted body (no certificate) */
-	DECIDE_RCPT_REJECT,   /* missing-cert reject */
-	DECIDE_RCPT_TEMPFAIL  /* missing-cert tempfail, or the lookup failed */
+	DECIDE_RCPT_ENCRYPT, /* policy encrypts and there is a certificate */
+	DECIDE_RCPT_FLEX,    /* policy does not encrypt; has a certificate, fits either way */
+	DECIDE_RCPT_CLEAR,   /* must get an unencrypted body (no certificate) */
+	DECIDE_RCPT_REJECT,  /* missing-cert reject */
+	DECIDE_RCPT_TEMPFAIL /* missing-cert tempfail, or the lookup failed */
 };
 
 struct decide_rcpt {
 	char addr[DECIDE_ADDR_MAX];
-	const char *domain;        /* points into addr */
-	X509 *cert;                /* owned; NULL when none is usable */
+	const char *domain; /* points into addr */
+	X509 *cert;         /* owned; NULL when none is usable */
 	enum certstore_result lookup;
 	const char *source;        /* where cert came from: "cert-dir", "ldap", "domain-cert";
 	                              where the lookup failed when lookup is CERTSTORE_ERROR */
@@ -120,45 +120,45 @@ struct decide_rcpt {
 /* A recipient refused at RCPT (never in rcpts), for the summary line and the metrics. */
 struct decide_refusal {
 	char addr[DECIDE_ADDR_MAX];
-	const char *reason;        /* decide_rcpt_reason's name */
+	const char *reason; /* decide_rcpt_reason's name */
 	struct decide_reply reply;
 };
 
 /* One message.  Everything in it is owned by it and freed by decide_msg_free. */
 struct decide_msg {
-	struct conf *conf;           /* the snapshot this message uses (one reference) */
-	int values_spaced;           /* header values arrive with their leading space */
-	char qid[64];                /* the MTA's queue id, "" until known */
-	char pass_reason[128];       /* set: pass the message untouched at RCPT */
-	int harvest;                 /* from outside: only look for a signer's certificate */
-	int inbound;                 /* from outside: decrypt, verify, harvest (milter/inbound_cb.c) */
-	char vmta[DECIDE_VMTA_MAX];  /* virtual MTA of the RCPT decisions, "" if none */
-	struct decide_rcpt *rcpts;   /* the accepted recipients */
+	struct conf *conf;     /* the snapshot this message uses (one reference) */
+	int values_spaced;     /* header values arrive with their leading space */
+	char qid[64];          /* the MTA's queue id, "" until known */
+	char pass_reason[128]; /* set: pass the message untouched at RCPT */
+	int harvest;           /* from outside: only look for a signer's certificate */
+	int inbound;           /* from outside: decrypt, verify, harvest (milter/inbound_cb.c) */
+	char vmta[DECIDE_VMTA_MAX]; /* virtual MTA of the RCPT decisions, "" if none */
+	struct decide_rcpt *rcpts;  /* the accepted recipients */
 	size_t nrcpt, rcap;
 	struct mime_headers headers; /* every header, as received */
 	size_t header_bytes;
 	int has_mime_version;
-	struct policy_settings pol;  /* the message's settings, once decided */
+	struct policy_settings pol;              /* the message's settings, once decided */
 	const struct policy_scope *sender_scope; /* the <sender> block of From:, NULL if none */
 	struct keystore_identity signer;
 	char signer_addr[DECIDE_ADDR_MAX];
-	STACK_OF(X509) *recips;      /* certificates the body is encrypted to */
-	spool *body;                 /* canonical body; NULL until the end of the headers */
+	STACK_OF(X509) *recips; /* certificates the body is encrypted to */
+	spool *body;            /* canonical body; NULL until the end of the headers */
 	struct mime_canon canon;
-	char *canonbuf;              /* wiped when freed */
+	char *canonbuf; /* wiped when freed */
 	size_t canonbuf_len;
-	char sender[DECIDE_ADDR_MAX]; /* the envelope sender; "" for <> or unknown */
+	char sender[DECIDE_ADDR_MAX];   /* the envelope sender; "" for <> or unknown */
 	struct decide_refusal *refused; /* recipients refused at RCPT */
 	size_t nrefused, refcap;
-	int monitor;                 /* every recipient is in mode monitor: the message passes */
-	char would_header[256];      /* mode monitor, monitor-header yes: X-SMIME-Milter-Would */
+	int monitor;            /* every recipient is in mode monitor: the message passes */
+	char would_header[256]; /* mode monitor, monitor-header yes: X-SMIME-Milter-Would */
 	/* what became of it (decide_msg_end); outcome NULL while it goes on */
-	const char *outcome, *why;   /* metrics names: "signed_encrypted", "passed" + "external" */
+	const char *outcome, *why; /* metrics names: "signed_encrypted", "passed" + "external" */
 	struct decide_reply end_reply;
 	const char *would_outcome, *would_why; /* mode monitor: what would have become of it */
-	uint64_t bytes_in, bytes_out; /* body before and after, when protected */
-	double seconds;              /* end of message to reply; < 0 until measured */
-	int ended;                   /* decide_msg_end was called */
+	uint64_t bytes_in, bytes_out;          /* body before and after, when protected */
+	double seconds;                        /* end of message to reply; < 0 until measured */
+	int ended;                             /* decide_msg_end was called */
 };
 
 /*
@@ -169,9 +169,9 @@ struct decide_msg {
  */
 struct decide_verdict {
 	struct decide_reply reply;
-	const char *why;      /* the reason's metrics name, for PASS, REJECT and TEMPFAIL */
-	int level;            /* syslog priority of log */
-	char text[512];       /* SMTP reply text, for REJECT and TEMPFAIL */
+	const char *why; /* the reason's metrics name, for PASS, REJECT and TEMPFAIL */
+	int level;       /* syslog priority of log */
+	char text[512];  /* SMTP reply text, for REJECT and TEMPFAIL */
 	char log[1400];
 };
 
@@ -212,8 +212,8 @@ void decide_msg_end(struct decide_msg *m, struct decide_summary *out);
  * end counts), and a recipient it refused.  A message of the receiving
  * side that ends without either counts as passed, reason inbound.
  */
-void decide_msg_note(struct decide_msg *m, enum decide_outcome d, const char *why,
-    const char *code, const char *xcode);
+void decide_msg_note(struct decide_msg *m, enum decide_outcome d, const char *why, const char *code,
+    const char *xcode);
 void decide_msg_note_refusal(struct decide_msg *m, const char *addr, const char *why,
     const char *code, const char *xcode);
 

@@ -27,12 +27,11 @@ filecache *filecache_new(size_t max_entries, filecache_dup_fn dup, filecache_rel
  * a second file the object was made from, or NULL): a new reference, or
  * NULL on a miss.
  */
-void *filecache_get(filecache *fc, const char *path, const struct stat *st,
-    const struct stat *st2);
+void *filecache_get(filecache *fc, const char *path, const struct stat *st, const struct stat *st2);
 
 /* Store obj for path (the cache takes obj over); replaces an older entry. */
-void filecache_put(filecache *fc, const char *path, const struct stat *st,
-    const struct stat *st2, void *obj);
+void filecache_put(filecache *fc, const char *path, const struct stat *st, const struct stat *st2,
+    void *obj);
 
 /* Drop everything and free the cache; NULL is allowed. */
 void filecache_free(filecache *fc);

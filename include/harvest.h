@@ -19,7 +19,7 @@
 #include "spool.h"
 
 struct harvest_options {
-	X509_STORE *trust;       /* borrowed; NULL: any signer (harvest-trust any) */
+	X509_STORE *trust; /* borrowed; NULL: any signer (harvest-trust any) */
 	int require_dkim;
 	const char *authserv_id; /* with require_dkim */
 	size_t max_size;         /* larger bodies are not checked */

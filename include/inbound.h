@@ -54,11 +54,11 @@ struct inbound_options {
 	int unwrap_opaque;                    /* with verify: opaque signed-data -> its content */
 	const struct keystore_identity *keys; /* decryption identities; borrowed */
 	size_t nkeys;
-	X509_STORE *trust;                    /* ca-file; NULL: no signer can pass */
-	STACK_OF(X509_CRL) *crls;             /* crl-file, or NULL */
-	size_t max_size;                      /* larger bodies are not opened; 0: INBOUND_DEFAULT_MAX */
-	size_t spool_memory;                  /* bound of the spools made here; 0: SPOOL_DEFAULT_MEMORY */
-	const char *spool_dir;                /* their overflow directory; NULL: $TMPDIR or /tmp */
+	X509_STORE *trust;        /* ca-file; NULL: no signer can pass */
+	STACK_OF(X509_CRL) *crls; /* crl-file, or NULL */
+	size_t max_size;          /* larger bodies are not opened; 0: INBOUND_DEFAULT_MAX */
+	size_t spool_memory;      /* bound of the spools made here; 0: SPOOL_DEFAULT_MEMORY */
+	const char *spool_dir;    /* their overflow directory; NULL: $TMPDIR or /tmp */
 };
 
 enum inbound_smime {
@@ -71,25 +71,25 @@ enum inbound_smime {
 };
 
 struct inbound_result {
-	int encrypted;                    /* the message is (auth)enveloped-data */
-	enum envelope_result decryption;  /* with encrypted and decrypt: ENVELOPE_OK or why not */
-	int auth_enveloped;               /* AuthEnvelopedData */
-	int key;                          /* index of the key that decrypted, or -1 */
-	enum inbound_smime smime;         /* the signature's verdict */
-	int signature_ok;                 /* the signature verifies, whatever the chain says */
-	char identifier[256];             /* body.smime-identifier: the signer's address */
-	char serial[80];                  /* body.smime-serial: hexadecimal */
-	char issuer[512];                 /* body.smime-issuer: RFC 4514 string */
-	X509 *signer;                     /* the signer's certificate, or NULL; owned */
-	STACK_OF(X509) *certs;            /* certificates sent with the signature; owned */
-	int opaque;                       /* the signature was opaque signed-data */
-	int unwrapped;                    /* ... and was replaced by its content */
-	char reason[512];                 /* why not decrypted, or the verdict's detail */
+	int encrypted;                   /* the message is (auth)enveloped-data */
+	enum envelope_result decryption; /* with encrypted and decrypt: ENVELOPE_OK or why not */
+	int auth_enveloped;              /* AuthEnvelopedData */
+	int key;                         /* index of the key that decrypted, or -1 */
+	enum inbound_smime smime;        /* the signature's verdict */
+	int signature_ok;                /* the signature verifies, whatever the chain says */
+	char identifier[256];            /* body.smime-identifier: the signer's address */
+	char serial[80];                 /* body.smime-serial: hexadecimal */
+	char issuer[512];                /* body.smime-issuer: RFC 4514 string */
+	X509 *signer;                    /* the signer's certificate, or NULL; owned */
+	STACK_OF(X509) *certs;           /* certificates sent with the signature; owned */
+	int opaque;                      /* the signature was opaque signed-data */
+	int unwrapped;                   /* ... and was replaced by its content */
+	char reason[512];                /* why not decrypted, or the verdict's detail */
 	/* the new content, when changed is set */
 	int changed;
-	struct mime_headers content;      /* its Content-* fields, in order, values as received */
+	struct mime_headers content;        /* its Content-* fields, in order, values as received */
 	struct mime_headers protected_hdrs; /* RFC 9788 fields of the Cryptographic Payload */
-	spool *body;                      /* its body: the bytes from body_off on; owned */
+	spool *body;                        /* its body: the bytes from body_off on; owned */
 	uint64_t body_off;
 };
 

@@ -41,8 +41,8 @@ struct keystore_request {
  * identities are cached and re-read when a file changes (fileid.h); the
  * key file is opened under the rules of privfile.h.
  */
-enum keystore_result keystore_load(const struct keystore_request *req,
-    struct keystore_identity *id, char *err, size_t errlen);
+enum keystore_result keystore_load(const struct keystore_request *req, struct keystore_identity *id,
+    char *err, size_t errlen);
 
 /* A key spec (file path or pkcs11: URI) for messages: a URI without its PIN. */
 void keystore_spec_display(const char *spec, char *out, size_t outlen);

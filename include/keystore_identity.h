@@ -15,8 +15,8 @@
 
 struct keystore_identity {
 	EVP_PKEY *key;
-	X509 *cert;             /* the certificate matching key */
-	STACK_OF(X509) *chain;  /* further certificates, may be empty */
+	X509 *cert;            /* the certificate matching key */
+	STACK_OF(X509) *chain; /* further certificates, may be empty */
 };
 
 enum keystore_result {

@@ -34,10 +34,10 @@
 #include "certindex.h"
 #include "certstore.h"
 
-#define LDAPSTORE_POOL 4
-#define LDAPSTORE_DEFAULT_FILTER "(mail=%s)"
-#define LDAPSTORE_DEFAULT_TIMEOUT 5
-#define LDAPSTORE_DEFAULT_CACHE_TTL 300
+#define LDAPSTORE_POOL                 4
+#define LDAPSTORE_DEFAULT_FILTER       "(mail=%s)"
+#define LDAPSTORE_DEFAULT_TIMEOUT      5
+#define LDAPSTORE_DEFAULT_CACHE_TTL    300
 #define LDAPSTORE_DEFAULT_NEGATIVE_TTL 60
 
 typedef struct ldapstore ldapstore;
@@ -107,8 +107,7 @@ int ldapstore_filter_balanced(const char *filter);
  * one.  ld is the libldap handle (LDAP *).  0, or -1 with err.
  */
 typedef int (*ldapstore_conn_fn)(void *ld, void *arg, char *err, size_t errlen);
-int ldapstore_with_conn(ldapstore *ls, ldapstore_conn_fn fn, void *arg, char *err,
-    size_t errlen);
+int ldapstore_with_conn(ldapstore *ls, ldapstore_conn_fn fn, void *arg, char *err, size_t errlen);
 
 /* Forget what the cache holds for addr (after a write, so that the next lookup asks). */
 void ldapstore_forget(ldapstore *ls, const char *addr);

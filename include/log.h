@@ -13,7 +13,10 @@
 #include <syslog.h>
 
 /* Where log lines go. */
-enum log_target { LOG_TO_SYSLOG, LOG_TO_STDERR };
+enum log_target {
+	LOG_TO_SYSLOG,
+	LOG_TO_STDERR
+};
 
 /* Set the program name and destination; call once before threads start. */
 void log_open(const char *ident, enum log_target target, int facility);

@@ -88,7 +88,7 @@ int mime_param(const char *content_type, const char *name, char *out, size_t out
  * the empty line) or len when there is no body.  0, or -1 with err filled
  * (a line that is neither a header nor a continuation).
  */
-int mime_parse_headers(const char *buf, size_t len, struct mime_headers *h,
-    size_t *body_off, char *err, size_t errlen);
+int mime_parse_headers(const char *buf, size_t len, struct mime_headers *h, size_t *body_off,
+    char *err, size_t errlen);
 
 #endif

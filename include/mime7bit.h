@@ -29,7 +29,7 @@
  * result), 0 when nothing needed re-encoding (use the original and discard
  * out), -1 with err filled.
  */
-int mime7bit_encode(const char *head, size_t headlen, spool *body, spool *out,
-    char *err, size_t errlen);
+int mime7bit_encode(const char *head, size_t headlen, spool *body, spool *out, char *err,
+    size_t errlen);
 
 #endif

@@ -90,28 +90,32 @@ struct policy_settings {
 	int encrypt_to_sender;
 	const EVP_MD *digest;
 	enum smime_signature signature;
-	char *signing_key; /* owned by the scope */
-	char *domain_cert; /* gateway certificate for the whole domain; owned by the scope */
-	char *signing_cert; /* certificate + chain of signing-key, when not in it; owned */
+	char *signing_key;        /* owned by the scope */
+	char *domain_cert;        /* gateway certificate for the whole domain; owned by the scope */
+	char *signing_cert;       /* certificate + chain of signing-key, when not in it; owned */
 	int signer_address_check; /* the signing certificate must name the From: address */
 	enum policy_mode mode;    /* enforce, or monitor: decide, log, count, change nothing */
 	int signing_key_line, signing_cert_line, domain_cert_line; /* where given (0: not) */
 	/* mail from outside to recipients in this scope */
-	int decrypt;               /* open S/MIME encrypted to a key we hold */
-	int verify;                /* check signatures, report them in Authentication-Results */
-	int unwrap_opaque;         /* opaque signed-data becomes its content */
+	int decrypt;       /* open S/MIME encrypted to a key we hold */
+	int verify;        /* check signatures, report them in Authentication-Results */
+	int unwrap_opaque; /* opaque signed-data becomes its content */
 	enum policy_on_undecryptable on_undecryptable;
-	char *decryption_key;      /* the domain's gateway key (file or pkcs11:); owned by the scope */
-	char *decryption_key_dir;  /* recipients' own keys, <address>.pem; owned by the scope */
+	char *decryption_key; /* the domain's gateway key (file or pkcs11:); owned by the scope */
+	char *decryption_key_dir; /* recipients' own keys, <address>.pem; owned by the scope */
 	int decryption_key_line, decryption_key_dir_line; /* where given (0: not) */
 };
 
-enum policy_scope_kind { POLICY_SCOPE_DOMAIN, POLICY_SCOPE_VMTA, POLICY_SCOPE_SENDER };
+enum policy_scope_kind {
+	POLICY_SCOPE_DOMAIN,
+	POLICY_SCOPE_VMTA,
+	POLICY_SCOPE_SENDER
+};
 
 struct policy_scope {
 	enum policy_scope_kind kind;
-	char *pattern;                /* domain pattern, virtual MTA name or sender pattern */
-	int line;                     /* where the block starts */
+	char *pattern; /* domain pattern, virtual MTA name or sender pattern */
+	int line;      /* where the block starts */
 	struct policy_settings s;
 	struct policy_scope *domains; /* <domain> blocks nested in a <virtual-mta> */
 	size_t ndomains;
@@ -155,7 +159,7 @@ void policy_for_recipient(const struct policy *p, const char *vmta, const char *
  */
 #define POLICY_NSCOPES 4
 struct policy_match {
-	const struct policy_scope *scope[POLICY_NSCOPES];     /* [0] is always NULL */
+	const struct policy_scope *scope[POLICY_NSCOPES];       /* [0] is always NULL */
 	const struct policy_settings *settings[POLICY_NSCOPES]; /* NULL: the scope does not apply */
 };
 void policy_match_recipient(const struct policy *p, const char *vmta, const char *domain,
@@ -168,8 +172,8 @@ void policy_match_recipient(const struct policy *p, const char *vmta, const char
 int policy_origin(const struct policy_match *pm, unsigned bit);
 
 /* A scope as the explainer and the summary line name it: "global", "domain:x", ... */
-void policy_scope_name(const struct policy_scope *scope, const struct policy_scope *vmta,
-    char *buf, size_t len);
+void policy_scope_name(const struct policy_scope *scope, const struct policy_scope *vmta, char *buf,
+    size_t len);
 
 /*
  * Call fn with the settings of every scope of p: the global settings
@@ -178,8 +182,8 @@ void policy_scope_name(const struct policy_scope *scope, const struct policy_sco
  * nonzero return of fn and returns it; 0 when fn returned 0 throughout.
  * fn borrows what it is given.
  */
-typedef int (*policy_visit_fn)(void *arg, const struct policy_scope *scope,
-    const struct policy_settings *s);
+typedef int (
+    *policy_visit_fn)(void *arg, const struct policy_scope *scope, const struct policy_settings *s);
 int policy_foreach_scope(const struct policy *p, policy_visit_fn fn, void *arg);
 
 /* Nonzero when a <virtual-mta NAME> block exists (case-insensitive). */

@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#define PRIVFILE_ERROR (-1)
+#define PRIVFILE_ERROR   (-1)
 #define PRIVFILE_MISSING (-2) /* no such file (ENOENT); err says so */
 
 /*

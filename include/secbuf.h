@@ -18,13 +18,16 @@
 #include <stddef.h>
 
 struct secbuf {
-	char *data;  /* NULL until the first append */
-	size_t len;  /* bytes held, without the terminating NUL */
-	size_t cap;  /* bytes allocated */
-	int failed;  /* an append ran out of memory */
+	char *data; /* NULL until the first append */
+	size_t len; /* bytes held, without the terminating NUL */
+	size_t cap; /* bytes allocated */
+	int failed; /* an append ran out of memory */
 };
 
-#define SECBUF_INIT {NULL, 0, 0, 0}
+#define SECBUF_INIT           \
+	{                     \
+		NULL, 0, 0, 0 \
+	}
 
 void secbuf_init(struct secbuf *b);
 

@@ -34,12 +34,12 @@ enum sigverify_status {
 
 struct sigverify_result {
 	enum sigverify_status status;
-	int chain_error;        /* with trust and GOOD: X509_V_OK or the chain's error; else -1 */
-	X509 *signer;           /* the first signer's certificate (also when BAD), or NULL; owned */
-	STACK_OF(X509) *certs;  /* every certificate the signature carries, or NULL; owned */
+	int chain_error;       /* with trust and GOOD: X509_V_OK or the chain's error; else -1 */
+	X509 *signer;          /* the first signer's certificate (also when BAD), or NULL; owned */
+	STACK_OF(X509) *certs; /* every certificate the signature carries, or NULL; owned */
 	int nsigners;
 	size_t part_off, part_len; /* multipart/signed: the signed first part within the body */
-	char reason[300];       /* why not GOOD, or the chain's error */
+	char reason[300];          /* why not GOOD, or the chain's error */
 };
 
 /*

@@ -35,39 +35,49 @@
 #include "spool.h"
 
 /* How the content-encryption key reaches an RSA recipient. */
-enum smime_key_transport { SMIME_KT_RSA_PKCS1 = 0, SMIME_KT_RSA_OAEP };
+enum smime_key_transport {
+	SMIME_KT_RSA_PKCS1 = 0,
+	SMIME_KT_RSA_OAEP
+};
 /* RSA signature scheme (ECDSA keys always sign with ECDSA). */
-enum smime_signature { SMIME_SIG_RSA_PKCS1 = 0, SMIME_SIG_RSA_PSS };
+enum smime_signature {
+	SMIME_SIG_RSA_PKCS1 = 0,
+	SMIME_SIG_RSA_PSS
+};
 /* multipart/signed (detached) or application/pkcs7-mime signed-data (opaque). */
-enum smime_sign_format { SMIME_SIGN_DETACHED = 0, SMIME_SIGN_OPAQUE };
+enum smime_sign_format {
+	SMIME_SIGN_DETACHED = 0,
+	SMIME_SIGN_OPAQUE
+};
 
 struct smime_options {
-	int sign;                  /* add a signature (needs signer) */
-	int encrypt;               /* envelope to the recipients */
-	const EVP_CIPHER *cipher;  /* NULL: AES-256-CBC */
-	const EVP_MD *digest;      /* NULL: SHA-256 */
-	const char *boundary;      /* NULL: a random one (fixed only in tests) */
-	size_t chunk;              /* output handed over in pieces of at most this; 0: 64 KiB */
+	int sign;                 /* add a signature (needs signer) */
+	int encrypt;              /* envelope to the recipients */
+	const EVP_CIPHER *cipher; /* NULL: AES-256-CBC */
+	const EVP_MD *digest;     /* NULL: SHA-256 */
+	const char *boundary;     /* NULL: a random one (fixed only in tests) */
+	size_t chunk;             /* output handed over in pieces of at most this; 0: 64 KiB */
 	enum smime_key_transport key_transport;
 	enum smime_signature signature;
 	enum smime_sign_format sign_format;
-	int header_protection;     /* RFC 9788: protected headers in the inner entity */
-	int hide_subject;          /* the caller shows "[...]" as the outer Subject (HP-Outer) */
-	const struct mime_headers *outer; /* the message's headers, for header protection; borrowed */
-	int transport_7bit;        /* sign-only: re-encode 8bit/binary leaves first (mime7bit.h);
+	int header_protection; /* RFC 9788: protected headers in the inner entity */
+	int hide_subject;      /* the caller shows "[...]" as the outer Subject (HP-Outer) */
+	const struct mime_headers
+	    *outer;            /* the message's headers, for header protection; borrowed */
+	int transport_7bit;    /* sign-only: re-encode 8bit/binary leaves first (mime7bit.h);
 	                              the milter sets it, a local tool may keep 8-bit content */
-	size_t spool_memory;       /* bound of the 7-bit re-encoding spool; 0: SPOOL_DEFAULT_MEMORY */
-	const char *spool_dir;     /* its overflow directory; NULL: $TMPDIR or /tmp; borrowed */
+	size_t spool_memory;   /* bound of the 7-bit re-encoding spool; 0: SPOOL_DEFAULT_MEMORY */
+	const char *spool_dir; /* its overflow directory; NULL: $TMPDIR or /tmp; borrowed */
 };
 
 /* Receives output bytes; return 0, or -1 to stop with an error. */
 typedef int (*smime_write_fn)(void *arg, const void *data, size_t len);
 
 struct smime_result {
-	char content_type[256];      /* value of the new outer Content-Type */
-	char transfer_encoding[16];  /* "base64", or "" for none */
-	char disposition[64];        /* value of Content-Disposition, or "" */
-	uint64_t bytes;              /* body bytes written */
+	char content_type[256];     /* value of the new outer Content-Type */
+	char transfer_encoding[16]; /* "base64", or "" for none */
+	char disposition[64];       /* value of Content-Disposition, or "" */
+	uint64_t bytes;             /* body bytes written */
 };
 
 /*
@@ -79,12 +89,12 @@ struct smime_request {
 	struct smime_options opt;               /* what to do */
 	const struct keystore_identity *signer; /* needed when opt.sign */
 	STACK_OF(X509) *recipients;             /* at least one when opt.encrypt */
-	const char *head;                       /* the inner header block (Content-* + empty line) */
+	const char *head; /* the inner header block (Content-* + empty line) */
 	size_t headlen;
-	spool *body;                            /* the canonical body: rewound and read */
-	smime_write_fn out;                     /* the output sink */
+	spool *body;        /* the canonical body: rewound and read */
+	smime_write_fn out; /* the output sink */
 	void *out_arg;
-	struct smime_result result;             /* what the outer headers must become */
+	struct smime_result result; /* what the outer headers must become */
 };
 
 /*

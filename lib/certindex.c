@@ -25,19 +25,19 @@
 #include "errmsg.h"
 #include "mime.h"
 
-#define CI_RESCAN_SECONDS 5   /* without inotify: every file stat'ed this often */
-#define CI_FULL_SECONDS 300   /* with inotify: the same, in case an event was missed */
-#define CI_BAD_SECONDS 60     /* an unusable certificate is checked again after this */
-#define CI_GOOD_SECONDS 3600  /* a usable one at least this often */
-#define CI_KEEP_PARSED 16384  /* parsed certificates kept for lookups */
+#define CI_RESCAN_SECONDS 5     /* without inotify: every file stat'ed this often */
+#define CI_FULL_SECONDS   300   /* with inotify: the same, in case an event was missed */
+#define CI_BAD_SECONDS    60    /* an unusable certificate is checked again after this */
+#define CI_GOOD_SECONDS   3600  /* a usable one at least this often */
+#define CI_KEEP_PARSED    16384 /* parsed certificates kept for lookups */
 
 struct ci_entry {
 	struct ci_entry *next;      /* in its bucket */
 	struct ci_entry *cert_next; /* of the same certificate */
 	char *addr;                 /* owned; domain lower-cased */
 	struct ci_cert *cert;
-	int vstate;                 /* 0 not checked, 1 usable, -1 not (cache lock) */
-	time_t vuntil;              /* the check holds until then */
+	int vstate;    /* 0 not checked, 1 usable, -1 not (cache lock) */
+	time_t vuntil; /* the check holds until then */
 	char *vreason;
 };
 
@@ -46,7 +46,7 @@ struct ci_entry {
 struct ci_signer {
 	X509 *cert;
 	STACK_OF(X509) *chain;
-	char *addr;   /* NULL: no address check */
+	char *addr; /* NULL: no address check */
 	int ok;
 	char *reason;
 	time_t until;
@@ -60,12 +60,12 @@ struct certindex {
 	size_t ndirs;
 	struct ci_entry **buckets;
 	size_t nbuckets, nentries;
-	time_t scanned;             /* the last full scan */
-	int full_every;             /* seconds between full scans */
-	unsigned long tick;         /* cache lock */
-	size_t nparsed;             /* cache lock */
+	time_t scanned;                       /* the last full scan */
+	int full_every;                       /* seconds between full scans */
+	unsigned long tick;                   /* cache lock */
+	size_t nparsed;                       /* cache lock */
 	struct ci_signer signers[CI_SIGNERS]; /* cache lock */
-	size_t next_signer;         /* cache lock */
+	size_t next_signer;                   /* cache lock */
 	X509_STORE *trust;
 	STACK_OF(X509_CRL) *crls;
 };
@@ -279,7 +279,8 @@ certindex_names_address(X509 *cert, const char *addr)
 		found = strcmp(have, want) == 0;
 	}
 	GENERAL_NAMES_free(gens);
-	for (i = -1; !found && (i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0;) {
+	for (i = -1;
+	     !found && (i = X509_NAME_get_index_by_NID(subj, NID_pkcs9_emailAddress, i)) >= 0;) {
 		ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
 		/* an IA5String, as PKCS #9 has it (and X509_check_email reads it); found by fuzzing */
 		if (ASN1_STRING_type(d) != V_ASN1_IA5STRING ||
@@ -324,8 +325,8 @@ ci_chain_ok(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, int purpose, c
 }
 
 static int
-ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *addr,
-    char *reason, size_t reasonlen)
+ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *addr, char *reason,
+    size_t reasonlen)
 {
 	const char *who = addr != NULL ? addr : "the domain";
 	char what[400];
@@ -333,7 +334,8 @@ ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *ad
 	if (certstore_check_usable(cert, who, reason, reasonlen) != 0)
 		return -1;
 	if (addr != NULL && !certindex_names_address(cert, addr)) {
-		errmsg_set(reason, reasonlen, "certificate for %s does not name that address", addr);
+		errmsg_set(reason, reasonlen, "certificate for %s does not name that address",
+		    addr);
 		return -1;
 	}
 	snprintf(what, sizeof(what), "certificate for %s", who);
@@ -344,13 +346,14 @@ ci_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *ad
 	 * without a purpose.
 	 */
 	return ci_chain_ok(ci, cert, untrusted,
-	    EVP_PKEY_is_a(X509_get0_pubkey(cert), "EC") ? X509_PURPOSE_ANY : X509_PURPOSE_SMIME_ENCRYPT,
+	    EVP_PKEY_is_a(X509_get0_pubkey(cert), "EC") ? X509_PURPOSE_ANY
+	                                                : X509_PURPOSE_SMIME_ENCRYPT,
 	    what, reason, reasonlen);
 }
 
 static int
-ci_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr,
-    char *reason, size_t reasonlen)
+ci_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char *addr, char *reason,
+    size_t reasonlen)
 {
 	if (certstore_check_signing(cert, reason, reasonlen) != 0)
 		return -1;
@@ -362,8 +365,7 @@ ci_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, const char 
 	    reasonlen);
 }
 
-static time_t ci_check_until(certindex *ci, X509 *x, STACK_OF(X509) *untrusted, int ok,
-    time_t now);
+static time_t ci_check_until(certindex *ci, X509 *x, STACK_OF(X509) *untrusted, int ok, time_t now);
 
 /* The same certificate, chain and address as slot s? */
 static int
@@ -412,7 +414,8 @@ certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, cons
 		if (now < s->until && ci_signer_is(s, cert, chain, addr)) {
 			rc = s->ok ? 0 : -1;
 			if (!s->ok)
-				snprintf(reason, reasonlen, "%s", s->reason ? s->reason : "unusable");
+				snprintf(reason, reasonlen, "%s",
+				    s->reason ? s->reason : "unusable");
 			pthread_mutex_unlock(&ci->cache_lock);
 			return rc;
 		}
@@ -547,7 +550,8 @@ ci_entry_check(certindex *ci, struct ci_entry *e, X509 **x, char *reason, size_t
 	if (c->x == NULL) {
 		pthread_mutex_unlock(&ci->cache_lock);
 		sk_X509_pop_free(sk, X509_free);
-		errmsg_set(reason, reasonlen, "certificate for %s: cannot read %s", e->addr, c->file->path);
+		errmsg_set(reason, reasonlen, "certificate for %s: cannot read %s", e->addr,
+		    c->file->path);
 		return 0;
 	}
 	*x = c->x;

@@ -24,42 +24,42 @@ struct ci_file;
 
 struct ci_cert {
 	struct ci_file *file;
-	int k;                   /* the k-th certificate block of its file */
+	int k; /* the k-th certificate block of its file */
 	time_t not_before;
-	char **names;            /* addresses it names, normalised, NULL-terminated; owned */
-	X509 *x;                 /* parsed on first use, NULL until then (cache lock) */
-	unsigned long used;      /* tick of the last use, for eviction (cache lock) */
+	char **names;             /* addresses it names, normalised, NULL-terminated; owned */
+	X509 *x;                  /* parsed on first use, NULL until then (cache lock) */
+	unsigned long used;       /* tick of the last use, for eviction (cache lock) */
 	struct ci_entry *entries; /* index entries pointing here (index lock) */
 };
 
 struct ci_file {
-	char *name;              /* within its directory */
-	unsigned gen;            /* the last scan that saw it (the scanner's) */
-	char *path;              /* directory/name */
-	char *faddr;             /* the address the name gives, or NULL */
+	char *name;   /* within its directory */
+	unsigned gen; /* the last scan that saw it (the scanner's) */
+	char *path;   /* directory/name */
+	char *faddr;  /* the address the name gives, or NULL */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtime, ctime;
-	struct ci_cert *certs;   /* its end-entity certificates */
+	struct ci_cert *certs; /* its end-entity certificates */
 	size_t ncerts;
 };
 
 struct ci_dir {
 	char *path;
-	struct timespec mtime;   /* at the last scan */
-	struct ci_file **files;  /* in no order (lookups read it under the index lock) */
+	struct timespec mtime;  /* at the last scan */
+	struct ci_file **files; /* in no order (lookups read it under the index lock) */
 	size_t nfiles;
 	/* the scanner's own: */
 	struct ci_file **byname; /* files by name, open addressing */
 	size_t ncap;
 	unsigned gen;
-	int wfd;                 /* inotify on the directory, or -1 */
+	int wfd; /* inotify on the directory, or -1 */
 };
 
 /* What one rescan of a directory changed: files gone (or replaced), files new. */
 struct ci_diff {
-	struct ci_file **files;  /* the directory's new list, sorted (installed by the caller) */
+	struct ci_file **files; /* the directory's new list, sorted (installed by the caller) */
 	size_t nfiles;
 	struct ci_file **gone, **added;
 	size_t ngone, nadded, capgone, capadded;

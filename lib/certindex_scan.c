@@ -23,7 +23,7 @@
 #include "errmsg.h"
 #include "mime.h"
 
-#define CI_MAX_FILE (4 * 1024 * 1024)
+#define CI_MAX_FILE  (4 * 1024 * 1024)
 #define CI_MAX_NAMES 64
 
 void
@@ -148,7 +148,7 @@ ci_light(const unsigned char *der, long len, struct ci_cert *c)
 	p = q;
 	q = p;
 	if (ci_tlv(&q, tbs_end, 0, &tag, &cls) == 0 && cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0)
-		p = q; /* version */
+		p = q;          /* version */
 	for (i = 0; i < 3; i++) /* serial, signature, issuer */
 		if (ci_tlv(&p, tbs_end, 0, &tag, &cls) != 0)
 			return -1;
@@ -168,7 +168,8 @@ ci_light(const unsigned char *der, long len, struct ci_cert *c)
 			break;
 		if (tag == 3) { /* EXPLICIT SEQUENCE OF Extension */
 			const unsigned char *e = p, *eend = q;
-			if (ci_tlv(&e, eend, 1, &tag, &cls) != 0 || ci_tlv(&e, eend, 1, &tag, &cls) != 0)
+			if (ci_tlv(&e, eend, 1, &tag, &cls) != 0 ||
+			    ci_tlv(&e, eend, 1, &tag, &cls) != 0)
 				goto done;
 			while (e < eend) {
 				const unsigned char *x = e;
@@ -219,9 +220,10 @@ ci_read(int dirfd, const char *path, const struct stat *want, size_t *len)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CI_MAX_FILE ||
-	    (want != NULL && (st.st_ino != want->st_ino || st.st_size != want->st_size ||
-	                         st.st_mtim.tv_sec != want->st_mtim.tv_sec ||
-	                         st.st_mtim.tv_nsec != want->st_mtim.tv_nsec)) ||
+	    (want != NULL &&
+	        (st.st_ino != want->st_ino || st.st_size != want->st_size ||
+	            st.st_mtim.tv_sec != want->st_mtim.tv_sec ||
+	            st.st_mtim.tv_nsec != want->st_mtim.tv_nsec)) ||
 	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
 		close(fd);
 		return NULL;

@@ -19,8 +19,8 @@
 #include "mime.h"
 
 int
-certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain,
-    char *err, size_t errlen)
+certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *chain, char *err,
+    size_t errlen)
 {
 	char path[4096], tmp[4096];
 	X509 *old;
@@ -34,7 +34,8 @@ certindex_store(const char *dir, const char *addr, X509 *cert, STACK_OF(X509) *c
 	snprintf(path, sizeof(path), "%s/%s.crt", dir, addr);
 	old = certstore_load_file(path, err, errlen);
 	if (old != NULL) {
-		int keep = ASN1_TIME_compare(X509_get0_notBefore(old), X509_get0_notBefore(cert)) >= 0;
+		int keep =
+		    ASN1_TIME_compare(X509_get0_notBefore(old), X509_get0_notBefore(cert)) >= 0;
 		X509_free(old);
 		if (keep)
 			return 0;

@@ -59,7 +59,8 @@ certstore_check_usable(X509 *cert, const char *addr, char *reason, size_t reason
 		return -1;
 	}
 	if (pkey == NULL) {
-		errmsg_set(reason, reasonlen, "certificate for %s has an unreadable public key", addr);
+		errmsg_set(reason, reasonlen, "certificate for %s has an unreadable public key",
+		    addr);
 		return -1;
 	}
 	ku = X509_get_key_usage(cert); /* UINT32_MAX when absent */
@@ -124,7 +125,8 @@ certstore_check_signing(X509 *cert, char *reason, size_t reasonlen)
 	}
 	ku = X509_get_key_usage(cert); /* UINT32_MAX when absent */
 	if (!(ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION))) {
-		errmsg_set(reason, reasonlen, "signing certificate does not allow digitalSignature");
+		errmsg_set(reason, reasonlen,
+		    "signing certificate does not allow digitalSignature");
 		return -1;
 	}
 	if ((X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) &&

@@ -17,19 +17,21 @@
 #include "conf_int.h"
 #include "spool.h"
 
-#define CONF_MAX_LINE 4096
+#define CONF_MAX_LINE  4096
 #define CONF_MAX_WORDS 64
 
 /* The block being read: none (global), a vmta, a domain (maybe in a vmta), a sender. */
 struct conf_block {
-	struct policy_scope *vmta;   /* open <virtual-mta>, or NULL */
-	struct policy_scope *inner;  /* open <domain> or <sender>, or NULL */
+	struct policy_scope *vmta;  /* open <virtual-mta>, or NULL */
+	struct policy_scope *inner; /* open <domain> or <sender>, or NULL */
 };
 
 static const char *
 scope_tag(enum policy_scope_kind k)
 {
-	return k == POLICY_SCOPE_DOMAIN ? "domain" : k == POLICY_SCOPE_VMTA ? "virtual-mta" : "sender";
+	return k == POLICY_SCOPE_DOMAIN ? "domain"
+	    : k == POLICY_SCOPE_VMTA    ? "virtual-mta"
+	                                : "sender";
 }
 
 /* Split a line into words; quotes group words; returns the count or -1/-2. */
@@ -122,7 +124,9 @@ conf_scope_is_trash(const struct conf_parse *p, const struct policy_scope *scope
 static int
 conf_note_keyword(struct conf_parse *p, const struct conf_block *b, const struct conf_keyword *k)
 {
-	int *seen = b->inner != NULL ? p->seen_inner : b->vmta != NULL ? p->seen_vmta : p->seen_global;
+	int *seen = b->inner != NULL ? p->seen_inner
+	    : b->vmta != NULL        ? p->seen_vmta
+	                             : p->seen_global;
 	size_t ki = (size_t)(k - conf_keywords);
 
 	if (ki >= CONF_MAX_KEYWORDS || k->repeatable)
@@ -161,9 +165,11 @@ trash_vector(struct conf_parse *p, enum policy_scope_kind kind, struct policy_sc
     size_t **count)
 {
 	*vec = kind == POLICY_SCOPE_DOMAIN ? &p->trash.domains
-	    : kind == POLICY_SCOPE_VMTA ? &p->trash.vmtas : &p->trash.senders;
+	    : kind == POLICY_SCOPE_VMTA    ? &p->trash.vmtas
+	                                   : &p->trash.senders;
 	*count = kind == POLICY_SCOPE_DOMAIN ? &p->trash.ndomains
-	    : kind == POLICY_SCOPE_VMTA ? &p->trash.nvmtas : &p->trash.nsenders;
+	    : kind == POLICY_SCOPE_VMTA      ? &p->trash.nvmtas
+	                                     : &p->trash.nsenders;
 }
 
 /* "<domain x>", "<domain x >", "</domain>". */
@@ -205,12 +211,13 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		else if (b->inner == NULL && b->vmta != NULL && kind == POLICY_SCOPE_VMTA)
 			b->vmta = NULL;
 		else
-			conf_error(p, "</%s> without an open <%s>", scope_tag(kind), scope_tag(kind));
+			conf_error(p, "</%s> without an open <%s>", scope_tag(kind),
+			    scope_tag(kind));
 		return;
 	}
 	if (b->inner != NULL) {
-		conf_error(p, "<%s> inside <%s %s> (opened at line %d)", tag, scope_tag(b->inner->kind),
-		    b->inner->pattern, b->inner->line);
+		conf_error(p, "<%s> inside <%s %s> (opened at line %d)", tag,
+		    scope_tag(b->inner->kind), b->inner->pattern, b->inner->line);
 		return;
 	}
 	if (b->vmta != NULL && kind != POLICY_SCOPE_DOMAIN) {
@@ -236,7 +243,8 @@ conf_block_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 		}
 	}
 	if (bad && (b->vmta == NULL || !conf_scope_is_trash(p, b->vmta)))
-		trash_vector(p, kind, &vec, &count); /* a bad <domain> in a good <virtual-mta>, ... */
+		trash_vector(p, kind, &vec,
+		    &count); /* a bad <domain> in a good <virtual-mta>, ... */
 	/* nothing else is appended while a scope is open, so b's pointers stay valid */
 	scope = scope_append(vec, count);
 	if (scope == NULL) {
@@ -300,9 +308,10 @@ conf_parse_line(struct conf_parse *p, struct conf *c, struct conf_block *b, char
 	}
 	if (!(k->where & where)) {
 		conf_error(p, "keyword \"%s\" is not allowed %s", k->name,
-		    where == CONF_IN_GLOBAL ? "outside a block"
-		    : where == CONF_IN_VMTA ? "in <virtual-mta>"
-		    : where == CONF_IN_DOMAIN ? "in <domain>" : "in <sender>");
+		    where == CONF_IN_GLOBAL       ? "outside a block"
+		        : where == CONF_IN_VMTA   ? "in <virtual-mta>"
+		        : where == CONF_IN_DOMAIN ? "in <domain>"
+		                                  : "in <sender>");
 		return;
 	}
 	if (conf_note_keyword(p, b, k) != 0)
@@ -367,7 +376,8 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 
 	if (b->inner != NULL) {
 		p->line = b->inner->line;
-		conf_error(p, "<%s %s> is not closed", scope_tag(b->inner->kind), b->inner->pattern);
+		conf_error(p, "<%s %s> is not closed", scope_tag(b->inner->kind),
+		    b->inner->pattern);
 	}
 	if (b->vmta != NULL) {
 		p->line = b->vmta->line;
@@ -376,7 +386,8 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	p->line = 0;
 	if (c->internal == NULL) {
 		c->internal = hostlist_new();
-		if (c->internal == NULL || hostlist_add(c->internal, "127.0.0.0/8", err, sizeof(err)) != 0 ||
+		if (c->internal == NULL ||
+		    hostlist_add(c->internal, "127.0.0.0/8", err, sizeof(err)) != 0 ||
 		    hostlist_add(c->internal, "::1", err, sizeof(err)) != 0)
 			conf_error(p, "out of memory");
 	}
@@ -396,7 +407,8 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	if (c->harvest_require_dkim && c->authserv_id == NULL)
 		conf_error(p, "harvest-require-dkim needs authserv-id");
 	/* the index also holds the trust (ca-file) that signing certificates chain to */
-	if (p->errors == 0 && (c->cert_dir != NULL || c->harvest_dir != NULL || c->ca_file != NULL)) {
+	if (p->errors == 0 &&
+	    (c->cert_dir != NULL || c->harvest_dir != NULL || c->ca_file != NULL)) {
 		const char *dirs[] = {c->cert_dir, c->harvest_dir, NULL};
 		struct certindex_options o = {c->ca_file, c->crl_file};
 		char why[512];

@@ -157,8 +157,8 @@ host_name_ok(const char *h)
 	if (*h == '\0' || *h == '-' || *h == '.')
 		return 0;
 	for (s = h; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		        *s == '-' || *s == '.'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		        (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
 			return 0;
 	return 1;
 }
@@ -262,8 +262,9 @@ check_pid_file(struct check *k)
 	}
 	dir_of(k->c->pid_file, dir, sizeof(dir));
 	if (access(dir, W_OK | X_OK) != 0)
-		check_error(k, k->c->lines.pid_file, "pid-file %s: directory %s is not writable: %s",
-		    k->c->pid_file, dir, strerror(errno));
+		check_error(k, k->c->lines.pid_file,
+		    "pid-file %s: directory %s is not writable: %s", k->c->pid_file, dir,
+		    strerror(errno));
 }
 
 /* ---- certificate files ---- */
@@ -329,14 +330,17 @@ check_key_dir(struct check *k, const char *passfile)
 		return;
 	n = scandir(k->c->key_dir, &names, pem_only, alphasort);
 	if (n < 0) {
-		check_error(k, k->c->lines.key_dir, "key-dir %s: %s", k->c->key_dir, strerror(errno));
+		check_error(k, k->c->lines.key_dir, "key-dir %s: %s", k->c->key_dir,
+		    strerror(errno));
 		return;
 	}
 	for (i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "%s/%s", k->c->key_dir, names[i]->d_name);
 		snprintf(crt, sizeof(crt), "%s/%.*s.crt", k->c->key_dir,
 		    (int)(strlen(names[i]->d_name) - 4), names[i]->d_name);
-		struct keystore_request kq = {.spec = key, .cert_path = crt, .passphrase_file = passfile};
+		struct keystore_request kq = {.spec = key,
+		    .cert_path = crt,
+		    .passphrase_file = passfile};
 		if (keystore_load(&kq, &id, err, sizeof(err)) == KEYSTORE_FOUND)
 			keystore_identity_free(&id);
 		else
@@ -357,8 +361,9 @@ check_signing_keys(struct check *k, const struct conf_check_options *o, const ch
 
 	for (i = 0; i < pol->nsenders; i++) {
 		const struct policy_settings *s = &pol->senders[i].s;
-		struct keystore_request kq = {.spec = s->signing_key, .passphrase_file = passfile,
-			.cert_path = (s->set & POLICY_SIGNING_CERT) ? s->signing_cert : NULL};
+		struct keystore_request kq = {.spec = s->signing_key,
+		    .passphrase_file = passfile,
+		    .cert_path = (s->set & POLICY_SIGNING_CERT) ? s->signing_cert : NULL};
 		int p11;
 		if (!(s->set & POLICY_SIGNING_KEY) || s->signing_key == NULL)
 			continue;
@@ -378,7 +383,11 @@ check_signing_keys(struct check *k, const struct conf_check_options *o, const ch
 
 /* ---- files the milter process reads (or writes) after it has become `user` ---- */
 
-enum need { NEED_READ, NEED_DIR_READ, NEED_DIR_WRITE };
+enum need {
+	NEED_READ,
+	NEED_DIR_READ,
+	NEED_DIR_WRITE
+};
 
 struct need_file {
 	int line;       /* 0: the configuration file itself */
@@ -462,7 +471,8 @@ need_scopes(struct need_list *l, const struct policy_scope *v, size_t n)
 		    strncmp(s->signing_key, "pkcs11:", 7) != 0)
 			need_add(l, s->signing_key_line, "signing-key", s->signing_key, NEED_READ);
 		if ((s->set & POLICY_SIGNING_CERT) && s->signing_cert != NULL)
-			need_add(l, s->signing_cert_line, "signing-cert", s->signing_cert, NEED_READ);
+			need_add(l, s->signing_cert_line, "signing-cert", s->signing_cert,
+			    NEED_READ);
 		if ((s->set & POLICY_DOMAIN_CERT) && s->domain_cert != NULL)
 			need_add(l, s->domain_cert_line, "domain-cert", s->domain_cert, NEED_READ);
 		need_scopes(l, v[i].domains, v[i].ndomains);
@@ -506,23 +516,34 @@ need_try(const struct need_list *l, const char *file, const char *user, int fd)
 			if (ok)
 				close(f);
 		} else {
-			ok = access(e->path, e->need == NEED_DIR_READ ? R_OK | X_OK : W_OK | X_OK) == 0;
+			ok = access(e->path,
+			         e->need == NEED_DIR_READ ? R_OK | X_OK : W_OK | X_OK) == 0;
 		}
 		if (ok)
 			continue;
 		/* the first character says whose problem it is: one identity's (i) or everyone's (e) */
-		if (write(fd, e->need == NEED_READ && e->kw != NULL && (strcmp(e->kw, "key-dir") == 0 ||
-		                  strcmp(e->kw, "signing-key") == 0 || strcmp(e->kw, "signing-cert") == 0)
-		        ? "i" : "e", 1) != 1)
+		if (write(fd,
+		        e->need == NEED_READ && e->kw != NULL &&
+		                (strcmp(e->kw, "key-dir") == 0 ||
+		                    strcmp(e->kw, "signing-key") == 0 ||
+		                    strcmp(e->kw, "signing-cert") == 0)
+		            ? "i"
+		            : "e",
+		        1) != 1)
 			return;
 		if (e->line == 0)
-			len = snprintf(line, sizeof(line), "%s: not readable by user %s (a reload reads it "
-			    "again): %s\n", file, user, strerror(errno));
+			len = snprintf(line, sizeof(line),
+			    "%s: not readable by user %s (a reload reads it "
+			    "again): %s\n",
+			    file, user, strerror(errno));
 		else
-			len = snprintf(line, sizeof(line), "%s:%d: %s %s: not %s by user %s: %s\n", file,
-			    e->line, e->kw, e->path, e->need == NEED_DIR_WRITE ? "writable" : "readable",
-			    user, strerror(errno));
-		if (len > 0 && write(fd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1) < 0)
+			len = snprintf(line, sizeof(line), "%s:%d: %s %s: not %s by user %s: %s\n",
+			    file, e->line, e->kw, e->path,
+			    e->need == NEED_DIR_WRITE ? "writable" : "readable", user,
+			    strerror(errno));
+		if (len > 0 &&
+		    write(fd, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1) <
+		        0)
 			return;
 	}
 }
@@ -603,7 +624,8 @@ check_readable(struct check *k)
 		if (k->report != NULL)
 			k->report(k->arg, line + 1);
 	}
-	if (pid > 0 && waitpid(pid, &status, 0) == pid && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+	if (pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
 		check_error(k, k->c->lines.user, "cannot become user %s to check its files", who);
 cleanup:
 	if (in != NULL)
@@ -612,8 +634,8 @@ cleanup:
 }
 
 int
-conf_check_runtime(const struct conf *c, const struct conf_check_options *o,
-    conf_report_fn report, void *arg)
+conf_check_runtime(const struct conf *c, const struct conf_check_options *o, conf_report_fn report,
+    void *arg)
 {
 	struct check k = {c, report, arg, 0, o != NULL ? o->identity_report : NULL};
 

@@ -47,8 +47,8 @@ token_uri(const char *uri, char *out, size_t outlen)
 			if (len < strlen(attrs[i]) || strncmp(p, attrs[i], strlen(attrs[i])) != 0)
 				continue;
 			used = strlen(out);
-			if ((size_t)snprintf(out + used, outlen - used, "%s%.*s", used > 7 ? ";" : "",
-			        (int)len, p) >= outlen - used)
+			if ((size_t)snprintf(out + used, outlen - used, "%s%.*s",
+			        used > 7 ? ";" : "", (int)len, p) >= outlen - used)
 				return -1;
 		}
 		p += len + (p[len] == ';');
@@ -124,14 +124,15 @@ conf_check_pkcs11_token(const char *uri, char *err, size_t errlen)
 	}
 	i = p11_kit_uri_parse(tok, P11_KIT_URI_FOR_TOKEN, pu);
 	if (i != P11_KIT_URI_OK) {
-		errmsg_set(err, errlen, "%s: bad token attributes: %s", shown, p11_kit_uri_message(i));
+		errmsg_set(err, errlen, "%s: bad token attributes: %s", shown,
+		    p11_kit_uri_message(i));
 		goto cleanup;
 	}
 	mods = p11_kit_modules_load_and_initialize(0);
 	if (mods == NULL || mods[0] == NULL) {
 		const char *why = p11_kit_message();
-		errmsg_set(err, errlen, "%s: no PKCS#11 module registered with p11-kit loads%s%s", shown,
-		    why != NULL ? ": " : "", why != NULL ? why : "");
+		errmsg_set(err, errlen, "%s: no PKCS#11 module registered with p11-kit loads%s%s",
+		    shown, why != NULL ? ": " : "", why != NULL ? why : "");
 		goto cleanup;
 	}
 	for (i = 0; mods[i] != NULL && !found; i++)
@@ -139,7 +140,8 @@ conf_check_pkcs11_token(const char *uri, char *err, size_t errlen)
 	if (!found) {
 		errmsg_set(err, errlen,
 		    "%s: no such token: no PKCS#11 module registered with p11-kit has an initialised "
-		    "token matching \"%s\"", shown, tok[7] != '\0' ? tok + 7 : "(any)");
+		    "token matching \"%s\"",
+		    shown, tok[7] != '\0' ? tok + 7 : "(any)");
 		goto cleanup;
 	}
 	rc = 0;

@@ -89,7 +89,8 @@ conf_inbound_finish(struct conf_parse *p, struct conf *c)
 	if (nd.verify && c->authserv_id == NULL)
 		conf_error(p, "verify needs authserv-id (the name in Authentication-Results)");
 	if (c->authserv_id != NULL && !authserv_id_ok(c->authserv_id))
-		conf_error(p, "authserv-id \"%s\": not a token (no spaces, quotes or ;)", c->authserv_id);
+		conf_error(p, "authserv-id \"%s\": not a token (no spaces, quotes or ;)",
+		    c->authserv_id);
 	if (c->harvest_ldap_base != NULL && !c->harvest_ldap)
 		conf_error(p, "harvest-ldap-base needs harvest-ldap yes");
 	if (!c->harvest_ldap)
@@ -97,8 +98,9 @@ conf_inbound_finish(struct conf_parse *p, struct conf *c)
 	if (c->ldap_uri == NULL)
 		conf_error(p, "harvest-ldap needs ldap-uri and ldap-base");
 	else if (c->ldap_bind_dn == NULL)
-		conf_error(p, "harvest-ldap needs ldap-bind-dn and ldap-password-file: the directory "
-		              "must know who writes");
+		conf_error(p,
+		    "harvest-ldap needs ldap-bind-dn and ldap-password-file: the directory "
+		    "must know who writes");
 	if (!c->harvest_trust_any && c->ca_file == NULL)
 		conf_error(p, "harvest-ldap needs ca-file (or harvest-trust any)");
 }

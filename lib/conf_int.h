@@ -45,10 +45,11 @@ struct conf_parse {
 	int errors;
 	conf_report_fn report;
 	void *arg;
-	int needs_cert_dir;  /* some scope encrypts */
-	int needs_key_dir;   /* some scope signs without a signing-key */
+	int needs_cert_dir; /* some scope encrypts */
+	int needs_key_dir;  /* some scope signs without a signing-key */
 	/* where each keyword (by table index) was given in the scopes open now, 0: not yet */
-	int seen_global[CONF_MAX_KEYWORDS], seen_vmta[CONF_MAX_KEYWORDS], seen_inner[CONF_MAX_KEYWORDS];
+	int seen_global[CONF_MAX_KEYWORDS], seen_vmta[CONF_MAX_KEYWORDS],
+	    seen_inner[CONF_MAX_KEYWORDS];
 	/* blocks given twice or with a bad pattern: read (so their lines and closing tag
 	 * cause no further errors), then dropped */
 	struct policy trash;
@@ -72,8 +73,8 @@ enum conf_type {
 
 /* Which struct a keyword's field (and line) is in. */
 enum conf_target {
-	CONF_TO_CONF,  /* struct conf: global settings */
-	CONF_TO_SCOPE  /* struct policy_settings of the scope being read */
+	CONF_TO_CONF, /* struct conf: global settings */
+	CONF_TO_SCOPE /* struct policy_settings of the scope being read */
 };
 
 struct conf_choice {
@@ -83,8 +84,8 @@ struct conf_choice {
 
 /* A value as the generic handler parsed it, for hooks. */
 struct conf_value {
-	const char *word;  /* the first word */
-	long num;          /* bool, enum, count, size, mode */
+	const char *word; /* the first word */
+	long num;         /* bool, enum, count, size, mode */
 };
 
 struct conf_keyword;
@@ -100,11 +101,11 @@ typedef int (*conf_hook)(struct conf_parse *p, struct conf *c, struct policy_set
 struct conf_keyword {
 	const char *name;
 	enum conf_type type;
-	int where;                         /* CONF_IN_* bits */
+	int where; /* CONF_IN_* bits */
 	enum conf_target to;
-	size_t off, size;                  /* the field; size 0: none (the hook stores) */
-	unsigned set;                      /* CONF_TO_SCOPE: the POLICY_* bit, set when given */
-	size_t line_off;                   /* an int recording the line in the same struct; 0: none */
+	size_t off, size; /* the field; size 0: none (the hook stores) */
+	unsigned set;     /* CONF_TO_SCOPE: the POLICY_* bit, set when given */
+	size_t line_off;  /* an int recording the line in the same struct; 0: none */
 	const struct conf_choice *choices; /* CONF_T_ENUM, ends with {NULL, 0} */
 	long lo, hi;                       /* CONF_T_COUNT, CONF_T_SIZE, CONF_T_MODE */
 	const char *units;                 /* CONF_T_COUNT: "seconds", ...; NULL: a plain number */

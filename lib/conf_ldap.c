@@ -63,14 +63,15 @@ void
 conf_ldap_finish(struct conf_parse *p, struct conf *c)
 {
 	struct ldapstore_options o = {c->ldap_uri, c->ldap_base, c->ldap_filter, c->ldap_bind_dn,
-		c->ldap_password_file, c->ldap_timeout, c->ldap_cache_ttl, c->ldap_negative_ttl};
+	    c->ldap_password_file, c->ldap_timeout, c->ldap_cache_ttl, c->ldap_negative_ttl};
 	char why[512];
 
 	if (c->ldap_uri == NULL) {
 		if (c->ldap_base != NULL || c->ldap_filter != NULL || c->ldap_bind_dn != NULL ||
 		    c->ldap_password_file != NULL)
-			conf_error(p, "ldap-base, ldap-filter, ldap-bind-dn and ldap-password-file need "
-			              "ldap-uri");
+			conf_error(p,
+			    "ldap-base, ldap-filter, ldap-bind-dn and ldap-password-file need "
+			    "ldap-uri");
 		return;
 	}
 	if (c->ldap_base == NULL) {

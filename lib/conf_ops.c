@@ -78,7 +78,8 @@ conf_addr_is_loopback(const struct sockaddr *sa)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
 	if (sa->sa_family == AF_INET6) {
 		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		    (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return 0;
 }
@@ -90,8 +91,8 @@ conf_ops_metrics_listen(struct conf_parse *p, struct conf *c, struct policy_sett
 	char err[256];
 
 	(void)ps;
-	if (conf_parse_listen(v->word, &c->metrics_addr, &c->metrics_addrlen, err,
-	        sizeof(err)) != 0) {
+	if (conf_parse_listen(v->word, &c->metrics_addr, &c->metrics_addrlen, err, sizeof(err)) !=
+	    0) {
 		conf_error(p, "%s %s: %s", k->name, v->word, err);
 		return -1;
 	}
@@ -107,6 +108,7 @@ conf_ops_finish(struct conf_parse *p, struct conf *c)
 	p->line = c->lines.metrics_listen;
 	conf_error(p,
 	    "metrics-listen %s: not a loopback address; the metrics have no authentication and "
-	    "name who mails whom: set metrics-public yes to serve them there", c->metrics_listen);
+	    "name who mails whom: set metrics-public yes to serve them there",
+	    c->metrics_listen);
 	p->line = 0;
 }

@@ -57,8 +57,7 @@ report_line(struct signer_report *r, int is_error, int line, const char *what, c
 }
 
 int
-conf_signer_expires_within(const struct conf *c, X509 *cert, time_t now, char *when,
-    size_t whenlen)
+conf_signer_expires_within(const struct conf *c, X509 *cert, time_t now, char *when, size_t whenlen)
 {
 	time_t soon = now + (time_t)c->warn_expiry_days * 86400;
 
@@ -81,8 +80,9 @@ check_cert(void *arg, const struct conf_signer *s)
 		return;
 	}
 	if (conf_signer_expires_within(r->c, s->cert, r->now, when, sizeof(when))) {
-		snprintf(why, sizeof(why), "warning: signing certificate expires on %s (within %d days)",
-		    when, r->c->warn_expiry_days);
+		snprintf(why, sizeof(why),
+		    "warning: signing certificate expires on %s (within %d days)", when,
+		    r->c->warn_expiry_days);
 		report_line(r, 0, s->line, s->what, why);
 	}
 }
@@ -101,8 +101,9 @@ visit_sender(const struct conf *c, const struct policy_scope *s, conf_signer_fn 
 {
 	struct keystore_identity id;
 	const char *cert = (s->s.set & POLICY_SIGNING_CERT) ? s->s.signing_cert : NULL;
-	struct keystore_request kq = {.spec = s->s.signing_key, .cert_path = cert,
-		.passphrase_file = c->key_passphrase_file};
+	struct keystore_request kq = {.spec = s->s.signing_key,
+	    .cert_path = cert,
+	    .passphrase_file = c->key_passphrase_file};
 	char what[1200], shown[1024], err[512];
 	struct conf_signer cs = {what, s->pattern, shown, s->s.signing_key_line, sender_address(s),
 	    NULL, NULL};

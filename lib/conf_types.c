@@ -53,8 +53,7 @@ target_base(const struct conf_keyword *k, struct conf *c, struct policy_settings
 }
 
 void
-conf_note_line(struct conf *c, struct policy_settings *ps, const struct conf_keyword *k,
-    int line)
+conf_note_line(struct conf *c, struct policy_settings *ps, const struct conf_keyword *k, int line)
 {
 	if (k->line_off != 0)
 		*(int *)(void *)(target_base(k, c, ps) + k->line_off) = line;
@@ -103,7 +102,10 @@ parse_enum(struct conf_parse *p, const struct conf_keyword *k, const char *w, lo
 	for (i = 0; i < n; i++) { /* "a, b or c" */
 		used = strlen(expect);
 		snprintf(expect + used, sizeof(expect) - used, "%s%s",
-		    i == 0 ? "" : i + 1 == n ? " or " : ", ", k->choices[i].name);
+		    i == 0           ? ""
+		        : i + 1 == n ? " or "
+		                     : ", ",
+		    k->choices[i].name);
 	}
 	conf_error(p, "%s: \"%s\" is not %s", k->name, w, expect);
 	return -1;
@@ -119,11 +121,11 @@ parse_count(struct conf_parse *p, const struct conf_keyword *k, const char *w, l
 	v = strtol(w, &end, 10);
 	if (end == w || *end != '\0' || errno != 0 || v < k->lo || v > k->hi) {
 		if (k->units != NULL)
-			conf_error(p, "%s: \"%s\" is not a number of %s between %ld and %ld", k->name, w,
-			    k->units, k->lo, k->hi);
+			conf_error(p, "%s: \"%s\" is not a number of %s between %ld and %ld",
+			    k->name, w, k->units, k->lo, k->hi);
 		else
-			conf_error(p, "%s: \"%s\" is not a number between %ld and %ld", k->name, w, k->lo,
-			    k->hi);
+			conf_error(p, "%s: \"%s\" is not a number between %ld and %ld", k->name, w,
+			    k->lo, k->hi);
 		return -1;
 	}
 	*out = v;
@@ -196,7 +198,8 @@ check_stat(struct conf_parse *p, const struct conf_keyword *k, const char *w, in
 		return -1;
 	}
 	if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-		conf_error(p, "%s %s: %s", k->name, w, want_dir ? "not a directory" : "not a regular file");
+		conf_error(p, "%s %s: %s", k->name, w,
+		    want_dir ? "not a directory" : "not a regular file");
 		return -1;
 	}
 	return 0;
@@ -237,18 +240,13 @@ static int
 check_path(struct conf_parse *p, const struct conf_keyword *k, const char *w)
 {
 	switch (k->type) {
-	case CONF_T_DIR:
-		return check_stat(p, k, w, 1);
-	case CONF_T_FILE:
-		return check_stat(p, k, w, 0);
-	case CONF_T_PRIVATE_FILE:
-		return check_private(p, k, w);
-	case CONF_T_CERT_FILE:
-		return check_cert(p, k, w);
+	case CONF_T_DIR: return check_stat(p, k, w, 1);
+	case CONF_T_FILE: return check_stat(p, k, w, 0);
+	case CONF_T_PRIVATE_FILE: return check_private(p, k, w);
+	case CONF_T_CERT_FILE: return check_cert(p, k, w);
 	case CONF_T_KEY: /* a token's key is looked for when it is used (and by -n) */
 		return strncmp(w, "pkcs11:", 7) == 0 ? 0 : check_private(p, k, w);
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -321,16 +319,11 @@ static int
 parse_number(struct conf_parse *p, const struct conf_keyword *k, const char *w, long *out)
 {
 	switch (k->type) {
-	case CONF_T_BOOL:
-		return parse_bool(p, k, w, out);
-	case CONF_T_ENUM:
-		return parse_enum(p, k, w, out);
-	case CONF_T_COUNT:
-		return parse_count(p, k, w, out);
-	case CONF_T_SIZE:
-		return parse_size(p, k, w, out);
-	default:
-		return parse_mode(p, k, w, out);
+	case CONF_T_BOOL: return parse_bool(p, k, w, out);
+	case CONF_T_ENUM: return parse_enum(p, k, w, out);
+	case CONF_T_COUNT: return parse_count(p, k, w, out);
+	case CONF_T_SIZE: return parse_size(p, k, w, out);
+	default: return parse_mode(p, k, w, out);
 	}
 }
 
@@ -388,7 +381,8 @@ conf_apply(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 	} else if (one_word(p, k, n) != 0) {
 		return -1;
 	} else if (is_path_type(k->type)) {
-		if ((k->size != 0 && store_string(p, field, w[0]) != 0) || check_path(p, k, w[0]) != 0)
+		if ((k->size != 0 && store_string(p, field, w[0]) != 0) ||
+		    check_path(p, k, w[0]) != 0)
 			return -1;
 	} else {
 		if (parse_number(p, k, w[0], &v.num) != 0 ||

@@ -44,10 +44,8 @@ decide_replies_build(struct decide_replies *r, const struct conf *c)
 	case CONF_UNKNOWN_VMTA_REJECT:
 		reply_set(&r->unknown_vmta, DECIDE_REJECT, "550", "5.7.1");
 		break;
-	case CONF_UNKNOWN_VMTA_PASS:
-		break;
-	default:
-		reply_set(&r->unknown_vmta, DECIDE_TEMPFAIL, "451", "4.7.1");
+	case CONF_UNKNOWN_VMTA_PASS: break;
+	default: reply_set(&r->unknown_vmta, DECIDE_TEMPFAIL, "451", "4.7.1");
 	}
 }
 
@@ -144,18 +142,13 @@ decide_classify(struct decide_rcpt *r)
 		return;
 	}
 	switch (r->s.missing_cert) {
-	case POLICY_MISSING_CERT_TEMPFAIL:
-		r->cls = DECIDE_RCPT_TEMPFAIL;
-		break;
-	case POLICY_MISSING_CERT_PLAIN:
-		r->cls = DECIDE_RCPT_CLEAR;
-		break;
+	case POLICY_MISSING_CERT_TEMPFAIL: r->cls = DECIDE_RCPT_TEMPFAIL; break;
+	case POLICY_MISSING_CERT_PLAIN: r->cls = DECIDE_RCPT_CLEAR; break;
 	case POLICY_MISSING_CERT_SIGN_ONLY:
 		r->cls = DECIDE_RCPT_CLEAR;
 		r->force_sign = 1;
 		break;
-	default:
-		r->cls = DECIDE_RCPT_REJECT;
+	default: r->cls = DECIDE_RCPT_REJECT;
 	}
 }
 
@@ -200,7 +193,7 @@ const char *
 decide_class_name(enum decide_class c)
 {
 	static const char *const names[] = {"encryption", "either", "no encryption", "a rejection",
-		"a tempfail"};
+	    "a tempfail"};
 
 	return (unsigned)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
 }
@@ -229,11 +222,12 @@ use_domain_cert(const struct conf *c, struct decide_rcpt *r)
 	    r->s.domain_cert == NULL)
 		return;
 	x = certstore_load_file(r->s.domain_cert, why, sizeof(why));
-	if (x == NULL || (c->certs != NULL &&
-	                     certindex_validate(c->certs, x, NULL, why, sizeof(why)) != 0) ||
+	if (x == NULL ||
+	    (c->certs != NULL && certindex_validate(c->certs, x, NULL, why, sizeof(why)) != 0) ||
 	    (c->certs == NULL && certstore_check_usable(x, r->domain, why, sizeof(why)) != 0)) {
 		size_t used = strlen(r->reason);
-		snprintf(r->reason + used, sizeof(r->reason) - used, "; domain certificate: %.200s", why);
+		snprintf(r->reason + used, sizeof(r->reason) - used, "; domain certificate: %.200s",
+		    why);
 		X509_free(x);
 		return;
 	}
@@ -260,7 +254,8 @@ rcpt_resolve(const struct decide_msg *m, struct decide_rcpt *r)
 	r->cert = NULL;
 	r->source = "cert-dir";
 	if (c->certs != NULL) {
-		r->lookup = certindex_find(c->certs, r->addr, &r->cert, r->reason, sizeof(r->reason));
+		r->lookup =
+		    certindex_find(c->certs, r->addr, &r->cert, r->reason, sizeof(r->reason));
 	} else {
 		r->lookup = CERTSTORE_MISSING;
 		snprintf(r->reason, sizeof(r->reason), "no cert-dir is configured");
@@ -317,22 +312,24 @@ rcpt_judge(const struct decide_msg *m, const struct decide_rcpt *r, int would,
 	if (own == DECIDE_RCPT_REJECT) {
 		decide_verdict_set(v, decide_class_reply(m->conf, r), LOG_NOTICE);
 		v->why = decide_rcpt_reason(r);
-		snprintf(v->text, sizeof(v->text), "<%s>: no usable S/MIME certificate for this recipient",
-		    r->addr);
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: no usable S/MIME certificate for this recipient", r->addr);
 		snprintf(v->log, sizeof(v->log), "rejected recipient <%s>: %s", r->addr, r->reason);
 	} else if (own == DECIDE_RCPT_TEMPFAIL) {
 		decide_verdict_set(v, decide_class_reply(m->conf, r), LOG_NOTICE);
 		v->why = decide_rcpt_reason(r);
 		snprintf(v->text, sizeof(v->text), "<%s>: %s, try again later", r->addr,
-		    r->lookup == CERTSTORE_ERROR ? "S/MIME certificate lookup failed"
-		                                 : "no usable S/MIME certificate for this recipient yet");
+		    r->lookup == CERTSTORE_ERROR
+		        ? "S/MIME certificate lookup failed"
+		        : "no usable S/MIME certificate for this recipient yet");
 		snprintf(v->log, sizeof(v->log), "tempfail recipient <%s>: %s", r->addr, r->reason);
 	} else if (own == DECIDE_RCPT_ENCRYPT && has_clear) {
 		decide_verdict_set(v, &rp->defer, LOG_NOTICE);
 		v->why = "mixed";
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: must be encrypted, but earlier recipients of this message cannot be; "
-		    "send it in a separate message", r->addr);
+		    "send it in a separate message",
+		    r->addr);
 		snprintf(v->log, sizeof(v->log),
 		    "deferred recipient <%s>: needs encryption, message is unencrypted", r->addr);
 	} else if (own == DECIDE_RCPT_CLEAR && has_encrypt) {
@@ -340,9 +337,10 @@ rcpt_judge(const struct decide_msg *m, const struct decide_rcpt *r, int would,
 		v->why = "mixed";
 		snprintf(v->text, sizeof(v->text),
 		    "<%s>: no S/MIME certificate, and this message is encrypted for earlier "
-		    "recipients; send it in a separate message", r->addr);
-		snprintf(v->log, sizeof(v->log), "deferred recipient <%s>: %s, message is encrypted",
-		    r->addr, r->reason);
+		    "recipients; send it in a separate message",
+		    r->addr);
+		snprintf(v->log, sizeof(v->log),
+		    "deferred recipient <%s>: %s, message is encrypted", r->addr, r->reason);
 	}
 }
 

@@ -29,7 +29,7 @@ decide_rcpt_reason(const struct decide_rcpt *r)
 {
 	if (r->lookup == CERTSTORE_ERROR)
 		return r->source != NULL && strcmp(r->source, "ldap") == 0 ? "ldap_error"
-		                                                            : "lookup_error";
+		                                                           : "lookup_error";
 	if (r->lookup != CERTSTORE_UNUSABLE)
 		return "no_certificate";
 	/* the validator's words (certstore.c, certindex.c); the chain's own failures first */
@@ -139,8 +139,8 @@ decide_msg_note(struct decide_msg *m, enum decide_outcome d, const char *why, co
 }
 
 void
-decide_msg_note_refusal(struct decide_msg *m, const char *addr, const char *why,
-    const char *code, const char *xcode)
+decide_msg_note_refusal(struct decide_msg *m, const char *addr, const char *why, const char *code,
+    const char *xcode)
 {
 	struct decide_verdict v;
 
@@ -166,9 +166,10 @@ decide_would_header(const struct decide_msg *m, char *buf, size_t len)
 	}
 	used = (size_t)snprintf(buf, len, "%s",
 	    strcmp(w, "signed_encrypted") == 0 ? "sign+encrypt"
-	    : strcmp(w, "signed") == 0 ? "sign"
-	    : strcmp(w, "encrypted") == 0 ? "encrypt"
-	    : strcmp(w, "passed") == 0 ? "none" : w);
+	        : strcmp(w, "signed") == 0     ? "sign"
+	        : strcmp(w, "encrypted") == 0  ? "encrypt"
+	        : strcmp(w, "passed") == 0     ? "none"
+	                                       : w);
 	if (m->would_why != NULL && used < len)
 		used += (size_t)snprintf(buf + used, len - used, "; reason=%s", m->would_why);
 	if (missing > 0 && used < len)
@@ -276,7 +277,8 @@ summary_refusal(struct kv *k, size_t n, const struct decide_refusal *r)
 	char key[48];
 
 	snprintf(key, sizeof(key), "rcpt%zu", n);
-	kv_add(k, key, "%s%s%s", r->addr[0] == '<' ? "" : "<", r->addr, r->addr[0] == '<' ? "" : ">");
+	kv_add(k, key, "%s%s%s", r->addr[0] == '<' ? "" : "<", r->addr,
+	    r->addr[0] == '<' ? "" : ">");
 	snprintf(key, sizeof(key), "rcpt%zu.refused", n);
 	kv_add(k, key, "%s", r->reason);
 	snprintf(key, sizeof(key), "rcpt%zu.reply", n);
@@ -310,8 +312,8 @@ summary_scopes(const struct decide_msg *m, char *list, size_t len)
 		for (j = 0; j < POLICY_NSCOPES; j++) {
 			if (m->rcpts[i].match.settings[j] == NULL)
 				continue;
-			policy_scope_name(m->rcpts[i].match.scope[j], j == 3 ? m->rcpts[i].match.scope[1] : NULL,
-			    name, sizeof(name));
+			policy_scope_name(m->rcpts[i].match.scope[j],
+			    j == 3 ? m->rcpts[i].match.scope[1] : NULL, name, sizeof(name));
 			list_once(list, len, name);
 		}
 	}
@@ -327,8 +329,9 @@ summary_protection(struct kv *k, const struct decide_msg *m)
 {
 	const char *act = m->monitor ? m->would_outcome : m->outcome;
 
-	if (act == NULL || decide_protection_name(strstr(act, "signed") != NULL,
-	                       strstr(act, "encrypted") != NULL) == NULL)
+	if (act == NULL ||
+	    decide_protection_name(strstr(act, "signed") != NULL,
+	        strstr(act, "encrypted") != NULL) == NULL)
 		return;
 	if (strstr(act, "encrypted") != NULL)
 		kv_add(k, "cipher", "%s", EVP_CIPHER_get0_name(m->pol.cipher));
@@ -427,7 +430,8 @@ count(const struct decide_msg *m)
 		metrics_add(METRICS_RCPT_REFUSED, m->refused[i].reason, NULL, 1);
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].would_reason != NULL)
-			metrics_add(METRICS_MONITOR_RCPT_REFUSED, m->rcpts[i].would_reason, NULL, 1);
+			metrics_add(METRICS_MONITOR_RCPT_REFUSED, m->rcpts[i].would_reason, NULL,
+			    1);
 	if (m->bytes_in > 0 || m->bytes_out > 0) {
 		metrics_add(METRICS_BYTES_IN, NULL, NULL, m->bytes_in);
 		metrics_add(METRICS_BYTES_OUT, NULL, NULL, m->bytes_out);

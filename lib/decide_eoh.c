@@ -25,9 +25,8 @@
  * "tempfail: ..." at LOG_NOTICE, or LOG_ERR for a key or an internal failure
  * (something the administrator has to mend).
  */
-static void __attribute__((format(printf, 4, 5)))
-eoh_refuse(struct decide_verdict *v, const struct decide_reply *r, const char *why,
-    const char *fmt, ...)
+static void __attribute__((format(printf, 4, 5))) eoh_refuse(struct decide_verdict *v,
+    const struct decide_reply *r, const char *why, const char *fmt, ...)
 {
 	char line[sizeof(v->log) - 16];
 	va_list ap;
@@ -132,8 +131,10 @@ redecide_for_vmta(struct decide_msg *m, const char *vmta, struct decide_verdict 
 	if (has_encrypt && clear[0] != '\0') {
 		snprintf(v->text, sizeof(v->text),
 		    "virtual MTA %s encrypts this message but %s cannot receive it encrypted; "
-		    "send to them separately", vmta, clear);
-		eoh_refuse(v, &rp->vmta_conflict, "vmta_conflict", "virtual MTA %s: %s", vmta, v->text);
+		    "send to them separately",
+		    vmta, clear);
+		eoh_refuse(v, &rp->vmta_conflict, "vmta_conflict", "virtual MTA %s: %s", vmta,
+		    v->text);
 		return -1;
 	}
 	if (deferred[0] != '\0') {
@@ -317,8 +318,8 @@ nothing_left(const struct decide_msg *m, const char *metric, const char *why, in
 
 	if (m->pol.sign || m->pol.encrypt)
 		return 0;
-	snprintf(line, sizeof(line), "passed: %s%s%s%s", why, unknown ? " (unknown virtual MTA \"" : "",
-	    unknown ? name : "", unknown ? "\")" : "");
+	snprintf(line, sizeof(line), "passed: %s%s%s%s", why,
+	    unknown ? " (unknown virtual MTA \"" : "", unknown ? name : "", unknown ? "\")" : "");
 	eoh_pass(v, metric, line);
 	return 1;
 }
@@ -362,12 +363,13 @@ decide_message(struct decide_msg *m, struct decide_verdict *v)
 			return;
 	}
 	if (log_enabled(LOG_DEBUG))
-		decide_log(m, LOG_DEBUG, "message: sign %s, encrypt %s, cipher %s, digest %s, signer <%s>",
+		decide_log(m, LOG_DEBUG,
+		    "message: sign %s, encrypt %s, cipher %s, digest %s, signer <%s>",
 		    m->pol.sign ? "yes" : "no", m->pol.encrypt ? "yes" : "no",
 		    EVP_CIPHER_get0_name(m->pol.cipher), EVP_MD_get0_name(m->pol.digest),
 		    m->signer_addr);
-	if (nothing_left(m, "no_signing_key", "unsigned (no signing key) and not encrypted", unknown,
-	        m->vmta, v))
+	if (nothing_left(m, "no_signing_key", "unsigned (no signing key) and not encrypted",
+	        unknown, m->vmta, v))
 		return;
 	if (m->pol.encrypt && collect_recips(m) != 0) {
 		snprintf(v->text, sizeof(v->text), "out of memory, try again later");
@@ -387,15 +389,17 @@ monitor_verdict(struct decide_msg *m, struct decide_verdict *v)
 {
 	const char *what = v->reply.d == DECIDE_CONTINUE
 	    ? decide_protection_name(m->pol.sign, m->pol.encrypt)
-	    : v->reply.d == DECIDE_PASS ? "passed"
-	    : v->reply.d == DECIDE_REJECT ? "reject" : "tempfail";
+	    : v->reply.d == DECIDE_PASS   ? "passed"
+	    : v->reply.d == DECIDE_REJECT ? "reject"
+	                                  : "tempfail";
 
 	m->would_outcome = what;
 	m->would_why = v->reply.d == DECIDE_CONTINUE ? NULL : v->why;
 	if (v->reply.d == DECIDE_CONTINUE)
 		decide_log(m, LOG_INFO, "not applied: would have %s the message",
 		    m->pol.sign && m->pol.encrypt ? "signed and encrypted"
-		    : m->pol.sign ? "signed" : "encrypted");
+		        : m->pol.sign             ? "signed"
+		                                  : "encrypted");
 	else if (v->log[0] != '\0')
 		decide_log(m, v->level, "not applied: %s", v->log);
 	memset(v, 0, sizeof(*v));

@@ -77,15 +77,15 @@ decide_msg_free(struct decide_msg *m)
 }
 
 void
-decide_header(struct decide_msg *m, const char *name, const char *value,
-    struct decide_verdict *v)
+decide_header(struct decide_msg *m, const char *name, const char *value, struct decide_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
 	if (strcasecmp(name, "MIME-Version") == 0)
 		m->has_mime_version = 1;
 	m->header_bytes += strlen(name) + strlen(value) + 4;
 	if (m->header_bytes > DECIDE_HEADER_BYTES_MAX)
-		decide_verdict_fail(v, m->conf, "message headers too large", "over 1 MB of headers");
+		decide_verdict_fail(v, m->conf, "message headers too large",
+		    "over 1 MB of headers");
 	else if (mime_headers_add(&m->headers, name, value) != 0)
 		decide_verdict_fail(v, m->conf, "out of memory, try again later", "headers");
 	if (v->reply.d != DECIDE_CONTINUE)
@@ -123,7 +123,8 @@ decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_v
 }
 
 void
-decide_harvest_store(const struct decide_msg *m, const char *addr, X509 *cert, STACK_OF(X509) *chain)
+decide_harvest_store(const struct decide_msg *m, const char *addr, X509 *cert,
+    STACK_OF(X509) *chain)
 {
 	const struct conf *c = m->conf;
 	char err[512];
@@ -183,7 +184,8 @@ eom_rewrite_headers(const struct decide_msg *m, const struct decide_mta *mta,
 
 	for (i = m->headers.n; i-- > 0;) {
 		const struct mime_header *h = &m->headers.v[i];
-		if (mime_is_content_header(h->name) && mta->delete_header(mta->arg, h->name, h->index) != 0)
+		if (mime_is_content_header(h->name) &&
+		    mta->delete_header(mta->arg, h->name, h->index) != 0)
 			return -1;
 	}
 	if (!m->has_mime_version && mta->add_header(mta->arg, "MIME-Version", "1.0") != 0)
@@ -265,7 +267,8 @@ static void
 eom_monitor(struct decide_msg *m, const struct decide_mta *mta, struct decide_verdict *v)
 {
 	if (mta->add_header(mta->arg, "X-SMIME-Milter-Would", m->would_header) != 0)
-		log_msg(LOG_WARNING, m->qid, "monitor: the MTA refused the X-SMIME-Milter-Would header");
+		log_msg(LOG_WARNING, m->qid,
+		    "monitor: the MTA refused the X-SMIME-Milter-Would header");
 	v->why = "monitor";
 }
 
@@ -303,8 +306,7 @@ eom_protect(struct decide_msg *m, const struct decide_mta *mta, struct decide_ve
 }
 
 void
-decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta,
-    struct decide_verdict *v)
+decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta, struct decide_verdict *v)
 {
 	struct timespec start;
 

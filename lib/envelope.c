@@ -21,18 +21,12 @@ const char *
 envelope_result_name(enum envelope_result r)
 {
 	switch (r) {
-	case ENVELOPE_OK:
-		return "decrypted";
-	case ENVELOPE_NOT_ENVELOPED:
-		return "not encrypted";
-	case ENVELOPE_NO_KEY:
-		return "not encrypted for a key we hold";
-	case ENVELOPE_CORRUPT:
-		return "corrupt";
-	case ENVELOPE_UNSUPPORTED:
-		return "unsupported algorithm";
-	default:
-		return "internal error";
+	case ENVELOPE_OK: return "decrypted";
+	case ENVELOPE_NOT_ENVELOPED: return "not encrypted";
+	case ENVELOPE_NO_KEY: return "not encrypted for a key we hold";
+	case ENVELOPE_CORRUPT: return "corrupt";
+	case ENVELOPE_UNSUPPORTED: return "unsupported algorithm";
+	default: return "internal error";
 	}
 }
 
@@ -44,17 +38,15 @@ ri_names(CMS_RecipientInfo *ri, X509 *cert)
 	int i;
 
 	switch (CMS_RecipientInfo_type(ri)) {
-	case CMS_RECIPINFO_TRANS:
-		return CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0;
+	case CMS_RECIPINFO_TRANS: return CMS_RecipientInfo_ktri_cert_cmp(ri, cert) == 0;
 	case CMS_RECIPINFO_AGREE:
 		reks = CMS_RecipientInfo_kari_get0_reks(ri);
 		for (i = 0; i < sk_CMS_RecipientEncryptedKey_num(reks); i++)
-			if (CMS_RecipientEncryptedKey_cert_cmp(sk_CMS_RecipientEncryptedKey_value(reks, i),
-			        cert) == 0)
+			if (CMS_RecipientEncryptedKey_cert_cmp(
+			        sk_CMS_RecipientEncryptedKey_value(reks, i), cert) == 0)
 				return 1;
 		return 0;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -71,12 +63,15 @@ describe_ri(CMS_RecipientInfo *ri, char *out, size_t outlen)
 
 	if (CMS_RecipientInfo_type(ri) != CMS_RECIPINFO_TRANS ||
 	    CMS_RecipientInfo_ktri_get0_signer_id(ri, &keyid, &issuer, &sno) != 1) {
-		snprintf(out, outlen, "%s", CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE
-		        ? "an EC key agreement recipient" : "a recipient of another kind");
+		snprintf(out, outlen, "%s",
+		    CMS_RecipientInfo_type(ri) == CMS_RECIPINFO_AGREE
+		        ? "an EC key agreement recipient"
+		        : "a recipient of another kind");
 		return;
 	}
 	if (keyid != NULL) {
-		snprintf(out, outlen, "subject key identifier of %d bytes", ASN1_STRING_length(keyid));
+		snprintf(out, outlen, "subject key identifier of %d bytes",
+		    ASN1_STRING_length(keyid));
 		return;
 	}
 	if (issuer != NULL)
@@ -113,16 +108,17 @@ failure_kind(char *reason, size_t reasonlen, const char *what)
 
 	while ((e = ERR_get_error()) != 0) {
 		int lib = ERR_GET_LIB(e), r = ERR_GET_REASON(e);
-		if ((lib == ERR_LIB_CMS && (r == CMS_R_UNKNOWN_CIPHER ||
-		                               r == CMS_R_UNSUPPORTED_KEY_ENCRYPTION_ALGORITHM ||
-		                               r == CMS_R_UNSUPPORTED_ENCRYPTION_TYPE ||
-		                               r == CMS_R_UNSUPPORTED_RECIPIENTINFO_TYPE ||
-		                               r == CMS_R_UNSUPPORTED_KEK_ALGORITHM ||
-		                               r == CMS_R_NOT_SUPPORTED_FOR_THIS_KEY_TYPE ||
-		                               r == CMS_R_UNKNOWN_DIGEST_ALGORITHM)) ||
-		    (lib == ERR_LIB_EVP && (r == EVP_R_UNSUPPORTED_CIPHER ||
-		                               r == EVP_R_UNSUPPORTED_ALGORITHM ||
-		                               r == EVP_R_UNSUPPORTED_KEYLENGTH)) ||
+		if ((lib == ERR_LIB_CMS &&
+		        (r == CMS_R_UNKNOWN_CIPHER ||
+		            r == CMS_R_UNSUPPORTED_KEY_ENCRYPTION_ALGORITHM ||
+		            r == CMS_R_UNSUPPORTED_ENCRYPTION_TYPE ||
+		            r == CMS_R_UNSUPPORTED_RECIPIENTINFO_TYPE ||
+		            r == CMS_R_UNSUPPORTED_KEK_ALGORITHM ||
+		            r == CMS_R_NOT_SUPPORTED_FOR_THIS_KEY_TYPE ||
+		            r == CMS_R_UNKNOWN_DIGEST_ALGORITHM)) ||
+		    (lib == ERR_LIB_EVP &&
+		        (r == EVP_R_UNSUPPORTED_CIPHER || r == EVP_R_UNSUPPORTED_ALGORITHM ||
+		            r == EVP_R_UNSUPPORTED_KEYLENGTH)) ||
 		    r == ERR_R_UNSUPPORTED)
 			unsupported = 1;
 		last = e;

@@ -81,8 +81,8 @@ dkim_passed(const struct mime_headers *h, const char *authserv_id, const char *d
 
 /* The From: address into addr, and the DKIM requirement.  1, or 0 with reason. */
 static int
-sender_ok(const struct mime_headers *h, const struct harvest_options *o, char *addr,
-    size_t addrlen, char *reason, size_t reasonlen)
+sender_ok(const struct mime_headers *h, const struct harvest_options *o, char *addr, size_t addrlen,
+    char *reason, size_t reasonlen)
 {
 	const struct mime_header *from = mime_headers_find(h, "From");
 
@@ -104,16 +104,16 @@ static int
 signer_ok(X509 *signer, const char *addr, char *reason, size_t reasonlen)
 {
 	if (!certindex_names_address(signer, addr)) {
-		errmsg_set(reason, reasonlen, "signer certificate does not name the From: address %s",
-		    addr);
+		errmsg_set(reason, reasonlen,
+		    "signer certificate does not name the From: address %s", addr);
 		return 0;
 	}
 	return certstore_check_usable(signer, addr, reason, reasonlen) == 0 ? 1 : 0;
 }
 
 int
-harvest_accept_signer(const struct mime_headers *h, X509 *signer,
-    const struct harvest_options *o, char *addr, size_t addrlen, char *reason, size_t reasonlen)
+harvest_accept_signer(const struct mime_headers *h, X509 *signer, const struct harvest_options *o,
+    char *addr, size_t addrlen, char *reason, size_t reasonlen)
 {
 	if (!sender_ok(h, o, addr, addrlen, reason, reasonlen))
 		return 0;
@@ -164,14 +164,11 @@ harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_o
 	if (buf == NULL)
 		return 0;
 	switch (sigverify_body(cth->value, buf, len, o->trust, NULL, NULL, &r)) {
-	case SIGVERIFY_GOOD:
-		break;
+	case SIGVERIFY_GOOD: break;
 	case SIGVERIFY_ERROR:
 		rc = -1;
 		/* fall through */
-	default:
-		errmsg_set(reason, reasonlen, "%s", r.reason);
-		goto cleanup;
+	default: errmsg_set(reason, reasonlen, "%s", r.reason); goto cleanup;
 	}
 	if (r.chain_error > 0) {
 		errmsg_set(reason, reasonlen, "signature does not verify: %s", r.reason);

@@ -13,7 +13,7 @@
 #include "hostlist.h"
 
 struct hostnet {
-	int family;               /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	unsigned char addr[16];
 	unsigned prefix;
 };

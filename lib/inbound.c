@@ -26,13 +26,17 @@
 
 #define HEAD_MAX (256 * 1024) /* the largest header block of a decrypted entity */
 
-enum kind { KIND_OTHER, KIND_PKCS7, KIND_SIGNED_DETACHED };
+enum kind {
+	KIND_OTHER,
+	KIND_PKCS7,
+	KIND_SIGNED_DETACHED
+};
 
 struct entity {
 	const struct mime_headers *hp; /* every field of its header: h, or the message's */
 	struct mime_headers h;
-	spool *sp;             /* its bytes; owned unless it is the message's body */
-	uint64_t off;          /* where its body starts in sp */
+	spool *sp;    /* its bytes; owned unless it is the message's body */
+	uint64_t off; /* where its body starts in sp */
 	int owned;
 };
 
@@ -40,7 +44,7 @@ const char *
 inbound_smime_name(enum inbound_smime s)
 {
 	static const char *const names[] = {"none", "pass", "fail", "neutral", "temperror",
-		"permerror"};
+	    "permerror"};
 
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "none";
 }
@@ -76,7 +80,8 @@ entity_clear(struct entity *e)
 static spool *
 new_spool(const struct inbound_options *o)
 {
-	return spool_new(o->spool_memory > 0 ? o->spool_memory : SPOOL_DEFAULT_MEMORY, o->spool_dir);
+	return spool_new(o->spool_memory > 0 ? o->spool_memory : SPOOL_DEFAULT_MEMORY,
+	    o->spool_dir);
 }
 
 /* Parse the header block at the start of sp into e (which takes sp over).  0 or -1. */
@@ -107,7 +112,8 @@ entity_from_spool(struct entity *e, spool *sp, char *err, size_t errlen)
 	buf[got] = '\0';
 	if (got == want && size > want && strstr(buf, "\r\n\r\n") == NULL &&
 	    strncmp(buf, "\r\n", 2) != 0) {
-		errmsg_set(err, errlen, "the decrypted entity's header block is over %d bytes", HEAD_MAX);
+		errmsg_set(err, errlen, "the decrypted entity's header block is over %d bytes",
+		    HEAD_MAX);
 		goto cleanup;
 	}
 	if (mime_parse_headers(buf, got, &e->h, &body_off, err, errlen) != 0)
@@ -125,8 +131,8 @@ static unsigned char *
 entity_body(const struct entity *e, size_t max, size_t *len, char *reason, size_t reasonlen)
 {
 	size_t all = 0;
-	unsigned char *buf = sigverify_read_spool(e->sp, max + (size_t)e->off, &all, reason,
-	    reasonlen);
+	unsigned char *buf =
+	    sigverify_read_spool(e->sp, max + (size_t)e->off, &all, reason, reasonlen);
 
 	if (buf == NULL)
 		return NULL;
@@ -143,7 +149,8 @@ collect_protected(struct inbound_result *r, const struct mime_headers *h)
 
 	mime_headers_clear(&r->protected_hdrs);
 	for (i = 0; i < h->n; i++)
-		if (!mime_is_content_header(h->v[i].name) && strcasecmp(h->v[i].name, "MIME-Version") != 0 &&
+		if (!mime_is_content_header(h->v[i].name) &&
+		    strcasecmp(h->v[i].name, "MIME-Version") != 0 &&
 		    mime_headers_add(&r->protected_hdrs, h->v[i].name, h->v[i].value) != 0)
 			return -1;
 	return 0;
@@ -169,7 +176,8 @@ decrypt_message(const struct inbound_options *o, const unsigned char *der, size_
 	r->auth_enveloped = info.auth;
 	r->key = info.key;
 	if (spool_bio_error(out)[0] != '\0') {
-		errmsg_set(err, errlen, "cannot spool the decrypted content: %s", spool_bio_error(out));
+		errmsg_set(err, errlen, "cannot spool the decrypted content: %s",
+		    spool_bio_error(out));
 		goto cleanup;
 	}
 	if (r->decryption == ENVELOPE_ERROR) {
@@ -216,8 +224,7 @@ static enum inbound_smime
 chain_verdict(int chain_error, char *reason, size_t reasonlen)
 {
 	switch (chain_error) {
-	case X509_V_OK:
-		return INBOUND_SMIME_PASS;
+	case X509_V_OK: return INBOUND_SMIME_PASS;
 	case X509_V_ERR_UNABLE_TO_GET_CRL:
 	case X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
 	case X509_V_ERR_CRL_HAS_EXPIRED:
@@ -236,7 +243,8 @@ chain_verdict(int chain_error, char *reason, size_t reasonlen)
 		    X509_verify_cert_error_string(chain_error));
 		return INBOUND_SMIME_FAIL;
 	default:
-		errmsg_set(reason, reasonlen, "signer certificate does not chain to a trusted CA: %s",
+		errmsg_set(reason, reasonlen,
+		    "signer certificate does not chain to a trusted CA: %s",
 		    X509_verify_cert_error_string(chain_error));
 		return INBOUND_SMIME_NEUTRAL;
 	}
@@ -264,8 +272,8 @@ verdict(const struct sigverify_result *sv, const char *from, int have_trust, cha
 		return INBOUND_SMIME_PERMERROR;
 	}
 	if (!certindex_names_address(sv->signer, from)) {
-		errmsg_set(reason, reasonlen, "signer certificate does not name the From: address %s",
-		    from);
+		errmsg_set(reason, reasonlen,
+		    "signer certificate does not name the From: address %s", from);
 		return INBOUND_SMIME_FAIL;
 	}
 	reason[0] = '\0';
@@ -350,8 +358,9 @@ verify_entity(const struct inbound_options *o, const char *from, const struct en
 	}
 	if (sigverify_body(ct->value, buf, len, o->trust, o->crls, cbio, &sv) == SIGVERIFY_ERROR ||
 	    (cbio != NULL && spool_bio_error(cbio)[0] != '\0')) {
-		errmsg_set(err, errlen, "%s", cbio != NULL && spool_bio_error(cbio)[0] != '\0'
-		        ? spool_bio_error(cbio) : sv.reason);
+		errmsg_set(err, errlen, "%s",
+		    cbio != NULL && spool_bio_error(cbio)[0] != '\0' ? spool_bio_error(cbio)
+		                                                     : sv.reason);
 		goto cleanup;
 	}
 	r->smime = verdict(&sv, from, o->trust != NULL, r->reason, sizeof(r->reason));
@@ -380,7 +389,8 @@ verify_entity(const struct inbound_options *o, const char *from, const struct en
 				goto cleanup;
 			}
 		} else {
-			entity_clear(inner); /* signed content that is not a MIME entity stays wrapped */
+			entity_clear(
+			    inner); /* signed content that is not a MIME entity stays wrapped */
 		}
 		content = NULL;
 	}
@@ -429,7 +439,8 @@ open_pkcs7(const struct inbound_options *o, struct entity *msg, struct inbound_r
 	if (spool_size(msg->sp) > max) {
 		r->encrypted = st[0] != '\0';
 		r->decryption = ENVELOPE_UNSUPPORTED;
-		errmsg_set(r->reason, sizeof(r->reason), "too large to decrypt (%llu bytes, at most %zu)",
+		errmsg_set(r->reason, sizeof(r->reason),
+		    "too large to decrypt (%llu bytes, at most %zu)",
 		    (unsigned long long)spool_size(msg->sp), max);
 		return 0;
 	}

@@ -82,8 +82,7 @@ put_value(struct out *o, const char *s)
 }
 
 int
-inbound_ar_value(const char *authserv_id, const struct inbound_result *r, char *out,
-    size_t outlen)
+inbound_ar_value(const char *authserv_id, const struct inbound_result *r, char *out, size_t outlen)
 {
 	struct out o = {out, outlen, 0, 0};
 	char reason[200];
@@ -176,7 +175,8 @@ inbound_ar_claims_smime(const char *value, const char *authserv_id)
 	*p++ = '\0';
 	if (strcasecmp(id, authserv_id) != 0)
 		goto done;
-	for (seg = strtok_r(p, ";", &save); seg != NULL && !claims; seg = strtok_r(NULL, ";", &save)) {
+	for (seg = strtok_r(p, ";", &save); seg != NULL && !claims;
+	     seg = strtok_r(NULL, ";", &save)) {
 		seg += strspn(seg, " \t\r\n");
 		claims = strncasecmp(seg, "smime", 5) == 0 &&
 		    (seg[5] == '=' || seg[5] == '/' || isspace((unsigned char)seg[5]));

@@ -28,7 +28,7 @@
 #include "privfile.h"
 
 #define KEYSTORE_MAX_FILE (1024 * 1024)
-#define KEYSTORE_WHAT "key file" /* how messages name a key file (privfile.h) */
+#define KEYSTORE_WHAT     "key file" /* how messages name a key file (privfile.h) */
 
 /* The passphrase file of one key being read, and why it could not be used. */
 struct keystore_pass {
@@ -44,8 +44,9 @@ keystore_passphrase_from_file(char *buf, int size, int rwflag, void *u)
 	struct keystore_pass *pp = u;
 
 	(void)rwflag;
-	if (size <= 1 || privfile_first_line(pp->path, "key-passphrase-file", buf, (size_t)size,
-	    pp->err, sizeof(pp->err)) != 0) {
+	if (size <= 1 ||
+	    privfile_first_line(pp->path, "key-passphrase-file", buf, (size_t)size, pp->err,
+	        sizeof(pp->err)) != 0) {
 		pp->failed = 1;
 		return -1;
 	}
@@ -154,8 +155,8 @@ id_cache_init_once(void)
 
 /* The private key of the PEM buffer of key_path into id->key.  0 or -1 with err. */
 static int
-keystore_parse_key(const unsigned char *buf, size_t len, const char *key_path,
-    const char *passfile, struct keystore_identity *id, char *err, size_t errlen)
+keystore_parse_key(const unsigned char *buf, size_t len, const char *key_path, const char *passfile,
+    struct keystore_identity *id, char *err, size_t errlen)
 {
 	struct keystore_pass pp = {passfile, 0, ""};
 	BIO *bio = BIO_new_mem_buf(buf, (int)len);
@@ -234,8 +235,9 @@ keystore_read_identity(const char *key_path, const char *cert_path, const char *
 	}
 	if (sk_X509_num(certs) == 0 && cert_path != NULL) {
 		if (keystore_read_public(cert_path, &cbuf, &clen) != 0) {
-			errmsg_set(err, errlen, "%s has no certificate and %s is missing or unreadable",
-			    key_path, cert_path);
+			errmsg_set(err, errlen,
+			    "%s has no certificate and %s is missing or unreadable", key_path,
+			    cert_path);
 			goto cleanup;
 		}
 		if (keystore_read_certs(cbuf, clen, certs) != 0) {
@@ -266,8 +268,8 @@ keystore_load_file(const char *key_path, const char *cert_path, const char *pass
 	int have_crt;
 	enum keystore_result rc;
 
-	if (stat(key_path, &st) != 0 || privfile_check(&st, key_path, KEYSTORE_WHAT, NULL, 0) != 0 ||
-	    id_cache_init_once() != 0)
+	if (stat(key_path, &st) != 0 ||
+	    privfile_check(&st, key_path, KEYSTORE_WHAT, NULL, 0) != 0 || id_cache_init_once() != 0)
 		return keystore_read_identity(key_path, cert_path, passfile, id, err, errlen);
 	have_crt = cert_path != NULL && stat(cert_path, &st2) == 0;
 	hit = filecache_get(id_cache, key_path, &st, have_crt ? &st2 : NULL);
@@ -284,8 +286,8 @@ keystore_load_file(const char *key_path, const char *cert_path, const char *pass
 
 /* dir/<addr>.pem and dir/<addr>.crt. */
 static enum keystore_result
-keystore_load_address(const struct keystore_request *req, struct keystore_identity *id,
-    char *err, size_t errlen)
+keystore_load_address(const struct keystore_request *req, struct keystore_identity *id, char *err,
+    size_t errlen)
 {
 	char key_path[4096], cert_path[4096];
 
@@ -310,7 +312,8 @@ keystore_load(const struct keystore_request *req, struct keystore_identity *id, 
 	memset(id, 0, sizeof(*id));
 	if (req->spec != NULL ? req->dir != NULL || req->addr != NULL
 	                      : req->dir == NULL || req->addr == NULL) {
-		errmsg_set(err, errlen, "keystore_load: give a key spec, or a key-dir and an address");
+		errmsg_set(err, errlen,
+		    "keystore_load: give a key spec, or a key-dir and an address");
 		return KEYSTORE_ERROR;
 	}
 	if (req->spec == NULL)

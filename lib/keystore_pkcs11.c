@@ -52,13 +52,13 @@ struct p11_entry {
 	struct p11_entry *next;
 	unsigned char digest[32];
 	struct keystore_identity id;
-	struct fileid file;        /* the certificate file's, when one is part of the identity */
+	struct fileid file; /* the certificate file's, when one is part of the identity */
 };
 
 static CRYPTO_ONCE p11_once = CRYPTO_ONCE_STATIC_INIT;
 static CRYPTO_RWLOCK *p11_lock;
-static UI_METHOD *p11_ui;          /* never prompts: a missing PIN fails cleanly */
-static ENGINE *p11_engine;         /* structural + functional reference, for good */
+static UI_METHOD *p11_ui;  /* never prompts: a missing PIN fails cleanly */
+static ENGINE *p11_engine; /* structural + functional reference, for good */
 static struct p11_entry *p11_cache;
 
 static int
@@ -209,8 +209,8 @@ keystore_pkcs11_display_uri(const char *uri, char *out, size_t outlen)
 		return -1;
 	}
 	(void)p11_uri_each(uri, p11_show_attr, &d);
-	if ((size_t)snprintf(out, outlen, "pkcs11:%s%s%s", d.path, d.query[0] ? "?" : "", d.query) >=
-	    outlen)
+	if ((size_t)snprintf(out, outlen, "pkcs11:%s%s%s", d.path, d.query[0] ? "?" : "",
+	        d.query) >= outlen)
 		d.truncated = 1;
 	return d.truncated ? -1 : 0;
 }
@@ -232,16 +232,16 @@ p11_uri_free(struct p11_uri *u)
  * taken out; the path's others select the object and go to the engine.
  */
 static int
-p11_attr(struct p11_uri *u, const char *seg, size_t len, int inpath, const char *shown,
-    char *err, size_t errlen)
+p11_attr(struct p11_uri *u, const char *seg, size_t len, int inpath, const char *shown, char *err,
+    size_t errlen)
 {
 	static const struct {
 		const char *name;
 		size_t off;
 	} ours[] = {
-		{"pin-value", offsetof(struct p11_uri, pin)},
-		{"pin-source", offsetof(struct p11_uri, pin_source)},
-		{"x-cert-file", offsetof(struct p11_uri, cert_file)},
+	    {"pin-value", offsetof(struct p11_uri, pin)},
+	    {"pin-source", offsetof(struct p11_uri, pin_source)},
+	    {"x-cert-file", offsetof(struct p11_uri, cert_file)},
 	};
 	size_t i, n;
 
@@ -265,13 +265,14 @@ p11_attr(struct p11_uri *u, const char *seg, size_t len, int inpath, const char 
 	if (attr_is(seg, len, "module-path") || attr_is(seg, len, "module-name")) {
 		errmsg_set(err, errlen,
 		    "%s: module-path and module-name are not supported: register the token's "
-		    "PKCS#11 module with p11-kit instead", shown);
+		    "PKCS#11 module with p11-kit instead",
+		    shown);
 		return -1;
 	}
 	if (attr_is(seg, len, "type")) {
 		if (len != 12 || strncmp(seg, "type=private", 12) != 0) {
-			errmsg_set(err, errlen, "%s: a signing key has type=private, not %.*s", shown,
-			    (int)(len - 5), seg + 5);
+			errmsg_set(err, errlen, "%s: a signing key has type=private, not %.*s",
+			    shown, (int)(len - 5), seg + 5);
 			return -1;
 		}
 		return 0;
@@ -282,7 +283,8 @@ p11_attr(struct p11_uri *u, const char *seg, size_t len, int inpath, const char 
 		return -1;
 	}
 	if (memchr(seg, '=', len) == NULL) {
-		errmsg_set(err, errlen, "%s: path attribute without a value: %.*s", shown, (int)len, seg);
+		errmsg_set(err, errlen, "%s: path attribute without a value: %.*s", shown, (int)len,
+		    seg);
 		return -1;
 	}
 	if (append_seg(u->objpath, sizeof(u->objpath), ';', seg, len) != 0) {
@@ -317,7 +319,8 @@ p11_parse(const char *uri, struct p11_uri *u, const char *shown, char *err, size
 	if (p11_uri_each(uri, p11_parse_attr, &x) != 0)
 		return -1;
 	if (u->objpath[0] == '\0') {
-		errmsg_set(err, errlen, "%s: the URI selects no object (give object= or id=)", shown);
+		errmsg_set(err, errlen, "%s: the URI selects no object (give object= or id=)",
+		    shown);
 		return -1;
 	}
 	if (u->pin != NULL && u->pin_source != NULL) {
@@ -430,8 +433,7 @@ p11_digest(const char *uri, const char *cert_path, unsigned char out[32])
 
 /* 0 and a copy in *id on a hit; a stale entry (changed certificate file) is dropped. */
 static int
-p11_cache_get(const unsigned char digest[32], const struct stat *st,
-    struct keystore_identity *id)
+p11_cache_get(const unsigned char digest[32], const struct stat *st, struct keystore_identity *id)
 {
 	struct p11_entry **pp, *e;
 	struct fileid now;
@@ -473,8 +475,7 @@ p11_cache_put(const unsigned char digest[32], const struct stat *st,
 
 /* Every certificate of a PEM file into certs. */
 static int
-p11_read_certs(const char *path, STACK_OF(X509) *certs, const char *shown, char *err,
-    size_t errlen)
+p11_read_certs(const char *path, STACK_OF(X509) *certs, const char *shown, char *err, size_t errlen)
 {
 	BIO *bio = BIO_new_file(path, "r");
 	X509 *x;
@@ -494,7 +495,8 @@ p11_read_certs(const char *path, STACK_OF(X509) *certs, const char *shown, char 
 	ERR_clear_error(); /* the loop ends on "no start line" */
 	BIO_free(bio);
 	if (sk_X509_num(certs) == 0) {
-		errmsg_set(err, errlen, "%s: certificate file %s holds no PEM certificate", shown, path);
+		errmsg_set(err, errlen, "%s: certificate file %s holds no PEM certificate", shown,
+		    path);
 		return -1;
 	}
 	return 0;
@@ -525,8 +527,9 @@ p11_load_identity(ENGINE *e, const struct p11_uri *u, const char *pin, const cha
 	key = ENGINE_load_private_key(e, key_uri, p11_ui, NULL);
 	if (key == NULL) {
 		p11_reasons(why, sizeof(why));
-		errmsg_set(err, errlen, "%s: cannot log in to the token or find the private key%s (%s)",
-		    shown, pin[0] ? "" : " (no PIN given: add pin-source=file:/path)",
+		errmsg_set(err, errlen,
+		    "%s: cannot log in to the token or find the private key%s (%s)", shown,
+		    pin[0] ? "" : " (no PIN given: add pin-source=file:/path)",
 		    why[0] ? why : "no reason given");
 		goto cleanup;
 	}
@@ -547,8 +550,9 @@ p11_load_identity(ENGINE *e, const struct p11_uri *u, const char *pin, const cha
 	if (cert == NULL) {
 		if (!ENGINE_ctrl_cmd(e, "LOAD_CERT_CTRL", 0, &lc, NULL, 0) || lc.cert == NULL) {
 			p11_reasons(why, sizeof(why));
-			errmsg_set(err, errlen, "%s: no certificate for the key in the token%s%s (%s)",
-			    shown, certfile ? " or in " : "", certfile ? certfile : "",
+			errmsg_set(err, errlen,
+			    "%s: no certificate for the key in the token%s%s (%s)", shown,
+			    certfile ? " or in " : "", certfile ? certfile : "",
 			    why[0] ? why : "not found");
 			goto cleanup;
 		}
@@ -585,7 +589,7 @@ cleanup:
  * at once.
  */
 #define P11_BACKOFF 60
-#define P11_FAILS 16
+#define P11_FAILS   16
 
 static struct p11_fail {
 	unsigned char digest[32];
@@ -664,7 +668,8 @@ keystore_pkcs11_load(const char *uri, const char *cert_path, struct keystore_ide
 		goto cleanup;
 	certfile = cert_path != NULL ? cert_path : u.cert_file;
 	if (certfile != NULL && stat(certfile, &st) != 0) {
-		errmsg_set(err, errlen, "%s: certificate file %s: %s", shown, certfile, strerror(errno));
+		errmsg_set(err, errlen, "%s: certificate file %s: %s", shown, certfile,
+		    strerror(errno));
 		goto cleanup;
 	}
 	if (p11_digest(uri, cert_path, digest) != 0) {
@@ -695,9 +700,10 @@ keystore_pkcs11_load(const char *uri, const char *cert_path, struct keystore_ide
 		goto cleanup;
 	}
 	if ((failed = p11_fail_find(attempt, now)) != NULL) {
-		errmsg_set(err, errlen, "%s: not tried again for %lld s after a failed login, to keep "
-		    "the token from locking (%s)", shown, (long long)(failed->until - now),
-		    failed->reason);
+		errmsg_set(err, errlen,
+		    "%s: not tried again for %lld s after a failed login, to keep "
+		    "the token from locking (%s)",
+		    shown, (long long)(failed->until - now), failed->reason);
 		goto cleanup;
 	}
 	e = p11_engine_get(err, errlen);

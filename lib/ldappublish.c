@@ -36,8 +36,8 @@ ldappublish_dn(const char *base, const char *addr, char *out, size_t outlen)
 	memcpy(out, "mail=", 5);
 	o = 5;
 	for (s = addr; *s != '\0'; s++) {
-		int special = strchr(",+\"\\<>;=", *s) != NULL || (s == addr && (*s == '#' || *s == ' ')) ||
-		    (s[1] == '\0' && *s == ' ');
+		int special = strchr(",+\"\\<>;=", *s) != NULL ||
+		    (s == addr && (*s == '#' || *s == ' ')) || (s[1] == '\0' && *s == ' ');
 		if (o + 3 >= outlen)
 			return -1;
 		if (special)
@@ -92,14 +92,15 @@ entry_is_newer(LDAP *ld, const struct publish *p, int *keep, char *err, size_t e
 	e = ldap_first_entry(ld, res);
 	vals = e != NULL ? ldap_get_values_len(ld, e, "userSMIMECertificate") : NULL;
 	for (i = 0; vals != NULL && vals[i] != NULL && !*keep; i++) {
-		STACK_OF(X509) *sk = ldapstore_parse_smime((unsigned char *)vals[i]->bv_val,
-		    vals[i]->bv_len);
+		STACK_OF(X509) *sk =
+		    ldapstore_parse_smime((unsigned char *)vals[i]->bv_val, vals[i]->bv_len);
 		int j;
 		for (j = 0; j < sk_X509_num(sk) && !*keep; j++) {
 			X509 *x = sk_X509_value(sk, j);
 			*keep = X509_cmp(x, p->cert) == 0 ||
 			    (X509_check_ca(x) == 0 &&
-			        ASN1_TIME_compare(X509_get0_notBefore(x), X509_get0_notBefore(p->cert)) > 0);
+			        ASN1_TIME_compare(X509_get0_notBefore(x),
+			            X509_get0_notBefore(p->cert)) > 0);
 		}
 		sk_X509_pop_free(sk, X509_free);
 	}
@@ -116,12 +117,17 @@ publish_conn(void *vld, void *arg, char *err, size_t errlen)
 	struct publish *p = arg;
 	char *oc[] = {"inetOrgPerson", NULL}, *name[] = {(char *)p->addr, NULL};
 	struct berval *cert[] = {&p->p7, NULL};
-	LDAPMod m_oc = {.mod_op = LDAP_MOD_ADD, .mod_type = "objectClass", .mod_vals.modv_strvals = oc};
+	LDAPMod m_oc = {.mod_op = LDAP_MOD_ADD,
+	    .mod_type = "objectClass",
+	    .mod_vals.modv_strvals = oc};
 	LDAPMod m_cn = {.mod_op = LDAP_MOD_ADD, .mod_type = "cn", .mod_vals.modv_strvals = name};
 	LDAPMod m_sn = {.mod_op = LDAP_MOD_ADD, .mod_type = "sn", .mod_vals.modv_strvals = name};
-	LDAPMod m_mail = {.mod_op = LDAP_MOD_ADD, .mod_type = "mail", .mod_vals.modv_strvals = name};
+	LDAPMod m_mail = {.mod_op = LDAP_MOD_ADD,
+	    .mod_type = "mail",
+	    .mod_vals.modv_strvals = name};
 	LDAPMod m_cert = {.mod_op = LDAP_MOD_ADD | LDAP_MOD_BVALUES,
-		.mod_type = "userSMIMECertificate", .mod_vals.modv_bvals = cert};
+	    .mod_type = "userSMIMECertificate",
+	    .mod_vals.modv_bvals = cert};
 	LDAPMod *add[] = {&m_oc, &m_cn, &m_sn, &m_mail, &m_cert, NULL}, *rep[] = {&m_cert, NULL};
 	int rc, keep;
 

@@ -25,11 +25,11 @@
 #include "mime.h"
 #include "privfile.h"
 
-#define LS_BUCKETS 1024
-#define LS_CACHE_MAX 20000   /* cached addresses at most */
-#define LS_MAX_ENTRIES 16    /* entries read per search */
-#define LS_MAX_CERTS 64      /* certificates kept per address */
-#define LS_FILTER_MAX 1024
+#define LS_BUCKETS      1024
+#define LS_CACHE_MAX    20000 /* cached addresses at most */
+#define LS_MAX_ENTRIES  16    /* entries read per search */
+#define LS_MAX_CERTS    64    /* certificates kept per address */
+#define LS_FILTER_MAX   1024
 #define LS_PASSWORD_MAX 1024
 
 struct ls_cached {
@@ -40,7 +40,7 @@ struct ls_cached {
 };
 
 struct ls_conn {
-	LDAP *ld;  /* NULL: not connected */
+	LDAP *ld; /* NULL: not connected */
 	int busy;
 };
 
@@ -128,7 +128,8 @@ ls_keep(STACK_OF(X509) *certs, STACK_OF(X509) *sk)
 	X509 *x;
 
 	while ((x = sk_X509_shift(sk)) != NULL) {
-		if (X509_check_ca(x) != 0 || sk_X509_num(certs) >= LS_MAX_CERTS || !sk_X509_push(certs, x))
+		if (X509_check_ca(x) != 0 || sk_X509_num(certs) >= LS_MAX_CERTS ||
+		    !sk_X509_push(certs, x))
 			X509_free(x);
 	}
 	sk_X509_free(sk);
@@ -149,7 +150,8 @@ ls_read_entry(LDAP *ld, LDAPMessage *e, STACK_OF(X509) *certs)
 	BerElement *ber = NULL;
 	char *a;
 
-	for (a = ldap_first_attribute(ld, e, &ber); a != NULL; a = ldap_next_attribute(ld, e, ber)) {
+	for (a = ldap_first_attribute(ld, e, &ber); a != NULL;
+	     a = ldap_next_attribute(ld, e, ber)) {
 		int smime = ls_attr_is(a, "userSMIMECertificate");
 		struct berval **vals = NULL;
 		int i;
@@ -235,7 +237,7 @@ ls_connect(ldapstore *ls, char *err, size_t errlen)
 	if (ls->bind_dn == NULL)
 		return ld; /* anonymous: connected by the first search */
 	if (privfile_first_line(ls->password_file, "ldap-password-file", pw, sizeof(pw), err,
-	    errlen) != 0)
+	        errlen) != 0)
 		goto fail;
 	cred.bv_val = pw;
 	cred.bv_len = strlen(pw);
@@ -294,8 +296,8 @@ ls_release(ldapstore *ls, int slot)
  * connection was opened here.
  */
 static int
-ls_search(ldapstore *ls, struct ls_conn *c, const char *filter, STACK_OF(X509) *certs,
-    int *fresh, char *err, size_t errlen)
+ls_search(ldapstore *ls, struct ls_conn *c, const char *filter, STACK_OF(X509) *certs, int *fresh,
+    char *err, size_t errlen)
 {
 	char *attrs[] = {"userSMIMECertificate", "userCertificate;binary", NULL};
 	struct timeval tv = {ls->timeout, 0};
@@ -372,7 +374,8 @@ ldapstore_with_conn(ldapstore *ls, ldapstore_conn_fn fn, void *arg, char *err, s
 	int slot = ls_acquire(ls), rc = LDAP_OTHER, tries;
 
 	if (slot < 0) {
-		errmsg_set(err, errlen, "LDAP %s: no free connection within %d s", ls->uri, ls->timeout);
+		errmsg_set(err, errlen, "LDAP %s: no free connection within %d s", ls->uri,
+		    ls->timeout);
 		return -1;
 	}
 	ls_sigpipe_block(&guard);
@@ -530,8 +533,8 @@ ldapstore_lookup(ldapstore *ls, const char *addr, STACK_OF(X509) **certs, char *
 	if (ls_cache_get(ls, key, &found)) {
 		metrics_add(METRICS_LDAP_LOOKUPS, "cached", NULL, 1);
 		if (found == NULL) {
-			errmsg_set(reason, reasonlen, "no certificate for %s in LDAP %s (cached)", addr,
-			    ls->uri);
+			errmsg_set(reason, reasonlen, "no certificate for %s in LDAP %s (cached)",
+			    addr, ls->uri);
 			return CERTSTORE_MISSING;
 		}
 		*certs = found;
@@ -544,7 +547,10 @@ ldapstore_lookup(ldapstore *ls, const char *addr, STACK_OF(X509) **certs, char *
 	}
 	r = ls_ask(ls, addr, found, reason, reasonlen);
 	metrics_add(METRICS_LDAP_LOOKUPS,
-	    r == CERTSTORE_FOUND ? "hit" : r == CERTSTORE_MISSING ? "miss" : "error", NULL, 1);
+	    r == CERTSTORE_FOUND         ? "hit"
+	        : r == CERTSTORE_MISSING ? "miss"
+	                                 : "error",
+	    NULL, 1);
 	if (r == CERTSTORE_FOUND) {
 		ls_cache_put(ls, key, found, ls->cache_ttl);
 		*certs = found;
@@ -578,8 +584,8 @@ ldapstore_find(ldapstore *ls, certindex *ci, const char *addr, X509 **cert, char
 		} else {
 			bad = certstore_check_usable(x, addr, r1, sizeof(r1)) != 0;
 			if (!bad && !certindex_names_address(x, addr)) {
-				errmsg_set(r1, sizeof(r1), "certificate for %s does not name that address",
-				    addr);
+				errmsg_set(r1, sizeof(r1),
+				    "certificate for %s does not name that address", addr);
 				bad = 1;
 			}
 		}
@@ -661,8 +667,9 @@ ldapstore_open(const struct ldapstore_options *opt, char *err, size_t errlen)
 	ls->filter = strdup(opt->filter ? opt->filter : LDAPSTORE_DEFAULT_FILTER);
 	if (ls->uri == NULL || ls->base == NULL || ls->filter == NULL)
 		goto oom;
-	if (opt->bind_dn != NULL && ((ls->bind_dn = strdup(opt->bind_dn)) == NULL ||
-	                                (ls->password_file = strdup(opt->password_file)) == NULL))
+	if (opt->bind_dn != NULL &&
+	    ((ls->bind_dn = strdup(opt->bind_dn)) == NULL ||
+	        (ls->password_file = strdup(opt->password_file)) == NULL))
 		goto oom;
 	return ls;
 oom:

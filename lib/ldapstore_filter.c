@@ -60,7 +60,8 @@ ldapstore_filter(const char *tmpl, const char *addr, char *out, size_t outlen, c
 			continue;
 		}
 		if (*p == '%' && p[1] != '%') {
-			errmsg_set(err, errlen, "filter \"%s\": only %%s and %%%% may follow %%", tmpl);
+			errmsg_set(err, errlen, "filter \"%s\": only %%s and %%%% may follow %%",
+			    tmpl);
 			return -1;
 		}
 		if (*p == '%')

@@ -61,18 +61,12 @@ log_priority_name(int priority)
 	switch (priority) {
 	case LOG_EMERG:
 	case LOG_ALERT:
-	case LOG_CRIT:
-		return "fatal";
-	case LOG_ERR:
-		return "error";
-	case LOG_WARNING:
-		return "warning";
-	case LOG_NOTICE:
-		return "notice";
-	case LOG_INFO:
-		return "info";
-	default:
-		return "debug";
+	case LOG_CRIT: return "fatal";
+	case LOG_ERR: return "error";
+	case LOG_WARNING: return "warning";
+	case LOG_NOTICE: return "notice";
+	case LOG_INFO: return "info";
+	default: return "debug";
 	}
 }
 

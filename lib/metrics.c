@@ -25,33 +25,31 @@ struct family_def {
 };
 
 static const struct family_def families[METRICS_NFAMILIES] = {
-	[METRICS_MESSAGES] = {"smime_milter_messages_total",
-	    "Messages by what became of them (passed, tempfail and reject by reason).", "counter",
-	    "outcome", "reason"},
-	[METRICS_MONITOR_MESSAGES] = {"smime_milter_monitor_messages_total",
-	    "Messages in mode monitor by what would have become of them.", "counter", "outcome",
-	    "reason"},
-	[METRICS_RCPT_REFUSED] = {"smime_milter_recipients_refused_total",
-	    "Recipients refused or deferred at RCPT, by reason.", "counter", "reason", NULL},
-	[METRICS_MONITOR_RCPT_REFUSED] = {"smime_milter_monitor_recipients_refused_total",
-	    "Recipients that mode monitor accepted but would have refused or deferred, by reason.",
-	    "counter", "reason", NULL},
-	[METRICS_LDAP_LOOKUPS] = {"smime_milter_ldap_lookups_total",
-	    "LDAP certificate lookups: hit, miss, error, or cached (answered from the cache).",
-	    "counter", "result", NULL},
-	[METRICS_HARVESTS] = {"smime_milter_harvests_total",
-	    "Signed mail from outside looked at for its signer's certificate, by result.", "counter",
-	    "result", NULL},
-	[METRICS_RELOADS] = {"smime_milter_reloads_total",
-	    "Configuration reloads: ok, or refused (the file had errors).", "counter", "result",
-	    NULL},
-	[METRICS_RESTARTS] = {"smime_milter_restarts_total",
-	    "Milter processes restarted by the supervisor after a crash.", "counter", NULL, NULL},
-	[METRICS_BYTES_IN] = {"smime_milter_body_bytes_in_total",
-	    "Bytes of message bodies signed or encrypted (canonical, before).", "counter", NULL,
-	    NULL},
-	[METRICS_BYTES_OUT] = {"smime_milter_body_bytes_out_total",
-	    "Bytes of the S/MIME bodies written in their place.", "counter", NULL, NULL},
+    [METRICS_MESSAGES] = {"smime_milter_messages_total",
+        "Messages by what became of them (passed, tempfail and reject by reason).", "counter",
+        "outcome", "reason"},
+    [METRICS_MONITOR_MESSAGES] = {"smime_milter_monitor_messages_total",
+        "Messages in mode monitor by what would have become of them.", "counter", "outcome",
+        "reason"},
+    [METRICS_RCPT_REFUSED] = {"smime_milter_recipients_refused_total",
+        "Recipients refused or deferred at RCPT, by reason.", "counter", "reason", NULL},
+    [METRICS_MONITOR_RCPT_REFUSED] = {"smime_milter_monitor_recipients_refused_total",
+        "Recipients that mode monitor accepted but would have refused or deferred, by reason.",
+        "counter", "reason", NULL},
+    [METRICS_LDAP_LOOKUPS] = {"smime_milter_ldap_lookups_total",
+        "LDAP certificate lookups: hit, miss, error, or cached (answered from the cache).",
+        "counter", "result", NULL},
+    [METRICS_HARVESTS] = {"smime_milter_harvests_total",
+        "Signed mail from outside looked at for its signer's certificate, by result.", "counter",
+        "result", NULL},
+    [METRICS_RELOADS] = {"smime_milter_reloads_total",
+        "Configuration reloads: ok, or refused (the file had errors).", "counter", "result", NULL},
+    [METRICS_RESTARTS] = {"smime_milter_restarts_total",
+        "Milter processes restarted by the supervisor after a crash.", "counter", NULL, NULL},
+    [METRICS_BYTES_IN] = {"smime_milter_body_bytes_in_total",
+        "Bytes of message bodies signed or encrypted (canonical, before).", "counter", NULL, NULL},
+    [METRICS_BYTES_OUT] = {"smime_milter_body_bytes_out_total",
+        "Bytes of the S/MIME bodies written in their place.", "counter", NULL, NULL},
 };
 
 struct series_def {
@@ -59,46 +57,51 @@ struct series_def {
 	const char *a, *b;
 };
 
-#define MESSAGE_SERIES(F)                                                                    \
-	{F, "signed", ""}, {F, "encrypted", ""}, {F, "signed_encrypted", ""},                   \
-	    {F, "passed", "external"}, {F, "passed", "nothing_to_do"},                          \
-	    {F, "passed", "already_protected"}, {F, "passed", "no_signing_key"},                \
-	    {F, "passed", "inbound"}, {F, "passed", "other"}, {F, "tempfail", "missing_key"},   \
-	    {F, "tempfail", "key_error"}, {F, "tempfail", "missing_cert"},                      \
-	    {F, "tempfail", "unknown_vmta"}, {F, "tempfail", "no_from"},                        \
-	    {F, "tempfail", "internal"}, {F, "tempfail", "recipients"},                         \
-	    {F, "tempfail", "undecryptable"}, {F, "tempfail", "other"},                         \
-	    {F, "reject", "missing_key"}, {F, "reject", "key_error"},                           \
-	    {F, "reject", "missing_cert"}, {F, "reject", "vmta_conflict"},                      \
-	    {F, "reject", "unknown_vmta"}, {F, "reject", "no_from"}, {F, "reject", "internal"}, \
+#define MESSAGE_SERIES(F)                                                                        \
+	{F, "signed", ""}, {F, "encrypted", ""}, {F, "signed_encrypted", ""},                    \
+	    {F, "passed", "external"}, {F, "passed", "nothing_to_do"},                           \
+	    {F, "passed", "already_protected"}, {F, "passed", "no_signing_key"},                 \
+	    {F, "passed", "inbound"}, {F, "passed", "other"}, {F, "tempfail", "missing_key"},    \
+	    {F, "tempfail", "key_error"}, {F, "tempfail", "missing_cert"},                       \
+	    {F, "tempfail", "unknown_vmta"}, {F, "tempfail", "no_from"},                         \
+	    {F, "tempfail", "internal"}, {F, "tempfail", "recipients"},                          \
+	    {F, "tempfail", "undecryptable"}, {F, "tempfail", "other"},                          \
+	    {F, "reject", "missing_key"}, {F, "reject", "key_error"},                            \
+	    {F, "reject", "missing_cert"}, {F, "reject", "vmta_conflict"},                       \
+	    {F, "reject", "unknown_vmta"}, {F, "reject", "no_from"}, {F, "reject", "internal"},  \
 	    {F, "reject", "recipients"}, {F, "reject", "undecryptable"}, {F, "reject", "other"}, \
-	    {F, "aborted", ""}
+	{                                                                                        \
+		F, "aborted", ""                                                                 \
+	}
 
-#define RCPT_SERIES(F)                                                                       \
-	{F, "no_certificate", NULL}, {F, "expired", NULL}, {F, "not_yet_valid", NULL},          \
-	    {F, "untrusted", NULL}, {F, "wrong_usage", NULL}, {F, "wrong_address", NULL},       \
-	    {F, "ldap_error", NULL}, {F, "lookup_error", NULL}, {F, "mixed", NULL},             \
-	    {F, "bad_address", NULL}, {F, "other", NULL}
+#define RCPT_SERIES(F)                                                                    \
+	{F, "no_certificate", NULL}, {F, "expired", NULL}, {F, "not_yet_valid", NULL},    \
+	    {F, "untrusted", NULL}, {F, "wrong_usage", NULL}, {F, "wrong_address", NULL}, \
+	    {F, "ldap_error", NULL}, {F, "lookup_error", NULL}, {F, "mixed", NULL},       \
+	    {F, "bad_address", NULL},                                                     \
+	{                                                                                 \
+		F, "other", NULL                                                          \
+	}
 
 static const struct series_def series[] = {
-	MESSAGE_SERIES(METRICS_MESSAGES),
-	{METRICS_MESSAGES, "passed", "monitor"}, /* what mode monitor does with every message */
-	MESSAGE_SERIES(METRICS_MONITOR_MESSAGES),
-	RCPT_SERIES(METRICS_RCPT_REFUSED),
-	RCPT_SERIES(METRICS_MONITOR_RCPT_REFUSED),
-	{METRICS_LDAP_LOOKUPS, "hit", NULL},
-	{METRICS_LDAP_LOOKUPS, "miss", NULL},
-	{METRICS_LDAP_LOOKUPS, "error", NULL},
-	{METRICS_LDAP_LOOKUPS, "cached", NULL},
-	{METRICS_HARVESTS, "stored", NULL},
-	{METRICS_HARVESTS, "known", NULL},
-	{METRICS_HARVESTS, "refused", NULL},
-	{METRICS_HARVESTS, "error", NULL},
-	{METRICS_RELOADS, "ok", NULL},
-	{METRICS_RELOADS, "refused", NULL},
-	{METRICS_RESTARTS, NULL, NULL},
-	{METRICS_BYTES_IN, NULL, NULL},
-	{METRICS_BYTES_OUT, NULL, NULL},
+    MESSAGE_SERIES(METRICS_MESSAGES),
+    {METRICS_MESSAGES, "passed", "monitor"}, /* what mode monitor does with every message */
+    MESSAGE_SERIES(METRICS_MONITOR_MESSAGES),
+    RCPT_SERIES(METRICS_RCPT_REFUSED),
+    RCPT_SERIES(METRICS_MONITOR_RCPT_REFUSED),
+    {METRICS_LDAP_LOOKUPS, "hit", NULL},
+    {METRICS_LDAP_LOOKUPS, "miss", NULL},
+    {METRICS_LDAP_LOOKUPS, "error", NULL},
+    {METRICS_LDAP_LOOKUPS, "cached", NULL},
+    {METRICS_HARVESTS, "stored", NULL},
+    {METRICS_HARVESTS, "known", NULL},
+    {METRICS_HARVESTS, "refused", NULL},
+    {METRICS_HARVESTS, "error", NULL},
+    {METRICS_RELOADS, "ok", NULL},
+    {METRICS_RELOADS, "refused", NULL},
+    {METRICS_RESTARTS, NULL, NULL},
+    {METRICS_BYTES_IN, NULL, NULL},
+    {METRICS_BYTES_OUT, NULL, NULL},
 };
 #define NSERIES (sizeof(series) / sizeof(series[0]))
 
@@ -110,7 +113,7 @@ struct metrics_block {
 	atomic_uint_fast64_t v[NSERIES];
 	atomic_uint_fast64_t hist[NBUCKETS + 1]; /* not cumulative; the last is +Inf */
 	atomic_uint_fast64_t hist_count;
-	atomic_uint_fast64_t hist_sum_us;        /* microseconds */
+	atomic_uint_fast64_t hist_sum_us; /* microseconds */
 	atomic_int_fast64_t start_time;
 };
 

@@ -110,8 +110,10 @@ int
 mime_is_protected_type(const char *ct)
 {
 	static const char *const types[] = {
-		"application/pkcs7-mime", "application/x-pkcs7-mime",
-		"multipart/signed", "multipart/encrypted",
+	    "application/pkcs7-mime",
+	    "application/x-pkcs7-mime",
+	    "multipart/signed",
+	    "multipart/encrypted",
 	};
 	size_t i, n;
 
@@ -192,9 +194,9 @@ mime_canon_chunk(struct mime_canon *c, const char *in, size_t len, char *out)
 static int
 mime_addr_char(int ch)
 {
-	return ch > 0x20 && ch < 0x7f && ch != '<' && ch != '>' && ch != '(' &&
-	    ch != ')' && ch != ',' && ch != ';' && ch != '"' && ch != '\\' &&
-	    ch != '/' && ch != '[' && ch != ']';
+	return ch > 0x20 && ch < 0x7f && ch != '<' && ch != '>' && ch != '(' && ch != ')' &&
+	    ch != ',' && ch != ';' && ch != '"' && ch != '\\' && ch != '/' && ch != '[' &&
+	    ch != ']';
 }
 
 int
@@ -204,8 +206,7 @@ mime_address_is_safe(const char *addr)
 	size_t len = strlen(addr), i;
 
 	if (len == 0 || len > 254 || at == NULL || at == addr || at[1] == '\0' ||
-	    strchr(at + 1, '@') != NULL || addr[0] == '.' ||
-	    strstr(addr, "..") != NULL)
+	    strchr(at + 1, '@') != NULL || addr[0] == '.' || strstr(addr, "..") != NULL)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!mime_addr_char((unsigned char)addr[i]) && addr[i] != '@')
@@ -306,8 +307,8 @@ mime_extract_address(const char *value, char *out, size_t outlen)
 }
 
 int
-mime_parse_headers(const char *buf, size_t len, struct mime_headers *h,
-    size_t *body_off, char *err, size_t errlen)
+mime_parse_headers(const char *buf, size_t len, struct mime_headers *h, size_t *body_off, char *err,
+    size_t errlen)
 {
 	size_t pos = 0, lineno = 0;
 

@@ -23,19 +23,27 @@
 #include "mime7bit.h"
 #include "secbuf.h"
 
-#define SEG_MAX 4096
-#define RD_BUF 16384
-#define OUT_BUF 16384
-#define HEAD_MAX (256 * 1024)
-#define DEPTH_MAX 32
-#define BOUNDARY_MAX 200
+#define SEG_MAX         4096
+#define RD_BUF          16384
+#define OUT_BUF         16384
+#define HEAD_MAX        (256 * 1024)
+#define DEPTH_MAX       32
+#define BOUNDARY_MAX    200
 #define LINE_MAX_OCTETS 998
 
-#define FLAG_8BIT 1   /* byte >= 0x80 or NUL */
-#define FLAG_LONG 2   /* a line longer than 998 octets */
+#define FLAG_8BIT 1 /* byte >= 0x80 or NUL */
+#define FLAG_LONG 2 /* a line longer than 998 octets */
 
-enum mode { M_HEADER, M_BODY, M_LITERAL };
-enum enc { ENC_NONE, ENC_QP, ENC_B64 };
+enum mode {
+	M_HEADER,
+	M_BODY,
+	M_LITERAL
+};
+enum enc {
+	ENC_NONE,
+	ENC_QP,
+	ENC_B64
+};
 
 struct frame {
 	char boundary[BOUNDARY_MAX + 1];
@@ -304,7 +312,8 @@ field_value(const char *h, size_t hlen, const char *name, char *out, size_t outl
 			for (;;) {
 				for (; i < eol; i++) {
 					char c = h[i] == '\t' || h[i] == '\r' ? ' ' : h[i];
-					if ((c == ' ' && (o == 0 || out[o - 1] == ' ')) || o + 1 >= outlen)
+					if ((c == ' ' && (o == 0 || out[o - 1] == ' ')) ||
+					    o + 1 >= outlen)
 						continue;
 					out[o++] = c;
 				}
@@ -431,7 +440,8 @@ end_of_header(struct m7 *s)
 	if (have_ct) {
 		parse_ctype(ct, type, sizeof(type), boundary, sizeof(boundary));
 	} else {
-		snprintf(type, sizeof(type), "%s", s->default_rfc822 ? "message/rfc822" : "text/plain");
+		snprintf(type, sizeof(type), "%s",
+		    s->default_rfc822 ? "message/rfc822" : "text/plain");
 		boundary[0] = '\0';
 	}
 	s->default_rfc822 = 0;
@@ -473,8 +483,9 @@ end_of_header(struct m7 *s)
 		s->bnp = 0;
 		s->blines = 0;
 		emit_head_without_cte(s);
-		out_puts(s, text ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-		                 : "Content-Transfer-Encoding: base64\r\n\r\n");
+		out_puts(s,
+		    text ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		         : "Content-Transfer-Encoding: base64\r\n\r\n");
 	} else {
 		out_put(s, s->h.data, s->h.len);
 	}
@@ -608,12 +619,8 @@ run_segment(struct m7 *s, const char *seg, size_t n, int eol, int line_start)
 		if (line_start && eol && (n == 1 || (n == 2 && seg[0] == '\r')))
 			end_of_header(s);
 		break;
-	case M_BODY:
-		body_segment(s, seg, n, eol, line_start);
-		break;
-	case M_LITERAL:
-		out_put(s, seg, n);
-		break;
+	case M_BODY: body_segment(s, seg, n, eol, line_start); break;
+	case M_LITERAL: out_put(s, seg, n); break;
 	}
 }
 
@@ -653,8 +660,7 @@ run_pass(struct m7 *s, int pass)
 }
 
 int
-mime7bit_encode(const char *head, size_t headlen, spool *body, spool *out,
-    char *err, size_t errlen)
+mime7bit_encode(const char *head, size_t headlen, spool *body, spool *out, char *err, size_t errlen)
 {
 	struct m7 *s = calloc(1, sizeof(*s));
 	int rc = -1;

@@ -269,16 +269,11 @@ static int
 cipher_rank(const EVP_CIPHER *c)
 {
 	switch (EVP_CIPHER_get_nid(c)) {
-	case NID_aes_128_cbc:
-		return 1;
-	case NID_aes_256_cbc:
-		return 2;
-	case NID_aes_128_gcm:
-		return 3;
-	case NID_aes_256_gcm:
-		return 4;
-	default:
-		return 0;
+	case NID_aes_128_cbc: return 1;
+	case NID_aes_256_cbc: return 2;
+	case NID_aes_128_gcm: return 3;
+	case NID_aes_256_gcm: return 4;
+	default: return 0;
 	}
 }
 
@@ -368,14 +363,10 @@ const char *
 policy_missing_cert_name(enum policy_missing_cert m)
 {
 	switch (m) {
-	case POLICY_MISSING_CERT_TEMPFAIL:
-		return "tempfail";
-	case POLICY_MISSING_CERT_PLAIN:
-		return "plain";
-	case POLICY_MISSING_CERT_SIGN_ONLY:
-		return "sign-only";
-	default:
-		return "reject";
+	case POLICY_MISSING_CERT_TEMPFAIL: return "tempfail";
+	case POLICY_MISSING_CERT_PLAIN: return "plain";
+	case POLICY_MISSING_CERT_SIGN_ONLY: return "sign-only";
+	default: return "reject";
 	}
 }
 
@@ -383,5 +374,6 @@ const char *
 policy_on_undecryptable_name(enum policy_on_undecryptable a)
 {
 	return a == POLICY_UNDECRYPTABLE_TEMPFAIL ? "tempfail"
-	    : a == POLICY_UNDECRYPTABLE_REJECT ? "reject" : "pass";
+	    : a == POLICY_UNDECRYPTABLE_REJECT    ? "reject"
+	                                          : "pass";
 }

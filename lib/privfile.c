@@ -16,8 +16,7 @@
 #include "privfile.h"
 
 int
-privfile_check(const struct stat *st, const char *path, const char *what, char *err,
-    size_t errlen)
+privfile_check(const struct stat *st, const char *path, const char *what, char *err, size_t errlen)
 {
 	uid_t me = geteuid();
 
@@ -26,13 +25,15 @@ privfile_check(const struct stat *st, const char *path, const char *what, char *
 		return -1;
 	}
 	if ((st->st_mode & 077) != 0) {
-		errmsg_set(err, errlen, "%s %s: readable by group or others (mode %04o): chmod 600 it",
-		    what, path, (unsigned)(st->st_mode & 07777));
+		errmsg_set(err, errlen,
+		    "%s %s: readable by group or others (mode %04o): chmod 600 it", what, path,
+		    (unsigned)(st->st_mode & 07777));
 		return -1;
 	}
 	if (me != 0 && st->st_uid != me) {
-		errmsg_set(err, errlen, "%s %s: owned by uid %lu, not by uid %lu reading it: chown it",
-		    what, path, (unsigned long)st->st_uid, (unsigned long)me);
+		errmsg_set(err, errlen,
+		    "%s %s: owned by uid %lu, not by uid %lu reading it: chown it", what, path,
+		    (unsigned long)st->st_uid, (unsigned long)me);
 		return -1;
 	}
 	return 0;
@@ -95,8 +96,8 @@ read_full(int fd, unsigned char *buf, size_t len)
 }
 
 int
-privfile_read(const char *path, const char *what, size_t max, unsigned char **out,
-    size_t *outlen, char *err, size_t errlen)
+privfile_read(const char *path, const char *what, size_t max, unsigned char **out, size_t *outlen,
+    char *err, size_t errlen)
 {
 	unsigned char *buf = NULL;
 	struct stat st;
@@ -177,8 +178,8 @@ privfile_first_line(const char *path, const char *what, char *out, size_t outlen
 	if (len == (size_t)n && (size_t)n == outlen - 1) {
 		char c;
 		if (read_full(fd, (unsigned char *)&c, 1) == 1 && c != '\r' && c != '\n') {
-			errmsg_set(err, errlen, "%s %s: first line longer than %zu bytes", what, path,
-			    outlen - 1);
+			errmsg_set(err, errlen, "%s %s: first line longer than %zu bytes", what,
+			    path, outlen - 1);
 			goto cleanup;
 		}
 	}

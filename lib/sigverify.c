@@ -44,8 +44,8 @@ sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t re
 		free(buf);
 		return NULL;
 	}
-	while (got < size && (n = spool_read(sp, buf + got, (size_t)size - got, reason,
-	                          reasonlen)) > 0)
+	while (got < size &&
+	    (n = spool_read(sp, buf + got, (size_t)size - got, reason, reasonlen)) > 0)
 		got += (size_t)n;
 	if (n < 0) {
 		OPENSSL_cleanse(buf, got);
@@ -116,8 +116,8 @@ find_delim(const unsigned char *b, size_t len, const unsigned char *p, const cha
 
 /* The Content-Type media type of the part whose header starts at ph; *body_off set. */
 static int
-part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *body_off,
-    char *type, size_t typelen, char *reason, size_t reasonlen)
+part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *body_off, char *type,
+    size_t typelen, char *reason, size_t reasonlen)
 {
 	struct mime_headers ph_list;
 	const struct mime_header *h;
@@ -140,8 +140,8 @@ part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *b
  */
 static int
 split_multipart(const unsigned char *b, size_t len, const char *boundary,
-    const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen,
-    char *reason, size_t reasonlen)
+    const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen, char *reason,
+    size_t reasonlen)
 {
 	char delim[256], type[128] = "";
 	const unsigned char *start, *end, *ph, *pb, *pe, *eol;
@@ -200,8 +200,9 @@ failure_reason(char *reason, size_t reasonlen)
 	int bad = 0;
 
 	while ((e = ERR_get_error()) != 0) {
-		if (ERR_GET_LIB(e) == ERR_LIB_CMS && (ERR_GET_REASON(e) == CMS_R_VERIFICATION_FAILURE ||
-		                                         ERR_GET_REASON(e) == CMS_R_CONTENT_VERIFY_ERROR))
+		if (ERR_GET_LIB(e) == ERR_LIB_CMS &&
+		    (ERR_GET_REASON(e) == CMS_R_VERIFICATION_FAILURE ||
+		        ERR_GET_REASON(e) == CMS_R_CONTENT_VERIFY_ERROR))
 			bad = 1;
 		last = e;
 	}
@@ -321,8 +322,8 @@ copy_content(CMS_ContentInfo *cms, BIO *out, struct sigverify_result *r)
 }
 
 enum sigverify_status
-sigverify_body(const char *content_type, const unsigned char *body, size_t len,
-    X509_STORE *trust, STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
+sigverify_body(const char *content_type, const unsigned char *body, size_t len, X509_STORE *trust,
+    STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
 {
 	char type[128], boundary[200];
 	unsigned char *der = NULL;
@@ -340,7 +341,8 @@ sigverify_body(const char *content_type, const unsigned char *body, size_t len,
 	}
 	if (strcmp(type, "multipart/signed") == 0) {
 		if (mime_param(content_type, "boundary", boundary, sizeof(boundary)) != 0) {
-			errmsg_set(r->reason, sizeof(r->reason), "multipart/signed without a boundary");
+			errmsg_set(r->reason, sizeof(r->reason),
+			    "multipart/signed without a boundary");
 			goto cleanup;
 		}
 		if (split_multipart(body, len, boundary, &part, &partlen, &der, &derlen, r->reason,

@@ -33,10 +33,10 @@
 #include "mime7bit.h"
 #include "smime_int.h"
 
-#define OPAQUE_INNER_HEAD \
+#define OPAQUE_INNER_HEAD                                                   \
 	"Content-Type: application/pkcs7-mime; smime-type=signed-data;\r\n" \
-	" name=\"smime.p7m\"\r\n" \
-	"Content-Transfer-Encoding: base64\r\n" \
+	" name=\"smime.p7m\"\r\n"                                           \
+	"Content-Transfer-Encoding: base64\r\n"                             \
 	"Content-Disposition: attachment; filename=\"smime.p7m\"\r\n\r\n"
 
 int
@@ -47,8 +47,7 @@ smime_check_options(const struct smime_options *opt, char *err, size_t errlen)
 		case NID_aes_128_cbc:
 		case NID_aes_256_cbc:
 		case NID_aes_128_gcm:
-		case NID_aes_256_gcm:
-			break;
+		case NID_aes_256_gcm: break;
 		default:
 			errmsg_set(err, errlen, "cipher %s is not supported",
 			    EVP_CIPHER_get0_name(opt->cipher));
@@ -56,7 +55,8 @@ smime_check_options(const struct smime_options *opt, char *err, size_t errlen)
 		}
 	}
 	if (opt->digest != NULL && smime_micalg(opt->digest) == NULL) {
-		errmsg_set(err, errlen, "digest %s is not supported", EVP_MD_get0_name(opt->digest));
+		errmsg_set(err, errlen, "digest %s is not supported",
+		    EVP_MD_get0_name(opt->digest));
 		return -1;
 	}
 	if (opt->key_transport != SMIME_KT_RSA_PKCS1 && opt->key_transport != SMIME_KT_RSA_OAEP) {
@@ -78,21 +78,17 @@ const char *
 smime_micalg(const EVP_MD *md)
 {
 	switch (EVP_MD_get_type(md)) {
-	case NID_sha256:
-		return "sha-256";
-	case NID_sha384:
-		return "sha-384";
-	case NID_sha512:
-		return "sha-512";
-	default:
-		return NULL;
+	case NID_sha256: return "sha-256";
+	case NID_sha384: return "sha-384";
+	case NID_sha512: return "sha-512";
+	default: return NULL;
 	}
 }
 
 /* One recipient: RSA (PKCS#1 v1.5 or OAEP) key transport or EC key agreement. */
 static int
-add_recipient(CMS_ContentInfo *env, X509 *cert, const struct smime_options *opt, int n,
-    char *err, size_t errlen)
+add_recipient(CMS_ContentInfo *env, X509 *cert, const struct smime_options *opt, int n, char *err,
+    size_t errlen)
 {
 	EVP_PKEY *pk = X509_get0_pubkey(cert);
 	CMS_RecipientInfo *ri;
@@ -101,8 +97,10 @@ add_recipient(CMS_ContentInfo *env, X509 *cert, const struct smime_options *opt,
 	int ec = pk != NULL && EVP_PKEY_is_a(pk, "EC");
 
 	if (!rsa && !ec) {
-		errmsg_set(err, errlen, "recipient certificate %d: key type %s is not supported "
-		    "(RSA or EC P-256/P-384)", n, pk != NULL ? EVP_PKEY_get0_type_name(pk) : "none");
+		errmsg_set(err, errlen,
+		    "recipient certificate %d: key type %s is not supported "
+		    "(RSA or EC P-256/P-384)",
+		    n, pk != NULL ? EVP_PKEY_get0_type_name(pk) : "none");
 		return -1;
 	}
 	ri = CMS_add1_recipient_cert(env, cert, CMS_KEY_PARAM);
@@ -131,13 +129,13 @@ add_recipient(CMS_ContentInfo *env, X509 *cert, const struct smime_options *opt,
 /* ---- multipart/signed ---- */
 
 /* The Content-Type of a detached signature, folded with spaces within 76 columns. */
-#define SIGNED_TYPE_FMT \
+#define SIGNED_TYPE_FMT                                                                  \
 	"multipart/signed;\r\n protocol=\"application/pkcs7-signature\";\r\n micalg=%s;" \
 	" boundary=\"%s\""
 
 static int
-emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
-    struct inner *in, const unsigned char *sig, size_t siglen, char *err, size_t errlen)
+emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary, struct inner *in,
+    const unsigned char *sig, size_t siglen, char *err, size_t errlen)
 {
 	char line[512];
 
@@ -147,8 +145,7 @@ emit_signed(BIO *b, int with_header, const char *ctype, const char *boundary,
 			goto io;
 	}
 	snprintf(line, sizeof(line),
-	    "This is a cryptographically signed message in MIME format.\r\n\r\n--%s\r\n",
-	    boundary);
+	    "This is a cryptographically signed message in MIME format.\r\n\r\n--%s\r\n", boundary);
 	if (smime_io_puts(b, line) != 0)
 		goto io;
 	if (smime_io_inner(b, in, err, errlen) != 0)
@@ -192,8 +189,8 @@ make_boundary(const struct smime_options *opt, char *out, size_t outlen)
 
 /* Opaque signed-data as a MIME entity (header + base64) written into b. */
 static int
-emit_opaque_entity(BIO *b, const struct smime_options *opt,
-    const struct keystore_identity *signer, struct inner *in, char *err, size_t errlen)
+emit_opaque_entity(BIO *b, const struct smime_options *opt, const struct keystore_identity *signer,
+    struct inner *in, char *err, size_t errlen)
 {
 	struct sink *s = malloc(sizeof(*s));
 	BIO *sb = NULL;
@@ -236,15 +233,15 @@ set_pkcs7_result(struct smime_result *res, const char *smime_type)
 struct protect {
 	struct smime_options opt;
 	const struct smime_request *req;
-	struct sink *sink;         /* owned */
-	struct inner in;           /* owns in.buf */
-	BIO *sbio;                 /* writes into sink; owned */
-	unsigned char *sig;        /* detached signature (DER); owned */
+	struct sink *sink;  /* owned */
+	struct inner in;    /* owns in.buf */
+	BIO *sbio;          /* writes into sink; owned */
+	unsigned char *sig; /* detached signature (DER); owned */
 	size_t siglen;
 	char boundary[80];
-	char *hphead;              /* protected header block; owned, wiped */
+	char *hphead; /* protected header block; owned, wiped */
 	size_t hplen;
-	spool *body7;              /* 7-bit re-encoded body; owned */
+	spool *body7; /* 7-bit re-encoded body; owned */
 	int opaque;
 };
 
@@ -357,8 +354,8 @@ protect_inner(struct protect *p, BIO *cbio, char *err, size_t errlen)
 	if (p->opt.sign) {
 		snprintf(signed_type, sizeof(signed_type), SIGNED_TYPE_FMT,
 		    smime_micalg(p->opt.digest), p->boundary);
-		return emit_signed(cbio, 1, signed_type, p->boundary, &p->in, p->sig, p->siglen, err,
-		    errlen);
+		return emit_signed(cbio, 1, signed_type, p->boundary, &p->in, p->sig, p->siglen,
+		    err, errlen);
 	}
 	return smime_io_inner(cbio, &p->in, err, errlen);
 }

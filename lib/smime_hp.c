@@ -23,8 +23,15 @@
 #include "smime_int.h"
 
 static const char *const protected_names[] = {
-	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To",
-	"References",
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "In-Reply-To",
+    "References",
 };
 
 #define N_PROTECTED (sizeof(protected_names) / sizeof(protected_names[0]))
@@ -124,8 +131,9 @@ add_content_fields(struct secbuf *b, const char *head, size_t headlen, const cha
 				 * drop trailing white space, folds included (a last continuation line
 				 * of blanks), and a trailing ';' before adding ours
 				 */
-				while (b->len > 0 && (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t' ||
-				           b->data[b->len - 1] == '\r' || b->data[b->len - 1] == '\n'))
+				while (b->len > 0 &&
+				    (b->data[b->len - 1] == ' ' || b->data[b->len - 1] == '\t' ||
+				        b->data[b->len - 1] == '\r' || b->data[b->len - 1] == '\n'))
 					b->len--;
 				if (b->len > 0 && b->data[b->len - 1] == ';')
 					b->len--;
@@ -148,8 +156,8 @@ add_content_fields(struct secbuf *b, const char *head, size_t headlen, const cha
 }
 
 int
-smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen,
-    int cipher, int hide_subject, char **out, size_t *outlen, char *err, size_t errlen)
+smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen, int cipher,
+    int hide_subject, char **out, size_t *outlen, char *err, size_t errlen)
 {
 	struct secbuf b = SECBUF_INIT;
 	size_t i;

@@ -19,9 +19,9 @@
 #include "smime.h"
 #include "spool.h"
 
-#define SMIME_SINK_BUF 65536
+#define SMIME_SINK_BUF    65536
 #define SMIME_B64_LINE_IN 57 /* 57 bytes -> 76 base64 characters */
-#define SMIME_COPY_CHUNK 65536
+#define SMIME_COPY_CHUNK  65536
 
 /* Output sink: optional base64 (76-column CRLF lines), then the callback in chunks. */
 struct sink {
@@ -32,8 +32,8 @@ struct sink {
 	size_t npend;
 	unsigned char buf[SMIME_SINK_BUF];
 	size_t blen;
-	size_t chunk;  /* flush threshold, <= SMIME_SINK_BUF */
-	size_t used;   /* high-water mark of buf, wiped at the end */
+	size_t chunk; /* flush threshold, <= SMIME_SINK_BUF */
+	size_t used;  /* high-water mark of buf, wiped at the end */
 	uint64_t bytes;
 	int failed;
 };
@@ -93,7 +93,7 @@ int smime_sign_opaque(const struct smime_options *opt, const struct keystore_ide
  * cipher, and the Content-* lines of head with hp="cipher" or hp="clear"
  * on Content-Type.  *out malloc'd (caller wipes and frees).  0 or -1.
  */
-int smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen,
-    int cipher, int hide_subject, char **out, size_t *outlen, char *err, size_t errlen);
+int smime_hp_head(const struct mime_headers *outer, const char *head, size_t headlen, int cipher,
+    int hide_subject, char **out, size_t *outlen, char *err, size_t errlen);
 
 #endif

@@ -122,13 +122,10 @@ sink_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	(void)num;
 	(void)ptr;
 	switch (cmd) {
-	case BIO_CTRL_FLUSH:
-		return 1; /* the caller finishes the sink explicitly */
+	case BIO_CTRL_FLUSH: return 1; /* the caller finishes the sink explicitly */
 	case BIO_CTRL_PENDING:
-	case BIO_CTRL_WPENDING:
-		return 0;
-	default:
-		return 0;
+	case BIO_CTRL_WPENDING: return 0;
+	default: return 0;
 	}
 }
 

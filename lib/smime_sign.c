@@ -23,7 +23,7 @@ static int
 add_capabilities(CMS_SignerInfo *si)
 {
 	static const int nids[] = {NID_aes_256_gcm, NID_aes_128_gcm, NID_aes_256_cbc,
-		NID_aes_128_cbc};
+	    NID_aes_128_cbc};
 	STACK_OF(X509_ALGOR) *caps = NULL;
 	size_t i;
 	int ok = 0;

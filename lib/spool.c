@@ -22,12 +22,12 @@
 #define SPOOL_IO_CHUNK 65536
 
 struct spool {
-	unsigned char *mem;  /* first bytes, up to mem_limit */
+	unsigned char *mem; /* first bytes, up to mem_limit */
 	size_t mem_len;
 	size_t mem_cap;
 	size_t mem_limit;
 	char *tmpdir;
-	int fd;              /* -1 until spilled */
+	int fd; /* -1 until spilled */
 	unsigned char key[32];
 	unsigned char iv[16];
 	EVP_CIPHER_CTX *wctx; /* encrypts what goes to the file */
@@ -68,15 +68,15 @@ spool_open_file(spool *sp, char *err, size_t errlen)
 	if (fd >= 0)
 		return fd;
 #endif
-	if ((size_t)snprintf(path, sizeof(path), "%s/smime-spool.XXXXXX",
-	        sp->tmpdir) >= sizeof(path)) {
+	if ((size_t)snprintf(path, sizeof(path), "%s/smime-spool.XXXXXX", sp->tmpdir) >=
+	    sizeof(path)) {
 		errmsg_set(err, errlen, "spool directory name too long: %s", sp->tmpdir);
 		return -1;
 	}
 	fd = mkstemp(path);
 	if (fd < 0) {
-		errmsg_set(err, errlen, "cannot create spool file in %s: %s",
-		    sp->tmpdir, strerror(errno));
+		errmsg_set(err, errlen, "cannot create spool file in %s: %s", sp->tmpdir,
+		    strerror(errno));
 		return -1;
 	}
 	(void)unlink(path);
@@ -96,8 +96,7 @@ spool_spill(spool *sp, char *err, size_t errlen)
 		errmsg_set(err, errlen, "out of memory for spool");
 		return -1;
 	}
-	if (RAND_bytes(sp->key, sizeof(sp->key)) != 1 ||
-	    RAND_bytes(sp->iv, sizeof(sp->iv)) != 1 ||
+	if (RAND_bytes(sp->key, sizeof(sp->key)) != 1 || RAND_bytes(sp->iv, sizeof(sp->iv)) != 1 ||
 	    EVP_EncryptInit_ex(sp->wctx, EVP_aes_256_ctr(), NULL, sp->key, sp->iv) != 1) {
 		errmsg_set_ssl(err, errlen, "cannot set up spool encryption");
 		return -1;

@@ -40,7 +40,7 @@
 struct connctx {
 	struct sockaddr_storage addr;
 	int has_addr;
-	int leadspc;               /* header values come with their leading space */
+	int leadspc; /* header values come with their leading space */
 	struct decide_msg *msg;
 };
 
@@ -169,11 +169,8 @@ mta_verdict(SMFICTX *ctx, const struct decide_verdict *v, int rcpt_only)
 	if (v->log[0] != '\0')
 		log_msg(v->level, cc->msg->qid, "%s", v->log);
 	switch (v->reply.d) {
-	case DECIDE_CONTINUE:
-		return SMFIS_CONTINUE;
-	case DECIDE_PASS:
-		conn_end_message(cc);
-		return SMFIS_ACCEPT;
+	case DECIDE_CONTINUE: return SMFIS_CONTINUE;
+	case DECIDE_PASS: conn_end_message(cc); return SMFIS_ACCEPT;
 	default:
 		mta_reply(ctx, v->reply.code, v->reply.xcode, v->text);
 		if (!rcpt_only)
@@ -185,9 +182,8 @@ mta_verdict(SMFICTX *ctx, const struct decide_verdict *v, int rcpt_only)
 /* ---- callbacks ---- */
 
 static sfsistat
-cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
-    unsigned long f3, unsigned long *pf0, unsigned long *pf1, unsigned long *pf2,
-    unsigned long *pf3)
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
+    unsigned long *pf0, unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	struct connctx *cc = calloc(1, sizeof(*cc));
 	unsigned long want = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
@@ -222,7 +218,8 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 			return SMFIS_TEMPFAIL;
 		smfi_setpriv(ctx, cc);
 	}
-	if (hostaddr != NULL && (hostaddr->sa_family == AF_INET || hostaddr->sa_family == AF_INET6)) {
+	if (hostaddr != NULL &&
+	    (hostaddr->sa_family == AF_INET || hostaddr->sa_family == AF_INET6)) {
 		size_t len = hostaddr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
 		                                            : sizeof(struct sockaddr_in6);
 		memcpy(&cc->addr, hostaddr, len);
@@ -356,17 +353,17 @@ cb_close(SMFICTX *ctx)
 }
 
 struct smfiDesc milter_desc = {
-	.xxfi_name = "smime-milter",
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
-	.xxfi_connect = cb_connect,
-	.xxfi_envfrom = cb_envfrom,
-	.xxfi_envrcpt = cb_envrcpt,
-	.xxfi_header = cb_header,
-	.xxfi_eoh = cb_eoh,
-	.xxfi_body = cb_body,
-	.xxfi_eom = cb_eom,
-	.xxfi_abort = cb_abort,
-	.xxfi_close = cb_close,
-	.xxfi_negotiate = cb_negotiate,
+    .xxfi_name = "smime-milter",
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
+    .xxfi_connect = cb_connect,
+    .xxfi_envfrom = cb_envfrom,
+    .xxfi_envrcpt = cb_envrcpt,
+    .xxfi_header = cb_header,
+    .xxfi_eoh = cb_eoh,
+    .xxfi_body = cb_body,
+    .xxfi_eom = cb_eom,
+    .xxfi_abort = cb_abort,
+    .xxfi_close = cb_close,
+    .xxfi_negotiate = cb_negotiate,
 };

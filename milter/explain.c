@@ -59,7 +59,8 @@ setting_value(const struct policy_settings *s, unsigned bit, char *buf, size_t l
 	case POLICY_MISSING_KEY: return mk[s->missing_key];
 	case POLICY_CIPHER: return lower(EVP_CIPHER_get0_name(s->cipher), buf, len);
 	case POLICY_DIGEST: return lower(EVP_MD_get0_name(s->digest), buf, len);
-	case POLICY_KEY_TRANSPORT: return s->key_transport == SMIME_KT_RSA_OAEP ? "rsa-oaep" : "rsa-pkcs1";
+	case POLICY_KEY_TRANSPORT:
+		return s->key_transport == SMIME_KT_RSA_OAEP ? "rsa-oaep" : "rsa-pkcs1";
 	case POLICY_SIGNATURE: return s->signature == SMIME_SIG_RSA_PSS ? "rsa-pss" : "rsa-pkcs1";
 	case POLICY_SIGN_FORMAT: return s->sign_format == SMIME_SIGN_OPAQUE ? "opaque" : "detached";
 	case POLICY_HEADER_PROTECTION: return yn(s->header_protection);
@@ -75,13 +76,20 @@ static const struct {
 	const char *keyword;
 	unsigned bit;
 } settings[] = {
-	{"mode", POLICY_MODE}, {"sign", POLICY_SIGN}, {"encrypt", POLICY_ENCRYPT},
-	{"missing-cert", POLICY_MISSING_CERT}, {"missing-key", POLICY_MISSING_KEY},
-	{"cipher", POLICY_CIPHER}, {"digest", POLICY_DIGEST},
-	{"key-transport", POLICY_KEY_TRANSPORT}, {"signature", POLICY_SIGNATURE},
-	{"sign-format", POLICY_SIGN_FORMAT}, {"header-protection", POLICY_HEADER_PROTECTION},
-	{"hide-subject", POLICY_HIDE_SUBJECT}, {"encrypt-to-sender", POLICY_ENCRYPT_TO_SENDER},
-	{"domain-cert", POLICY_DOMAIN_CERT},
+    {"mode", POLICY_MODE},
+    {"sign", POLICY_SIGN},
+    {"encrypt", POLICY_ENCRYPT},
+    {"missing-cert", POLICY_MISSING_CERT},
+    {"missing-key", POLICY_MISSING_KEY},
+    {"cipher", POLICY_CIPHER},
+    {"digest", POLICY_DIGEST},
+    {"key-transport", POLICY_KEY_TRANSPORT},
+    {"signature", POLICY_SIGNATURE},
+    {"sign-format", POLICY_SIGN_FORMAT},
+    {"header-protection", POLICY_HEADER_PROTECTION},
+    {"hide-subject", POLICY_HIDE_SUBJECT},
+    {"encrypt-to-sender", POLICY_ENCRYPT_TO_SENDER},
+    {"domain-cert", POLICY_DOMAIN_CERT},
 };
 #define NSETTINGS (sizeof(settings) / sizeof(settings[0]))
 
@@ -97,8 +105,8 @@ print_settings(FILE *out, const struct decide_rcpt *r)
 		if (o < 0)
 			snprintf(scope, sizeof(scope), "default");
 		else
-			policy_scope_name(r->match.scope[o], o == 3 ? r->match.scope[1] : NULL, scope,
-			    sizeof(scope));
+			policy_scope_name(r->match.scope[o], o == 3 ? r->match.scope[1] : NULL,
+			    scope, sizeof(scope));
 		fprintf(out, "  %-18s %-14s from %s\n", settings[i].keyword,
 		    setting_value(&r->s, settings[i].bit, val, sizeof(val)), scope);
 	}
@@ -140,8 +148,9 @@ print_other(void *arg, const char *addr, X509 *cert, const char *file, int usabl
 	if (!usable)
 		fprintf(o->out, "    not chosen: %s: %s\n", file, reason);
 	else
-		fprintf(o->out, "    not chosen: %s: usable, but its notBefore %s is not the latest\n",
-		    file, when);
+		fprintf(o->out,
+		    "    not chosen: %s: usable, but its notBefore %s is not the latest\n", file,
+		    when);
 }
 
 static void
@@ -153,7 +162,8 @@ print_certificate(FILE *out, const struct conf *c, const struct decide_rcpt *r)
 		fprintf(out, "  certificate        from %s\n", r->source);
 		print_cert(out, "    ", r->cert);
 	} else {
-		fprintf(out, "  certificate        none (%s): %s\n", decide_rcpt_reason(r), r->reason);
+		fprintf(out, "  certificate        none (%s): %s\n", decide_rcpt_reason(r),
+		    r->reason);
 	}
 	if (c->certs != NULL)
 		certindex_foreach(c->certs, print_other, &o);
@@ -162,7 +172,7 @@ print_certificate(FILE *out, const struct conf *c, const struct decide_rcpt *r)
 /* ---- the message ---- */
 
 static const char *const class_names[] = {"encrypt", "either (has a certificate)", "clear",
-	"reject", "tempfail"};
+    "reject", "tempfail"};
 
 /*
  * One RCPT: what is found for it (under the header's virtual MTA vmta, if
@@ -177,8 +187,10 @@ explain_rcpt(FILE *out, struct decide_msg *m, const char *addr, const char *vmta
 
 	fprintf(out, "recipient <%s>\n", addr);
 	if (vmta != NULL)
-		fprintf(out, "  (settings for virtual MTA %s, named in the header: the RCPT reply is "
-		    "decided without it, the message again with it at the end of the headers)\n", vmta);
+		fprintf(out,
+		    "  (settings for virtual MTA %s, named in the header: the RCPT reply is "
+		    "decided without it, the message again with it at the end of the headers)\n",
+		    vmta);
 	decide_rcpt_lookup(m, addr, vmta, &r);
 	if (r.domain != NULL) {
 		print_settings(out, &r);
@@ -206,11 +218,13 @@ explain_message(FILE *out, const struct decide_msg *m)
 	const struct policy_settings *p = &m->pol;
 	char buf[64], shown[1024];
 
-	fprintf(out, "message settings   sign %s, encrypt %s, cipher %s, digest %s, key-transport %s,"
-	    " signature %s, sign-format %s, header-protection %s, hide-subject %s\n", yn(p->sign),
-	    yn(p->encrypt), lower(EVP_CIPHER_get0_name(p->cipher), buf, sizeof(buf)),
+	fprintf(out,
+	    "message settings   sign %s, encrypt %s, cipher %s, digest %s, key-transport %s,"
+	    " signature %s, sign-format %s, header-protection %s, hide-subject %s\n",
+	    yn(p->sign), yn(p->encrypt), lower(EVP_CIPHER_get0_name(p->cipher), buf, sizeof(buf)),
 	    setting_value(p, POLICY_DIGEST, shown, sizeof(shown)),
-	    setting_value(p, POLICY_KEY_TRANSPORT, NULL, 0), setting_value(p, POLICY_SIGNATURE, NULL, 0),
+	    setting_value(p, POLICY_KEY_TRANSPORT, NULL, 0),
+	    setting_value(p, POLICY_SIGNATURE, NULL, 0),
 	    setting_value(p, POLICY_SIGN_FORMAT, NULL, 0), yn(p->header_protection),
 	    yn(p->hide_subject));
 	if (m->sender_scope != NULL)
@@ -219,7 +233,8 @@ explain_message(FILE *out, const struct decide_msg *m)
 		if (p->signing_key != NULL)
 			keystore_spec_display(p->signing_key, shown, sizeof(shown));
 		else
-			snprintf(shown, sizeof(shown), "%s/%s.pem", m->conf->key_dir, m->signer_addr);
+			snprintf(shown, sizeof(shown), "%s/%s.pem", m->conf->key_dir,
+			    m->signer_addr);
 		fprintf(out, "signing identity   <%s>: %s\n", m->signer_addr, shown);
 		print_cert(out, "    ", m->signer.cert);
 	}
@@ -261,11 +276,14 @@ explain_end(FILE *out, struct decide_msg *m, int refused)
 	if (m->monitor)
 		fprintf(out, "mode monitor       would: %s%s%s; X-SMIME-Milter-Would: %s\n",
 		    m->would_outcome ? m->would_outcome : "?", m->would_why ? " " : "",
-		    m->would_why ? m->would_why : "", m->conf->monitor_header ? m->would_header : "(off)");
+		    m->would_why ? m->would_why : "",
+		    m->conf->monitor_header ? m->would_header : "(off)");
 	if (v.reply.d == DECIDE_CONTINUE && !m->monitor) {
 		explain_message(out, m);
-		fprintf(out, "action=%s\n", m->pol.sign && m->pol.encrypt ? "signed_encrypted"
-		    : m->pol.sign ? "signed" : "encrypted");
+		fprintf(out, "action=%s\n",
+		    m->pol.sign && m->pol.encrypt ? "signed_encrypted"
+		        : m->pol.sign             ? "signed"
+		                                  : "encrypted");
 		return refused ? EXPLAIN_REFUSED : EXPLAIN_PROTECTED;
 	}
 	if (v.reply.d == DECIDE_REJECT || v.reply.d == DECIDE_TEMPFAIL) {
@@ -301,14 +319,17 @@ explain_run(const char *path, const struct explain_options *o, int n, char **add
 		return EXPLAIN_USAGE;
 	snprintf(arg, sizeof(arg), "<%s>", addrs[0]);
 	decide_msg_set_sender(m, arg);
-	fprintf(out, "message from <%s>, client %s%s%s%s%s\n", addrs[0], o->client ? o->client : "internal",
-	    o->vmta_header ? ", virtual MTA header " : "", o->vmta_header ? o->vmta_header : "",
-	    o->daemon_name ? ", virtual MTA macro " : "", o->daemon_name ? o->daemon_name : "");
+	fprintf(out, "message from <%s>, client %s%s%s%s%s\n", addrs[0],
+	    o->client ? o->client : "internal", o->vmta_header ? ", virtual MTA header " : "",
+	    o->vmta_header ? o->vmta_header : "", o->daemon_name ? ", virtual MTA macro " : "",
+	    o->daemon_name ? o->daemon_name : "");
 	/* an internal client and an authenticated one are alike to the policy */
 	decide_client(m, NULL, !external, o->daemon_name, &v);
 	if (v.reply.d == DECIDE_PASS || m->harvest) {
-		fprintf(out, "%saction=passed reason=%s\n", m->harvest ? "from outside: looked at only "
-		    "for a signer's certificate to harvest (harvest-dir)\n" : "",
+		fprintf(out, "%saction=passed reason=%s\n",
+		    m->harvest ? "from outside: looked at only "
+		                 "for a signer's certificate to harvest (harvest-dir)\n"
+		               : "",
 		    m->harvest ? "external" : v.why);
 		decide_msg_free(m);
 		return EXPLAIN_PLAIN;

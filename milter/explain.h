@@ -27,7 +27,6 @@ enum {
  * Load the configuration at path and explain a message from addrs[0] to
  * addrs[1..n-1] on out.  Returns one of the codes above.
  */
-int explain_run(const char *path, const struct explain_options *o, int n, char **addrs,
-    FILE *out);
+int explain_run(const char *path, const struct explain_options *o, int n, char **addrs, FILE *out);
 
 #endif

@@ -117,8 +117,8 @@ in_fail(SMFICTX *ctx, struct decide_msg *m, const char *what, const char *detail
 
 	log_msg(LOG_ERR, m->qid, "%s: %s: %s", reject ? "rejected" : "tempfail", what, detail);
 	in_reply(ctx, reject ? "550" : "451", reject ? "5.7.0" : "4.7.0", what);
-	decide_msg_note(m, reject ? DECIDE_REJECT : DECIDE_TEMPFAIL, "internal", reject ? "550" : "451",
-	    reject ? "5.7.0" : "4.7.0");
+	decide_msg_note(m, reject ? DECIDE_REJECT : DECIDE_TEMPFAIL, "internal",
+	    reject ? "550" : "451", reject ? "5.7.0" : "4.7.0");
 	return reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 }
 
@@ -143,9 +143,12 @@ inbound_cb_envrcpt(SMFICTX *ctx, struct decide_msg *m, char **argv)
 	policy_for_recipient(&m->conf->policy, m->vmta[0] ? m->vmta : NULL, strrchr(addr, '@') + 1,
 	    &s);
 	if (m->nrcpt > 0 && (s.decrypt != 0) != (m->pol.decrypt != 0)) {
-		log_msg(LOG_NOTICE, m->qid, "deferred recipient <%s>: decrypt %s, the message's other "
-		    "recipients %s", addr, s.decrypt ? "yes" : "no", s.decrypt ? "no" : "yes");
-		in_reply(ctx, "451", "4.7.1", "recipients with and without S/MIME decryption: send "
+		log_msg(LOG_NOTICE, m->qid,
+		    "deferred recipient <%s>: decrypt %s, the message's other "
+		    "recipients %s",
+		    addr, s.decrypt ? "yes" : "no", s.decrypt ? "no" : "yes");
+		in_reply(ctx, "451", "4.7.1",
+		    "recipients with and without S/MIME decryption: send "
 		    "to this one in a separate message");
 		decide_msg_note_refusal(m, addr, "mixed", "451", "4.7.1");
 		return SMFIS_TEMPFAIL;
@@ -204,8 +207,8 @@ inbound_cb_eoh(SMFICTX *ctx, struct decide_msg *m, int *done)
 	    strcmp(type, "multipart/encrypted") != 0;
 	work = smime && (m->pol.decrypt || m->pol.verify || harvesting(m->conf));
 	if (!work && count_forged(m) == 0) {
-		log_msg(LOG_INFO, m->qid, "passed from outside: %s", !smime ? "not S/MIME"
-		        : "nothing to decrypt or verify for its recipients");
+		log_msg(LOG_INFO, m->qid, "passed from outside: %s",
+		    !smime ? "not S/MIME" : "nothing to decrypt or verify for its recipients");
 		*done = 1;
 		return SMFIS_ACCEPT;
 	}
@@ -238,9 +241,10 @@ remove_forged(SMFICTX *ctx, struct decide_msg *m)
 		n++;
 	}
 	if (n > 0)
-		log_msg(LOG_NOTICE, m->qid, "removed %d Authentication-Results field%s from outside "
-		    "claiming our authserv-id %s with an smime result", n, n == 1 ? "" : "s",
-		    m->conf->authserv_id);
+		log_msg(LOG_NOTICE, m->qid,
+		    "removed %d Authentication-Results field%s from outside "
+		    "claiming our authserv-id %s with an smime result",
+		    n, n == 1 ? "" : "s", m->conf->authserv_id);
 	return n;
 }
 
@@ -260,7 +264,9 @@ static int
 ring_add(struct keyring *k, const struct conf *c, const char *spec, const char *dir,
     const char *addr, char *err, size_t errlen)
 {
-	struct keystore_request req = {.dir = dir, .addr = addr, .spec = spec,
+	struct keystore_request req = {.dir = dir,
+	    .addr = addr,
+	    .spec = spec,
 	    .passphrase_file = c->key_passphrase_file};
 	enum keystore_result kr;
 	char name[300], why[600];
@@ -294,7 +300,8 @@ load_keys(const struct decide_msg *m, struct keyring *k, char *err, size_t errle
 		if (!s->decrypt)
 			continue;
 		if (s->decryption_key_dir != NULL &&
-		    ring_add(k, m->conf, NULL, s->decryption_key_dir, m->rcpts[i].addr, err, errlen) != 0)
+		    ring_add(k, m->conf, NULL, s->decryption_key_dir, m->rcpts[i].addr, err,
+		        errlen) != 0)
 			return -1;
 		if (s->decryption_key != NULL &&
 		    ring_add(k, m->conf, s->decryption_key, NULL, NULL, err, errlen) != 0)
@@ -341,8 +348,8 @@ static int
 replace_body(SMFICTX *ctx, const struct decide_msg *m, const struct inbound_result *r,
     uint64_t *bytes, char *err, size_t errlen)
 {
-	size_t chunk = m->conf->body_chunk > 0 && m->conf->body_chunk < 65536 ? m->conf->body_chunk
-	                                                                      : 65535;
+	size_t chunk =
+	    m->conf->body_chunk > 0 && m->conf->body_chunk < 65536 ? m->conf->body_chunk : 65535;
 	unsigned char *buf = malloc(chunk);
 	uint64_t skip = r->body_off;
 	ssize_t n = 0;
@@ -423,13 +430,14 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 	if (!harvesting(c) || r->signer == NULL || !r->signature_ok)
 		return;
 	if (r->smime != INBOUND_SMIME_PASS && !c->harvest_trust_any) {
-		log_msg(LOG_INFO, m->qid, "not harvested: smime=%s: %s", inbound_smime_name(r->smime),
-		    r->reason);
+		log_msg(LOG_INFO, m->qid, "not harvested: smime=%s: %s",
+		    inbound_smime_name(r->smime), r->reason);
 		metrics_add(METRICS_HARVESTS, "refused", NULL, 1);
 		return;
 	}
 	if (trusted_headers(m, &h) != 0 ||
-	    harvest_accept_signer(&h, r->signer, &ho, addr, sizeof(addr), reason, sizeof(reason)) != 1) {
+	    harvest_accept_signer(&h, r->signer, &ho, addr, sizeof(addr), reason, sizeof(reason)) !=
+	        1) {
 		log_msg(LOG_INFO, m->qid, "not harvested: %s", h.n > 0 ? reason : "out of memory");
 		metrics_add(METRICS_HARVESTS, h.n > 0 ? "refused" : "error", NULL, 1);
 		mime_headers_clear(&h);
@@ -441,11 +449,14 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 		decide_harvest_store(m, addr, r->signer, chain);
 	}
 	if (c->harvest_ldap && c->ldap != NULL) {
-		const char *base = c->harvest_ldap_base != NULL ? c->harvest_ldap_base : c->ldap_base;
-		switch (ldappublish_store(c->ldap, base, addr, r->signer, chain, err, sizeof(err))) {
+		const char *base =
+		    c->harvest_ldap_base != NULL ? c->harvest_ldap_base : c->ldap_base;
+		switch (
+		    ldappublish_store(c->ldap, base, addr, r->signer, chain, err, sizeof(err))) {
 		case 1:
-			log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into LDAP %s under %s",
-			    addr, ldapstore_uri(c->ldap), base);
+			log_msg(LOG_INFO, m->qid,
+			    "harvested the certificate of <%s> into LDAP %s under %s", addr,
+			    ldapstore_uri(c->ldap), base);
 			metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 			break;
 		case 0:
@@ -453,8 +464,8 @@ harvest(const struct decide_msg *m, const struct inbound_result *r)
 			metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 			break;
 		default:
-			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s> in LDAP: %s", addr,
-			    err);
+			log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s> in LDAP: %s",
+			    addr, err);
 			metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 		}
 	}
@@ -488,8 +499,8 @@ log_result(const struct decide_msg *m, const struct inbound_result *r, const str
 
 /* Apply r to the message: body, Subject, Authentication-Results.  0 or -1 with err. */
 static int
-apply(SMFICTX *ctx, struct decide_msg *m, int leadspc, const struct inbound_result *r,
-    int *subject, uint64_t *out, char *err, size_t errlen)
+apply(SMFICTX *ctx, struct decide_msg *m, int leadspc, const struct inbound_result *r, int *subject,
+    uint64_t *out, char *err, size_t errlen)
 {
 	const char *ps = inbound_protected_subject(&m->headers, r);
 	char ar[2048];

@@ -51,10 +51,10 @@
 #include "metrics.h"
 #include "milter.h"
 
-#define DEFAULT_CONF "/etc/smime-milter/smime-milter.conf"
+#define DEFAULT_CONF       "/etc/smime-milter/smime-milter.conf"
 #define STOP_GRACE_SECONDS 30
-#define RESTART_LIMIT 10 /* crashes within RESTART_WINDOW before giving up */
-#define RESTART_WINDOW 60
+#define RESTART_LIMIT      10 /* crashes within RESTART_WINDOW before giving up */
+#define RESTART_WINDOW     60
 
 static const char *conf_path = DEFAULT_CONF;
 
@@ -223,7 +223,8 @@ reload_notes(const struct conf *c)
 	if ((was == NULL) != (now == NULL) || (was != NULL && strcmp(was, now) != 0))
 		log_msg(LOG_WARNING, NULL,
 		    "reload: metrics-listen changed (%s -> %s): it takes effect when smime-milter "
-		    "is started again", was ? was : "none", now ? now : "none");
+		    "is started again",
+		    was ? was : "none", now ? now : "none");
 	conf_unref(old);
 }
 
@@ -320,7 +321,8 @@ milter_process(struct conf *inherited, const char *sock)
 	if (drop_privileges(conf->user) != 0 || set_core_dumps(conf->allow_core_dumps) != 0)
 		return 1;
 	if (conf->allow_core_dumps)
-		log_msg(LOG_WARNING, NULL, "allow-core-dumps yes: a core file may hold keys and message "
+		log_msg(LOG_WARNING, NULL,
+		    "allow-core-dumps yes: a core file may hold keys and message "
 		    "content");
 	if (pthread_create(&tid, NULL, reload_thread, NULL) != 0) {
 		log_msg(LOG_ERR, NULL, "cannot start the reload thread");
@@ -338,8 +340,9 @@ milter_process(struct conf *inherited, const char *sock)
 		log_msg(LOG_ERR, NULL, "libmilter stopped with an error");
 	left = milter_wait_idle(STOP_GRACE_SECONDS);
 	if (left > 0)
-		log_msg(LOG_WARNING, NULL, "stopping with %d message%s still in flight (the MTA keeps them)",
-		    left, left == 1 ? "" : "s");
+		log_msg(LOG_WARNING, NULL,
+		    "stopping with %d message%s still in flight (the MTA keeps them)", left,
+		    left == 1 ? "" : "s");
 	milter_metrics_stop();
 	log_msg(LOG_INFO, NULL, "stopped");
 	return 0;
@@ -384,8 +387,8 @@ supervise(struct conf *conf, const char *sock)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	if (metrics_init_shared(err, sizeof(err)) != 0)
-		log_msg(LOG_WARNING, NULL, "%s: a restarted milter process starts its counters at 0",
-		    err);
+		log_msg(LOG_WARNING, NULL,
+		    "%s: a restarted milter process starts its counters at 0", err);
 	child = start_child(conf, sock);
 	if (child < 0) {
 		log_msg(LOG_ERR, NULL, "cannot start the milter process: %s", strerror(errno));
@@ -415,18 +418,22 @@ supervise(struct conf *conf, const char *sock)
 				if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && ncrash == 0 &&
 				    crashes[0] == 0) {
 					/* failed at start (socket in use, ...): restarting will not help */
-					log_msg(LOG_ERR, NULL, "the milter process could not start");
+					log_msg(LOG_ERR, NULL,
+					    "the milter process could not start");
 					return WEXITSTATUS(status);
 				}
 				if (WIFSIGNALED(status))
-					log_msg(LOG_ERR, NULL, "the milter process died of signal %d: restarting",
+					log_msg(LOG_ERR, NULL,
+					    "the milter process died of signal %d: restarting",
 					    WTERMSIG(status));
 				else
-					log_msg(LOG_ERR, NULL, "the milter process exited (%d): restarting",
+					log_msg(LOG_ERR, NULL,
+					    "the milter process exited (%d): restarting",
 					    WEXITSTATUS(status));
 				if (crashes[ncrash % RESTART_LIMIT] != 0 &&
 				    now - crashes[ncrash % RESTART_LIMIT] < RESTART_WINDOW) {
-					log_msg(LOG_ERR, NULL, "%d restarts within %d seconds: giving up",
+					log_msg(LOG_ERR, NULL,
+					    "%d restarts within %d seconds: giving up",
 					    RESTART_LIMIT, RESTART_WINDOW);
 					return 1;
 				}
@@ -435,13 +442,13 @@ supervise(struct conf *conf, const char *sock)
 				sleep(1);
 				child = start_child(conf, sock);
 				if (child < 0) {
-					log_msg(LOG_ERR, NULL, "cannot restart: %s", strerror(errno));
+					log_msg(LOG_ERR, NULL, "cannot restart: %s",
+					    strerror(errno));
 					return 1;
 				}
 			}
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 }
@@ -494,46 +501,26 @@ main(int argc, char **argv)
 	struct explain_options eo = {NULL, NULL, NULL};
 
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{"vmta", required_argument, NULL, 1},
-		{"daemon-name", required_argument, NULL, 2},
-		{"client", required_argument, NULL, 3},
-		{NULL, 0, NULL, 0},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"vmta", required_argument, NULL, 1},
+	    {"daemon-name", required_argument, NULL, 2},
+	    {"client", required_argument, NULL, 3},
+	    {NULL, 0, NULL, 0},
 	};
 
 	while ((ch = getopt_long(argc, argv, "c:fhknp:tvV", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 1:
-			eo.vmta_header = optarg;
-			break;
-		case 2:
-			eo.daemon_name = optarg;
-			break;
-		case 3:
-			eo.client = optarg;
-			break;
-		case 't':
-			explain = 1;
-			break;
-		case 'c':
-			conf_path = optarg;
-			break;
-		case 'f':
-			foreground = 1;
-			break;
-		case 'k':
-			conf_print_keywords(stdout);
-			return 0;
-		case 'n':
-			check_only = 1;
-			break;
-		case 'p':
-			sock = optarg;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
+		case 1: eo.vmta_header = optarg; break;
+		case 2: eo.daemon_name = optarg; break;
+		case 3: eo.client = optarg; break;
+		case 't': explain = 1; break;
+		case 'c': conf_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'k': conf_print_keywords(stdout); return 0;
+		case 'n': check_only = 1; break;
+		case 'p': sock = optarg; break;
+		case 'v': verbose = 1; break;
 		case 'V': {
 			unsigned int maj = 0, min = 0, pl = 0;
 			(void)smfi_version(&maj, &min, &pl);
@@ -541,17 +528,14 @@ main(int argc, char **argv)
 			    OpenSSL_version(OPENSSL_VERSION), maj, min, pl);
 			return 0;
 		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (explain)
 		return explain_main(&eo, argc - optind, argv + optind);
-	if (optind != argc || eo.vmta_header != NULL || eo.daemon_name != NULL || eo.client != NULL) {
+	if (optind != argc || eo.vmta_header != NULL || eo.daemon_name != NULL ||
+	    eo.client != NULL) {
 		usage(stderr);
 		return 2;
 	}
@@ -562,8 +546,8 @@ main(int argc, char **argv)
 	log_open("smime-milter", foreground ? LOG_TO_STDERR : LOG_TO_SYSLOG, LOG_MAIL);
 	nerr = conf_load(conf_path, &conf, foreground ? report_stderr : report_log, NULL);
 	if (nerr != 0) {
-		log_msg(LOG_ERR, NULL, "%s: %d configuration error%s, not starting", conf_path, nerr,
-		    nerr == 1 ? "" : "s");
+		log_msg(LOG_ERR, NULL, "%s: %d configuration error%s, not starting", conf_path,
+		    nerr, nerr == 1 ? "" : "s");
 		return 1;
 	}
 	apply_logging(conf);
@@ -586,7 +570,8 @@ main(int argc, char **argv)
 	if (set_core_dumps(conf->allow_core_dumps) != 0)
 		return 1;
 	if (conf->pid_file != NULL && write_pid_file(conf->pid_file) != 0) {
-		log_msg(LOG_ERR, NULL, "cannot write pid-file %s: %s", conf->pid_file, strerror(errno));
+		log_msg(LOG_ERR, NULL, "cannot write pid-file %s: %s", conf->pid_file,
+		    strerror(errno));
 		return 1;
 	}
 	rc = supervise(conf, sock);

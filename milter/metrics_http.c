@@ -33,8 +33,8 @@ write_gauges(FILE *f)
 	metrics_write_gauge(f, name,
 	    "Address and certificate pairs in the recipient certificate index (cert-dir, "
 	    "harvest-dir).");
-	metrics_write_sample(f, name, NULL, c != NULL && c->certs != NULL
-	    ? (double)certindex_count(c->certs) : 0);
+	metrics_write_sample(f, name, NULL,
+	    c != NULL && c->certs != NULL ? (double)certindex_count(c->certs) : 0);
 	name = "smime_milter_messages_in_flight";
 	metrics_write_gauge(f, name, "Messages between MAIL FROM and their end.");
 	metrics_write_sample(f, name, NULL, (double)milter_inflight_count());

@@ -25,8 +25,8 @@
 #include "metrics.h"
 #include "milter.h"
 
-#define SIGNERS_MAX 1024
-#define WARN_EVERY (24 * 3600)
+#define SIGNERS_MAX   1024
+#define WARN_EVERY    (24 * 3600)
 #define REFRESH_EVERY 3600
 
 struct signer_row {
@@ -107,8 +107,9 @@ refresh_one(void *arg, const struct conf_signer *s)
 	pthread_mutex_lock(&signers_lock);
 	if (warn_due(id, r->now))
 		log_msg(LOG_WARNING, NULL,
-		    "%s: signing certificate %s expires on %s, in %lld days (warn-expiry %d)", s->what,
-		    id, when, (long long)((row->not_after - r->now + 43200) / 86400), /* nearest day */
+		    "%s: signing certificate %s expires on %s, in %lld days (warn-expiry %d)",
+		    s->what, id, when,
+		    (long long)((row->not_after - r->now + 43200) / 86400), /* nearest day */
 		    r->c->warn_expiry_days);
 	pthread_mutex_unlock(&signers_lock);
 }
@@ -138,7 +139,8 @@ milter_signers_write_metrics(FILE *f)
 	size_t i;
 
 	pthread_mutex_lock(&signers_lock);
-	metrics_write_gauge(f, ts, "When the certificate of each signing identity ends (notAfter).");
+	metrics_write_gauge(f, ts,
+	    "When the certificate of each signing identity ends (notAfter).");
 	for (i = 0; i < nrows; i++) {
 		const char *labels[] = {"identity", rows[i].identity, "key", rows[i].key, NULL};
 		metrics_write_sample(f, ts, labels, (double)rows[i].not_after);

@@ -60,8 +60,7 @@ milter_wait_idle(int seconds)
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += seconds;
 	pthread_mutex_lock(&inflight_lock);
-	while (inflight > 0 &&
-	    pthread_cond_timedwait(&inflight_cond, &inflight_lock, &until) == 0)
+	while (inflight > 0 && pthread_cond_timedwait(&inflight_cond, &inflight_lock, &until) == 0)
 		;
 	left = inflight;
 	pthread_mutex_unlock(&inflight_lock);

@@ -27,10 +27,10 @@
 
 static struct testpki_id ca, rsa_id, ec256, ec384, ed, x25519;
 
-static const char head[] =
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Transfer-Encoding: 8bit\r\n\r\n";
-static const char body[] = "Gr\xc3\xbc\xc3\x9f" "e, 42 \xe2\x82\xac.\r\n.\r\nFrom here\r\nend";
+static const char head[] = "Content-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: 8bit\r\n\r\n";
+static const char body[] = "Gr\xc3\xbc\xc3\x9f"
+                           "e, 42 \xe2\x82\xac.\r\n.\r\nFrom here\r\nend";
 
 static void
 pki_setup(void)
@@ -39,8 +39,10 @@ pki_setup(void)
 
 	ca = testpki_issue("rsa", "Algo CA", NULL, NULL, -1, 30, NULL, NULL);
 	rsa_id = testpki_issue("rsa", "Rsa", "rsa@example.com", &ca, -1, 30, ku, "emailProtection");
-	ec256 = testpki_issue("ec", "Ec256", "ec256@example.com", &ca, -1, 30, ku, "emailProtection");
-	ec384 = testpki_issue("ec", "Ec384", "ec384@example.com", &ca, -1, 30, ku, "emailProtection");
+	ec256 =
+	    testpki_issue("ec", "Ec256", "ec256@example.com", &ca, -1, 30, ku, "emailProtection");
+	ec384 =
+	    testpki_issue("ec", "Ec384", "ec384@example.com", &ca, -1, 30, ku, "emailProtection");
 	testpki_rekey(&ec384, &ca, "P-384");
 	ed = testpki_issue("ec", "Ed", "ed@example.com", &ca, -1, 30, ku, NULL);
 	testpki_rekey(&ed, &ca, "ED25519");
@@ -229,15 +231,21 @@ inner_of(const char *h, const char *b, size_t *len)
 }
 
 static int
-protect(struct smime_options *opt, const struct testpki_id *signer, X509 *rcpt,
-    const char *h, const char *b, size_t blen, struct outbuf *o, struct smime_result *res,
-    char *err, size_t errlen)
+protect(struct smime_options *opt, const struct testpki_id *signer, X509 *rcpt, const char *h,
+    const char *b, size_t blen, struct outbuf *o, struct smime_result *res, char *err,
+    size_t errlen)
 {
 	struct keystore_identity k = signer ? signer_of(signer) : (struct keystore_identity){0};
 	STACK_OF(X509) *rc = sk_X509_new_null();
 	spool *sp = make_body(b, blen);
-	struct smime_request req = {.opt = *opt, .signer = signer ? &k : NULL, .recipients = rc,
-	    .head = h, .headlen = strlen(h), .body = sp, .out = collect, .out_arg = o};
+	struct smime_request req = {.opt = *opt,
+	    .signer = signer ? &k : NULL,
+	    .recipients = rc,
+	    .head = h,
+	    .headlen = strlen(h),
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = o};
 	int r;
 
 	if (rcpt != NULL)
@@ -255,13 +263,16 @@ protect(struct smime_options *opt, const struct testpki_id *signer, X509 *rcpt,
 START_TEST(test_encrypt_matrix)
 {
 	const EVP_CIPHER *ciphers[] = {EVP_aes_128_cbc(), EVP_aes_256_cbc(), EVP_aes_128_gcm(),
-		EVP_aes_256_gcm()};
+	    EVP_aes_256_gcm()};
 	const struct testpki_id *rcpts[] = {&rsa_id, &rsa_id, &ec256, &ec384};
 	const enum smime_key_transport kts[] = {SMIME_KT_RSA_PKCS1, SMIME_KT_RSA_OAEP,
-		SMIME_KT_RSA_PKCS1, SMIME_KT_RSA_PKCS1};
+	    SMIME_KT_RSA_PKCS1, SMIME_KT_RSA_PKCS1};
 	size_t c = (size_t)_i / 4, r = (size_t)_i % 4, plen, ilen;
-	struct smime_options opt = {.sign = 1, .encrypt = 1, .boundary = "bb",
-	                            .cipher = ciphers[c], .key_transport = kts[r]};
+	struct smime_options opt = {.sign = 1,
+	    .encrypt = 1,
+	    .boundary = "bb",
+	    .cipher = ciphers[c],
+	    .key_transport = kts[r]};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256], *plain, *inner;
@@ -270,9 +281,11 @@ START_TEST(test_encrypt_matrix)
 	int gcm = c >= 2;
 
 	ck_assert_msg(protect(&opt, &rsa_id, rcpts[r]->cert, head, body, strlen(body), &o, &res,
-	                  err, sizeof(err)) == 0, "%s", err);
-	ck_assert_msg(strstr(res.content_type, gcm ? "smime-type=authEnveloped-data;"
-	                                           : "smime-type=enveloped-data;") != NULL,
+	                  err, sizeof(err)) == 0,
+	    "%s", err);
+	ck_assert_msg(strstr(res.content_type,
+	                  gcm ? "smime-type=authEnveloped-data;" : "smime-type=enveloped-data;") !=
+	        NULL,
 	    "%s", res.content_type);
 	cms = parse_b64(o.p, o.len);
 	ck_assert_int_eq(OBJ_obj2nid(CMS_get0_type(cms)),
@@ -314,9 +327,11 @@ START_TEST(test_sign_matrix)
 	/* signer: 0 rsa pkcs1, 1 rsa pss, 2 ecdsa p-256, 3 ecdsa p-384 */
 	int s = _i % 4, d = (_i / 4) % 3, opaque = _i / 12;
 	const struct testpki_id *who = s < 2 ? &rsa_id : s == 2 ? &ec256 : &ec384;
-	struct smime_options opt = {.sign = 1, .boundary = "sb", .digest = mds[d],
-	                            .signature = s == 1 ? SMIME_SIG_RSA_PSS : SMIME_SIG_RSA_PKCS1,
-	                            .sign_format = opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED};
+	struct smime_options opt = {.sign = 1,
+	    .boundary = "sb",
+	    .digest = mds[d],
+	    .signature = s == 1 ? SMIME_SIG_RSA_PSS : SMIME_SIG_RSA_PKCS1,
+	    .sign_format = opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256], *inner, want[128];
@@ -324,7 +339,8 @@ START_TEST(test_sign_matrix)
 	int sig_nid = s == 1 ? NID_rsassaPss : NID_undef;
 
 	ck_assert_msg(protect(&opt, who, NULL, head, body, strlen(body), &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
+	                  sizeof(err)) == 0,
+	    "%s", err);
 	inner = inner_of(head, body, &ilen);
 	if (opaque) {
 		CMS_ContentInfo *cms = parse_b64(o.p, o.len);
@@ -361,9 +377,12 @@ END_TEST
 /* opaque signed-data inside the envelope */
 START_TEST(test_opaque_encrypted)
 {
-	struct smime_options opt = {.sign = 1, .encrypt = 1, .sign_format = SMIME_SIGN_OPAQUE,
-	                            .cipher = EVP_aes_256_gcm(), .key_transport = SMIME_KT_RSA_OAEP,
-	                            .digest = EVP_sha384()};
+	struct smime_options opt = {.sign = 1,
+	    .encrypt = 1,
+	    .sign_format = SMIME_SIGN_OPAQUE,
+	    .cipher = EVP_aes_256_gcm(),
+	    .key_transport = SMIME_KT_RSA_OAEP,
+	    .digest = EVP_sha384()};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256], *plain, *inner, *b64;
@@ -373,7 +392,8 @@ START_TEST(test_opaque_encrypted)
 	CMS_ContentInfo *sig;
 
 	ck_assert_msg(protect(&opt, &ec384, rsa_id.cert, head, body, strlen(body), &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
+	                  sizeof(err)) == 0,
+	    "%s", err);
 	plain = decrypt(&o, &rsa_id, &plen);
 	ck_assert_msg(strncmp(plain, h, strlen(h)) == 0, "%.200s", plain);
 	b64 = strstr(plain, "\r\n\r\n") + 4;
@@ -409,29 +429,31 @@ outer_headers(struct mime_headers *h)
 START_TEST(test_header_protection_cipher)
 {
 	struct mime_headers oh;
-	struct smime_options opt = {.encrypt = 1, .header_protection = 1, .hide_subject = 1,
-	                            .outer = &oh};
+	struct smime_options opt = {.encrypt = 1,
+	    .header_protection = 1,
+	    .hide_subject = 1,
+	    .outer = &oh};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256], *plain;
 	size_t plen;
-	const char *want =
-	    "From: Alice <alice@example.com>\r\n"
-	    "To: Bob <bob@example.net>,\r\n Carol <carol@example.net>\r\n"
-	    "Subject: The quarterly figures\r\n"
-	    "Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
-	    "Message-ID: <hp@example.com>\r\n"
-	    "HP-Outer: From: Alice <alice@example.com>\r\n"
-	    "HP-Outer: To: Bob <bob@example.net>,\r\n Carol <carol@example.net>\r\n"
-	    "HP-Outer: Subject: [...]\r\n"
-	    "HP-Outer: Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
-	    "HP-Outer: Message-ID: <hp@example.com>\r\n"
-	    "Content-Type: text/plain; charset=utf-8; hp=\"cipher\"\r\n"
-	    "Content-Transfer-Encoding: 8bit\r\n\r\n";
+	const char *want = "From: Alice <alice@example.com>\r\n"
+	                   "To: Bob <bob@example.net>,\r\n Carol <carol@example.net>\r\n"
+	                   "Subject: The quarterly figures\r\n"
+	                   "Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+	                   "Message-ID: <hp@example.com>\r\n"
+	                   "HP-Outer: From: Alice <alice@example.com>\r\n"
+	                   "HP-Outer: To: Bob <bob@example.net>,\r\n Carol <carol@example.net>\r\n"
+	                   "HP-Outer: Subject: [...]\r\n"
+	                   "HP-Outer: Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n"
+	                   "HP-Outer: Message-ID: <hp@example.com>\r\n"
+	                   "Content-Type: text/plain; charset=utf-8; hp=\"cipher\"\r\n"
+	                   "Content-Transfer-Encoding: 8bit\r\n\r\n";
 
 	outer_headers(&oh);
 	ck_assert_msg(protect(&opt, NULL, rsa_id.cert, head, body, strlen(body), &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
+	                  sizeof(err)) == 0,
+	    "%s", err);
 	plain = decrypt(&o, &rsa_id, &plen);
 	ck_assert_msg(strncmp(plain, want, strlen(want)) == 0, "inner:\n%s", plain);
 	ck_assert_str_eq(plain + strlen(want), body);
@@ -444,14 +466,17 @@ END_TEST
 START_TEST(test_header_protection_clear)
 {
 	struct mime_headers oh;
-	struct smime_options opt = {.sign = 1, .header_protection = 1, .outer = &oh,
-	                            .boundary = "hp"};
+	struct smime_options opt = {.sign = 1,
+	    .header_protection = 1,
+	    .outer = &oh,
+	    .boundary = "hp"};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256], *expect;
 	/* no Content-Type: the default gets the parameter; a long one folds before it */
-	const char *h2 = "Content-Type: multipart/alternative; boundary=\"0123456789abcdefghij\"\r\n"
-	                 "\r\n";
+	const char *h2 =
+	    "Content-Type: multipart/alternative; boundary=\"0123456789abcdefghij\"\r\n"
+	    "\r\n";
 	const char *b2 = "--0123456789abcdefghij\r\n\r\nplain\r\n--0123456789abcdefghij--\r\n";
 	const char *prot = "From: Alice <alice@example.com>\r\n"
 	                   "To: Bob <bob@example.net>,\r\n Carol <carol@example.net>\r\n"
@@ -462,20 +487,26 @@ START_TEST(test_header_protection_clear)
 
 	outer_headers(&oh);
 	ck_assert_msg(protect(&opt, &rsa_id, NULL, "\r\n", "hi\r\n", 4, &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
+	                  sizeof(err)) == 0,
+	    "%s", err);
 	elen = strlen(prot) + 200;
 	expect = malloc(elen);
-	snprintf(expect, elen, "%sContent-Type: text/plain; charset=us-ascii; hp=\"clear\"\r\n\r\n"
-	    "hi\r\n", prot);
+	snprintf(expect, elen,
+	    "%sContent-Type: text/plain; charset=us-ascii; hp=\"clear\"\r\n\r\n"
+	    "hi\r\n",
+	    prot);
 	verify_multipart((char *)o.p, o.len, "hp", &rsa_id, expect, strlen(expect), NID_undef,
 	    NID_sha256);
 	ck_assert_ptr_null(memfind((char *)o.p, o.len, "HP-Outer"));
 	free(o.p);
 	memset(&o, 0, sizeof(o));
 	ck_assert_msg(protect(&opt, &rsa_id, NULL, h2, b2, strlen(b2), &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
-	snprintf(expect, elen, "%sContent-Type: multipart/alternative; "
-	    "boundary=\"0123456789abcdefghij\";\r\n hp=\"clear\"\r\n\r\n%s", prot, b2);
+	                  sizeof(err)) == 0,
+	    "%s", err);
+	snprintf(expect, elen,
+	    "%sContent-Type: multipart/alternative; "
+	    "boundary=\"0123456789abcdefghij\";\r\n hp=\"clear\"\r\n\r\n%s",
+	    prot, b2);
 	verify_multipart((char *)o.p, o.len, "hp", &rsa_id, expect, strlen(expect), NID_undef,
 	    NID_sha256);
 	free(expect);
@@ -488,8 +519,10 @@ END_TEST
 START_TEST(test_header_protection_open_quote)
 {
 	struct mime_headers oh;
-	struct smime_options opt = {.sign = 1, .header_protection = 1, .outer = &oh,
-	                            .boundary = "hq"};
+	struct smime_options opt = {.sign = 1,
+	    .header_protection = 1,
+	    .outer = &oh,
+	    .boundary = "hq"};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256];
@@ -563,7 +596,8 @@ START_TEST(test_7bit_text)
 	                 "0123456789\xe2\x82\xac\r\nlast";
 
 	ck_assert_msg(protect(&opt, &rsa_id, NULL, head, bd, strlen(bd), &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
+	                  sizeof(err)) == 0,
+	    "%s", err);
 	assert_7bit((char *)o.p, o.len, 76);
 	start = memfind((char *)o.p, o.len, "--7b\r\n") + 6;
 	end = memfind(start, o.len - (size_t)(start - (char *)o.p), "\r\n--7b\r\n");
@@ -573,7 +607,8 @@ START_TEST(test_7bit_text)
 		                "Content-Transfer-Encoding: quoted-printable\r\n\r\n";
 		ck_assert_msg(strncmp(start, h, strlen(h)) == 0, "%.200s", start);
 		qp = start + strlen(h);
-		ck_assert_ptr_nonnull(memfind(qp, (size_t)(end - qp), "=3D 1 \t=20\r\n=46rom me\r\n=2E"));
+		ck_assert_ptr_nonnull(
+		    memfind(qp, (size_t)(end - qp), "=3D 1 \t=20\r\n=46rom me\r\n=2E"));
 		n = qp_decode(qp, (size_t)(end - qp), dec);
 		ck_assert_uint_eq(n, strlen(bd));
 		ck_assert_int_eq(memcmp(dec, bd, n), 0);
@@ -587,8 +622,10 @@ END_TEST
 
 START_TEST(test_7bit_multipart)
 {
-	struct smime_options opt = {.sign = 1, .transport_7bit = 1, .boundary = "7m",
-	                            .sign_format = SMIME_SIGN_OPAQUE};
+	struct smime_options opt = {.sign = 1,
+	    .transport_7bit = 1,
+	    .boundary = "7m",
+	    .sign_format = SMIME_SIGN_OPAQUE};
 	struct outbuf o = {0};
 	struct smime_result res;
 	char err[256], *got;
@@ -618,10 +655,12 @@ START_TEST(test_7bit_multipart)
 	    "aGk=\r\n--outer--\r\nepilogue\r\n";
 
 	ck_assert_msg(protect(&opt, &ec256, NULL, h, b, sizeof(b) - 1, &o, &res, err,
-	                  sizeof(err)) == 0, "%s", err);
+	                  sizeof(err)) == 0,
+	    "%s", err);
 	cms = parse_b64(o.p, o.len);
 	out = BIO_new(BIO_s_mem());
-	ck_assert(CMS_verify(cms, NULL, NULL, NULL, out, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) == 1);
+	ck_assert(
+	    CMS_verify(cms, NULL, NULL, NULL, out, CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) == 1);
 	got = bio_text(out, &glen);
 	ck_assert_msg(glen == strlen(want) && memcmp(got, want, glen) == 0, "got:\n%s", got);
 	free(got);
@@ -676,7 +715,8 @@ START_TEST(test_7bit_long_binary)
 	size_t len = 200000, i, olen = 0;
 	unsigned char *b = malloc(len), *dec = malloc(len + 16);
 	char err[256], *o = malloc(len * 2);
-	const char *h = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n";
+	const char *h =
+	    "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n";
 	spool *in, *out = spool_new(65536, NULL);
 	ssize_t n;
 	BIO *b64, *mem;
@@ -716,8 +756,9 @@ END_TEST
 START_TEST(test_check_options)
 {
 	struct smime_options opt = {.key_transport = SMIME_KT_RSA_OAEP,
-	                            .signature = SMIME_SIG_RSA_PSS,
-	                            .sign_format = SMIME_SIGN_OPAQUE, .header_protection = 1};
+	    .signature = SMIME_SIG_RSA_PSS,
+	    .sign_format = SMIME_SIGN_OPAQUE,
+	    .header_protection = 1};
 	char err[256];
 
 	ck_assert_int_eq(smime_check_options(&opt, err, sizeof(err)), 0);
@@ -739,12 +780,14 @@ START_TEST(test_unsupported_keys)
 	char err[256];
 
 	ck_assert_int_eq(protect(&opt, NULL, x25519.cert, head, body, strlen(body), &o, &res, err,
-	                     sizeof(err)), -1);
+	                     sizeof(err)),
+	    -1);
 	ck_assert_msg(strstr(err, "key type X25519 is not supported") != NULL, "%s", err);
 	opt.encrypt = 0;
 	opt.sign = 1;
 	ck_assert_int_eq(protect(&opt, &ed, NULL, head, body, strlen(body), &o, &res, err,
-	                     sizeof(err)), -1);
+	                     sizeof(err)),
+	    -1);
 	free(o.p);
 }
 END_TEST

@@ -50,9 +50,9 @@ eff_of(const struct conf *c)
 	return &eff_buf;
 }
 
-static char dir[PATH_MAX];        /* private directory of the test */
+static char dir[PATH_MAX];            /* private directory of the test */
 static char conf_path[PATH_MAX + 32]; /* the file conf_text writes */
-static char msgs[MAXMSG][1400];   /* error lines reported */
+static char msgs[MAXMSG][1400];       /* error lines reported */
 static int nmsgs;
 
 /* ---- helpers ---- */
@@ -184,7 +184,8 @@ conf_setup(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	snprintf(dir, sizeof(dir), "%s/check_conf.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/check_conf.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(mkdir(in_dir("certs"), 0755), 0);
 	ck_assert_int_eq(mkdir(in_dir("keys"), 0700), 0);
@@ -204,24 +205,24 @@ conf_teardown(void)
 
 START_TEST(test_valid_all_keywords)
 {
-	struct conf *c = conf_ok(
-	    "# smime-milter.conf used by check_conf\n"
-	    "\n"
-	    "socket          \"inet:8894@127.0.0.1\"   # quoted, then a comment\n"
-	    "cert-dir        @D/certs\n"
-	    "key-dir         \"@D/my keys\"\n"
-	    "   \t\n"
-	    "internal-hosts  10.0.0.0/8 192.168.1.0/24 2001:db8::/32 ::1\n"
-	    "sign            yes\n"
-	    "encrypt         on\n"
-	    "on-error        reject\n"
-	    "cipher          aes-128-gcm\n"
-	    "digest          sha384\n"
-	    "spool-dir       @D/spool\n"
-	    "spool-memory    512k\n"
-	    "\t# an indented comment\n"
-	    "# the last line has no line break\n"
-	    "encrypt-to-sender no");
+	struct conf *c =
+	    conf_ok("# smime-milter.conf used by check_conf\n"
+	            "\n"
+	            "socket          \"inet:8894@127.0.0.1\"   # quoted, then a comment\n"
+	            "cert-dir        @D/certs\n"
+	            "key-dir         \"@D/my keys\"\n"
+	            "   \t\n"
+	            "internal-hosts  10.0.0.0/8 192.168.1.0/24 2001:db8::/32 ::1\n"
+	            "sign            yes\n"
+	            "encrypt         on\n"
+	            "on-error        reject\n"
+	            "cipher          aes-128-gcm\n"
+	            "digest          sha384\n"
+	            "spool-dir       @D/spool\n"
+	            "spool-memory    512k\n"
+	            "\t# an indented comment\n"
+	            "# the last line has no line break\n"
+	            "encrypt-to-sender no");
 	char want[PATH_MAX + 64];
 
 	ck_assert_str_eq(c->socket, "inet:8894@127.0.0.1");
@@ -305,13 +306,15 @@ START_TEST(test_valid_booleans)
 		snprintf(text, sizeof(text),
 		    "cert-dir @D/certs\nkey-dir @D/keys\nsign %s\nencrypt %s\n", yes[i], yes[i]);
 		c = conf_ok(text);
-		ck_assert_msg(eff_of(c)->sign == 1 && eff_of(c)->encrypt == 1, "\"%s\" is not yes", yes[i]);
+		ck_assert_msg(eff_of(c)->sign == 1 && eff_of(c)->encrypt == 1, "\"%s\" is not yes",
+		    yes[i]);
 		conf_unref(c);
 	}
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
 		snprintf(text, sizeof(text), "sign %s\nencrypt %s\n", no[i], no[i]);
 		c = conf_ok(text);
-		ck_assert_msg(eff_of(c)->sign == 0 && eff_of(c)->encrypt == 0, "\"%s\" is not no", no[i]);
+		ck_assert_msg(eff_of(c)->sign == 0 && eff_of(c)->encrypt == 0, "\"%s\" is not no",
+		    no[i]);
 		conf_unref(c);
 	}
 }
@@ -322,14 +325,20 @@ START_TEST(test_valid_ciphers_digests)
 	static const struct {
 		const char *name;
 		int nid;
-	} ciphers[] = {
-		{"aes-128-cbc", NID_aes_128_cbc}, {"aes-256-cbc", NID_aes_256_cbc},
-		{"aes-128-gcm", NID_aes_128_gcm}, {"aes-256-gcm", NID_aes_256_gcm},
-		{"AES-256-GCM", NID_aes_256_gcm},
-	}, digests[] = {
-		{"sha256", NID_sha256}, {"sha384", NID_sha384}, {"sha512", NID_sha512},
-		{"SHA512", NID_sha512},
-	};
+	} ciphers[] =
+	    {
+	        {"aes-128-cbc", NID_aes_128_cbc},
+	        {"aes-256-cbc", NID_aes_256_cbc},
+	        {"aes-128-gcm", NID_aes_128_gcm},
+	        {"aes-256-gcm", NID_aes_256_gcm},
+	        {"AES-256-GCM", NID_aes_256_gcm},
+	    },
+	  digests[] = {
+	      {"sha256", NID_sha256},
+	      {"sha384", NID_sha384},
+	      {"sha512", NID_sha512},
+	      {"SHA512", NID_sha512},
+	  };
 	char text[256];
 	struct conf *c;
 	size_t i;
@@ -355,9 +364,15 @@ START_TEST(test_valid_spool_memory)
 		const char *text;
 		size_t bytes;
 	} sizes[] = {
-		{"4096", 4096}, {"4k", 4096}, {"4K", 4096}, {"65536", 65536},
-		{"2M", 2 * 1024 * 1024}, {"2m", 2 * 1024 * 1024}, {"1024M", 1024UL * 1024 * 1024},
-		{"1048576k", 1024UL * 1024 * 1024}, {"\"300k\"", 300 * 1024},
+	    {"4096", 4096},
+	    {"4k", 4096},
+	    {"4K", 4096},
+	    {"65536", 65536},
+	    {"2M", 2 * 1024 * 1024},
+	    {"2m", 2 * 1024 * 1024},
+	    {"1024M", 1024UL * 1024 * 1024},
+	    {"1048576k", 1024UL * 1024 * 1024},
+	    {"\"300k\"", 300 * 1024},
 	};
 	char text[256];
 	struct conf *c;
@@ -376,8 +391,11 @@ END_TEST
 START_TEST(test_valid_sockets)
 {
 	static const char *const sockets[] = {
-		"inet:8894@127.0.0.1", "inet6:8894@[::1]", "unix:/run/smime-milter/smime-milter.sock",
-		"local:/run/smime-milter.sock", "/run/smime-milter.sock",
+	    "inet:8894@127.0.0.1",
+	    "inet6:8894@[::1]",
+	    "unix:/run/smime-milter/smime-milter.sock",
+	    "local:/run/smime-milter.sock",
+	    "/run/smime-milter.sock",
 	};
 	char text[256];
 	struct conf *c;
@@ -399,12 +417,11 @@ END_TEST
 START_TEST(test_valid_syntax)
 {
 	/* CRLF line ends, tabs, upper-case keywords; internal-hosts lines add up */
-	struct conf *c = conf_ok(
-	    "\tSOCKET\tinet:2@127.0.0.1 \r\n"
-	    "On-Error reject\r\n"
-	    "internal-hosts 192.0.2.0/24\r\n"
-	    "internal-hosts 198.51.100.7\r\n"
-	    "#\r\n");
+	struct conf *c = conf_ok("\tSOCKET\tinet:2@127.0.0.1 \r\n"
+	                         "On-Error reject\r\n"
+	                         "internal-hosts 192.0.2.0/24\r\n"
+	                         "internal-hosts 198.51.100.7\r\n"
+	                         "#\r\n");
 
 	ck_assert_str_eq(c->socket, "inet:2@127.0.0.1");
 	ck_assert_int_eq(c->on_error, CONF_ON_ERROR_REJECT);
@@ -459,7 +476,8 @@ START_TEST(test_err_unknown_keyword)
 {
 	conf_errors("frobnicate yes\n", 1, 1, "unknown keyword \"frobnicate\"");
 	conf_errors("# comment\n\nsing yes\n", 1, 3, "unknown keyword \"sing\"");
-	conf_errors("socket=inet:1@127.0.0.1\n", 1, 1, "unknown keyword \"socket=inet:1@127.0.0.1\"");
+	conf_errors("socket=inet:1@127.0.0.1\n", 1, 1,
+	    "unknown keyword \"socket=inet:1@127.0.0.1\"");
 }
 END_TEST
 
@@ -481,10 +499,13 @@ START_TEST(test_err_ldap)
 	    "ldap-bind-dn and ldap-password-file go together");
 	write_file(in_dir("ldap.pw"), "secret\n");
 	ck_assert_int_eq(chmod(in_dir("ldap.pw"), 0640), 0);
-	snprintf(msg, sizeof(msg), "ldap-password-file %s: readable by group or others "
-	    "(mode 0640): chmod 600 it", in_dir("ldap.pw"));
+	snprintf(msg, sizeof(msg),
+	    "ldap-password-file %s: readable by group or others "
+	    "(mode 0640): chmod 600 it",
+	    in_dir("ldap.pw"));
 	conf_errors("ldap-uri ldap://127.0.0.1\nldap-base dc=x\nldap-bind-dn cn=m,dc=x\n"
-	            "ldap-password-file @D/ldap.pw\n", 1, 4, msg);
+	            "ldap-password-file @D/ldap.pw\n",
+	    1, 4, msg);
 }
 END_TEST
 
@@ -531,13 +552,16 @@ START_TEST(test_err_value_count)
 {
 	conf_errors("sign yes no\n", 1, 1, "sign takes exactly one value, 2 given");
 	conf_errors("socket\n", 1, 1, "socket takes exactly one value, 0 given");
-	conf_errors("cipher aes-128-cbc aes-256-cbc\n", 1, 1, "cipher takes exactly one value, 2 given");
+	conf_errors("cipher aes-128-cbc aes-256-cbc\n", 1, 1,
+	    "cipher takes exactly one value, 2 given");
 	conf_errors("on-error\n", 1, 1, "on-error takes exactly one value, 0 given");
 	conf_errors("digest sha256 # sha384\nspool-memory 1M 2M 3M\n", 1, 2,
 	    "spool-memory takes exactly one value, 3 given");
-	conf_errors("cert-dir @D/certs @D/keys\n", 1, 1, "cert-dir takes exactly one value, 2 given");
+	conf_errors("cert-dir @D/certs @D/keys\n", 1, 1,
+	    "cert-dir takes exactly one value, 2 given");
 	conf_errors("internal-hosts\n", 1, 1, "internal-hosts needs at least one network or file");
-	conf_errors("internal-hosts # none\n", 1, 1, "internal-hosts needs at least one network or file");
+	conf_errors("internal-hosts # none\n", 1, 1,
+	    "internal-hosts needs at least one network or file");
 }
 END_TEST
 
@@ -589,16 +613,31 @@ END_TEST
 START_TEST(test_err_bad_spool_memory)
 {
 	static const char *const bad[] = {
-		"12q", "4095", "3k", "1k", "0", "1025M", "1048577k", "1G", "k", "M", "-1",
-		"", "4 k", "4kk", "4kB", "0x1000", "99999999999999999999999",
+	    "12q",
+	    "4095",
+	    "3k",
+	    "1k",
+	    "0",
+	    "1025M",
+	    "1048577k",
+	    "1G",
+	    "k",
+	    "M",
+	    "-1",
+	    "",
+	    "4 k",
+	    "4kk",
+	    "4kB",
+	    "0x1000",
+	    "99999999999999999999999",
 	};
 	char text[256], msg[256];
 	size_t i;
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(text, sizeof(text), "spool-memory \"%s\"\n", bad[i]);
-		snprintf(msg, sizeof(msg), "spool-memory: \"%s\" is not a size between 4k and 1024M",
-		    bad[i]);
+		snprintf(msg, sizeof(msg),
+		    "spool-memory: \"%s\" is not a size between 4k and 1024M", bad[i]);
 		conf_errors(text, 1, 1, msg);
 	}
 }
@@ -629,9 +668,9 @@ START_TEST(test_err_bad_network)
 	conf_errors("internal-hosts 2001:db8:::1/64\n", 1, 1,
 	    "internal-hosts: bad network \"2001:db8:::1/64\": not an IPv4 or IPv6 address");
 	/* every bad entry of a line is reported */
-	conf_errors("internal-hosts bad1 10.0.0.0/8 bad2\n", 2,
-	    1, "internal-hosts: bad network \"bad1\": not an IPv4 or IPv6 address",
-	    1, "internal-hosts: bad network \"bad2\": not an IPv4 or IPv6 address");
+	conf_errors("internal-hosts bad1 10.0.0.0/8 bad2\n", 2, 1,
+	    "internal-hosts: bad network \"bad1\": not an IPv4 or IPv6 address", 1,
+	    "internal-hosts: bad network \"bad2\": not an IPv4 or IPv6 address");
 }
 END_TEST
 
@@ -698,7 +737,8 @@ START_TEST(test_socket_mode_group)
 	c = conf_ok("socket-mode 666\n");
 	ck_assert_int_eq(c->socket_mode, 0666);
 	conf_unref(c);
-	conf_errors("socket-mode 0660 0640\n", 1, 1, "socket-mode takes exactly one value, 2 given");
+	conf_errors("socket-mode 0660 0640\n", 1, 1,
+	    "socket-mode takes exactly one value, 2 given");
 	conf_errors("socket-mode rw\n", 1, 1,
 	    "socket-mode: \"rw\" is not an octal mode between 0000 and 0777 (e.g. 0660)");
 	conf_errors("socket-mode 01660\n", 1, 1,
@@ -728,7 +768,8 @@ START_TEST(test_err_long_line)
 	text[0] = '#';
 	memset(text + 1, 'x', 4096);
 	strcpy(text + 4097, "\nsign maybe\n");
-	conf_errors(text, 2, 1, "line longer than 4096 characters", 2, "sign: \"maybe\" is not yes or no");
+	conf_errors(text, 2, 1, "line longer than 4096 characters", 2,
+	    "sign: \"maybe\" is not yes or no");
 
 	/* a much longer one, with a keyword, at the end of the file */
 	strcpy(text, "sign no\nsocket inet:");
@@ -745,8 +786,9 @@ START_TEST(test_err_whole_file_checks)
 	conf_errors("sign yes\n", 1, 0, "sign is on but no key-dir is set");
 	conf_errors("sign yes\nencrypt yes\nkey-dir @D/keys\n", 1, 0,
 	    "encrypt is on but no cert-dir or ldap-uri is set");
-	conf_errors("encrypt yes\nsign on\n", 2, 0, "encrypt is on but no cert-dir or ldap-uri is set",
-	    0, "sign is on but no key-dir is set");
+	conf_errors("encrypt yes\nsign on\n", 2, 0,
+	    "encrypt is on but no cert-dir or ldap-uri is set", 0,
+	    "sign is on but no key-dir is set");
 	/* every scope counts (policy_foreach_scope): nested in a <virtual-mta>, a <sender> */
 	conf_errors("<virtual-mta v>\n<domain *>\nencrypt yes\n</domain>\n</virtual-mta>\n", 1, 0,
 	    "encrypt is on but no cert-dir or ldap-uri is set");
@@ -777,36 +819,32 @@ START_TEST(test_err_many)
 	char msg1[PATH_MAX + 128];
 
 	snprintf(msg1, sizeof(msg1), "cert-dir %s/nope: No such file or directory", dir);
-	conf_errors(
-	    "# a file full of mistakes\n"           /* 1 */
-	    "sign yes\n"                            /* 2 ok */
-	    "frobnicate 1\n"                         /* 3 */
-	    "hide-subject perhaps\n"                 /* 4 */
-	    "encrypt yes\n"                          /* 5 ok */
-	    "cert-dir @D/nope\n"                     /* 6 */
-	    "\n"                                     /* 7 */
-	    "cipher rot13\n"                         /* 8 */
-	    "<domain example..com>\n"                /* 9 */
-	    "missing-cert maybe\n"                   /* 10 */
-	    "</domain>\n"                            /* 11 */
-	    "internal-hosts 10.0.0.0/8 10.0.0.0/99\n"  /* 12 */
-	    "digest sha1\n"                          /* 13 */
-	    "spool-memory 1T\n"                      /* 14 */
-	    "on-error maybe\n"                       /* 15 */
-	    "socket \"unterminated\n",               /* 16 */
-	    12,
-	    3, "unknown keyword \"frobnicate\"",
-	    4, "hide-subject: \"perhaps\" is not yes or no",
-	    6, msg1,
-	    8, "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm",
-	    9, "<domain example..com>: bad pattern",
-	    10, "missing-cert: \"maybe\" is not reject, tempfail, plain or sign-only",
+	conf_errors("# a file full of mistakes\n"             /* 1 */
+	            "sign yes\n"                              /* 2 ok */
+	            "frobnicate 1\n"                          /* 3 */
+	            "hide-subject perhaps\n"                  /* 4 */
+	            "encrypt yes\n"                           /* 5 ok */
+	            "cert-dir @D/nope\n"                      /* 6 */
+	            "\n"                                      /* 7 */
+	            "cipher rot13\n"                          /* 8 */
+	            "<domain example..com>\n"                 /* 9 */
+	            "missing-cert maybe\n"                    /* 10 */
+	            "</domain>\n"                             /* 11 */
+	            "internal-hosts 10.0.0.0/8 10.0.0.0/99\n" /* 12 */
+	            "digest sha1\n"                           /* 13 */
+	            "spool-memory 1T\n"                       /* 14 */
+	            "on-error maybe\n"                        /* 15 */
+	            "socket \"unterminated\n",                /* 16 */
+	    12, 3, "unknown keyword \"frobnicate\"", 4,
+	    "hide-subject: \"perhaps\" is not yes or no", 6, msg1, 8,
+	    "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm", 9,
+	    "<domain example..com>: bad pattern", 10,
+	    "missing-cert: \"maybe\" is not reject, tempfail, plain or sign-only",
 	    /* line 11 closes the block of line 9: no "</domain> without an open <domain>" */
-	    12, "internal-hosts: bad network \"10.0.0.0/99\": prefix length must be 0-32",
-	    13, "digest: \"sha1\" is not sha256, sha384 or sha512",
-	    14, "spool-memory: \"1T\" is not a size between 4k and 1024M",
-	    15, "on-error: \"maybe\" is not tempfail or reject",
-	    16, "unterminated quote",
+	    12, "internal-hosts: bad network \"10.0.0.0/99\": prefix length must be 0-32", 13,
+	    "digest: \"sha1\" is not sha256, sha384 or sha512", 14,
+	    "spool-memory: \"1T\" is not a size between 4k and 1024M", 15,
+	    "on-error: \"maybe\" is not tempfail or reject", 16, "unterminated quote",
 	    /* cert-dir was given, but it is wrong: reported above, not here */
 	    0, "sign is on but no key-dir is set");
 }
@@ -815,93 +853,86 @@ END_TEST
 START_TEST(test_err_keyword_twice)
 {
 	/* globally, also with blocks between the two */
-	conf_errors("cipher aes-128-cbc\nsign no\ncipher aes-256-cbc\n", 1,
-	    3, "cipher given twice in this scope (first at line 1)");
-	conf_errors("sign no\n<domain a.example>\n</domain>\nSIGN no\n", 1,
-	    4, "sign given twice in this scope (first at line 1)");
+	conf_errors("cipher aes-128-cbc\nsign no\ncipher aes-256-cbc\n", 1, 3,
+	    "cipher given twice in this scope (first at line 1)");
+	conf_errors("sign no\n<domain a.example>\n</domain>\nSIGN no\n", 1, 4,
+	    "sign given twice in this scope (first at line 1)");
 	/* in one <domain>, in a <virtual-mta>, in a <domain> nested in it, in a <sender> */
-	conf_errors(
-	    "sign no\n"                      /* 1 */
-	    "<domain a.example>\n"           /* 2 */
-	    "    sign no\n"                  /* 3 the global one is another scope */
-	    "    cipher aes-128-cbc\n"       /* 4 */
-	    "    cipher aes-256-cbc\n"       /* 5 */
-	    "</domain>\n"                    /* 6 */
-	    "<virtual-mta out>\n"            /* 7 */
-	    "    sign no\n"                  /* 8 */
-	    "    <domain a.example>\n"       /* 9 */
-	    "        sign no\n"              /* 10 */
-	    "        sign no\n"              /* 11 */
-	    "    </domain>\n"                /* 12 */
-	    "    sign no\n"                  /* 13 */
-	    "</virtual-mta>\n"               /* 14 */
-	    "<sender b.example>\n"           /* 15 */
-	    "    digest sha256\n"            /* 16 */
-	    "    digest sha512\n"            /* 17 */
-	    "</sender>\n"                    /* 18 */
-	    "<domain b.example>\n"           /* 19 a new block starts afresh */
-	    "    cipher aes-128-cbc\n"       /* 20 */
-	    "</domain>\n",                   /* 21 */
-	    4,
-	    5, "cipher given twice in this scope (first at line 4)",
-	    11, "sign given twice in this scope (first at line 10)",
-	    13, "sign given twice in this scope (first at line 8)",
-	    17, "digest given twice in this scope (first at line 16)");
+	conf_errors("sign no\n"                /* 1 */
+	            "<domain a.example>\n"     /* 2 */
+	            "    sign no\n"            /* 3 the global one is another scope */
+	            "    cipher aes-128-cbc\n" /* 4 */
+	            "    cipher aes-256-cbc\n" /* 5 */
+	            "</domain>\n"              /* 6 */
+	            "<virtual-mta out>\n"      /* 7 */
+	            "    sign no\n"            /* 8 */
+	            "    <domain a.example>\n" /* 9 */
+	            "        sign no\n"        /* 10 */
+	            "        sign no\n"        /* 11 */
+	            "    </domain>\n"          /* 12 */
+	            "    sign no\n"            /* 13 */
+	            "</virtual-mta>\n"         /* 14 */
+	            "<sender b.example>\n"     /* 15 */
+	            "    digest sha256\n"      /* 16 */
+	            "    digest sha512\n"      /* 17 */
+	            "</sender>\n"              /* 18 */
+	            "<domain b.example>\n"     /* 19 a new block starts afresh */
+	            "    cipher aes-128-cbc\n" /* 20 */
+	            "</domain>\n",             /* 21 */
+	    4, 5, "cipher given twice in this scope (first at line 4)", 11,
+	    "sign given twice in this scope (first at line 10)", 13,
+	    "sign given twice in this scope (first at line 8)", 17,
+	    "digest given twice in this scope (first at line 16)");
 	/* a bad first value still counts as given */
-	conf_errors("on-error maybe\non-error reject\n", 2,
-	    1, "on-error: \"maybe\" is not tempfail or reject",
-	    2, "on-error given twice in this scope (first at line 1)");
+	conf_errors("on-error maybe\non-error reject\n", 2, 1,
+	    "on-error: \"maybe\" is not tempfail or reject", 2,
+	    "on-error given twice in this scope (first at line 1)");
 }
 END_TEST
 
 START_TEST(test_err_block_twice)
 {
 	/* the second block is read and dropped: its lines and its end cause no more errors */
-	conf_errors(
-	    "<domain a.example>\n"           /* 1 */
-	    "    encrypt no\n"               /* 2 */
-	    "</domain>\n"                    /* 3 */
-	    "<domain A.example>\n"           /* 4 */
-	    "    encrypt no\n"               /* 5 */
-	    "    cipher rot13\n"             /* 6 still checked */
-	    "</domain>\n"                    /* 7 */
-	    "encrypt no\n",                  /* 8 global, not in the dropped block */
-	    2,
-	    4, "<domain A.example> appears twice (first at line 1)",
-	    6, "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm");
+	conf_errors("<domain a.example>\n" /* 1 */
+	            "    encrypt no\n"     /* 2 */
+	            "</domain>\n"          /* 3 */
+	            "<domain A.example>\n" /* 4 */
+	            "    encrypt no\n"     /* 5 */
+	            "    cipher rot13\n"   /* 6 still checked */
+	            "</domain>\n"          /* 7 */
+	            "encrypt no\n",        /* 8 global, not in the dropped block */
+	    2, 4, "<domain A.example> appears twice (first at line 1)", 6,
+	    "cipher: \"rot13\" is not aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm");
 	/* <virtual-mta> twice, with nested blocks; <domain> twice inside a <virtual-mta>; <sender> */
-	conf_errors(
-	    "<virtual-mta out>\n"            /* 1 */
-	    "    <domain x.example>\n"       /* 2 */
-	    "    </domain>\n"                /* 3 */
-	    "    <domain x.example>\n"       /* 4 */
-	    "        sign no\n"              /* 5 */
-	    "    </domain>\n"                /* 6 */
-	    "    sign no\n"                  /* 7 */
-	    "</virtual-mta>\n"               /* 8 */
-	    "<virtual-mta OUT>\n"            /* 9 */
-	    "    sign no\n"                  /* 10 */
-	    "    <domain x.example>\n"       /* 11 */
-	    "    </domain>\n"                /* 12 */
-	    "</virtual-mta>\n"               /* 13 */
-	    "<sender s.example>\n"           /* 14 */
-	    "</sender>\n"                    /* 15 */
-	    "<sender s.example>\n"           /* 16 */
-	    "    sign no\n"                  /* 17 */
-	    "</sender>\n"                    /* 18 */
-	    "sign no\n",                     /* 19 */
-	    3,
-	    4, "<domain x.example> appears twice (first at line 2)",
-	    9, "<virtual-mta OUT> appears twice (first at line 1)",
-	    16, "<sender s.example> appears twice (first at line 14)");
+	conf_errors("<virtual-mta out>\n"      /* 1 */
+	            "    <domain x.example>\n" /* 2 */
+	            "    </domain>\n"          /* 3 */
+	            "    <domain x.example>\n" /* 4 */
+	            "        sign no\n"        /* 5 */
+	            "    </domain>\n"          /* 6 */
+	            "    sign no\n"            /* 7 */
+	            "</virtual-mta>\n"         /* 8 */
+	            "<virtual-mta OUT>\n"      /* 9 */
+	            "    sign no\n"            /* 10 */
+	            "    <domain x.example>\n" /* 11 */
+	            "    </domain>\n"          /* 12 */
+	            "</virtual-mta>\n"         /* 13 */
+	            "<sender s.example>\n"     /* 14 */
+	            "</sender>\n"              /* 15 */
+	            "<sender s.example>\n"     /* 16 */
+	            "    sign no\n"            /* 17 */
+	            "</sender>\n"              /* 18 */
+	            "sign no\n",               /* 19 */
+	    3, 4, "<domain x.example> appears twice (first at line 2)", 9,
+	    "<virtual-mta OUT> appears twice (first at line 1)", 16,
+	    "<sender s.example> appears twice (first at line 14)");
 	/* a bad pattern or a missing one: the block is read and dropped likewise */
-	conf_errors("<domain a..b>\n    encrypt no\n</domain>\n<domain>\n</domain>\nencrypt no\n", 2,
-	    1, "<domain a..b>: bad pattern",
-	    4, "<domain> takes exactly one pattern");
+	conf_errors("<domain a..b>\n    encrypt no\n</domain>\n<domain>\n</domain>\nencrypt no\n",
+	    2, 1, "<domain a..b>: bad pattern", 4, "<domain> takes exactly one pattern");
 	/* a dropped block that is not closed */
-	conf_errors("<domain a.example>\n</domain>\n<domain a.example>\n", 2,
-	    3, "<domain a.example> appears twice (first at line 1)",
-	    3, "<domain a.example> is not closed");
+	conf_errors("<domain a.example>\n</domain>\n<domain a.example>\n", 2, 3,
+	    "<domain a.example> appears twice (first at line 1)", 3,
+	    "<domain a.example> is not closed");
 }
 END_TEST
 
@@ -983,7 +1014,8 @@ hl_add(const char *entry)
 {
 	char err[256] = "";
 
-	ck_assert_msg(hostlist_add(hl, entry, err, sizeof(err)) == 0, "hostlist_add(%s): %s", entry, err);
+	ck_assert_msg(hostlist_add(hl, entry, err, sizeof(err)) == 0, "hostlist_add(%s): %s", entry,
+	    err);
 }
 
 static void
@@ -1190,7 +1222,9 @@ START_TEST(test_hl_add_errors)
 	ck_assert_str_eq(err, "bad network \"\": not an IPv4 or IPv6 address");
 	err[0] = '\0';
 	ck_assert_int_eq(hostlist_add(hl,
-	    "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/64", err, sizeof(err)), -1);
+	                     "1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/64", err,
+	                     sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err,
 	    "bad network \"1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa:bbbb/64\"");
 	ck_assert_uint_eq(hostlist_count(hl), 0);

@@ -145,18 +145,26 @@ START_TEST(test_signers_errors_and_warnings)
 	ck_assert_int_eq(conf_check_signers(c, report_error, report_warning, NULL), 3);
 	ck_assert_int_eq(nmsgs[0], 3);
 	/* alphabetical: old, other, web; alice and role pass */
-	snprintf(want, sizeof(want), "%s/test.conf:2: key-dir %s/keys/old@example.com.pem: "
-	    "signing certificate expired on ", dir, dir);
+	snprintf(want, sizeof(want),
+	    "%s/test.conf:2: key-dir %s/keys/old@example.com.pem: "
+	    "signing certificate expired on ",
+	    dir, dir);
 	ck_assert_msg(strncmp(msgs[0][0], want, strlen(want)) == 0, "%s", msgs[0][0]);
-	snprintf(want, sizeof(want), "%s/test.conf:2: key-dir %s/keys/other@example.com.pem: "
-	    "signing certificate does not name <other@example.com>", dir, dir);
+	snprintf(want, sizeof(want),
+	    "%s/test.conf:2: key-dir %s/keys/other@example.com.pem: "
+	    "signing certificate does not name <other@example.com>",
+	    dir, dir);
 	ck_assert_str_eq(msgs[0][1], want);
-	snprintf(want, sizeof(want), "%s/test.conf:2: key-dir %s/keys/web@example.com.pem: "
-	    "signing certificate does not allow emailProtection", dir, dir);
+	snprintf(want, sizeof(want),
+	    "%s/test.conf:2: key-dir %s/keys/web@example.com.pem: "
+	    "signing certificate does not allow emailProtection",
+	    dir, dir);
 	ck_assert_str_eq(msgs[0][2], want);
 	ck_assert_int_eq(nmsgs[1], 1);
-	snprintf(want, sizeof(want), "%s/test.conf:2: key-dir %s/keys/soon@example.com.pem: "
-	    "warning: signing certificate expires on ", dir, dir);
+	snprintf(want, sizeof(want),
+	    "%s/test.conf:2: key-dir %s/keys/soon@example.com.pem: "
+	    "warning: signing certificate expires on ",
+	    dir, dir);
 	ck_assert_msg(strncmp(msgs[1][0], want, strlen(want)) == 0, "%s", msgs[1][0]);
 	ck_assert_ptr_nonnull(strstr(msgs[1][0], "(within 30 days)"));
 	conf_unref(c);
@@ -179,8 +187,10 @@ START_TEST(test_signers_warn_expiry_and_chain)
 	c = load("socket unix:@D/s\nkey-dir @D/keys\nca-file @D/ca.pem\nwarn-expiry 3\nsign yes\n");
 	ck_assert_int_eq(conf_check_signers(c, report_error, report_warning, NULL), 1);
 	ck_assert_int_eq(nmsgs[1], 0);
-	snprintf(want, sizeof(want), "%s/test.conf:2: key-dir %s/keys/s@example.com.pem: "
-	    "signing certificate is not trusted: unable to get local issuer certificate", dir, dir);
+	snprintf(want, sizeof(want),
+	    "%s/test.conf:2: key-dir %s/keys/s@example.com.pem: "
+	    "signing certificate is not trusted: unable to get local issuer certificate",
+	    dir, dir);
 	ck_assert_str_eq(msgs[0][0], want);
 	conf_unref(c);
 	testpki_free(&stranger);
@@ -224,8 +234,10 @@ START_TEST(test_socket_specs)
 	{
 		char spec[PATH_MAX + 128], why[PATH_MAX + 512];
 		snprintf(spec, sizeof(spec), "unix:%s", err);
-		ck_assert_int_eq(conf_check_socket(spec, 0, why, sizeof(why)), 0); /* the file's syntax */
-		ck_assert_int_eq(conf_check_socket(spec, 1, why, sizeof(why)), -1); /* at run time */
+		ck_assert_int_eq(conf_check_socket(spec, 0, why, sizeof(why)),
+		    0); /* the file's syntax */
+		ck_assert_int_eq(conf_check_socket(spec, 1, why, sizeof(why)),
+		    -1); /* at run time */
 		ck_assert_ptr_nonnull(strstr(why, "does not exist"));
 	}
 }

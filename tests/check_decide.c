@@ -92,7 +92,8 @@ START_TEST(test_client)
 	decide_msg_free(m);
 	/* any scope that acts counts, nested ones too */
 	m = decide_msg_new(load("<virtual-mta v>\n<domain x.example>\nsign yes\n</domain>\n"
-	                        "</virtual-mta>\n"), 0);
+	                        "</virtual-mta>\n"),
+	    0);
 	ck_assert_int_eq(decide_anything_to_do(m->conf), 1);
 	decide_msg_free(m);
 	/* from outside with harvest-dir: kept for the signer's certificate only */
@@ -148,14 +149,16 @@ START_TEST(test_missing_cert)
 
 	v = rcpt_refused(m, "rita@reject.example", DECIDE_REJECT, "550", "5.7.1",
 	    "<rita@reject.example>: no usable S/MIME certificate for this recipient");
-	ck_assert_str_eq(v.log, "rejected recipient <rita@reject.example>: "
-	                        "no certificate for rita@reject.example");
+	ck_assert_str_eq(v.log,
+	    "rejected recipient <rita@reject.example>: "
+	    "no certificate for rita@reject.example");
 	ck_assert_int_eq(v.level, LOG_NOTICE);
 	v = rcpt_refused(m, "tom@tempfail.example", DECIDE_TEMPFAIL, "451", "4.7.1",
 	    "<tom@tempfail.example>: no usable S/MIME certificate for this recipient yet, "
 	    "try again later");
-	ck_assert_str_eq(v.log, "tempfail recipient <tom@tempfail.example>: "
-	                        "no certificate for tom@tempfail.example");
+	ck_assert_str_eq(v.log,
+	    "tempfail recipient <tom@tempfail.example>: "
+	    "no certificate for tom@tempfail.example");
 	/* plain: accepted, the message is not encrypted, and here not signed: it passes */
 	rcpt_ok(m, "pat@plain.example", DECIDE_RCPT_CLEAR);
 	ck_assert_int_eq(m->rcpts[0].force_sign, 0);
@@ -181,8 +184,8 @@ START_TEST(test_domain_cert)
 	char text[600];
 	struct decide_msg *m;
 
-	snprintf(text, sizeof(text), "<domain gw.example>\nencrypt yes\ndomain-cert %s\n</domain>\n",
-	    gwfile);
+	snprintf(text, sizeof(text),
+	    "<domain gw.example>\nencrypt yes\ndomain-cert %s\n</domain>\n", gwfile);
 	m = start(text);
 	rcpt_ok(m, "anyone@gw.example", DECIDE_RCPT_ENCRYPT);
 	rcpt_ok(m, "other@gw.example", DECIDE_RCPT_ENCRYPT);
@@ -208,8 +211,9 @@ START_TEST(test_mixed_encrypt_first)
 	v = rcpt_refused(m, "dave@nocert.example", DECIDE_TEMPFAIL, "451", "4.7.1",
 	    "<dave@nocert.example>: no S/MIME certificate, and this message is encrypted for "
 	    "earlier recipients; send it in a separate message");
-	ck_assert_str_eq(v.log, "deferred recipient <dave@nocert.example>: no certificate for "
-	                        "dave@nocert.example, message is encrypted");
+	ck_assert_str_eq(v.log,
+	    "deferred recipient <dave@nocert.example>: no certificate for "
+	    "dave@nocert.example, message is encrypted");
 	/* a recipient with a certificate and no encryption policy fits either way */
 	rcpt_ok(m, "frank@flex.example", DECIDE_RCPT_FLEX);
 	v = eoh_from(m, "alice@example.com", NULL);
@@ -232,8 +236,9 @@ START_TEST(test_mixed_clear_first)
 	v = rcpt_refused(m, "bob@partner.example", DECIDE_TEMPFAIL, "451", "4.7.1",
 	    "<bob@partner.example>: must be encrypted, but earlier recipients of this message "
 	    "cannot be; send it in a separate message");
-	ck_assert_str_eq(v.log, "deferred recipient <bob@partner.example>: needs encryption, "
-	                        "message is unencrypted");
+	ck_assert_str_eq(v.log,
+	    "deferred recipient <bob@partner.example>: needs encryption, "
+	    "message is unencrypted");
 	v = eoh_from(m, "alice@example.com", NULL);
 	expect_pass(&v, "passed: policy neither signs nor encrypts");
 	decide_msg_free(m);
@@ -244,13 +249,13 @@ END_TEST
 
 START_TEST(test_strictest_wins)
 {
-	struct decide_msg *m = start(
-	    "sign yes\n"
-	    "<domain a.example>\nencrypt yes\ncipher aes-128-cbc\ndigest sha256\n"
-	    "missing-key unsigned\n</domain>\n"
-	    "<domain b.example>\nencrypt yes\ncipher aes-256-gcm\ndigest sha512\n"
-	    "key-transport rsa-oaep\nsign-format opaque\nheader-protection yes\n"
-	    "missing-key reject\n</domain>\n");
+	struct decide_msg *m =
+	    start("sign yes\n"
+	          "<domain a.example>\nencrypt yes\ncipher aes-128-cbc\ndigest sha256\n"
+	          "missing-key unsigned\n</domain>\n"
+	          "<domain b.example>\nencrypt yes\ncipher aes-256-gcm\ndigest sha512\n"
+	          "key-transport rsa-oaep\nsign-format opaque\nheader-protection yes\n"
+	          "missing-key reject\n</domain>\n");
 	struct decide_verdict v;
 
 	rcpt_ok(m, "ann@a.example", DECIDE_RCPT_ENCRYPT);
@@ -337,8 +342,9 @@ START_TEST(test_vmta_redecide)
 	v = eoh_from(m, "alice@example.com", " secure-out ");
 	expect(&v, DECIDE_REJECT, "550", "5.7.1",
 	    "no usable S/MIME certificate for <dave@nocert.example> (virtual MTA secure-out)");
-	ck_assert_str_eq(v.log, "rejected: virtual MTA secure-out: no usable S/MIME certificate for "
-	                        "<dave@nocert.example> (virtual MTA secure-out)");
+	ck_assert_str_eq(v.log,
+	    "rejected: virtual MTA secure-out: no usable S/MIME certificate for "
+	    "<dave@nocert.example> (virtual MTA secure-out)");
 	ck_assert_int_eq(v.level, LOG_NOTICE);
 	decide_msg_free(m);
 
@@ -389,7 +395,8 @@ START_TEST(test_unknown_vmta)
 	v = eoh_from(m, "alice@example.com", "secure-ot");
 	ck_assert(capture_has("TESTQID: unknown virtual MTA \"secure-ot\": no <virtual-mta> block "
 	                      "defines it (unknown-virtual-mta tempfail)"));
-	expect(&v, DECIDE_TEMPFAIL, "451", "4.7.1", "unknown virtual MTA \"secure-ot\", try again later");
+	expect(&v, DECIDE_TEMPFAIL, "451", "4.7.1",
+	    "unknown virtual MTA \"secure-ot\", try again later");
 	ck_assert_str_eq(v.log, "tempfail: unknown virtual MTA \"secure-ot\"");
 	decide_msg_free(m);
 
@@ -413,10 +420,12 @@ START_TEST(test_unknown_vmta)
 	m = start(text);
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_FLEX);
 	v = eoh_from(m, "alice@example.com", "secure-ot");
-	expect_pass(&v, "passed: policy neither signs nor encrypts (unknown virtual MTA \"secure-ot\")");
+	expect_pass(&v,
+	    "passed: policy neither signs nor encrypts (unknown virtual MTA \"secure-ot\")");
 	decide_msg_free(m);
 	snprintf(text, sizeof(text),
-	    "unknown-virtual-mta pass\n<domain partner.example>\nencrypt yes\n</domain>\n%s", blocks);
+	    "unknown-virtual-mta pass\n<domain partner.example>\nencrypt yes\n</domain>\n%s",
+	    blocks);
 	m = start(text);
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_ENCRYPT);
 	v = eoh_from(m, "alice@example.com", "secure-ot");
@@ -445,7 +454,8 @@ START_TEST(test_missing_key)
 	m = start(sign_conf); /* missing-key tempfail, the default */
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_FLEX);
 	v = eoh_from(m, "No Key <nokey@example.com>", NULL);
-	expect(&v, DECIDE_TEMPFAIL, "451", "4.7.0", "no S/MIME signing key for <nokey@example.com>");
+	expect(&v, DECIDE_TEMPFAIL, "451", "4.7.0",
+	    "no S/MIME signing key for <nokey@example.com>");
 	{
 		const char *head = "tempfail: no S/MIME signing key for <nokey@example.com>: ";
 		ck_assert_msg(strncmp(v.log, head, strlen(head)) == 0, "%s", v.log);
@@ -464,7 +474,8 @@ START_TEST(test_missing_key)
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_FLEX);
 	capture_start();
 	v = eoh_from(m, "nokey@example.com", NULL);
-	ck_assert(capture_has("TESTQID: no signing key for <nokey@example.com>, sending unsigned: "));
+	ck_assert(
+	    capture_has("TESTQID: no signing key for <nokey@example.com>, sending unsigned: "));
 	expect_pass(&v, "passed: unsigned (no signing key) and not encrypted");
 	decide_msg_free(m);
 
@@ -506,10 +517,11 @@ START_TEST(test_signer_may_not_sign)
 	    keydir, when);
 	signer_refused("sign yes\nmissing-key reject\n", "expired@example.com", why);
 	snprintf(why, sizeof(why),
-	    "%s/wrong@example.com.pem: signing certificate does not name <wrong@example.com>", keydir);
-	signer_refused("sign yes\nmissing-key reject\n", "wrong@example.com", why);
-	snprintf(why, sizeof(why), "%s/stranger@example.com.pem: signing certificate is not trusted",
+	    "%s/wrong@example.com.pem: signing certificate does not name <wrong@example.com>",
 	    keydir);
+	signer_refused("sign yes\nmissing-key reject\n", "wrong@example.com", why);
+	snprintf(why, sizeof(why),
+	    "%s/stranger@example.com.pem: signing certificate is not trusted", keydir);
 	signer_refused("sign yes\nmissing-key reject\n", "stranger@example.com", why);
 	/* signer-address-check no: a role key may sign for another address */
 	{
@@ -545,8 +557,9 @@ START_TEST(test_on_error)
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_FLEX);
 	v = eoh_from(m, "undisclosed-recipients:;", NULL);
 	expect(&v, DECIDE_REJECT, "550", "5.7.0", "no usable From: address to sign for");
-	ck_assert_str_eq(v.log, "rejected: no usable From: address to sign for: "
-	                        "unparseable From: header");
+	ck_assert_str_eq(v.log,
+	    "rejected: no usable From: address to sign for: "
+	    "unparseable From: header");
 	decide_msg_free(m);
 	/* a key file that cannot be used (readable by others) is a failure, not a missing key */
 	m = start("sign yes\nmissing-key unsigned\n");
@@ -603,8 +616,10 @@ START_TEST(test_end_of_message)
 	decide_end_of_message(m, &mta, &v);
 	ck_assert_msg(v.reply.d == DECIDE_CONTINUE, "%s", v.log);
 	ck_assert_int_eq(v.level, LOG_INFO);
-	snprintf(want, sizeof(want), "signed and encrypted: from=<alice@example.com> recipients=1 "
-	                             "cipher=AES-256-CBC body=%zu->%zu bytes", strlen(canon), l.len);
+	snprintf(want, sizeof(want),
+	    "signed and encrypted: from=<alice@example.com> recipients=1 "
+	    "cipher=AES-256-CBC body=%zu->%zu bytes",
+	    strlen(canon), l.len);
 	ck_assert_str_eq(v.log, want);
 	ck_assert_int_eq(l.progress, 1);
 	ck_assert_str_eq(l.ops,

@@ -145,8 +145,9 @@ START_TEST(test_private_file_refusals)
 	snprintf(want, sizeof(want), "PIN file %s: No such file or directory", path);
 	ck_assert_str_eq(err, want);
 	path = make_file("empty.pem", "", 0600);
-	ck_assert_int_eq(privfile_read(path, "key file", 64, &(unsigned char *){NULL},
-	    &(size_t){0}, err, sizeof(err)), PRIVFILE_ERROR);
+	ck_assert_int_eq(privfile_read(path, "key file", 64, &(unsigned char *){NULL}, &(size_t){0},
+	                     err, sizeof(err)),
+	    PRIVFILE_ERROR);
 	snprintf(want, sizeof(want), "key file %s: empty file", path);
 	ck_assert_str_eq(err, want);
 }
@@ -159,7 +160,8 @@ START_TEST(test_private_file_fifo)
 	char err[512], want[PATH_MAX + 100];
 
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
-	ck_assert_int_eq(privfile_open(path, "ldap-password-file", err, sizeof(err)), PRIVFILE_ERROR);
+	ck_assert_int_eq(privfile_open(path, "ldap-password-file", err, sizeof(err)),
+	    PRIVFILE_ERROR);
 	snprintf(want, sizeof(want), "ldap-password-file %s: not a regular file", path);
 	ck_assert_str_eq(err, want);
 }
@@ -176,10 +178,12 @@ START_TEST(test_private_file_symlink)
 	ck_assert_int_eq(symlink(good, link_good), 0);
 	ck_assert_int_eq(symlink(bad, link_bad), 0);
 	ck_assert_int_eq(privfile_first_line(link_good, "PIN file", line, sizeof(line), err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	ck_assert_str_eq(line, "pin");
 	ck_assert_int_eq(privfile_first_line(link_bad, "PIN file", line, sizeof(line), err,
-	    sizeof(err)), PRIVFILE_ERROR);
+	                     sizeof(err)),
+	    PRIVFILE_ERROR);
 	snprintf(want, sizeof(want),
 	    "PIN file %s: readable by group or others (mode 0644): chmod 600 it", link_bad);
 	ck_assert_str_eq(err, want);
@@ -200,8 +204,10 @@ START_TEST(test_private_file_owner)
 		ck_assert_int_eq(seteuid(65534), 0);
 	st.st_uid = geteuid() + 1;
 	ck_assert_int_eq(privfile_check(&st, "/k.pem", "key file", err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "key file /k.pem: owned by uid %lu, not by uid %lu reading it: "
-	    "chown it", (unsigned long)st.st_uid, (unsigned long)geteuid());
+	snprintf(want, sizeof(want),
+	    "key file /k.pem: owned by uid %lu, not by uid %lu reading it: "
+	    "chown it",
+	    (unsigned long)st.st_uid, (unsigned long)geteuid());
 	ck_assert_str_eq(err, want);
 	st.st_uid = geteuid();
 	ck_assert_int_eq(privfile_check(&st, "/k.pem", "key file", err, sizeof(err)), 0);
@@ -220,26 +226,31 @@ START_TEST(test_first_line)
 
 	path = make_file("crlf", "1234\r\nnext\n", 0600);
 	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	ck_assert_str_eq(line, "1234");
 	ck_assert_int_eq(memcmp(line + 5, "\0\0\0", 3), 0); /* the next line is wiped */
-	path = make_file("nonl", "1234567", 0600); /* exactly fills line[8] */
+	path = make_file("nonl", "1234567", 0600);          /* exactly fills line[8] */
 	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	ck_assert_str_eq(line, "1234567");
 	path = make_file("fits", "1234567\nmore", 0600);
 	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
-	    sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	ck_assert_str_eq(line, "1234567");
 	path = make_file("long", "12345678\n", 0600);
 	ck_assert_int_eq(privfile_first_line(path, "PIN file", line, sizeof(line), err,
-	    sizeof(err)), PRIVFILE_ERROR);
+	                     sizeof(err)),
+	    PRIVFILE_ERROR);
 	snprintf(want, sizeof(want), "PIN file %s: first line longer than 7 bytes", path);
 	ck_assert_str_eq(err, want);
 	ck_assert_int_eq(memcmp(line, "\0\0\0\0\0\0\0\0", 8), 0);
 	path = make_file("empty", "\nsecond\n", 0600);
 	ck_assert_int_eq(privfile_first_line(path, "ldap-password-file", line, sizeof(line), err,
-	    sizeof(err)), PRIVFILE_ERROR);
+	                     sizeof(err)),
+	    PRIVFILE_ERROR);
 	snprintf(want, sizeof(want), "ldap-password-file %s: empty first line", path);
 	ck_assert_str_eq(err, want);
 }
@@ -362,7 +373,7 @@ START_TEST(test_filecache_validity)
 	ck_assert_int_eq(chmod(path, 0400), 0); /* a chmod changes ctime: read again */
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_ptr_null(filecache_get(fc, path, &st, &st2));
-	cache_refs++; /* b's reference, handed to the cache */
+	cache_refs++;                          /* b's reference, handed to the cache */
 	filecache_put(fc, path, &st, &st2, b); /* replaces a, whose reference is released */
 	ck_assert_int_eq(cache_refs, 1);
 	ck_assert_ptr_eq(filecache_get(fc, path, &st, &st2), b);

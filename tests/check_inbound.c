@@ -64,7 +64,8 @@ setup(void)
 {
 	ca = testpki_issue("rsa", "Inbound CA", NULL, NULL, -1, 365, NULL, NULL);
 	otherca = testpki_issue("rsa", "Other CA", NULL, NULL, -1, 365, NULL, NULL);
-	alice = testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 365, KU, "emailProtection");
+	alice =
+	    testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 365, KU, "emailProtection");
 	bob = testpki_issue("rsa", "Bob", "bob@example.com", &ca, -1, 365, KU, "emailProtection");
 	carol = testpki_issue("ec", "Carol", "carol@example.com", &ca, -1, 365,
 	    "critical,digitalSignature,keyAgreement", NULL);
@@ -153,8 +154,8 @@ static unsigned char *
 sign(const char *content, size_t clen, const struct testpki_id *id, int detached, size_t *len)
 {
 	BIO *in = BIO_new_mem_buf(content, (int)clen);
-	CMS_ContentInfo *cms = CMS_sign(id->cert, id->key, NULL, in,
-	    CMS_BINARY | (detached ? CMS_DETACHED : 0));
+	CMS_ContentInfo *cms =
+	    CMS_sign(id->cert, id->key, NULL, in, CMS_BINARY | (detached ? CMS_DETACHED : 0));
 	unsigned char *der;
 
 	ck_assert_ptr_nonnull(cms);
@@ -178,7 +179,8 @@ detached_entity(const char *content, const struct testpki_id *id, int tamper)
 	    "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
 	    " micalg=sha-256; boundary=\"sig-b\"\r\n\r\n--sig-b\r\n%s\r\n--sig-b\r\n"
 	    "Content-Type: application/pkcs7-signature; name=smime.p7s\r\n"
-	    "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--sig-b--\r\n", content, s64);
+	    "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--sig-b--\r\n",
+	    content, s64);
 	if (tamper)
 		out[strstr(out, "--sig-b\r\n") - out + 9 + strlen(content) - 5] ^= 1;
 	free(sig);
@@ -219,8 +221,10 @@ msg_pkcs7(struct msg *m, const char *from, const char *smime_type, const unsigne
 {
 	char *s64 = b64(der, len), *ent = malloc(strlen(s64) + 300);
 
-	sprintf(ent, "Content-Type: application/pkcs7-mime; smime-type=%s;\r\n name=\"smime.p7m\"\r\n"
-	             "Content-Transfer-Encoding: base64\r\n\r\n%s", smime_type, s64);
+	sprintf(ent,
+	    "Content-Type: application/pkcs7-mime; smime-type=%s;\r\n name=\"smime.p7m\"\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\n%s",
+	    smime_type, s64);
 	msg_from_entity(m, from, " [...]", ent);
 	free(ent);
 	free(s64);
@@ -257,7 +261,8 @@ new_content(struct inbound_result *r)
 
 	ck_assert_int_eq(r->changed, 1);
 	for (i = 0; i < r->content.n; i++)
-		o += (size_t)sprintf(out + o, "%s:%s\r\n", r->content.v[i].name, r->content.v[i].value);
+		o += (size_t)sprintf(out + o, "%s:%s\r\n", r->content.v[i].name,
+		    r->content.v[i].value);
 	o += (size_t)sprintf(out + o, "\r\n");
 	ck_assert_int_eq(spool_rewind(r->body, err, sizeof(err)), 0);
 	while ((n = spool_read(r->body, out + o, 65536, err, sizeof(err))) > 0) {
@@ -326,7 +331,7 @@ START_TEST(test_undecryptable)
 {
 	X509 *const to_alice[] = {alice.cert, NULL}, *const to_bob[] = {bob.cert, NULL};
 	static const unsigned char aes256cbc[] = {0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
-		0x04, 0x01, 0x2a};
+	    0x04, 0x01, 0x2a};
 	struct inbound_options o;
 	struct inbound_result r;
 	struct msg m;
@@ -340,7 +345,8 @@ START_TEST(test_undecryptable)
 	ck_assert_int_eq(r.decryption, ENVELOPE_NO_KEY);
 	ck_assert_int_eq(r.changed, 0);
 	ck_assert_msg(strstr(r.reason, "encrypted for 1 recipient, none a key we hold (serial ") !=
-	        NULL, "%s", r.reason);
+	        NULL,
+	    "%s", r.reason);
 	inbound_result_free(&r);
 	msg_free(&m);
 	free(der);
@@ -405,8 +411,10 @@ START_TEST(test_verify_detached)
 	ck_assert_str_eq(r.identifier, "zoe@outside.example");
 	ck_assert_ptr_nonnull(r.signer);
 	ck_assert_int_eq(inbound_ar_value("mx.example.com", &r, ar, sizeof(ar)), 0);
-	ck_assert_msg(starts(ar, "mx.example.com;\r\n\tsmime=pass\r\n\tbody.smime-identifier="
-	                         "zoe@outside.example\r\n\tbody.smime-serial="), "%s", ar);
+	ck_assert_msg(starts(ar,
+	                  "mx.example.com;\r\n\tsmime=pass\r\n\tbody.smime-identifier="
+	                  "zoe@outside.example\r\n\tbody.smime-serial="),
+	    "%s", ar);
 	ck_assert_msg(strstr(ar, "\r\n\tbody.smime-issuer=\"CN=Inbound CA\"") != NULL, "%s", ar);
 	inbound_result_free(&r);
 	msg_free(&m);
@@ -489,18 +497,20 @@ END_TEST
 /* Signed, then encrypted, with RFC 9788 protected header fields: the whole path. */
 START_TEST(test_signed_and_encrypted)
 {
-	static const char payload[] = "From: Zoe <zoe@outside.example>\r\n"
-	                              "Subject: the real subject\r\n"
-	                              "HP-Outer: Subject: [...]\r\n"
-	                              "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n"
-	                              "\r\nprotected hello\r\n";
+	static const char payload[] =
+	    "From: Zoe <zoe@outside.example>\r\n"
+	    "Subject: the real subject\r\n"
+	    "HP-Outer: Subject: [...]\r\n"
+	    "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n"
+	    "\r\nprotected hello\r\n";
 	X509 *const to[] = {bob.cert, NULL};
 	char *signed_ent = detached_entity(payload, &zoe, 0), *got, names[200];
 	struct inbound_options o;
 	struct inbound_result r;
 	struct msg m;
 	size_t len;
-	unsigned char *der = encrypt(signed_ent, strlen(signed_ent), to, EVP_aes_256_cbc(), 0, &len);
+	unsigned char *der =
+	    encrypt(signed_ent, strlen(signed_ent), to, EVP_aes_256_cbc(), 0, &len);
 
 	msg_pkcs7(&m, " Zoe <zoe@outside.example>", "enveloped-data", der, len);
 	options(&o, 1, 1, 0);
@@ -579,18 +589,26 @@ END_TEST
 
 START_TEST(test_forged_results)
 {
-	ck_assert_int_eq(inbound_ar_claims_smime(" mx.example.com; smime=pass", "mx.example.com"), 1);
+	ck_assert_int_eq(inbound_ar_claims_smime(" mx.example.com; smime=pass", "mx.example.com"),
+	    1);
 	ck_assert_int_eq(inbound_ar_claims_smime(" MX.Example.COM 1; dkim=pass header.d=a;\r\n\t"
 	                                         "smime = pass body.smime-identifier=a@b",
-	                     "mx.example.com"), 1);
-	ck_assert_int_eq(inbound_ar_claims_smime(" (comment; smime=x) mx.example.com;\r\n\tsmime/1=fail",
-	                     "mx.example.com"), 1);
+	                     "mx.example.com"),
+	    1);
+	ck_assert_int_eq(
+	    inbound_ar_claims_smime(" (comment; smime=x) mx.example.com;\r\n\tsmime/1=fail",
+	        "mx.example.com"),
+	    1);
 	/* someone else's, or ours without an smime result */
-	ck_assert_int_eq(inbound_ar_claims_smime(" other.example; smime=pass", "mx.example.com"), 0);
-	ck_assert_int_eq(inbound_ar_claims_smime(" mx.example.com; dkim=pass header.d=a", "mx.example.com"),
+	ck_assert_int_eq(inbound_ar_claims_smime(" other.example; smime=pass", "mx.example.com"),
 	    0);
-	ck_assert_int_eq(inbound_ar_claims_smime(" mx.example.com; dkim=pass reason=\"x; smime=pass\"",
-	                     "mx.example.com"), 0);
+	ck_assert_int_eq(inbound_ar_claims_smime(" mx.example.com; dkim=pass header.d=a",
+	                     "mx.example.com"),
+	    0);
+	ck_assert_int_eq(
+	    inbound_ar_claims_smime(" mx.example.com; dkim=pass reason=\"x; smime=pass\"",
+	        "mx.example.com"),
+	    0);
 	ck_assert_int_eq(inbound_ar_claims_smime(" mx.example.com", "mx.example.com"), 0);
 	ck_assert_int_eq(inbound_ar_claims_smime("", "mx.example.com"), 0);
 }
@@ -610,9 +628,10 @@ START_TEST(test_ar_quoting)
 	snprintf(r.serial, sizeof(r.serial), "1F");
 	snprintf(r.issuer, sizeof(r.issuer), "CN=A\\, B \"Q\",O=\xc3\xa9");
 	ck_assert_int_eq(inbound_ar_value("mx", &r, ar, sizeof(ar)), 0);
-	ck_assert_str_eq(ar, "mx;\r\n\tsmime=fail reason=\"bad \\\"thing\\\"??Injected: yes\"\r\n"
-	                     "\tbody.smime-identifier=\"a b@c\"\r\n\tbody.smime-serial=1F\r\n"
-	                     "\tbody.smime-issuer=\"CN=A\\\\, B \\\"Q\\\",O=??\"");
+	ck_assert_str_eq(ar,
+	    "mx;\r\n\tsmime=fail reason=\"bad \\\"thing\\\"??Injected: yes\"\r\n"
+	    "\tbody.smime-identifier=\"a b@c\"\r\n\tbody.smime-serial=1F\r\n"
+	    "\tbody.smime-issuer=\"CN=A\\\\, B \\\"Q\\\",O=??\"");
 	ck_assert_int_eq(inbound_ar_value("mx", &r, ar, 20), -1);
 	ck_assert_str_eq(ar, "");
 }
@@ -684,7 +703,8 @@ START_TEST(test_conf_keywords)
 	    "ca-file %s\nauthserv-id mx.example.com\n"
 	    "<domain example.com>\n decrypt yes\n verify yes\n unwrap-opaque yes\n"
 	    " decryption-key %s\n decryption-key-dir %s\n on-undecryptable tempfail\n</domain>\n"
-	    "<virtual-mta mx2>\n verify no\n</virtual-mta>\n", cafile, key, confdir);
+	    "<virtual-mta mx2>\n verify no\n</virtual-mta>\n",
+	    cafile, key, confdir);
 	c = load(text);
 	ck_assert_msg(c != NULL, "%s", errors[0]);
 	ck_assert_int_eq(c->inbound, 1);
@@ -726,8 +746,9 @@ START_TEST(test_conf_keywords)
 	ck_assert_ptr_null(load("<sender a@b.example>\n decrypt yes\n</sender>\n"));
 	ck_assert(has_error("keyword \"decrypt\" is not allowed in <sender>"));
 	/* a pkcs11: URI is taken as it is, checked when used */
-	snprintf(text, sizeof(text), "<domain example.com>\n decrypt yes\n"
-	                             " decryption-key pkcs11:token=gw;object=key\n</domain>\n");
+	snprintf(text, sizeof(text),
+	    "<domain example.com>\n decrypt yes\n"
+	    " decryption-key pkcs11:token=gw;object=key\n</domain>\n");
 	c = load(text);
 	ck_assert_msg(c != NULL, "%s", errors[0]);
 	conf_unref(c);

@@ -91,7 +91,8 @@ read_manual(void)
 	ndoc = 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		if (strncmp(line, ".SH ", 4) == 0) {
-			snprintf(section, sizeof(section), "%.*s", (int)strcspn(line + 4, "\n"), line + 4);
+			snprintf(section, sizeof(section), "%.*s", (int)strcspn(line + 4, "\n"),
+			    line + 4);
 			last = NULL;
 		} else if (after_tp) {
 			char name[64];
@@ -198,8 +199,9 @@ START_TEST(test_table_scopes_documented)
 		else
 			snprintf(want, sizeof(want), "global, virtual-mta, domain%s",
 			    d->sender ? ", sender" : "");
-		ck_assert_msg(strcmp(scopes, want) == 0, "%s (%s): the table says [%s], the manual [%s]",
-		    d->name, d->section, scopes, want);
+		ck_assert_msg(strcmp(scopes, want) == 0,
+		    "%s (%s): the table says [%s], the manual [%s]", d->name, d->section, scopes,
+		    want);
 	}
 	free(help);
 }
@@ -216,7 +218,8 @@ START_TEST(test_help)
 	for (i = 0; conf_keyword_name(i) != NULL; i++) {
 		const char *name = conf_keyword_name(i), *at, *nl;
 		snprintf(start, sizeof(start), "\n%s ", name);
-		at = strncmp(help, start + 1, strlen(start + 1)) == 0 ? help - 1 : strstr(help, start);
+		at = strncmp(help, start + 1, strlen(start + 1)) == 0 ? help - 1
+		                                                      : strstr(help, start);
 		ck_assert_msg(at != NULL, "%s is not in the help", name);
 		ck_assert_msg(strstr(at + 1, start) == NULL, "%s is in the help twice", name);
 		nl = strchr(at + 1, '\n');
@@ -225,8 +228,9 @@ START_TEST(test_help)
 		    "%s has no line of help", name);
 	}
 	ck_assert_uint_eq(lines, 2 * i);
-	ck_assert_ptr_nonnull(strstr(help, "\nsign yes|no  [global, virtual-mta, domain, sender]\n"
-	                                   "    sign with the From: address's key (default no)\n"));
+	ck_assert_ptr_nonnull(strstr(help,
+	    "\nsign yes|no  [global, virtual-mta, domain, sender]\n"
+	    "    sign with the From: address's key (default no)\n"));
 	ck_assert_ptr_nonnull(strstr(help, "\nldap-timeout number (1-300 seconds)  [global]\n"));
 	ck_assert_ptr_nonnull(strstr(help, "\nmissing-key unsigned|tempfail|reject  [global, "));
 	ck_assert_ptr_nonnull(strstr(help, "\nspool-memory size (4k-1024M)  [global]\n"));
@@ -313,8 +317,8 @@ refused(int line, const char *want, const char *fmt, ...)
 	c = load("%s", text);
 	ck_assert_ptr_null(c);
 	snprintf(full, sizeof(full), "%s:%d: %s", conf_path, line, want);
-	ck_assert_msg(nmsgs == 1 && strcmp(msgs[0], full) == 0, "%d errors, first \"%s\", not \"%s\"",
-	    nmsgs, nmsgs > 0 ? msgs[0] : "", full);
+	ck_assert_msg(nmsgs == 1 && strcmp(msgs[0], full) == 0,
+	    "%d errors, first \"%s\", not \"%s\"", nmsgs, nmsgs > 0 ? msgs[0] : "", full);
 }
 
 static int
@@ -348,16 +352,16 @@ START_TEST(test_enum_messages)
 	static const struct {
 		const char *kw, *list;
 	} cases[] = {
-		{"on-error", "tempfail or reject"},
-		{"unknown-virtual-mta", "pass, tempfail or reject"},
-		{"harvest-trust", "ca or any"},
-		{"missing-cert", "reject, tempfail, plain or sign-only"},
-		{"missing-key", "unsigned, tempfail or reject"},
-		{"cipher", "aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm"},
-		{"key-transport", "rsa-pkcs1 or rsa-oaep"},
-		{"digest", "sha256, sha384 or sha512"},
-		{"signature", "rsa-pkcs1 or rsa-pss"},
-		{"sign-format", "detached or opaque"},
+	    {"on-error", "tempfail or reject"},
+	    {"unknown-virtual-mta", "pass, tempfail or reject"},
+	    {"harvest-trust", "ca or any"},
+	    {"missing-cert", "reject, tempfail, plain or sign-only"},
+	    {"missing-key", "unsigned, tempfail or reject"},
+	    {"cipher", "aes-128-cbc, aes-256-cbc, aes-128-gcm or aes-256-gcm"},
+	    {"key-transport", "rsa-pkcs1 or rsa-oaep"},
+	    {"digest", "sha256, sha384 or sha512"},
+	    {"signature", "rsa-pkcs1 or rsa-pss"},
+	    {"sign-format", "detached or opaque"},
 	};
 	char want[256];
 	size_t i;
@@ -462,11 +466,15 @@ START_TEST(test_paths)
 	ck_assert_int_eq(c->lines.key_passphrase_file, 1);
 	ck_assert_int_eq(c->lines.spool_dir, 2);
 	conf_unref(c);
-	snprintf(want, sizeof(want), "key-passphrase-file %s: readable by group or others "
-	    "(mode 0640): chmod 600 it", in_dir("shared"));
+	snprintf(want, sizeof(want),
+	    "key-passphrase-file %s: readable by group or others "
+	    "(mode 0640): chmod 600 it",
+	    in_dir("shared"));
 	refused(1, want, "key-passphrase-file @D/shared\n");
-	snprintf(want, sizeof(want), "signing-key %s: readable by group or others (mode 0640): "
-	    "chmod 600 it", in_dir("shared"));
+	snprintf(want, sizeof(want),
+	    "signing-key %s: readable by group or others (mode 0640): "
+	    "chmod 600 it",
+	    in_dir("shared"));
 	refused(2, want, "<sender a.example>\nsigning-key @D/shared\n</sender>\n");
 	snprintf(want, sizeof(want), "key-passphrase-file %s: not a regular file", in_dir("d"));
 	refused(1, want, "key-passphrase-file @D/d\n");
@@ -478,8 +486,10 @@ START_TEST(test_paths)
 	refused(1, want, "ca-file @D/d\n");
 	snprintf(want, sizeof(want), "domain-cert %s: not a regular file", in_dir("d"));
 	refused(2, want, "<domain b.example>\ndomain-cert @D/d\n</domain>\n");
-	snprintf(want, sizeof(want), "signing-cert: %s holds no PEM or DER certificate "
-	    "(error:0680008E:asn1 encoding routines::not enough data)", in_dir("notcert"));
+	snprintf(want, sizeof(want),
+	    "signing-cert: %s holds no PEM or DER certificate "
+	    "(error:0680008E:asn1 encoding routines::not enough data)",
+	    in_dir("notcert"));
 	refused(2, want, "<sender a.example>\nsigning-cert @D/notcert\n</sender>\n");
 }
 END_TEST

@@ -58,26 +58,33 @@ START_TEST(test_filter)
 	char out[256], err[256];
 
 	ck_assert_int_eq(ldapstore_filter(LDAPSTORE_DEFAULT_FILTER, "bob@partner.example", out,
-	                     sizeof(out), err, sizeof(err)), 0);
+	                     sizeof(out), err, sizeof(err)),
+	    0);
 	ck_assert_str_eq(out, "(mail=bob@partner.example)");
 	/* an address trying to widen the search stays one value */
 	ck_assert_int_eq(ldapstore_filter("(mail=%s)", "*)(uid=*", out, sizeof(out), err,
-	                     sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	ck_assert_str_eq(out, "(mail=\\2a\\29\\28uid=\\2a)");
 	ck_assert_int_eq(ldapstore_filter("(mail=%s)", "x\\29@y", out, sizeof(out), err,
-	                     sizeof(err)), 0);
+	                     sizeof(err)),
+	    0);
 	ck_assert_str_eq(out, "(mail=x\\5c29@y)");
 	ck_assert_int_eq(ldapstore_filter("(|(mail=%s)(mailAlternateAddress=%s))", "a@b", out,
-	                     sizeof(out), err, sizeof(err)), 0);
+	                     sizeof(out), err, sizeof(err)),
+	    0);
 	ck_assert_str_eq(out, "(|(mail=a@b)(mailAlternateAddress=a@b))");
 	ck_assert_int_eq(ldapstore_filter("(&(mail=%s)(description=100%%))", "a@b", out,
-	                     sizeof(out), err, sizeof(err)), 0);
+	                     sizeof(out), err, sizeof(err)),
+	    0);
 	ck_assert_str_eq(out, "(&(mail=a@b)(description=100%))");
-	ck_assert_int_eq(ldapstore_filter("(mail=%d)", "a@b", out, sizeof(out), err, sizeof(err)), -1);
+	ck_assert_int_eq(ldapstore_filter("(mail=%d)", "a@b", out, sizeof(out), err, sizeof(err)),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "only %s and %% may follow %"));
 	ck_assert_int_eq(ldapstore_filter("(cn=x)", "a@b", out, sizeof(out), err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "has no %s"));
-	ck_assert_int_eq(ldapstore_filter("(mail=%s)", "abcdefgh@x", out, 12, err, sizeof(err)), -1);
+	ck_assert_int_eq(ldapstore_filter("(mail=%s)", "abcdefgh@x", out, 12, err, sizeof(err)),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(err, "too long"));
 }
 END_TEST
@@ -158,8 +165,8 @@ END_TEST
 
 START_TEST(test_open_options)
 {
-	struct ldapstore_options o = {"ldap://127.0.0.1:389", "dc=example,dc=test", NULL, NULL, NULL,
-		5, 300, 60};
+	struct ldapstore_options o = {"ldap://127.0.0.1:389", "dc=example,dc=test", NULL, NULL,
+	    NULL, 5, 300, 60};
 	char err[512];
 	ldapstore *ls;
 
@@ -194,7 +201,7 @@ END_TEST
 START_TEST(test_unreachable_is_error)
 {
 	struct ldapstore_options o = {"ldap://127.0.0.1:1", "dc=example,dc=test", NULL, NULL, NULL,
-		2, 300, 60};
+	    2, 300, 60};
 	char err[512], reason[512];
 	STACK_OF(X509) *certs = NULL;
 	X509 *cert = NULL;
@@ -204,11 +211,13 @@ START_TEST(test_unreachable_is_error)
 	ck_assert_ptr_nonnull(ls);
 	for (i = 0; i < 2; i++) {
 		ck_assert_int_eq(ldapstore_lookup(ls, "bob@partner.example", &certs, reason,
-		                     sizeof(reason)), CERTSTORE_ERROR);
+		                     sizeof(reason)),
+		    CERTSTORE_ERROR);
 		ck_assert_ptr_null(certs);
 		ck_assert_ptr_nonnull(strstr(reason, "LDAP ldap://127.0.0.1:1: "));
 		ck_assert_int_eq(ldapstore_find(ls, NULL, "bob@partner.example", &cert, reason,
-		                     sizeof(reason)), CERTSTORE_ERROR);
+		                     sizeof(reason)),
+		    CERTSTORE_ERROR);
 		ck_assert_ptr_null(cert);
 	}
 	/* an address that cannot be put in a filter safely is not looked up */
@@ -223,7 +232,7 @@ START_TEST(test_password_file_mode)
 {
 	char dir[] = "/tmp/check_ldap.XXXXXX", pw[300], err[512], reason[512];
 	struct ldapstore_options o = {"ldap://127.0.0.1:1", "dc=example,dc=test", NULL,
-		"cn=milter,dc=example,dc=test", pw, 2, 300, 60};
+	    "cn=milter,dc=example,dc=test", pw, 2, 300, 60};
 	STACK_OF(X509) *certs = NULL;
 	ldapstore *ls;
 	FILE *f;
@@ -237,7 +246,8 @@ START_TEST(test_password_file_mode)
 	chmod(pw, 0644);
 	ls = ldapstore_open(&o, err, sizeof(err));
 	ck_assert_ptr_nonnull(ls);
-	ck_assert_int_eq(ldapstore_lookup(ls, "bob@partner.example", &certs, reason, sizeof(reason)),
+	ck_assert_int_eq(ldapstore_lookup(ls, "bob@partner.example", &certs, reason,
+	                     sizeof(reason)),
 	    CERTSTORE_ERROR);
 	ck_assert_ptr_nonnull(strstr(reason, "readable by group or others"));
 	ck_assert_ptr_null(strstr(reason, "secret"));

@@ -133,9 +133,10 @@ START_TEST(test_gauge_escaping)
 	metrics_write_sample(f, "x_seconds", labels, -86400);
 	metrics_write_sample(f, "x_seconds", NULL, 0.5);
 	fclose(f);
-	ck_assert_str_eq(buf, "# HELP x_seconds Help.\n# TYPE x_seconds gauge\n"
-	                      "x_seconds{identity=\"a\\\"b\\\\c\\nd\",key=\"/k.pem\"} -86400\n"
-	                      "x_seconds 0.5\n");
+	ck_assert_str_eq(buf,
+	    "# HELP x_seconds Help.\n# TYPE x_seconds gauge\n"
+	    "x_seconds{identity=\"a\\\"b\\\\c\\nd\",key=\"/k.pem\"} -86400\n"
+	    "x_seconds 0.5\n");
 	free(buf);
 }
 END_TEST

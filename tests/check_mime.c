@@ -50,8 +50,8 @@ expect_no_addr(const char *value)
 
 	out[0] = '\0';
 	rc = mime_extract_address(value, out, sizeof(out));
-	ck_assert_msg(rc == -1, "mime_extract_address(\"%s\") returned %d (\"%s\")",
-	    value, rc, rc == 0 ? out : "");
+	ck_assert_msg(rc == -1, "mime_extract_address(\"%s\") returned %d (\"%s\")", value, rc,
+	    rc == 0 ? out : "");
 }
 
 /* ---- mime_canon_chunk ---- */
@@ -354,22 +354,22 @@ END_TEST
 START_TEST(test_protected_yes)
 {
 	static const char *const yes[] = {
-		"application/pkcs7-mime",
-		"application/x-pkcs7-mime",
-		"multipart/signed",
-		"multipart/encrypted",
-		"application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m",
-		"application/x-pkcs7-mime;smime-type=signed-data",
-		"multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256",
-		"multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=x",
-		" multipart/signed; boundary=b",
-		"\tapplication/pkcs7-mime",
-		" \t multipart/encrypted",
-		"APPLICATION/PKCS7-MIME",
-		"Multipart/Signed; boundary=b",
-		"MULTIPART/ENCRYPTED",
-		"multipart/signed ; boundary=b",
-		"multipart/signed\r\n\tboundary=b",
+	    "application/pkcs7-mime",
+	    "application/x-pkcs7-mime",
+	    "multipart/signed",
+	    "multipart/encrypted",
+	    "application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m",
+	    "application/x-pkcs7-mime;smime-type=signed-data",
+	    "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256",
+	    "multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=x",
+	    " multipart/signed; boundary=b",
+	    "\tapplication/pkcs7-mime",
+	    " \t multipart/encrypted",
+	    "APPLICATION/PKCS7-MIME",
+	    "Multipart/Signed; boundary=b",
+	    "MULTIPART/ENCRYPTED",
+	    "multipart/signed ; boundary=b",
+	    "multipart/signed\r\n\tboundary=b",
 	};
 	size_t i;
 
@@ -381,21 +381,21 @@ END_TEST
 START_TEST(test_protected_no)
 {
 	static const char *const no[] = {
-		"text/plain",
-		"text/plain; charset=utf-8",
-		"multipart/mixed; boundary=\"multipart/signed\"",
-		"multipart/alternative",
-		"application/pkcs7-signature",
-		"application/pkcs7-mimex",
-		"application/pkcs7",
-		"multipart/signedx",
-		"multipart/signed-x",
-		"multipart/encrypted2",
-		"multipart",
-		"x-multipart/signed",
-		"text/multipart/signed",
-		"",
-		"   ",
+	    "text/plain",
+	    "text/plain; charset=utf-8",
+	    "multipart/mixed; boundary=\"multipart/signed\"",
+	    "multipart/alternative",
+	    "application/pkcs7-signature",
+	    "application/pkcs7-mimex",
+	    "application/pkcs7",
+	    "multipart/signedx",
+	    "multipart/signed-x",
+	    "multipart/encrypted2",
+	    "multipart",
+	    "x-multipart/signed",
+	    "text/multipart/signed",
+	    "",
+	    "   ",
 	};
 	size_t i;
 
@@ -409,11 +409,10 @@ END_TEST
 
 START_TEST(test_content_block_exact)
 {
-	static const char want[] =
-	    "Content-Type: text/plain;\r\n\tcharset=utf-8\r\n"
-	    "content-transfer-encoding:8bit\r\n"
-	    "Content-Disposition: inline\r\n"
-	    "\r\n";
+	static const char want[] = "Content-Type: text/plain;\r\n\tcharset=utf-8\r\n"
+	                           "content-transfer-encoding:8bit\r\n"
+	                           "Content-Disposition: inline\r\n"
+	                           "\r\n";
 	char *out = NULL;
 	size_t len = 0;
 
@@ -435,12 +434,11 @@ END_TEST
 
 START_TEST(test_content_block_add_space)
 {
-	static const char want[] =
-	    "Content-Type: text/plain\r\n"
-	    "Content-Transfer-Encoding: 8bit\r\n"
-	    "Content-Description:\tx\r\n"
-	    "Content-ID: <id@x>\r\n"
-	    "\r\n";
+	static const char want[] = "Content-Type: text/plain\r\n"
+	                           "Content-Transfer-Encoding: 8bit\r\n"
+	                           "Content-Description:\tx\r\n"
+	                           "Content-ID: <id@x>\r\n"
+	                           "\r\n";
 	char *out = NULL;
 	size_t len = 0;
 
@@ -455,11 +453,12 @@ START_TEST(test_content_block_add_space)
 
 	/* without add_space the values go out untouched */
 	ck_assert_int_eq(mime_content_block(&hs, 0, &out, &len), 0);
-	ck_assert_str_eq(out, "Content-Type: text/plain\r\n"
-	                      "Content-Transfer-Encoding:8bit\r\n"
-	                      "Content-Description:\tx\r\n"
-	                      "Content-ID:<id@x>\r\n"
-	                      "\r\n");
+	ck_assert_str_eq(out,
+	    "Content-Type: text/plain\r\n"
+	    "Content-Transfer-Encoding:8bit\r\n"
+	    "Content-Description:\tx\r\n"
+	    "Content-ID:<id@x>\r\n"
+	    "\r\n");
 	ck_assert_uint_eq(len, strlen(out));
 	free(out);
 }
@@ -633,34 +632,34 @@ END_TEST
 START_TEST(test_safe_rejected)
 {
 	static const char *const bad[] = {
-		"",
-		"alice",
-		"alice.example.com",
-		"@example.com",
-		"alice@",
-		"a@b@c",
-		"a@@b",
-		"../etc/passwd@x",
-		"a/b@x",
-		"a@x/y",
-		"a\\b@x",
-		".alice@example.com",
-		".@x",
-		"alice..x@example.com",
-		"alice@example..com",
-		"alice@..",
-		"ali ce@example.com",
-		"alice@exa\tmple.com",
-		"alice\n@example.com",
-		"alice@example.com\r",
-		"a\x01@x",
-		"a\x7f@x",
-		"a\xc3\xa9@x",
-		"<a@x>",
-		"a@x,b@y",
-		"\"a\"@x",
-		"a;b@x",
-		"a@[127.0.0.1]",
+	    "",
+	    "alice",
+	    "alice.example.com",
+	    "@example.com",
+	    "alice@",
+	    "a@b@c",
+	    "a@@b",
+	    "../etc/passwd@x",
+	    "a/b@x",
+	    "a@x/y",
+	    "a\\b@x",
+	    ".alice@example.com",
+	    ".@x",
+	    "alice..x@example.com",
+	    "alice@example..com",
+	    "alice@..",
+	    "ali ce@example.com",
+	    "alice@exa\tmple.com",
+	    "alice\n@example.com",
+	    "alice@example.com\r",
+	    "a\x01@x",
+	    "a\x7f@x",
+	    "a\xc3\xa9@x",
+	    "<a@x>",
+	    "a@x,b@y",
+	    "\"a\"@x",
+	    "a;b@x",
+	    "a@[127.0.0.1]",
 	};
 	char addr[300];
 	size_t i;
@@ -690,14 +689,13 @@ parse_ok(const char *msg, size_t want_body_off)
 
 START_TEST(test_parse_crlf)
 {
-	static const char msg[] =
-	    "From: Alice <alice@example.com>\r\n"
-	    "To: bob@example.org\r\n"
-	    "Subject:no space\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "\r\n"
-	    "Body line 1\r\n"
-	    "Header-Like: not a header\r\n";
+	static const char msg[] = "From: Alice <alice@example.com>\r\n"
+	                          "To: bob@example.org\r\n"
+	                          "Subject:no space\r\n"
+	                          "Content-Type: text/plain; charset=utf-8\r\n"
+	                          "\r\n"
+	                          "Body line 1\r\n"
+	                          "Header-Like: not a header\r\n";
 	size_t head = strlen(msg) - strlen("Body line 1\r\nHeader-Like: not a header\r\n");
 
 	parse_ok(msg, head);
@@ -716,12 +714,11 @@ END_TEST
 
 START_TEST(test_parse_lf)
 {
-	static const char msg[] =
-	    "From: a@x.org\n"
-	    "Received: one\n"
-	    "received: two\n"
-	    "\n"
-	    "body\n";
+	static const char msg[] = "From: a@x.org\n"
+	                          "Received: one\n"
+	                          "received: two\n"
+	                          "\n"
+	                          "body\n";
 
 	parse_ok(msg, strlen(msg) - 5);
 	ck_assert_uint_eq(hs.n, 3);
@@ -736,14 +733,13 @@ END_TEST
 
 START_TEST(test_parse_folded)
 {
-	static const char msg[] =
-	    "Subject: a long\r\n"
-	    " subject\r\n"
-	    "\tline\r\n"
-	    "Content-Type: multipart/mixed;\n"
-	    "\tboundary=\"b\"\n"
-	    "X: y\r\n"
-	    "\r\n";
+	static const char msg[] = "Subject: a long\r\n"
+	                          " subject\r\n"
+	                          "\tline\r\n"
+	                          "Content-Type: multipart/mixed;\n"
+	                          "\tboundary=\"b\"\n"
+	                          "X: y\r\n"
+	                          "\r\n";
 
 	parse_ok(msg, strlen(msg));
 	ck_assert_uint_eq(hs.n, 3);
@@ -851,7 +847,8 @@ START_TEST(test_parse_bad_first)
 	size_t off = 0;
 
 	/* a continuation line with nothing to continue */
-	ck_assert_int_eq(mime_parse_headers(" folded\r\n\r\n", 11, &hs, &off, err, sizeof(err)), -1);
+	ck_assert_int_eq(mime_parse_headers(" folded\r\n\r\n", 11, &hs, &off, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, "header line 1 is not \"Name: value\"");
 	/* an empty name */
 	err[0] = '\0';
@@ -859,7 +856,8 @@ START_TEST(test_parse_bad_first)
 	ck_assert_str_eq(err, "header line 1 is not \"Name: value\"");
 	/* a space before the colon */
 	err[0] = '\0';
-	ck_assert_int_eq(mime_parse_headers("From : a\r\n\r\n", 12, &hs, &off, err, sizeof(err)), -1);
+	ck_assert_int_eq(mime_parse_headers("From : a\r\n\r\n", 12, &hs, &off, err, sizeof(err)),
+	    -1);
 	ck_assert_str_eq(err, "header line 1 is not \"Name: value\"");
 	/* no colon before the end of the buffer */
 	err[0] = '\0';

@@ -40,8 +40,9 @@ conf_error_is(const char *text, const char *msg)
 
 START_TEST(test_keywords)
 {
-	struct conf *c = load("metrics-listen 127.0.0.1:9894\nlog-level debug\nlog-facility local3\n"
-	                      "monitor-header yes\nmode monitor\n");
+	struct conf *c =
+	    load("metrics-listen 127.0.0.1:9894\nlog-level debug\nlog-facility local3\n"
+	         "monitor-header yes\nmode monitor\n");
 
 	ck_assert_str_eq(c->metrics_listen, "127.0.0.1:9894");
 	ck_assert_int_eq(c->metrics_addr.ss_family, AF_INET);
@@ -94,10 +95,10 @@ reason_of(struct decide_msg *m, const char *addr)
 
 START_TEST(test_reasons)
 {
-	struct testpki_id soon = testpki_issue("rsa", "Late", "late@partner.example", &ca, 2, 30, KU,
-	    NULL);
-	struct testpki_id web = testpki_issue("rsa", "Web", "web@partner.example", &ca, -1, 30, KU,
-	    "serverAuth");
+	struct testpki_id soon =
+	    testpki_issue("rsa", "Late", "late@partner.example", &ca, 2, 30, KU, NULL);
+	struct testpki_id web =
+	    testpki_issue("rsa", "Web", "web@partner.example", &ca, -1, 30, KU, "serverAuth");
 	struct decide_msg *m;
 
 	put(certdir, "expired@partner.example.crt", 0644, NULL, expired.cert, NULL);
@@ -130,7 +131,8 @@ summary_has(struct decide_msg *m, ...)
 	ck_assert_int_eq(s.level, LOG_INFO);
 	va_start(ap, m);
 	while ((want = va_arg(ap, const char *)) != NULL)
-		ck_assert_msg(strstr(s.line, want) != NULL, "summary \"%s\" has no \"%s\"", s.line, want);
+		ck_assert_msg(strstr(s.line, want) != NULL, "summary \"%s\" has no \"%s\"", s.line,
+		    want);
 	va_end(ap);
 	decide_msg_end(m, &s); /* once only */
 	ck_assert_str_eq(s.line, "");
@@ -173,7 +175,8 @@ START_TEST(test_summary_and_metrics)
 	    "rcpts=1 refused=2 rcpt1=<bob@partner.example> ", serial, want,
 	    "rcpt1.scope=domain:partner.example rcpt2=<dave@nocert.example> "
 	    "rcpt2.refused=no_certificate rcpt2.reply=\"550 5.7.1\" rcpt3=<frank@plain.example> "
-	    "rcpt3.refused=mixed rcpt3.reply=\"451 4.7.1\"", (char *)NULL);
+	    "rcpt3.refused=mixed rcpt3.reply=\"451 4.7.1\"",
+	    (char *)NULL);
 	ck_assert_uint_eq(metrics_value(METRICS_MESSAGES, "signed_encrypted", NULL), 1);
 	ck_assert_uint_eq(metrics_value(METRICS_RCPT_REFUSED, "no_certificate", NULL), 1);
 	ck_assert_uint_eq(metrics_value(METRICS_RCPT_REFUSED, "mixed", NULL), 1);
@@ -186,7 +189,8 @@ START_TEST(test_summary_and_metrics)
 	m = start(pol);
 	rcpt_refused(m, "dave@nocert.example", DECIDE_REJECT, "550", "5.7.1", NULL);
 	summary_has(m, "action=reject reason=recipients reply=\"550 5.7.1\" mode=enforce from=<> ",
-	    "rcpts=0 refused=1 rcpt1=<dave@nocert.example> rcpt1.refused=no_certificate", (char *)NULL);
+	    "rcpts=0 refused=1 rcpt1=<dave@nocert.example> rcpt1.refused=no_certificate",
+	    (char *)NULL);
 	ck_assert_uint_eq(metrics_value(METRICS_MESSAGES, "reject", "recipients"), 1);
 	decide_msg_free(m);
 
@@ -195,7 +199,8 @@ START_TEST(test_summary_and_metrics)
 	m = start(pol);
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_ENCRYPT);
 	v = eoh_from(m, "<broken@example.com>", NULL);
-	expect(&v, DECIDE_TEMPFAIL, "451", "4.7.0", "S/MIME signing key for <broken@example.com> is unusable");
+	expect(&v, DECIDE_TEMPFAIL, "451", "4.7.0",
+	    "S/MIME signing key for <broken@example.com> is unusable");
 	ck_assert_int_eq(v.level, LOG_ERR);
 	summary_has(m, "action=tempfail reason=key_error reply=\"451 4.7.0\"", (char *)NULL);
 	ck_assert_uint_eq(metrics_value(METRICS_MESSAGES, "tempfail", "key_error"), 1);
@@ -212,8 +217,9 @@ END_TEST
 
 START_TEST(test_monitor)
 {
-	const char *pol = "sign yes\nmode monitor\n<domain partner.example>\nencrypt yes\n</domain>\n"
-	                  "<domain nocert.example>\nencrypt yes\n</domain>\n";
+	const char *pol =
+	    "sign yes\nmode monitor\n<domain partner.example>\nencrypt yes\n</domain>\n"
+	    "<domain nocert.example>\nencrypt yes\n</domain>\n";
 	struct mta_record l;
 	struct decide_mta mta = {&l, rec_add, rec_change, rec_delete, rec_body, rec_progress};
 	struct decide_verdict v;
@@ -226,8 +232,9 @@ START_TEST(test_monitor)
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_ENCRYPT);
 	decide_recipient(m, arg, &v);
 	ck_assert_int_eq(v.reply.d, DECIDE_CONTINUE);
-	ck_assert_str_eq(v.log, "monitor: not applied: rejected recipient <dave@nocert.example>: no "
-	                        "certificate for dave@nocert.example (550 5.7.1)");
+	ck_assert_str_eq(v.log,
+	    "monitor: not applied: rejected recipient <dave@nocert.example>: no "
+	    "certificate for dave@nocert.example (550 5.7.1)");
 	ck_assert_uint_eq(m->nrcpt, 2);
 	v = eoh_from(m, "<alice@example.com>", NULL);
 	expect_pass(&v, ""); /* passes untouched; the would-line went to the log */
@@ -242,8 +249,9 @@ START_TEST(test_monitor)
 
 	/* monitor-header yes: the header is the one change */
 	memset(&l, 0, sizeof(l));
-	m = start("monitor-header yes\nsign yes\nmode monitor\n<domain partner.example>\nencrypt yes\n"
-	          "</domain>\n<domain nocert.example>\nencrypt yes\n</domain>\n");
+	m = start(
+	    "monitor-header yes\nsign yes\nmode monitor\n<domain partner.example>\nencrypt yes\n"
+	    "</domain>\n<domain nocert.example>\nencrypt yes\n</domain>\n");
 	rcpt_ok(m, "bob@partner.example", DECIDE_RCPT_ENCRYPT);
 	decide_recipient(m, arg, &v);
 	ck_assert_int_eq(eoh_from(m, "<alice@example.com>", NULL).reply.d, DECIDE_CONTINUE);
@@ -252,7 +260,8 @@ START_TEST(test_monitor)
 	ck_assert_int_eq(v.reply.d, DECIDE_CONTINUE);
 	ck_assert_str_eq(l.ops, "+X-SMIME-Milter-Would: sign+encrypt; missing=1\n");
 	ck_assert_uint_eq(l.len, 0);
-	summary_has(m, "action=passed reason=monitor mode=monitor would=signed_encrypted", (char *)NULL);
+	summary_has(m, "action=passed reason=monitor mode=monitor would=signed_encrypted",
+	    (char *)NULL);
 	decide_msg_free(m);
 
 	/* an enforced recipient and a monitored one without a certificate: the enforced policy
@@ -284,7 +293,8 @@ note_signer(void *arg, const struct conf_signer *s)
 	struct seen *seen = arg;
 	size_t used = strlen(seen->list);
 
-	snprintf(seen->list + used, sizeof(seen->list) - used, "%s%s", used ? "," : "", s->identity);
+	snprintf(seen->list + used, sizeof(seen->list) - used, "%s%s", used ? "," : "",
+	    s->identity);
 }
 
 START_TEST(test_signers)
@@ -295,11 +305,14 @@ START_TEST(test_signers)
 
 	conf_foreach_signer(c, note_signer, &seen);
 	/* badmode's key is refused by the loader, broken (if written) holds none */
-	ck_assert_str_eq(seen.list, "alice@example.com,expired@example.com,stranger@example.com,"
-	                            "wrong@example.com");
-	ck_assert_int_eq(conf_signer_expires_within(c, alice.cert, time(NULL), when, sizeof(when)), 0);
+	ck_assert_str_eq(seen.list,
+	    "alice@example.com,expired@example.com,stranger@example.com,"
+	    "wrong@example.com");
+	ck_assert_int_eq(conf_signer_expires_within(c, alice.cert, time(NULL), when, sizeof(when)),
+	    0);
 	ck_assert_int_eq(conf_signer_expires_within(c, alice.cert, time(NULL) + 340 * 86400, when,
-	                     sizeof(when)), 1);
+	                     sizeof(when)),
+	    1);
 	conf_unref(c);
 }
 END_TEST

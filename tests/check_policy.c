@@ -102,11 +102,10 @@ END_TEST
 
 START_TEST(test_best_match_wins)
 {
-	struct conf *c = load(
-	    "<domain *>\n cipher aes-128-cbc\n</domain>\n"
-	    "<domain *.example.com>\n cipher aes-128-gcm\n</domain>\n"
-	    "<domain *.mail.example.com>\n cipher aes-256-gcm\n</domain>\n"
-	    "<domain x.mail.example.com>\n cipher aes-256-cbc\n</domain>\n");
+	struct conf *c = load("<domain *>\n cipher aes-128-cbc\n</domain>\n"
+	                      "<domain *.example.com>\n cipher aes-128-gcm\n</domain>\n"
+	                      "<domain *.mail.example.com>\n cipher aes-256-gcm\n</domain>\n"
+	                      "<domain x.mail.example.com>\n cipher aes-256-cbc\n</domain>\n");
 	struct policy_settings s;
 
 	policy_for_recipient(&c->policy, NULL, "other.example", &s);
@@ -141,10 +140,26 @@ yes_no(int v)
 	return v ? "yes" : "no";
 }
 
-static const char *get_sign(const struct policy_settings *s) { return yes_no(s->sign); }
-static const char *get_encrypt(const struct policy_settings *s) { return yes_no(s->encrypt); }
-static const char *get_hide(const struct policy_settings *s) { return yes_no(s->hide_subject); }
-static const char *get_ets(const struct policy_settings *s) { return yes_no(s->encrypt_to_sender); }
+static const char *
+get_sign(const struct policy_settings *s)
+{
+	return yes_no(s->sign);
+}
+static const char *
+get_encrypt(const struct policy_settings *s)
+{
+	return yes_no(s->encrypt);
+}
+static const char *
+get_hide(const struct policy_settings *s)
+{
+	return yes_no(s->hide_subject);
+}
+static const char *
+get_ets(const struct policy_settings *s)
+{
+	return yes_no(s->encrypt_to_sender);
+}
 
 static const char *
 get_missing_cert(const struct policy_settings *s)
@@ -155,22 +170,19 @@ get_missing_cert(const struct policy_settings *s)
 static const char *
 get_missing_key(const struct policy_settings *s)
 {
-	return s->missing_key == POLICY_MISSING_KEY_REJECT ? "reject"
-	    : s->missing_key == POLICY_MISSING_KEY_UNSIGNED ? "unsigned" : "tempfail";
+	return s->missing_key == POLICY_MISSING_KEY_REJECT  ? "reject"
+	    : s->missing_key == POLICY_MISSING_KEY_UNSIGNED ? "unsigned"
+	                                                    : "tempfail";
 }
 
 static const char *
 get_cipher(const struct policy_settings *s)
 {
 	switch (EVP_CIPHER_get_nid(s->cipher)) {
-	case NID_aes_128_cbc:
-		return "aes-128-cbc";
-	case NID_aes_256_cbc:
-		return "aes-256-cbc";
-	case NID_aes_128_gcm:
-		return "aes-128-gcm";
-	default:
-		return "aes-256-gcm";
+	case NID_aes_128_cbc: return "aes-128-cbc";
+	case NID_aes_256_cbc: return "aes-256-cbc";
+	case NID_aes_128_gcm: return "aes-128-gcm";
+	default: return "aes-256-gcm";
 	}
 }
 
@@ -178,19 +190,20 @@ static const char *
 get_digest(const struct policy_settings *s)
 {
 	return EVP_MD_get_size(s->digest) == 32 ? "sha256"
-	    : EVP_MD_get_size(s->digest) == 48 ? "sha384" : "sha512";
+	    : EVP_MD_get_size(s->digest) == 48  ? "sha384"
+	                                        : "sha512";
 }
 
 static const struct kwcase kwcases[] = {
-	{"sign", {"yes", "no", "yes", "no"}, "no", get_sign},
-	{"encrypt", {"yes", "no", "yes", "no"}, "no", get_encrypt},
-	{"hide-subject", {"yes", "no", "yes", "no"}, "no", get_hide},
-	{"encrypt-to-sender", {"yes", "no", "yes", "no"}, "no", get_ets},
-	{"missing-cert", {"tempfail", "plain", "sign-only", "reject"}, "reject", get_missing_cert},
-	{"missing-key", {"unsigned", "reject", "tempfail", "unsigned"}, "tempfail", get_missing_key},
-	{"cipher", {"aes-128-cbc", "aes-128-gcm", "aes-256-gcm", "aes-256-cbc"}, "aes-256-cbc",
-	    get_cipher},
-	{"digest", {"sha384", "sha512", "sha256", "sha384"}, "sha256", get_digest},
+    {"sign", {"yes", "no", "yes", "no"}, "no", get_sign},
+    {"encrypt", {"yes", "no", "yes", "no"}, "no", get_encrypt},
+    {"hide-subject", {"yes", "no", "yes", "no"}, "no", get_hide},
+    {"encrypt-to-sender", {"yes", "no", "yes", "no"}, "no", get_ets},
+    {"missing-cert", {"tempfail", "plain", "sign-only", "reject"}, "reject", get_missing_cert},
+    {"missing-key", {"unsigned", "reject", "tempfail", "unsigned"}, "tempfail", get_missing_key},
+    {"cipher", {"aes-128-cbc", "aes-128-gcm", "aes-256-gcm", "aes-256-cbc"}, "aes-256-cbc",
+        get_cipher},
+    {"digest", {"sha384", "sha512", "sha256", "sha384"}, "sha256", get_digest},
 };
 
 START_TEST(test_precedence_table)
@@ -213,24 +226,29 @@ START_TEST(test_precedence_table)
 		if (top >= 0)
 			expect = k->values[top];
 		if (subset & 1)
-			o += snprintf(text + o, sizeof(text) - o, "%s %s\n", k->keyword, k->values[0]);
+			o += snprintf(text + o, sizeof(text) - o, "%s %s\n", k->keyword,
+			    k->values[0]);
 		o += snprintf(text + o, sizeof(text) - o, "<virtual-mta out>\n");
 		if (subset & 2)
-			o += snprintf(text + o, sizeof(text) - o, "  %s %s\n", k->keyword, k->values[1]);
+			o += snprintf(text + o, sizeof(text) - o, "  %s %s\n", k->keyword,
+			    k->values[1]);
 		o += snprintf(text + o, sizeof(text) - o, "  <domain partner.example>\n");
 		if (subset & 8)
-			o += snprintf(text + o, sizeof(text) - o, "    %s %s\n", k->keyword, k->values[3]);
+			o += snprintf(text + o, sizeof(text) - o, "    %s %s\n", k->keyword,
+			    k->values[3]);
 		o += snprintf(text + o, sizeof(text) - o, "  </domain>\n</virtual-mta>\n");
 		o += snprintf(text + o, sizeof(text) - o, "<domain partner.example>\n");
 		if (subset & 4)
-			o += snprintf(text + o, sizeof(text) - o, "  %s %s\n", k->keyword, k->values[2]);
+			o += snprintf(text + o, sizeof(text) - o, "  %s %s\n", k->keyword,
+			    k->values[2]);
 		snprintf(text + o, sizeof(text) - o, "</domain>\n");
 		c = load(text);
 
 		/* the message goes out through "out" to partner.example: all four scopes apply */
 		policy_for_recipient(&c->policy, "out", "partner.example", &s);
 		ck_assert_msg(strcmp(k->get(&s), expect) == 0,
-		    "%s, scopes 0x%x: effective %s, expected %s", k->keyword, subset, k->get(&s), expect);
+		    "%s, scopes 0x%x: effective %s, expected %s", k->keyword, subset, k->get(&s),
+		    expect);
 
 		/* another virtual MTA: neither <virtual-mta out> nor its nested domain applies */
 		expect = k->deflt;
@@ -276,7 +294,8 @@ START_TEST(test_sender_scope)
 	snprintf(text, sizeof(text),
 	    "<sender thetucks.com>\n sign yes\n missing-key unsigned\n</sender>\n"
 	    "<sender steve@thetucks.com>\n signing-key %s\n digest sha512\n</sender>\n"
-	    "<sender *>\n missing-key reject\n</sender>\n", key);
+	    "<sender *>\n missing-key reject\n</sender>\n",
+	    key);
 	c = load(text);
 	s = policy_sender_scope(&c->policy, "steve@THETUCKS.COM");
 	ck_assert_ptr_nonnull(s);

@@ -29,9 +29,8 @@
 static struct testpki_id ca, alice, bob, carol, dave, expired, future, webonly, signonly;
 static char dir[256], certdir[300], keydir[300];
 
-static const char head[] =
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Content-Transfer-Encoding: 8bit\r\n\r\n";
+static const char head[] = "Content-Type: text/plain; charset=utf-8\r\n"
+                           "Content-Transfer-Encoding: 8bit\r\n\r\n";
 static const char body[] = "Hello Bob,\r\n\r\nthe figures are attached: 42 \xe2\x82\xac.\r\n"
                            "From the start of a line.\r\n.\r\nend";
 
@@ -67,8 +66,8 @@ pki_setup(void)
 	    "emailProtection");
 	expired = testpki_issue("rsa", "Old", "old@partner.example", &ca, -30, -1, ee_ku, NULL);
 	future = testpki_issue("rsa", "New", "new@partner.example", &ca, 5, 30, ee_ku, NULL);
-	webonly = testpki_issue("rsa", "Web", "web@partner.example", &ca, -1, 30, ee_ku,
-	    "serverAuth");
+	webonly =
+	    testpki_issue("rsa", "Web", "web@partner.example", &ca, -1, 30, ee_ku, "serverAuth");
 	signonly = testpki_issue("rsa", "Sig", "sig@partner.example", &ca, -1, 30,
 	    "critical,digitalSignature", NULL);
 
@@ -111,7 +110,7 @@ static void
 pki_teardown(void)
 {
 	struct testpki_id *ids[] = {&ca, &alice, &bob, &carol, &dave, &expired, &future, &webonly,
-		&signonly};
+	    &signonly};
 	char cmd[600];
 
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
@@ -338,8 +337,14 @@ START_TEST(test_sign_encrypt_two_recipients)
 	                    " protocol=\"application/pkcs7-signature\";\r\n"
 	                    " micalg=sha-256; boundary=\"b0undary\"\r\n\r\n";
 
-	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
-	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	req = (struct smime_request){.opt = opt,
+	    .signer = &signer,
+	    .recipients = rc,
+	    .head = head,
+	    .headlen = strlen(head),
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = &o};
 	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	ck_assert_str_eq(req.result.content_type,
 	    "application/pkcs7-mime; smime-type=enveloped-data; name=\"smime.p7m\"");
@@ -351,7 +356,8 @@ START_TEST(test_sign_encrypt_two_recipients)
 	for (int i = 0; i < 2; i++) {
 		plain = decrypt_with(&o, ids[i], &plen);
 		ck_assert_msg(plain != NULL, "%s cannot decrypt", who[i]);
-		ck_assert_msg(strncmp(plain, ctype, strlen(ctype)) == 0, "inner header: %.120s", plain);
+		ck_assert_msg(strncmp(plain, ctype, strlen(ctype)) == 0, "inner header: %.120s",
+		    plain);
 		verify_multipart(plain, plen, "b0undary", inner, ilen, "SHA256");
 		free(plain);
 	}
@@ -381,8 +387,14 @@ START_TEST(test_encrypt_only)
 	char err[256], *plain, *inner;
 	size_t plen, ilen;
 
-	req = (struct smime_request){.opt = opt, .signer = NULL, .recipients = rc,
-	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	req = (struct smime_request){.opt = opt,
+	    .signer = NULL,
+	    .recipients = rc,
+	    .head = head,
+	    .headlen = strlen(head),
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = &o};
 	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	plain = decrypt_with(&o, &bob, &plen);
 	inner = expected_inner(&ilen);
@@ -407,12 +419,19 @@ START_TEST(test_sign_only)
 	char err[256], *inner, boundary[80], *b;
 	size_t ilen;
 
-	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = NULL,
-	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	req = (struct smime_request){.opt = opt,
+	    .signer = &signer,
+	    .recipients = NULL,
+	    .head = head,
+	    .headlen = strlen(head),
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = &o};
 	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
-	ck_assert_msg(strstr(req.result.content_type, "multipart/signed;\r\n protocol=\"application/"
-	                                       "pkcs7-signature\";\r\n micalg=sha-512;") ==
-	        req.result.content_type, "%s", req.result.content_type);
+	ck_assert_msg(strstr(req.result.content_type,
+	                  "multipart/signed;\r\n protocol=\"application/"
+	                  "pkcs7-signature\";\r\n micalg=sha-512;") == req.result.content_type,
+	    "%s", req.result.content_type);
 	ck_assert_str_eq(req.result.transfer_encoding, "");
 	b = strstr(req.result.content_type, "boundary=\"");
 	ck_assert_ptr_nonnull(b);
@@ -445,8 +464,14 @@ START_TEST(test_large_spilled_body)
 	ck_assert(spool_on_disk(sp));
 	memcpy(expect, head, hl);
 	memcpy(expect + hl, big, blen);
-	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
-	    .head = head, .headlen = hl, .body = sp, .out = collect, .out_arg = &o};
+	req = (struct smime_request){.opt = opt,
+	    .signer = &signer,
+	    .recipients = rc,
+	    .head = head,
+	    .headlen = hl,
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = &o};
 	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	ck_assert_uint_le(o.max_chunk, 65536); /* bounded hand-over to the MTA */
 	ck_assert_uint_gt(o.calls, 50);
@@ -465,8 +490,10 @@ END_TEST
 
 START_TEST(test_gcm_auth_enveloped)
 {
-	struct smime_options opt = {.sign = 1, .encrypt = 1, .cipher = EVP_aes_128_gcm(),
-	                            .boundary = "g"};
+	struct smime_options opt = {.sign = 1,
+	    .encrypt = 1,
+	    .cipher = EVP_aes_128_gcm(),
+	    .boundary = "g"};
 	struct keystore_identity signer = signer_alice();
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL);
 	struct outbuf o = {0};
@@ -475,8 +502,14 @@ START_TEST(test_gcm_auth_enveloped)
 	char err[256], *plain, *inner;
 	size_t plen, ilen;
 
-	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
-	    .head = head, .headlen = strlen(head), .body = sp, .out = collect, .out_arg = &o};
+	req = (struct smime_request){.opt = opt,
+	    .signer = &signer,
+	    .recipients = rc,
+	    .head = head,
+	    .headlen = strlen(head),
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = &o};
 	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	ck_assert_str_eq(req.result.content_type,
 	    "application/pkcs7-mime; smime-type=authEnveloped-data; name=\"smime.p7m\"");
@@ -504,8 +537,14 @@ START_TEST(test_empty_body)
 	char err[256], *plain;
 	size_t plen;
 
-	req = (struct smime_request){.opt = opt, .signer = &signer, .recipients = rc,
-	    .head = "\r\n", .headlen = 2, .body = sp, .out = collect, .out_arg = &o};
+	req = (struct smime_request){.opt = opt,
+	    .signer = &signer,
+	    .recipients = rc,
+	    .head = "\r\n",
+	    .headlen = 2,
+	    .body = sp,
+	    .out = collect,
+	    .out_arg = &o};
 	ck_assert_int_eq(smime_protect(&req, err, sizeof(err)), 0);
 	plain = decrypt_with(&o, &bob, &plen);
 	ck_assert_ptr_nonnull(plain);
@@ -524,8 +563,13 @@ START_TEST(test_protect_errors)
 	STACK_OF(X509) *rc = recipients(bob.cert, NULL), *none = sk_X509_new_null();
 	struct outbuf o = {0};
 	spool *sp = make_body(body, strlen(body), SPOOL_DEFAULT_MEMORY);
-	struct smime_request req = {.opt = {.sign = 1, .encrypt = 1}, .signer = NULL,
-	    .recipients = rc, .head = head, .headlen = strlen(head), .body = sp, .out = collect,
+	struct smime_request req = {.opt = {.sign = 1, .encrypt = 1},
+	    .signer = NULL,
+	    .recipients = rc,
+	    .head = head,
+	    .headlen = strlen(head),
+	    .body = sp,
+	    .out = collect,
 	    .out_arg = &o};
 	char err[256];
 
@@ -557,17 +601,20 @@ START_TEST(test_certstore_lookup)
 	char reason[512];
 	X509 *c = NULL;
 
-	ck_assert_int_eq(certstore_lookup(certdir, "bob@partner.example", &c, reason, sizeof(reason)),
+	ck_assert_int_eq(certstore_lookup(certdir, "bob@partner.example", &c, reason,
+	                     sizeof(reason)),
 	    CERTSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(c, bob.cert), 0);
 	X509_free(c);
 	/* DER file */
 	ck_assert_int_eq(certstore_lookup(certdir, "carol@partner.example", &c, reason,
-	                     sizeof(reason)), CERTSTORE_FOUND);
+	                     sizeof(reason)),
+	    CERTSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(c, carol.cert), 0);
 	X509_free(c);
 	ck_assert_int_eq(certstore_lookup(certdir, "nobody@partner.example", &c, reason,
-	                     sizeof(reason)), CERTSTORE_MISSING);
+	                     sizeof(reason)),
+	    CERTSTORE_MISSING);
 	ck_assert_str_eq(reason, "no certificate for nobody@partner.example");
 	ck_assert_ptr_null(c);
 }
@@ -578,29 +625,33 @@ START_TEST(test_certstore_unusable)
 	static const struct {
 		const char *addr, *reason;
 	} cases[] = {
-		{"old@partner.example", "certificate for old@partner.example has expired"},
-		{"new@partner.example", "certificate for new@partner.example is not valid yet"},
-		{"web@partner.example",
-		    "certificate for web@partner.example does not allow emailProtection"},
-		{"sig@partner.example",
-		    "certificate for sig@partner.example does not allow keyEncipherment"},
+	    {"old@partner.example", "certificate for old@partner.example has expired"},
+	    {"new@partner.example", "certificate for new@partner.example is not valid yet"},
+	    {"web@partner.example",
+	        "certificate for web@partner.example does not allow emailProtection"},
+	    {"sig@partner.example",
+	        "certificate for sig@partner.example does not allow keyEncipherment"},
 	};
 	char reason[512];
 	X509 *c = NULL;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		ck_assert_int_eq(certstore_lookup(certdir, cases[i].addr, &c, reason, sizeof(reason)),
+		ck_assert_int_eq(certstore_lookup(certdir, cases[i].addr, &c, reason,
+		                     sizeof(reason)),
 		    CERTSTORE_UNUSABLE);
 		ck_assert_str_eq(reason, cases[i].reason);
 		ck_assert_ptr_null(c);
 	}
 	ck_assert_int_eq(certstore_lookup(certdir, "junk@partner.example", &c, reason,
-	                     sizeof(reason)), CERTSTORE_UNUSABLE);
+	                     sizeof(reason)),
+	    CERTSTORE_UNUSABLE);
 	ck_assert_msg(strstr(reason, "junk@partner.example.crt holds no PEM or DER certificate"),
 	    "%s", reason);
 	ck_assert_int_eq(certstore_lookup(certdir, "../keys/alice@example.com", &c, reason,
-	                     sizeof(reason)), CERTSTORE_ERROR);
-	ck_assert_str_eq(reason, "address ../keys/alice@example.com cannot name a certificate file");
+	                     sizeof(reason)),
+	    CERTSTORE_ERROR);
+	ck_assert_str_eq(reason,
+	    "address ../keys/alice@example.com cannot name a certificate file");
 }
 END_TEST
 
@@ -608,8 +659,8 @@ END_TEST
 
 /* keystore_load of addr's identity in key_dir (passfile: key-passphrase-file, or NULL). */
 static enum keystore_result
-load_addr(const char *key_dir, const char *addr, const char *passfile,
-    struct keystore_identity *id, char *err, size_t errlen)
+load_addr(const char *key_dir, const char *addr, const char *passfile, struct keystore_identity *id,
+    char *err, size_t errlen)
 {
 	struct keystore_request kq = {.dir = key_dir, .addr = addr, .passphrase_file = passfile};
 
@@ -621,18 +672,23 @@ START_TEST(test_pkcs11_display_uri)
 {
 	char out[256];
 
-	ck_assert_int_eq(keystore_pkcs11_display_uri(
-	    "pkcs11:token=smime;pin-value=1234;object=alice?pin-value=99&x-cert-file=/c.pem", out,
-	    sizeof(out)), 0);
+	ck_assert_int_eq(
+	    keystore_pkcs11_display_uri(
+	        "pkcs11:token=smime;pin-value=1234;object=alice?pin-value=99&x-cert-file=/c.pem",
+	        out, sizeof(out)),
+	    0);
 	ck_assert_str_eq(out, "pkcs11:token=smime;object=alice?x-cert-file=/c.pem");
 	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=a;;pin-value=7", out,
-	    sizeof(out)), 0);
+	                     sizeof(out)),
+	    0);
 	ck_assert_str_eq(out, "pkcs11:object=a");
 	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=a?pin-value=7", out,
-	    sizeof(out)), 0);
+	                     sizeof(out)),
+	    0);
 	ck_assert_str_eq(out, "pkcs11:object=a");
-	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=averylongname;id=%01%02",
-	    out, 16), -1);
+	ck_assert_int_eq(keystore_pkcs11_display_uri("pkcs11:object=averylongname;id=%01%02", out,
+	                     16),
+	    -1);
 	ck_assert_ptr_null(strstr(out, "pin"));
 	ck_assert_int_eq(keystore_pkcs11_display_uri("/etc/key.pem", out, sizeof(out)), -1);
 }
@@ -669,7 +725,8 @@ START_TEST(test_keystore_refusals)
 	    KEYSTORE_ERROR);
 	snprintf(expect, sizeof(expect),
 	    "key file %s/carol@partner.example.pem: readable by group or others (mode 0644): "
-	    "chmod 600 it", keydir);
+	    "chmod 600 it",
+	    keydir);
 	ck_assert_str_eq(err, expect);
 	ck_assert_ptr_null(id.key);
 
@@ -689,7 +746,8 @@ START_TEST(test_keystore_refusals)
 	}
 	ck_assert_int_eq(load_addr(keydir, "enc@example.com", NULL, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
-	ck_assert_msg(strstr(err, "holds no readable (unencrypted PEM) private key") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "holds no readable (unencrypted PEM) private key") != NULL, "%s",
+	    err);
 
 	/* a key without any matching certificate */
 	path_of(p, sizeof(p), keydir, "lone@example.com", ".pem");
@@ -718,7 +776,8 @@ START_TEST(test_keystore_passphrase_file)
 	path_of(key, sizeof(key), keydir, "pp@example.com", ".pem");
 	{
 		BIO *b = BIO_new_file(key, "wb");
-		PEM_write_bio_PrivateKey(b, alice.key, EVP_aes_256_cbc(), NULL, 0, NULL, "s3cret pass");
+		PEM_write_bio_PrivateKey(b, alice.key, EVP_aes_256_cbc(), NULL, 0, NULL,
+		    "s3cret pass");
 		PEM_write_bio_X509(b, alice.cert);
 		BIO_free(b);
 		chmod(key, 0600);
@@ -748,23 +807,26 @@ START_TEST(test_keystore_passphrase_file)
 	path_of(key, sizeof(key), keydir, "pp2@example.com", ".pem");
 	{
 		BIO *b = BIO_new_file(key, "wb");
-		PEM_write_bio_PrivateKey(b, alice.key, EVP_aes_256_cbc(), NULL, 0, NULL, "s3cret pass");
+		PEM_write_bio_PrivateKey(b, alice.key, EVP_aes_256_cbc(), NULL, 0, NULL,
+		    "s3cret pass");
 		PEM_write_bio_X509(b, alice.cert);
 		BIO_free(b);
 		chmod(key, 0600);
 	}
 	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
-	ck_assert_msg(strstr(err, "holds no PEM private key that opens with the passphrase in") != NULL,
+	ck_assert_msg(strstr(err, "holds no PEM private key that opens with the passphrase in") !=
+	        NULL,
 	    "%s", err);
 	/* a passphrase file others can read is not used, and the message names it */
 	chmod(pass, 0644);
 	passfile = pass;
 	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
-	snprintf(expect, sizeof(expect), "%s is encrypted and its passphrase cannot be read: "
-	    "key-passphrase-file %s: readable by group or others (mode 0644): chmod 600 it", key,
-	    pass);
+	snprintf(expect, sizeof(expect),
+	    "%s is encrypted and its passphrase cannot be read: "
+	    "key-passphrase-file %s: readable by group or others (mode 0644): chmod 600 it",
+	    key, pass);
 	ck_assert_str_eq(err, expect);
 	/* nor an empty one */
 	f = fopen(pass, "w");
@@ -772,8 +834,10 @@ START_TEST(test_keystore_passphrase_file)
 	chmod(pass, 0600);
 	ck_assert_int_eq(load_addr(keydir, "pp2@example.com", passfile, &id, err, sizeof(err)),
 	    KEYSTORE_ERROR);
-	snprintf(expect, sizeof(expect), "%s is encrypted and its passphrase cannot be read: "
-	    "key-passphrase-file %s: empty first line", key, pass);
+	snprintf(expect, sizeof(expect),
+	    "%s is encrypted and its passphrase cannot be read: "
+	    "key-passphrase-file %s: empty first line",
+	    key, pass);
 	ck_assert_str_eq(err, expect);
 }
 END_TEST
@@ -801,10 +865,11 @@ START_TEST(test_cache_revalidates)
 
 	/* a replaced certificate file is read again */
 	ck_assert_int_eq(certstore_lookup(certdir, "bob@partner.example", &c, reason,
-	                     sizeof(reason)), CERTSTORE_FOUND);
+	                     sizeof(reason)),
+	    CERTSTORE_FOUND);
 	X509_free(c);
-	bob2 = testpki_issue("rsa", "Bob 2", "bob@partner.example", &ca, -1, 30,
-	    "keyEncipherment", NULL);
+	bob2 = testpki_issue("rsa", "Bob 2", "bob@partner.example", &ca, -1, 30, "keyEncipherment",
+	    NULL);
 	{
 		X509 *const one[] = {bob2.cert, NULL};
 		char tmp[600];
@@ -814,7 +879,8 @@ START_TEST(test_cache_revalidates)
 		ck_assert_int_eq(rename(tmp, p), 0);
 	}
 	ck_assert_int_eq(certstore_lookup(certdir, "bob@partner.example", &c, reason,
-	                     sizeof(reason)), CERTSTORE_FOUND);
+	                     sizeof(reason)),
+	    CERTSTORE_FOUND);
 	ck_assert_int_eq(X509_cmp(c, bob2.cert), 0);
 	X509_free(c);
 	testpki_free(&bob2);

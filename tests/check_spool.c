@@ -31,7 +31,7 @@
 #include "spool.h"
 
 #define BOUND 4096
-#define BIG (300 * 1024 + 17)
+#define BIG   (300 * 1024 + 17)
 
 static const char marker[] = "PLAINTEXT-MARKER-q7Zx3-must-never-reach-the-disk";
 
@@ -204,7 +204,8 @@ spool_setup(void)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	snprintf(dir, sizeof(dir), "%s/check_spool.XXXXXX", tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/check_spool.XXXXXX",
+	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_ptr_nonnull(realpath(dir, realdir));
 	data = malloc(BIG);

@@ -85,9 +85,11 @@ pki_setup(void)
 
 	ca = testpki_issue("rsa", "Stores CA", NULL, NULL, -1, 365, NULL, NULL);
 	otherca = testpki_issue("rsa", "Other CA", NULL, NULL, -1, 365, NULL, NULL);
-	alice = testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 365, KU, "emailProtection");
+	alice =
+	    testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 365, KU, "emailProtection");
 	oldalice = testpki_issue("rsa", "Alice old", "alice@example.com", &ca, -30, -2, KU, NULL);
-	bob = testpki_issue("rsa", "Bob", "bob@partner.example", &ca, -1, 365, KU, "emailProtection");
+	bob =
+	    testpki_issue("rsa", "Bob", "bob@partner.example", &ca, -1, 365, KU, "emailProtection");
 	bobold = testpki_issue("rsa", "Bob older", "bob@partner.example", &ca, -5, 365, KU, NULL);
 	carol = testpki_issue("ec", "Carol", "carol@partner.example", &ca, -1, 365,
 	    "critical,digitalSignature,keyAgreement", NULL);
@@ -96,24 +98,26 @@ pki_setup(void)
 	web = testpki_issue("rsa", "Web", "web@partner.example", &ca, -1, 30, KU, "serverAuth");
 	sigonly = testpki_issue("rsa", "Sig", "sig@partner.example", &ca, -1, 30,
 	    "critical,digitalSignature", NULL);
-	mismatch = testpki_issue("rsa", "Mallory", "mallory@partner.example", &ca, -1, 30, KU, NULL);
+	mismatch =
+	    testpki_issue("rsa", "Mallory", "mallory@partner.example", &ca, -1, 30, KU, NULL);
 	revoked = testpki_issue("rsa", "Rev", "rev@partner.example", &ca, -1, 30, KU, NULL);
 	stranger = testpki_issue("rsa", "Str", "str@partner.example", &otherca, -1, 30, KU, NULL);
 	{
 		X509 *const c_bob[] = {bob.cert, NULL}, *const c_bobold[] = {bobold.cert, NULL};
-		X509 *const c_carol[] = {carol.cert, ca.cert, NULL}, *const c_exp[] = {expired.cert, NULL};
+		X509 *const c_carol[] = {carol.cert, ca.cert, NULL},
+		            *const c_exp[] = {expired.cert, NULL};
 		X509 *const c_fut[] = {future.cert, NULL}, *const c_web[] = {web.cert, NULL};
 		X509 *const c_sig[] = {sigonly.cert, NULL}, *const c_mis[] = {mismatch.cert, NULL};
 		X509 *const c_rev[] = {revoked.cert, NULL}, *const c_str[] = {stranger.cert, NULL};
 		X509 *const c_ca[] = {ca.cert, NULL};
 		put(certdir, "bob@partner.example.crt", c_bob, 0);
-		put(certdir, "bob-2019.pem", c_bobold, 1);             /* DER, found by SAN */
-		put(certdir, "carol-and-chain.pem", c_carol, 0);        /* with its CA, by SAN */
+		put(certdir, "bob-2019.pem", c_bobold, 1);       /* DER, found by SAN */
+		put(certdir, "carol-and-chain.pem", c_carol, 0); /* with its CA, by SAN */
 		put(certdir, "exp@partner.example.crt", c_exp, 0);
 		put(certdir, "fut@partner.example.crt", c_fut, 0);
 		put(certdir, "web@partner.example.crt", c_web, 0);
 		put(certdir, "sig@partner.example.crt", c_sig, 0);
-		put(certdir, "eve@partner.example.crt", c_mis, 0);      /* names mallory, filed as eve */
+		put(certdir, "eve@partner.example.crt", c_mis, 0); /* names mallory, filed as eve */
 		put(certdir, "rev@partner.example.crt", c_rev, 0);
 		put(certdir, "str@partner.example.crt", c_str, 0);
 		put(dir, "ca.pem", c_ca, 0);
@@ -188,7 +192,8 @@ START_TEST(test_index_validation_failures)
 {
 	certindex *ci = open_index(NULL, NULL);
 
-	expect_unusable(ci, "exp@partner.example", "certificate for exp@partner.example has expired");
+	expect_unusable(ci, "exp@partner.example",
+	    "certificate for exp@partner.example has expired");
 	expect_unusable(ci, "fut@partner.example",
 	    "certificate for fut@partner.example is not valid yet");
 	expect_unusable(ci, "web@partner.example",
@@ -209,7 +214,8 @@ START_TEST(test_index_chain_and_crl)
 	certindex *ci = open_index(cafile, crlfile);
 
 	expect_found(ci, "bob@partner.example", bob.cert);
-	expect_found(ci, "carol@partner.example", carol.cert); /* EC: keyAgreement, no keyEncipherment */
+	expect_found(ci, "carol@partner.example",
+	    carol.cert); /* EC: keyAgreement, no keyEncipherment */
 	expect_unusable(ci, "str@partner.example",
 	    "certificate for str@partner.example is not trusted: unable to get local issuer "
 	    "certificate");
@@ -218,8 +224,12 @@ START_TEST(test_index_chain_and_crl)
 	/* a domain certificate: no address check, still the chain */
 	{
 		char reason[512];
-		ck_assert_int_eq(certindex_validate(ci, mismatch.cert, NULL, reason, sizeof(reason)), 0);
-		ck_assert_int_eq(certindex_validate(ci, stranger.cert, NULL, reason, sizeof(reason)), -1);
+		ck_assert_int_eq(certindex_validate(ci, mismatch.cert, NULL, reason,
+		                     sizeof(reason)),
+		    0);
+		ck_assert_int_eq(certindex_validate(ci, stranger.cert, NULL, reason,
+		                     sizeof(reason)),
+		    -1);
 	}
 	certindex_free(ci);
 }
@@ -286,18 +296,22 @@ START_TEST(test_index_refresh_and_store)
 	    CERTSTORE_MISSING);
 	/* harvested: written, then found without reopening */
 	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", oldalice.cert, NULL, err,
-	                     sizeof(err)), 1);
+	                     sizeof(err)),
+	    1);
 	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", alice.cert, NULL, err,
-	                     sizeof(err)), 1); /* newer replaces */
+	                     sizeof(err)),
+	    1); /* newer replaces */
 	ck_assert_int_eq(certindex_store(harvdir, "alice@example.com", oldalice.cert, NULL, err,
-	                     sizeof(err)), 0); /* older does not */
+	                     sizeof(err)),
+	    0); /* older does not */
 	snprintf(path, sizeof(path), "%s/alice@example.com.crt", harvdir);
 	x = certstore_load_file(path, err, sizeof(err));
 	ck_assert_int_eq(X509_cmp(x, alice.cert), 0);
 	X509_free(x);
 	expect_found(ci, "alice@example.com", alice.cert);
 	ck_assert_int_eq(certindex_store(harvdir, "../evil@example.com", alice.cert, NULL, err,
-	                     sizeof(err)), -1);
+	                     sizeof(err)),
+	    -1);
 	certindex_free(ci);
 }
 END_TEST
@@ -503,8 +517,10 @@ START_TEST(test_harvest_refusals)
 	msg_free(&m);
 	/* an attachment merely named smime.p7s */
 	msg_init(&m, "alice@example.com", " multipart/mixed; boundary=\"b\"");
-	msg_body(&m, "--b\r\n\r\nhi\r\n--b\r\nContent-Type: application/pkcs7-signature; "
-	             "name=smime.p7s\r\n\r\nAAAA\r\n--b--\r\n", 86);
+	msg_body(&m,
+	    "--b\r\n\r\nhi\r\n--b\r\nContent-Type: application/pkcs7-signature; "
+	    "name=smime.p7s\r\n\r\nAAAA\r\n--b--\r\n",
+	    86);
 	ck_assert_int_eq(run_harvest(&m, trust, 0, &x, reason, sizeof(reason)), 0);
 	ck_assert_str_eq(reason, "not an S/MIME signed message");
 	msg_free(&m);
@@ -524,12 +540,15 @@ START_TEST(test_mime_params)
 
 	ck_assert_int_eq(mime_type(" Multipart/Signed; boundary=x", v, sizeof(v)), 0);
 	ck_assert_str_eq(v, "multipart/signed");
-	ck_assert_int_eq(mime_param("multipart/signed; protocol=\"a;b\"; BOUNDARY=\"q\\\"x\"", "boundary",
-	                     v, sizeof(v)), 0);
+	ck_assert_int_eq(mime_param("multipart/signed; protocol=\"a;b\"; BOUNDARY=\"q\\\"x\"",
+	                     "boundary", v, sizeof(v)),
+	    0);
 	ck_assert_str_eq(v, "q\"x");
 	ck_assert_int_eq(mime_param("text/plain; charset=utf-8", "boundary", v, sizeof(v)), -1);
-	ck_assert_int_eq(harvest_is_signed_type("application/pkcs7-mime; smime-type=signed-data"), 1);
-	ck_assert_int_eq(harvest_is_signed_type("application/pkcs7-mime; smime-type=enveloped-data"),
+	ck_assert_int_eq(harvest_is_signed_type("application/pkcs7-mime; smime-type=signed-data"),
+	    1);
+	ck_assert_int_eq(harvest_is_signed_type(
+	                     "application/pkcs7-mime; smime-type=enveloped-data"),
 	    0);
 	ck_assert_int_eq(harvest_is_signed_type("multipart/mixed"), 0);
 }

@@ -58,10 +58,13 @@ pki_setup(void)
 
 	ca = testpki_issue("rsa", "Decide CA", NULL, NULL, -1, 365, NULL, NULL);
 	otherca = testpki_issue("rsa", "Other CA", NULL, NULL, -1, 365, NULL, NULL);
-	alice = testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 365, KU, "emailProtection");
+	alice =
+	    testpki_issue("rsa", "Alice", "alice@example.com", &ca, -1, 365, KU, "emailProtection");
 	expired = testpki_issue("rsa", "Expired", "expired@example.com", &ca, -30, -2, KU, NULL);
-	stranger = testpki_issue("rsa", "Stranger", "stranger@example.com", &otherca, -1, 30, KU, NULL);
-	bob = testpki_issue("rsa", "Bob", "bob@partner.example", &ca, -1, 365, KU, "emailProtection");
+	stranger =
+	    testpki_issue("rsa", "Stranger", "stranger@example.com", &otherca, -1, 30, KU, NULL);
+	bob =
+	    testpki_issue("rsa", "Bob", "bob@partner.example", &ca, -1, 365, KU, "emailProtection");
 	carol = testpki_issue("rsa", "Carol", "carol@partner.example", &ca, -1, 365, KU, NULL);
 	erin = testpki_issue("rsa", "Erin", "erin@bank.example", &ca, -1, 365, KU, NULL);
 	frank = testpki_issue("rsa", "Frank", "frank@flex.example", &ca, -1, 365, KU, NULL);
@@ -80,7 +83,8 @@ pki_setup(void)
 	put(keydir, "alice@example.com.pem", 0600, alice.key, alice.cert, ca.cert);
 	put(keydir, "expired@example.com.pem", 0600, expired.key, expired.cert, ca.cert);
 	put(keydir, "stranger@example.com.pem", 0600, stranger.key, stranger.cert, NULL);
-	put(keydir, "wrong@example.com.pem", 0600, alice.key, alice.cert, ca.cert); /* names alice */
+	put(keydir, "wrong@example.com.pem", 0600, alice.key, alice.cert,
+	    ca.cert); /* names alice */
 	put(keydir, "badmode@example.com.pem", 0644, alice.key, alice.cert, ca.cert);
 }
 
@@ -139,8 +143,8 @@ start_vmta(const char *text, const char *vmta)
 	char full[4096];
 
 	/* the virtual MTA of the RCPT decisions comes from the {daemon_name} macro */
-	snprintf(full, sizeof(full), "%s%s", vmta != NULL ? "virtual-mta-macro {daemon_name}\n" : "",
-	    text);
+	snprintf(full, sizeof(full), "%s%s",
+	    vmta != NULL ? "virtual-mta-macro {daemon_name}\n" : "", text);
 	m = decide_msg_new(load(full), 0);
 	ck_assert_ptr_nonnull(m);
 	decide_msg_set_qid(m, "TESTQID");
@@ -156,8 +160,8 @@ start(const char *text)
 }
 
 static void
-expect(const struct decide_verdict *v, enum decide_outcome d, const char *code,
-    const char *xcode, const char *text)
+expect(const struct decide_verdict *v, enum decide_outcome d, const char *code, const char *xcode,
+    const char *text)
 {
 	ck_assert_int_eq(v->reply.d, d);
 	ck_assert_str_eq(v->reply.code, code);
@@ -274,7 +278,7 @@ capture_has(const char *want)
 /* ---- an MTA that records what it is asked to do ---- */
 
 struct mta_record {
-	char ops[2048];      /* "+Name: value\n", "~Name[i]: value\n", "-Name[i]\n" */
+	char ops[2048]; /* "+Name: value\n", "~Name[i]: value\n", "-Name[i]\n" */
 	unsigned char *body;
 	size_t len, cap;
 	int progress;

@@ -11,7 +11,7 @@ postfix swaks miltertest opendkim opendkim-tools python3-dkim libnss3-tools gpgs
 python3 ca-certificates procps libcurl4-openssl-dev python3-aiosmtpd softhsm2 libengine-pkcs11-openssl opensc
 libldap-dev slapd ldap-utils libp11-kit-dev debhelper dpkg-dev fakeroot lintian adduser
 libmicrohttpd-dev curl"
-PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind" # tests/hardening.sh, tests/fuzz.sh
+PACKAGES="$PACKAGES clang libclang-rt-14-dev valgrind clang-format" # tests/hardening.sh, tests/fuzz.sh, tests/format.sh
 
 missing=""
 for p in $PACKAGES; do

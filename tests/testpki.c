@@ -40,8 +40,7 @@ testpki_ext(X509 *cert, X509 *issuer, int nid, const char *value)
  */
 struct testpki_id
 testpki_issue(const char *keytype, const char *cn, const char *email,
-    const struct testpki_id *issuer, long from_days, long to_days,
-    const char *ku, const char *eku)
+    const struct testpki_id *issuer, long from_days, long to_days, const char *ku, const char *eku)
 {
 	static long serial = 1000;
 	struct testpki_id id;

@@ -28,8 +28,7 @@ EVP_PKEY *testpki_key(const char *type);
  * to_days.  ku/eku: extension values, or NULL to leave them out.
  */
 struct testpki_id testpki_issue(const char *keytype, const char *cn, const char *email,
-    const struct testpki_id *issuer, long from_days, long to_days,
-    const char *ku, const char *eku);
+    const struct testpki_id *issuer, long from_days, long to_days, const char *ku, const char *eku);
 
 /* Free id's key and certificate and clear them. */
 void testpki_free(struct testpki_id *id);

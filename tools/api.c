@@ -44,9 +44,13 @@ json_escape(struct secbuf *out, const char *s, size_t len)
 		if (p == end)
 			break;
 		if (*p >= 0x80) {
-			size_t n = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 :
-			    (*p & 0xf8) == 0xf0 ? 4 : 0, i;
-			if (n == 0 || (size_t)(end - p) < n || *p == 0xc0 || *p == 0xc1 || *p > 0xf4)
+			size_t n = (*p & 0xe0) == 0xc0 ? 2
+			    : (*p & 0xf0) == 0xe0      ? 3
+			    : (*p & 0xf8) == 0xf0      ? 4
+			                               : 0,
+			       i;
+			if (n == 0 || (size_t)(end - p) < n || *p == 0xc0 || *p == 0xc1 ||
+			    *p > 0xf4)
 				return -1;
 			for (i = 1; i < n; i++)
 				if ((p[i] & 0xc0) != 0x80)
@@ -85,21 +89,25 @@ static int
 api_body(const struct tool_message *m, const struct secbuf *msg, int track, struct secbuf *out,
     char *err, size_t errlen)
 {
-	const char *tracking = track ? "{\"options\":{\"open_tracking\":true,\"click_tracking\":true,"
-	                             : "{\"options\":{\"open_tracking\":false,\"click_tracking\":false,";
+	const char *tracking = track
+	    ? "{\"options\":{\"open_tracking\":true,\"click_tracking\":true,"
+	    : "{\"options\":{\"open_tracking\":false,\"click_tracking\":false,";
 	size_t i;
 
 	if (secbuf_puts(out, tracking) != 0 ||
-	    secbuf_puts(out, "\"transactional\":true},\"campaign_id\":\"smime-tool\",\"recipients\":[") != 0)
+	    secbuf_puts(out,
+	        "\"transactional\":true},\"campaign_id\":\"smime-tool\",\"recipients\":[") != 0)
 		goto nomem;
 	for (i = 0; i < m->nrcpt; i++) {
-		if (secbuf_puts(out, i > 0 ? ",{\"address\":{\"email\":" : "{\"address\":{\"email\":") != 0 ||
+		if (secbuf_puts(out,
+		        i > 0 ? ",{\"address\":{\"email\":" : "{\"address\":{\"email\":") != 0 ||
 		    json_string(out, m->rcpts[i].addr, strlen(m->rcpts[i].addr)) != 0)
 			goto nomem;
 		if (m->rcpts[i].name[0] != '\0' &&
 		    (secbuf_puts(out, ",\"name\":") != 0 ||
 		        json_string(out, m->rcpts[i].name, strlen(m->rcpts[i].name)) != 0)) {
-			errmsg_set(err, errlen, "the name of recipient %s is not UTF-8", m->rcpts[i].addr);
+			errmsg_set(err, errlen, "the name of recipient %s is not UTF-8",
+			    m->rcpts[i].addr);
 			return -1;
 		}
 		if (secbuf_puts(out, "}}") != 0)
@@ -108,7 +116,8 @@ api_body(const struct tool_message *m, const struct secbuf *msg, int track, stru
 	if (secbuf_puts(out, "],\"content\":{\"email_rfc822\":") != 0)
 		goto nomem;
 	if (json_string(out, msg->data, msg->len) != 0) {
-		errmsg_set(err, errlen, "the message is not UTF-8 text: the API takes it only as a JSON string");
+		errmsg_set(err, errlen,
+		    "the message is not UTF-8 text: the API takes it only as a JSON string");
 		return -1;
 	}
 	if (secbuf_puts(out, "}}") != 0)
@@ -191,14 +200,16 @@ api_send(const char *label, const struct tool_message *m, const struct secbuf *m
 		return TOOL_EXIT_FAIL;
 	}
 	if (strpbrk(key, "\r\n") != NULL) {
-		fprintf(stderr, "Environment var SPARKPOST_API_KEY holds a line break - stopping\n");
+		fprintf(stderr,
+		    "Environment var SPARKPOST_API_KEY holds a line break - stopping\n");
 		return TOOL_EXIT_FAIL;
 	}
 	if (host == NULL || *host == '\0')
 		host = "api.sparkpost.com";
 	base = api_base(host);
 	if (base == NULL) {
-		fprintf(stderr, "Environment var SPARKPOST_HOST must be an https host[:port], not %s - stopping\n",
+		fprintf(stderr,
+		    "Environment var SPARKPOST_HOST must be an https host[:port], not %s - stopping\n",
 		    host);
 		return TOOL_EXIT_FAIL;
 	}
@@ -213,7 +224,8 @@ api_send(const char *label, const struct tool_message *m, const struct secbuf *m
 	snprintf(url, sizeof(url), "%s/api/v1/transmissions", base);
 	if (secbuf_puts(&auth, "Authorization: ") != 0 || secbuf_puts(&auth, key) != 0 ||
 	    (n = curl_slist_append(headers, auth.data)) == NULL ||
-	    (headers = n, n = curl_slist_append(headers, "Content-Type: application/json")) == NULL ||
+	    (headers = n, n = curl_slist_append(headers, "Content-Type: application/json")) ==
+	        NULL ||
 	    (headers = n, n = curl_slist_append(headers, "Accept: application/json")) == NULL) {
 		fprintf(stderr, "out of memory\n");
 		goto cleanup;

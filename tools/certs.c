@@ -73,8 +73,7 @@ struct entries {
 };
 
 static void
-collect(void *arg, const char *addr, X509 *cert, const char *file, int usable,
-    const char *reason)
+collect(void *arg, const char *addr, X509 *cert, const char *file, int usable, const char *reason)
 {
 	struct entries *l = arg;
 	struct entry *e;
@@ -159,8 +158,9 @@ collect_all(certindex *ci, const char *only, struct entries *l, char *err, size_
 			}
 			c = ASN1_TIME_compare(X509_get0_notBefore(e->cert),
 			    X509_get0_notBefore(best->cert));
-			if (c > 0 || (c == 0 && X509_cmp(e->cert, best->cert) == 0 &&
-			                 strcmp(e->file, best->file) < 0))
+			if (c > 0 ||
+			    (c == 0 && X509_cmp(e->cert, best->cert) == 0 &&
+			        strcmp(e->file, best->file) < 0))
 				best = e;
 		}
 		l->v[i].in_use = best == &l->v[i];
@@ -213,7 +213,8 @@ certs_list(const struct certs_args *a)
 	}
 	if (l.n == 0)
 		fprintf(stderr, "smime-tool certs list: no certificates in %s%s%s\n", a->cert_dir,
-		    a->harvest_dir != NULL ? " or " : "", a->harvest_dir != NULL ? a->harvest_dir : "");
+		    a->harvest_dir != NULL ? " or " : "",
+		    a->harvest_dir != NULL ? a->harvest_dir : "");
 	entries_free(&l);
 	certindex_free(ci);
 	return fflush(stdout) == 0 ? TOOL_EXIT_OK : CERTS_EXIT_ERROR;
@@ -268,15 +269,16 @@ certs_check(const struct certs_args *a)
 				chosen = &l.v[i];
 		}
 		if (chosen == NULL) {
-			fprintf(stderr, "smime-tool certs check: the index changed while it was read; "
+			fprintf(stderr,
+			    "smime-tool certs check: the index changed while it was read; "
 			    "try again\n");
 			goto cleanup;
 		}
 		if (l.n == 1)
 			printf("%s: usable certificate (the only one indexed)\n", addr);
 		else if (nusable == 1)
-			printf("%s: usable certificate (the only usable one of %zu indexed)\n", addr,
-			    l.n);
+			printf("%s: usable certificate (the only usable one of %zu indexed)\n",
+			    addr, l.n);
 		else
 			printf("%s: usable certificate (the latest notBefore of %zu usable ones)\n",
 			    addr, nusable);
@@ -291,14 +293,16 @@ certs_check(const struct certs_args *a)
 			else if (X509_cmp(e->cert, cert) == 0)
 				printf("  not chosen: %s: the same certificate\n", e->file);
 			else
-				printf("  not chosen: %s: usable, but its notBefore %s is not the latest\n",
+				printf(
+				    "  not chosen: %s: usable, but its notBefore %s is not the latest\n",
 				    e->file, when);
 		}
 		rc = TOOL_EXIT_OK;
 		break;
 	case CERTSTORE_MISSING:
 		printf("%s: no certificate (looked in %s%s%s)\n", addr, a->cert_dir,
-		    a->harvest_dir != NULL ? " and " : "", a->harvest_dir != NULL ? a->harvest_dir : "");
+		    a->harvest_dir != NULL ? " and " : "",
+		    a->harvest_dir != NULL ? a->harvest_dir : "");
 		rc = TOOL_EXIT_FAIL;
 		break;
 	case CERTSTORE_UNUSABLE:
@@ -312,9 +316,7 @@ certs_check(const struct certs_args *a)
 			printf("  %s\n", reason);
 		rc = TOOL_EXIT_FAIL;
 		break;
-	default:
-		fprintf(stderr, "smime-tool certs check: %s\n", reason);
-		break;
+	default: fprintf(stderr, "smime-tool certs check: %s\n", reason); break;
 	}
 	if (fflush(stdout) != 0)
 		rc = CERTS_EXIT_ERROR;
@@ -395,7 +397,8 @@ certs_expiring(const struct certs_args *a)
 	errno = 0;
 	days = strtol(a->arg, &end, 10);
 	if (errno != 0 || end == a->arg || *end != '\0' || days < 0 || days > CERTS_MAX_DAYS) {
-		fprintf(stderr, "smime-tool certs expiring: DAYS must be a number from 0 to %d, not %s\n",
+		fprintf(stderr,
+		    "smime-tool certs expiring: DAYS must be a number from 0 to %d, not %s\n",
 		    CERTS_MAX_DAYS, a->arg);
 		return TOOL_EXIT_USAGE;
 	}
@@ -457,22 +460,27 @@ parse_args(int argc, char **argv, struct certs_args *a)
 		if (r > 0)
 			continue;
 		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			fprintf(stderr, "smime-tool certs %s: unknown option %s\n", a->sub, argv[i]);
+			fprintf(stderr, "smime-tool certs %s: unknown option %s\n", a->sub,
+			    argv[i]);
 			return -1;
 		}
 		if (strcmp(a->sub, "list") == 0 || a->arg != NULL) {
-			fprintf(stderr, "smime-tool certs %s: unexpected argument %s\n", a->sub, argv[i]);
+			fprintf(stderr, "smime-tool certs %s: unexpected argument %s\n", a->sub,
+			    argv[i]);
 			return -1;
 		}
 		a->arg = argv[i];
 	}
 	if (strcmp(a->sub, "list") != 0 && a->arg == NULL) {
 		fprintf(stderr, "smime-tool certs %s: %s missing\n", a->sub,
-		    strcmp(a->sub, "check") == 0 ? "ADDRESS" : import ? "FILE" : "DAYS");
+		    strcmp(a->sub, "check") == 0 ? "ADDRESS"
+		        : import                 ? "FILE"
+		                                 : "DAYS");
 		return -1;
 	}
 	if (trust != NULL && strcmp(trust, "any") != 0) {
-		fprintf(stderr, "smime-tool certs import: --trust takes only \"any\" (the trusted CAs "
+		fprintf(stderr,
+		    "smime-tool certs import: --trust takes only \"any\" (the trusted CAs "
 		    "are --ca-file)\n");
 		return -1;
 	}
@@ -491,7 +499,8 @@ certs_main(int argc, char **argv)
 	struct certs_args a;
 	size_t k;
 
-	if (argc >= 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
+	if (argc >= 1 &&
+	    (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0 ||
 	        strcmp(argv[0], "help") == 0)) {
 		certs_usage(stdout);
 		return TOOL_EXIT_OK;

@@ -23,9 +23,9 @@ struct certs_args {
 	const char *cert_dir;    /* default "." */
 	const char *harvest_dir; /* NULL: none */
 	const char *ca_file, *crl_file;
-	int trust_any;           /* --trust any */
-	const char *conf_file;   /* expiring -c: the milter's configuration; NULL: none */
-	int dirs_given;          /* --cert-dir, --harvest-dir, --ca-file or --crl-file given */
+	int trust_any;         /* --trust any */
+	const char *conf_file; /* expiring -c: the milter's configuration; NULL: none */
+	int dirs_given;        /* --cert-dir, --harvest-dir, --ca-file or --crl-file given */
 };
 
 /* A certificate name on one line: "O=Example, CN=Bob, emailAddress=bob@example.com". */

@@ -18,8 +18,8 @@ void
 certs_name(const X509_NAME *name, char *out, size_t outlen)
 {
 	BIO *b = BIO_new(BIO_s_mem());
-	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN |
-	    (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+	unsigned long flags =
+	    XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | (ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
 	char *data;
 	long n;
 

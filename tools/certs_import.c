@@ -167,7 +167,8 @@ index_verdict(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X5
 	int rc = -1;
 
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/smime-tool-import.XXXXXX",
-	        tmp != NULL && *tmp != '\0' ? tmp : "/tmp") >= sizeof(dir) || mkdtemp(dir) == NULL) {
+	        tmp != NULL && *tmp != '\0' ? tmp : "/tmp") >= sizeof(dir) ||
+	    mkdtemp(dir) == NULL) {
 		errmsg_set(reason, reasonlen, "cannot create a temporary directory: %s",
 		    strerror(errno));
 		return -1;
@@ -179,13 +180,9 @@ index_verdict(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X5
 	if (ci == NULL)
 		goto cleanup;
 	switch (certindex_find(ci, addr, &found, reason, reasonlen)) {
-	case CERTSTORE_FOUND:
-		rc = 0;
-		break;
-	case CERTSTORE_ERROR:
-		break;
-	default:
-		rc = 1;
+	case CERTSTORE_FOUND: rc = 0; break;
+	case CERTSTORE_ERROR: break;
+	default: rc = 1;
 	}
 cleanup:
 	X509_free(found);
@@ -205,18 +202,17 @@ store_one(const struct certs_args *a, const char *addr, X509 *x, STACK_OF(X509) 
 	certstore_time(X509_get0_notAfter(x), 0, until, sizeof(until));
 	switch (certindex_store(a->cert_dir, addr, x, chain, err, sizeof(err))) {
 	case 1:
-		printf("%s: stored %s/%s.crt (serial %s, valid until %s)\n", addr, a->cert_dir, addr,
-		    serial, until);
+		printf("%s: stored %s/%s.crt (serial %s, valid until %s)\n", addr, a->cert_dir,
+		    addr, serial, until);
 		c->stored++;
 		break;
 	case 0:
 		printf("%s: not imported: %s/%s.crt holds a certificate with the same or a later "
-		    "notBefore\n", addr, a->cert_dir, addr);
+		       "notBefore\n",
+		    addr, a->cert_dir, addr);
 		c->refused++;
 		break;
-	default:
-		fprintf(stderr, "smime-tool certs import: %s: %s\n", addr, err);
-		c->errors++;
+	default: fprintf(stderr, "smime-tool certs import: %s: %s\n", addr, err); c->errors++;
 	}
 }
 
@@ -254,15 +250,14 @@ import_certs(const struct certs_args *a, STACK_OF(X509) *sk, struct import_count
 		}
 		for (j = 0; j < n; j++) {
 			switch (index_verdict(a, addrs[j], x, cas, reason, sizeof(reason))) {
-			case 0:
-				store_one(a, addrs[j], x, cas, c);
-				break;
+			case 0: store_one(a, addrs[j], x, cas, c); break;
 			case 1:
 				printf("%s: not imported: %s\n", addrs[j], reason);
 				c->refused++;
 				break;
 			default:
-				fprintf(stderr, "smime-tool certs import: %s: %s\n", addrs[j], reason);
+				fprintf(stderr, "smime-tool certs import: %s: %s\n", addrs[j],
+				    reason);
 				c->errors++;
 			}
 		}
@@ -297,15 +292,15 @@ import_message(const struct certs_args *a, certindex *ci, const struct mime_head
 	memset(&o, 0, sizeof(o));
 	o.trust = a->trust_any ? NULL : certindex_trust(ci);
 	if (body == NULL ||
-	    spool_write(body, canon->data + body_off, canon->len - body_off, err, sizeof(err)) != 0) {
+	    spool_write(body, canon->data + body_off, canon->len - body_off, err, sizeof(err)) !=
+	        0) {
 		fprintf(stderr, "smime-tool certs import: %s: %s\n", a->arg,
 		    body == NULL ? "out of memory" : err);
 		c->errors++;
 		spool_free(body);
 		return -1;
 	}
-	rc = harvest_signer(h, body, &o, &x, &chain, addr, sizeof(addr), reason,
-	    sizeof(reason));
+	rc = harvest_signer(h, body, &o, &x, &chain, addr, sizeof(addr), reason, sizeof(reason));
 	spool_free(body);
 	if (rc < 0) {
 		fprintf(stderr, "smime-tool certs import: %s: %s\n", a->arg, reason);
@@ -364,8 +359,10 @@ certs_import(const struct certs_args *a)
 	}
 	if (parse_message(&canon, &h, &body_off)) {
 		if (!a->trust_any && a->ca_file == NULL) {
-			fprintf(stderr, "smime-tool certs import: %s is a message: its signer is "
-			    "trusted only with --ca-file CA (or --trust any)\n", a->arg);
+			fprintf(stderr,
+			    "smime-tool certs import: %s is a message: its signer is "
+			    "trusted only with --ca-file CA (or --trust any)\n",
+			    a->arg);
 			rc = TOOL_EXIT_USAGE;
 			goto cleanup;
 		}
@@ -377,8 +374,10 @@ certs_import(const struct certs_args *a)
 			goto cleanup;
 		}
 		if (sk_X509_num(sk) == 0) {
-			fprintf(stderr, "smime-tool certs import: %s holds no certificate (PEM, DER or "
-			    "PKCS#7) and is not a message\n", a->arg);
+			fprintf(stderr,
+			    "smime-tool certs import: %s holds no certificate (PEM, DER or "
+			    "PKCS#7) and is not a message\n",
+			    a->arg);
 			goto cleanup;
 		}
 		import_certs(a, sk, &c);

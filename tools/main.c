@@ -77,7 +77,8 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 			a->track = 1;
 			continue;
 		}
-		if (send && (strcmp(s, "--sign-detached") == 0 || strcmp(s, "--sign_detached") == 0)) {
+		if (send &&
+		    (strcmp(s, "--sign-detached") == 0 || strcmp(s, "--sign_detached") == 0)) {
 			a->sign = 1;
 			a->detached = 1;
 			continue;
@@ -95,8 +96,9 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 			continue;
 		}
 		for (k = 0, r = 0; k < sizeof(valued) / sizeof(valued[0]) && r == 0; k++) {
-			int allowed = send ? k < 3 || k == 5 : strcmp(cmd, "verify") == 0 ?
-			    (k == 2 || k == 5) : k >= 2;
+			int allowed = send               ? k < 3 || k == 5
+			    : strcmp(cmd, "verify") == 0 ? (k == 2 || k == 5)
+			                                 : k >= 2;
 			if (allowed)
 				r = tool_opt_value(argc, argv, &i, valued[k], slot[k]);
 		}
@@ -109,7 +111,8 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 			return -1;
 		}
 		if (a->file != NULL) {
-			fprintf(stderr, "smime-tool %s: one file at a time (%s and %s)\n", cmd, a->file, s);
+			fprintf(stderr, "smime-tool %s: one file at a time (%s and %s)\n", cmd,
+			    a->file, s);
 			return -1;
 		}
 		a->file = s;
@@ -127,7 +130,8 @@ parse_args(const char *cmd, int argc, char **argv, int first, struct tool_args *
 		return -1;
 	}
 	if (a->track && !a->api) {
-		fprintf(stderr, "smime-tool send: --track is for --send-api (the API's engagement tracking)\n");
+		fprintf(stderr,
+		    "smime-tool send: --track is for --send-api (the API's engagement tracking)\n");
 		return -1;
 	}
 	if (strcmp(cmd, "decrypt") == 0 && a->key == NULL) {
@@ -177,7 +181,8 @@ cmd_send(const struct tool_args *a)
 	secbuf_init(&out);
 	if (a->track && a->sign) {
 		/* tracking rewrites links and adds a pixel: it would break the signature */
-		fprintf(stderr, "Invalid combination of arguments - cannot track signed messages\n");
+		fprintf(stderr,
+		    "Invalid combination of arguments - cannot track signed messages\n");
 		return TOOL_EXIT_FAIL;
 	}
 	if (message_load(a->file, &m, err, sizeof(err)) != 0) {
@@ -186,7 +191,8 @@ cmd_send(const struct tool_args *a)
 	}
 	memset(&req, 0, sizeof(req));
 	req.sign = a->sign;
-	req.opaque = a->sign && !a->detached; /* the original tool: --sign opaque, --sign_detached */
+	req.opaque =
+	    a->sign && !a->detached; /* the original tool: --sign opaque, --sign_detached */
 	req.encrypt = a->encrypt;
 	req.key_dir = a->key_dir;
 	req.cert_dir = a->cert_dir;

@@ -34,7 +34,7 @@
 #include "tool.h"
 
 #define TOOL_MAX_FILE (256u * 1024 * 1024)
-#define CANON_CHUNK 65536
+#define CANON_CHUNK   65536
 
 int
 tool_read_file(const char *path, struct secbuf *out, char *err, size_t errlen)
@@ -243,8 +243,8 @@ message_load(const char *path, struct tool_message *m, char *err, size_t errlen)
 		skip = nl != NULL ? (size_t)(nl - m->raw.data) + 1 : m->raw.len;
 	}
 	start = m->raw.data + skip;
-	if (mime_parse_headers(start, m->raw.len - skip, &m->headers, &off, perr,
-	        sizeof(perr)) != 0) {
+	if (mime_parse_headers(start, m->raw.len - skip, &m->headers, &off, perr, sizeof(perr)) !=
+	    0) {
 		errmsg_set(err, errlen, "%s: not an RFC 5322 message: %s", path, perr);
 		goto fail;
 	}
@@ -270,8 +270,9 @@ message_load(const char *path, struct tool_message *m, char *err, size_t errlen)
 				goto fail;
 			}
 			if (bad > 0) {
-				errmsg_set(err, errlen, "%s: an address in %s:%.200s cannot be used",
-				    path, h->name, h->value);
+				errmsg_set(err, errlen,
+				    "%s: an address in %s:%.200s cannot be used", path, h->name,
+				    h->value);
 				goto fail;
 			}
 		}
@@ -363,18 +364,19 @@ load_signer(const struct tool_message *m, const struct protect_request *req, cer
 	struct keystore_request kq = {.dir = dir, .addr = m->from};
 
 	if (m->from[0] == '\0') {
-		errmsg_set(err, errlen, "%s: no usable From: address to sign for - stopping", m->path);
+		errmsg_set(err, errlen, "%s: no usable From: address to sign for - stopping",
+		    m->path);
 		return -1;
 	}
 	switch (keystore_load(&kq, id, kerr, sizeof(kerr))) {
-	case KEYSTORE_FOUND:
-		return check_signer(m, dir, ci, id, err, errlen);
+	case KEYSTORE_FOUND: return check_signer(m, dir, ci, id, err, errlen);
 	case KEYSTORE_MISSING:
 		errmsg_set(err, errlen, "Sender private key file %s.pem not found in %s - stopping",
 		    m->from, dir_words(dir, words, sizeof(words)));
 		return -1;
 	default:
-		if (file_missing(dir, m->from, ".crt") && strstr(kerr, "has no certificate") != NULL)
+		if (file_missing(dir, m->from, ".crt") &&
+		    strstr(kerr, "has no certificate") != NULL)
 			errmsg_set(err, errlen,
 			    "Sender public cert file %s.crt not found in %s - stopping", m->from,
 			    dir_words(dir, words, sizeof(words)));
@@ -387,16 +389,16 @@ load_signer(const struct tool_message *m, const struct protect_request *req, cer
 
 /* Every recipient's certificate, chosen by certindex_find (file name or subjectAltName). */
 static int
-load_recipients(const struct tool_message *m, const char *dir, certindex *ci,
-    STACK_OF(X509) *certs, char *err, size_t errlen)
+load_recipients(const struct tool_message *m, const char *dir, certindex *ci, STACK_OF(X509) *certs,
+    char *err, size_t errlen)
 {
 	char words[4200], why[512];
 	size_t i;
 	X509 *cert;
 
 	if (m->nrcpt == 0) {
-		errmsg_set(err, errlen, "%s: no recipients in To, Cc or Bcc to encrypt to - stopping",
-		    m->path);
+		errmsg_set(err, errlen,
+		    "%s: no recipients in To, Cc or Bcc to encrypt to - stopping", m->path);
 		return -1;
 	}
 	for (i = 0; i < m->nrcpt; i++) {
@@ -415,12 +417,13 @@ load_recipients(const struct tool_message *m, const char *dir, certindex *ci,
 			    dir_words(dir, words, sizeof(words)));
 			return -1;
 		case CERTSTORE_UNUSABLE:
-			errmsg_set(err, errlen, "Recipient cert for %s in %s cannot be used: %s - stopping",
-			    addr, dir_words(dir, words, sizeof(words)), why);
+			errmsg_set(err, errlen,
+			    "Recipient cert for %s in %s cannot be used: %s - stopping", addr,
+			    dir_words(dir, words, sizeof(words)), why);
 			return -1;
 		default:
-			errmsg_set(err, errlen, "Recipient cert for %s cannot be looked up: %s - stopping",
-			    addr, why);
+			errmsg_set(err, errlen,
+			    "Recipient cert for %s cannot be looked up: %s - stopping", addr, why);
 			return -1;
 		}
 	}
@@ -543,7 +546,8 @@ protect_body(const struct tool_message *m, const struct protect_request *req,
 	sr.opt.sign = req->sign;
 	sr.opt.sign_format = req->opaque ? SMIME_SIGN_OPAQUE : SMIME_SIGN_DETACHED;
 	sr.opt.encrypt = req->encrypt;
-	sr.opt.transport_7bit = 1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
+	sr.opt.transport_7bit =
+	    1; /* sign-only: 8-bit parts re-encoded before signing, as for transport */
 	sr.signer = signer;
 	sr.recipients = certs;
 	sr.head = head;
@@ -569,8 +573,8 @@ cleanup:
 }
 
 int
-message_protect(const struct tool_message *m, const struct protect_request *req,
-    struct secbuf *out, char *err, size_t errlen)
+message_protect(const struct tool_message *m, const struct protect_request *req, struct secbuf *out,
+    char *err, size_t errlen)
 {
 	struct keystore_identity signer;
 	STACK_OF(X509) *certs = NULL;
@@ -584,7 +588,8 @@ message_protect(const struct tool_message *m, const struct protect_request *req,
 	ct = mime_headers_find(&m->headers, "Content-Type");
 	if (protecting && ct != NULL && mime_is_protected_type(ct->value)) {
 		errmsg_set(err, errlen,
-		    "%s is already S/MIME or PGP/MIME: not protecting it again - stopping", m->path);
+		    "%s is already S/MIME or PGP/MIME: not protecting it again - stopping",
+		    m->path);
 		goto cleanup;
 	}
 	if (protecting && open_index(req, &ci, err, errlen) != 0)

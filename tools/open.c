@@ -77,7 +77,8 @@ ssl_reason(char *buf, size_t len)
 			continue; /* the same reason again, once per recipient tried */
 		o += (size_t)snprintf(buf + o, len - o, "%s%s%s%s%s", o > 0 ? "; " : "",
 		    r != NULL ? r : "unknown error", (flags & ERR_TXT_STRING) && *data ? " (" : "",
-		    (flags & ERR_TXT_STRING) ? data : "", (flags & ERR_TXT_STRING) && *data ? ")" : "");
+		    (flags & ERR_TXT_STRING) ? data : "",
+		    (flags & ERR_TXT_STRING) && *data ? ")" : "");
 	}
 	if (buf[0] == '\0')
 		snprintf(buf, len, "unknown error");
@@ -92,7 +93,8 @@ trust_store(const char *ca_file)
 
 	if (st == NULL)
 		return NULL;
-	if (ca_file != NULL ? !X509_STORE_load_file(st, ca_file) : !X509_STORE_set_default_paths(st)) {
+	if (ca_file != NULL ? !X509_STORE_load_file(st, ca_file)
+	                    : !X509_STORE_set_default_paths(st)) {
 		X509_STORE_free(st);
 		return NULL;
 	}
@@ -109,8 +111,9 @@ describe_cert(X509 *cert, char *out, size_t outlen)
 
 	X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
 	snprintf(out, outlen, "%s (%s)",
-	    emails != NULL && sk_OPENSSL_STRING_num(emails) > 0 ? sk_OPENSSL_STRING_value(emails, 0) :
-	    "no e-mail address", subject);
+	    emails != NULL && sk_OPENSSL_STRING_num(emails) > 0 ? sk_OPENSSL_STRING_value(emails, 0)
+	                                                        : "no e-mail address",
+	    subject);
 	X509_email_free(emails);
 }
 
@@ -130,15 +133,17 @@ verify_entity(const char *what, const char *data, size_t len, const char *ca_fil
 	int rc = TOOL_EXIT_FAIL;
 
 	if (in == NULL || (cms = SMIME_read_CMS(in, &bcont)) == NULL) {
-		fprintf(stderr, "%s: not an S/MIME message: %s\n", what, ssl_reason(why, sizeof(why)));
+		fprintf(stderr, "%s: not an S/MIME message: %s\n", what,
+		    ssl_reason(why, sizeof(why)));
 		rc = TOOL_EXIT_NOTSMIME;
 		goto cleanup;
 	}
 	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
 		fprintf(stderr, "%s: S/MIME but not signed (%s)%s\n", what,
 		    OBJ_nid2sn(OBJ_obj2nid(CMS_get0_type(cms))),
-		    OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_enveloped ?
-		    ": use smime-tool decrypt --key KEY.pem" : "");
+		    OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_enveloped
+		        ? ": use smime-tool decrypt --key KEY.pem"
+		        : "");
 		rc = TOOL_EXIT_NOTSMIME;
 		goto cleanup;
 	}
@@ -260,7 +265,8 @@ load_key(const char *key_path, const char *cert_path, EVP_PKEY **key, X509 **cer
 	if (b != NULL)
 		*key = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"");
 	if (*key == NULL) {
-		fprintf(stderr, "%s holds no readable (unencrypted PEM) private key - stopping\n", key_path);
+		fprintf(stderr, "%s holds no readable (unencrypted PEM) private key - stopping\n",
+		    key_path);
 		goto fail;
 	}
 	if (cert_path != NULL) {
@@ -292,8 +298,8 @@ fail:
 }
 
 int
-open_decrypt(const char *path, const char *key_path, const char *cert_path,
-    const char *ca_file, const char *out_path)
+open_decrypt(const char *path, const char *key_path, const char *cert_path, const char *ca_file,
+    const char *out_path)
 {
 	struct secbuf msg, head;
 	CMS_ContentInfo *cms = NULL;
@@ -318,7 +324,8 @@ open_decrypt(const char *path, const char *key_path, const char *cert_path,
 		goto cleanup;
 	in = BIO_new_mem_buf(msg.data, (int)msg.len);
 	if (in == NULL || (cms = SMIME_read_CMS(in, NULL)) == NULL) {
-		fprintf(stderr, "%s: not an S/MIME message: %s\n", path, ssl_reason(err, sizeof(err)));
+		fprintf(stderr, "%s: not an S/MIME message: %s\n", path,
+		    ssl_reason(err, sizeof(err)));
 		rc = TOOL_EXIT_NOTSMIME;
 		goto cleanup;
 	}
@@ -353,7 +360,8 @@ open_decrypt(const char *path, const char *key_path, const char *cert_path,
 			is_signed = mime_is_protected_type(ct->value);
 		mime_headers_clear(&ih);
 		if (is_signed) {
-			rc = verify_entity("decrypted content", pdata, (size_t)plen, ca_file, content);
+			rc = verify_entity("decrypted content", pdata, (size_t)plen, ca_file,
+			    content);
 		} else {
 			fprintf(stderr, "The content is not signed\n");
 			if (BIO_write(content, pdata, (int)plen) != (int)plen)

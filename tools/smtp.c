@@ -29,24 +29,28 @@
 
 #include "tool.h"
 
-enum smtp_tls { SMTP_TLS_AUTO, SMTP_TLS_REQUIRE, SMTP_TLS_OFF };
+enum smtp_tls {
+	SMTP_TLS_AUTO,
+	SMTP_TLS_REQUIRE,
+	SMTP_TLS_OFF
+};
 
 struct smtp_session {
-	const char *label;          /* file name, for "Sending ..." */
+	const char *label; /* file name, for "Sending ..." */
 	const struct tool_message *msg;
 	const char *host;
 	long port;
 	const char *user;
 	size_t pwlen;
-	int tls;                    /* STARTTLS was sent */
-	int ready;                  /* MAIL FROM was sent */
+	int tls;   /* STARTTLS was sent */
+	int ready; /* MAIL FROM was sent */
 	double t_start;
-	char last_cmd[16];          /* EHLO, AUTH, MAIL, RCPT, DATA */
+	char last_cmd[16]; /* EHLO, AUTH, MAIL, RCPT, DATA */
 	char last_rcpt[TOOL_ADDR_MAX];
-	char error_reply[512];      /* the first 4xx/5xx reply, printable */
-	char error_cmd[16];         /* the command it answered */
+	char error_reply[512]; /* the first 4xx/5xx reply, printable */
+	char error_cmd[16];    /* the command it answered */
 	char error_rcpt[TOOL_ADDR_MAX];
-	const char *data;           /* message being uploaded */
+	const char *data; /* message being uploaded */
 	size_t len, off;
 };
 
@@ -153,22 +157,24 @@ smtp_report(const struct smtp_session *s, CURLcode rc, const char *errbuf, enum 
 	if (rc == CURLE_USE_SSL_FAILED) {
 		fprintf(stderr, "SMTP server %s port %ld does not offer STARTTLS: %s - stopping\n",
 		    s->host, s->port,
-		    tls == SMTP_TLS_REQUIRE ? "SMTP_TLS=require" :
-		    "credentials are never sent in clear (SMTP_TLS=off allows plain)");
+		    tls == SMTP_TLS_REQUIRE
+		        ? "SMTP_TLS=require"
+		        : "credentials are never sent in clear (SMTP_TLS=off allows plain)");
 	} else if (reply[0] == '\0') {
 		fprintf(stderr, "SMTP to %s port %ld failed: %s%s%s\n", s->host, s->port,
 		    curl_easy_strerror(rc), errbuf[0] ? ": " : "", errbuf);
 	} else if (strcmp(cmd, "RCPT") == 0) {
 		fprintf(stderr, "%s - recipient <%s> refused\n", reply, s->error_rcpt);
 	} else if (strcmp(cmd, "AUTH") == 0) {
-		fprintf(stderr, "%s - AUTH as user \"%s\" refused\n", reply, s->user ? s->user : "");
+		fprintf(stderr, "%s - AUTH as user \"%s\" refused\n", reply,
+		    s->user ? s->user : "");
 	} else if (strcmp(cmd, "MAIL") == 0) {
 		fprintf(stderr, "%s - sender <%s> refused\n", reply, s->msg->from);
 	} else if (strcmp(cmd, "DATA") == 0) {
 		fprintf(stderr, "%s - message refused\n", reply);
 	} else {
-		fprintf(stderr, "%s - SMTP server %s port %ld refused %s\n", reply, s->host, s->port,
-		    cmd[0] ? cmd : "the connection");
+		fprintf(stderr, "%s - SMTP server %s port %ld refused %s\n", reply, s->host,
+		    s->port, cmd[0] ? cmd : "the connection");
 	}
 }
 
@@ -182,7 +188,8 @@ smtp_config(long *port, enum smtp_tls *tls)
 	if (v != NULL && *v != '\0') {
 		*port = strtol(v, &end, 10);
 		if (*end != '\0' || *port < 1 || *port > 65535) {
-			fprintf(stderr, "Environment var SMTP_PORT is not a port number: %s - stopping\n", v);
+			fprintf(stderr,
+			    "Environment var SMTP_PORT is not a port number: %s - stopping\n", v);
 			return -1;
 		}
 	}
@@ -196,7 +203,8 @@ smtp_config(long *port, enum smtp_tls *tls)
 	    strcasecmp(v, "yes") == 0)
 		*tls = SMTP_TLS_REQUIRE;
 	else {
-		fprintf(stderr, "Environment var SMTP_TLS must be auto, require or off, not %s - stopping\n",
+		fprintf(stderr,
+		    "Environment var SMTP_TLS must be auto, require or off, not %s - stopping\n",
 		    v);
 		return -1;
 	}
@@ -228,7 +236,8 @@ smtp_send(const char *label, const struct tool_message *m, const struct secbuf *
 	if (smtp_config(&port, &tls) != 0)
 		return TOOL_EXIT_FAIL;
 	if (m->from[0] == '\0') {
-		fprintf(stderr, "%s: no usable From: address for the SMTP envelope - stopping\n", label);
+		fprintf(stderr, "%s: no usable From: address for the SMTP envelope - stopping\n",
+		    label);
 		return TOOL_EXIT_FAIL;
 	}
 	if (m->nrcpt == 0) {
@@ -244,8 +253,9 @@ smtp_send(const char *label, const struct tool_message *m, const struct secbuf *
 		s.user = NULL;
 	s.data = msg->data;
 	s.len = msg->len;
-	if ((size_t)snprintf(url, sizeof(url), strchr(host, ':') != NULL && host[0] != '[' ?
-	        "smtp://[%s]:%ld" : "smtp://%s:%ld", host, port) >= sizeof(url)) {
+	if ((size_t)snprintf(url, sizeof(url),
+	        strchr(host, ':') != NULL && host[0] != '[' ? "smtp://[%s]:%ld" : "smtp://%s:%ld",
+	        host, port) >= sizeof(url)) {
 		fprintf(stderr, "Environment var SMTP_HOST is too long - stopping\n");
 		return TOOL_EXIT_FAIL;
 	}

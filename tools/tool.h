@@ -20,11 +20,11 @@
 #define TOOL_ADDR_MAX 256
 
 /* Exit codes of smime-tool. */
-#define TOOL_EXIT_OK 0
-#define TOOL_EXIT_FAIL 1      /* send refused, signature bad, file or key missing */
-#define TOOL_EXIT_USAGE 2     /* bad command line */
+#define TOOL_EXIT_OK        0
+#define TOOL_EXIT_FAIL      1 /* send refused, signature bad, file or key missing */
+#define TOOL_EXIT_USAGE     2 /* bad command line */
 #define TOOL_EXIT_NODECRYPT 3 /* decrypt: not for this key, or damaged */
-#define TOOL_EXIT_NOTSMIME 4  /* verify/decrypt: the message is not S/MIME of that kind */
+#define TOOL_EXIT_NOTSMIME  4 /* verify/decrypt: the message is not S/MIME of that kind */
 
 /* Read a whole file (at most 256 MiB).  0, or -1 with err naming it. */
 int tool_read_file(const char *path, struct secbuf *out, char *err, size_t errlen);
@@ -32,7 +32,7 @@ int tool_read_file(const char *path, struct secbuf *out, char *err, size_t errle
 /* A recipient: address and display name as the headers gave them. */
 struct tool_rcpt {
 	char addr[TOOL_ADDR_MAX];
-	char *name;  /* owned, may be empty, never NULL */
+	char *name; /* owned, may be empty, never NULL */
 };
 
 /* One .eml file, parsed. */
@@ -64,12 +64,12 @@ char *message_header_text(const struct tool_message *m, const char *name);
 int addrlist_parse(const char *value, struct tool_rcpt **list, size_t *n, int *bad);
 
 struct protect_request {
-	int sign;                /* add a signature */
-	int opaque;              /* as signed-data (--sign), else multipart/signed (--sign-detached) */
-	int encrypt;             /* enveloped to every recipient */
-	const char *key_dir;     /* From: address's <addr>.pem (+ .crt) */
-	const char *cert_dir;    /* recipient certificates, indexed as the milter's cert-dir */
-	const char *ca_file;     /* signer and recipient certificates must chain to these CAs;
+	int sign;             /* add a signature */
+	int opaque;           /* as signed-data (--sign), else multipart/signed (--sign-detached) */
+	int encrypt;          /* enveloped to every recipient */
+	const char *key_dir;  /* From: address's <addr>.pem (+ .crt) */
+	const char *cert_dir; /* recipient certificates, indexed as the milter's cert-dir */
+	const char *ca_file;  /* signer and recipient certificates must chain to these CAs;
 	                            NULL: no chain check */
 };
 
@@ -109,7 +109,7 @@ int certs_main(int argc, char **argv);
 
 /* "verify" and "decrypt" subcommands; return TOOL_EXIT_* codes. */
 int open_verify(const char *path, const char *ca_file, const char *out_path);
-int open_decrypt(const char *path, const char *key_path, const char *cert_path,
-    const char *ca_file, const char *out_path);
+int open_decrypt(const char *path, const char *key_path, const char *cert_path, const char *ca_file,
+    const char *out_path);
 
 #endif

@@ -40,7 +40,8 @@ occurs_in(const char *value, const char *addr)
 	size_t n = strlen(addr), vl = strlen(value), i, at = (size_t)(strchr(addr, '@') - addr);
 
 	for (i = 0; i + n <= vl; i++)
-		if (memcmp(value + i, addr, at) == 0 && strncasecmp(value + i + at, addr + at, n - at) == 0)
+		if (memcmp(value + i, addr, at) == 0 &&
+		    strncasecmp(value + i + at, addr + at, n - at) == 0)
 			return 1;
 	return 0;
 }
@@ -51,19 +52,23 @@ check_result(const char *value, const char *addr, size_t bound)
 	const char *at = strchr(addr, '@'), *s;
 	char again[ADDR_MAX + 1], wrapped[ADDR_MAX + 16];
 
-	FUZZ_CHECK(strlen(addr) < bound, "result of %zu bytes for a bound of %zu", strlen(addr), bound);
+	FUZZ_CHECK(strlen(addr) < bound, "result of %zu bytes for a bound of %zu", strlen(addr),
+	    bound);
 	FUZZ_CHECK(at != NULL && strchr(at + 1, '@') == NULL, "not one '@': %s", addr);
 	FUZZ_CHECK(mime_address_is_safe(addr), "unsafe result: %s", addr);
 	for (s = at; *s != '\0'; s++)
 		FUZZ_CHECK(!isupper((unsigned char)*s), "domain not lower-case: %s", addr);
 	FUZZ_CHECK(occurs_in(value, addr), "result %s does not occur in the value", addr);
-	FUZZ_CHECK(mime_extract_address(addr, again, sizeof(again)) == 0 && strcmp(again, addr) == 0,
+	FUZZ_CHECK(mime_extract_address(addr, again, sizeof(again)) == 0 &&
+	        strcmp(again, addr) == 0,
 	    "not idempotent: %s", addr);
 	snprintf(wrapped, sizeof(wrapped), "<%s>", addr);
-	FUZZ_CHECK(mime_extract_address(wrapped, again, sizeof(again)) == 0 && strcmp(again, addr) == 0,
+	FUZZ_CHECK(mime_extract_address(wrapped, again, sizeof(again)) == 0 &&
+	        strcmp(again, addr) == 0,
 	    "<%s> gives something else", addr);
 	snprintf(wrapped, sizeof(wrapped), "Name <%s>", addr);
-	FUZZ_CHECK(mime_extract_address(wrapped, again, sizeof(again)) == 0 && strcmp(again, addr) == 0,
+	FUZZ_CHECK(mime_extract_address(wrapped, again, sizeof(again)) == 0 &&
+	        strcmp(again, addr) == 0,
 	    "Name <%s> gives something else", addr);
 }
 
@@ -87,7 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rs == 0 || rs == -1, "return %d", rs);
 	if (rs == 0) {
 		check_result(value, small, bound);
-		FUZZ_CHECK(rb == 0 && strcmp(small, big) == 0, "a larger bound gives another address");
+		FUZZ_CHECK(rb == 0 && strcmp(small, big) == 0,
+		    "a larger bound gives another address");
 	}
 	if (rb == 0)
 		check_result(value, big, sizeof(big));

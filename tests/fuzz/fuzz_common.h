@@ -39,15 +39,14 @@ fuzz_fail(const char *file, int line, const char *fmt, ...)
 	abort();
 }
 
-#define FUZZ_CHECK(cond, ...) \
-	do { \
-		if (!(cond)) \
+#define FUZZ_CHECK(cond, ...)                                       \
+	do {                                                        \
+		if (!(cond))                                        \
 			fuzz_fail(__FILE__, __LINE__, __VA_ARGS__); \
 	} while (0)
 
 /* Library logging would only slow the run down. */
-static void __attribute__((unused))
-fuzz_quiet(void)
+static void __attribute__((unused)) fuzz_quiet(void)
 {
 	log_open("fuzz", LOG_TO_STDERR, 0);
 	log_set_level(LOG_EMERG);
@@ -59,8 +58,7 @@ struct fbuf {
 	size_t len, cap;
 };
 
-static void __attribute__((unused))
-fbuf_add(struct fbuf *b, const void *data, size_t len)
+static void __attribute__((unused)) fbuf_add(struct fbuf *b, const void *data, size_t len)
 {
 	if (b->len + len + 1 > b->cap) {
 		size_t cap = (b->len + len + 1) * 2;
@@ -75,14 +73,12 @@ fbuf_add(struct fbuf *b, const void *data, size_t len)
 	b->p[b->len] = '\0';
 }
 
-static void __attribute__((unused))
-fbuf_adds(struct fbuf *b, const char *s)
+static void __attribute__((unused)) fbuf_adds(struct fbuf *b, const char *s)
 {
 	fbuf_add(b, s, strlen(s));
 }
 
-static void __attribute__((unused))
-fbuf_free(struct fbuf *b)
+static void __attribute__((unused)) fbuf_free(struct fbuf *b)
 {
 	free(b->p);
 	memset(b, 0, sizeof(*b));
@@ -101,8 +97,7 @@ fuzz_spool_from(const void *data, size_t len, size_t mem_limit)
 }
 
 /* Everything a spool holds, from the start. */
-static void __attribute__((unused))
-fuzz_spool_drain(spool *sp, struct fbuf *out)
+static void __attribute__((unused)) fuzz_spool_drain(spool *sp, struct fbuf *out)
 {
 	unsigned char buf[8192];
 	char err[256];
@@ -136,9 +131,8 @@ fuzz_memmem(const void *hay, size_t len, const void *needle, size_t nlen)
  * a and alen get what is before it, b and blen what follows.  Without a separator everything
  * goes to a and b is empty.
  */
-static void __attribute__((unused))
-fuzz_split(const uint8_t *data, size_t size, const char *sep, const uint8_t **a, size_t *alen,
-    const uint8_t **b, size_t *blen)
+static void __attribute__((unused)) fuzz_split(const uint8_t *data, size_t size, const char *sep,
+    const uint8_t **a, size_t *alen, const uint8_t **b, size_t *blen)
 {
 	const unsigned char *s = fuzz_memmem(data, size, sep, strlen(sep));
 

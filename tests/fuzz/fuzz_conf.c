@@ -53,8 +53,8 @@ check_report(void *arg, const char *msg)
 static void
 remove_fixture(void)
 {
-	const char *files[] = {"certs/alice@example.com.crt", "keys/alice@example.com.pem", "ca.pem",
-		"hosts", "secret", CONF_NAME, NULL};
+	const char *files[] = {"certs/alice@example.com.crt", "keys/alice@example.com.pem",
+	    "ca.pem", "hosts", "secret", CONF_NAME, NULL};
 	char path[512];
 	int i;
 
@@ -118,7 +118,8 @@ leaves_fixture(const uint8_t *data, size_t size)
 
 	for (i = 0; i < size; i++) {
 		int word_start = i == 0 || data[i - 1] == ' ' || data[i - 1] == '\t' ||
-		    data[i - 1] == '\n' || data[i - 1] == '\r' || data[i - 1] == ',' || data[i - 1] == '"';
+		    data[i - 1] == '\n' || data[i - 1] == '\r' || data[i - 1] == ',' ||
+		    data[i - 1] == '"';
 		if (word_start && data[i] == '/')
 			return 1;
 		if (i + 6 <= size && memcmp(data + i, "file:/", 6) == 0)
@@ -160,7 +161,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return -1;
 	f = fopen(CONF_NAME, "w");
 	FUZZ_CHECK(f != NULL, "cannot write %s", CONF_NAME);
-	FUZZ_CHECK(fwrite(data, 1, size, f) == size && fclose(f) == 0, "cannot write %s", CONF_NAME);
+	FUZZ_CHECK(fwrite(data, 1, size, f) == size && fclose(f) == 0, "cannot write %s",
+	    CONF_NAME);
 	n = conf_load(CONF_NAME, &c, check_report, &r);
 	FUZZ_CHECK(n >= 0 && n == r.n, "conf_load returned %d after %d errors", n, r.n);
 	FUZZ_CHECK((n == 0) == (c != NULL), "conf_load returned %d and %s configuration", n,

@@ -42,7 +42,7 @@
 
 #define BOUNDARY "----=_fuzz_harvest_b0undary"
 #define AUTHSERV "mx.fuzz.example"
-#define ALICE "alice@example.com"
+#define ALICE    "alice@example.com"
 
 static struct testpki_id ca, alice;
 static X509_STORE *trust;
@@ -79,8 +79,8 @@ static void
 sign_content(const unsigned char *content, size_t len, int detached, struct fbuf *der)
 {
 	BIO *in = BIO_new_mem_buf(content, (int)len);
-	CMS_ContentInfo *cms = CMS_sign(alice.cert, alice.key, NULL, in,
-	    CMS_BINARY | (detached ? CMS_DETACHED : 0));
+	CMS_ContentInfo *cms =
+	    CMS_sign(alice.cert, alice.key, NULL, in, CMS_BINARY | (detached ? CMS_DETACHED : 0));
 	unsigned char *p = NULL;
 	int n;
 
@@ -117,20 +117,23 @@ build(const uint8_t *data, size_t size, int opaque, struct fbuf *m, size_t *csta
 	if (extralen > 0 && (extralen < 2 || memcmp(extra + extralen - 2, "\r\n", 2) != 0))
 		fbuf_adds(m, "\r\n");
 	if (opaque) {
-		fbuf_adds(m, "Content-Type: application/pkcs7-mime; smime-type=signed-data;"
-		             " name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+		fbuf_adds(m,
+		    "Content-Type: application/pkcs7-mime; smime-type=signed-data;"
+		    " name=\"smime.p7m\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
 		sign_content(content, contentlen, 0, &der);
 		add_b64(m, der.p, der.len);
 		*cstart = *clen = 0;
 	} else {
-		fbuf_adds(m, "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";"
-		             " micalg=sha-256; boundary=\"" BOUNDARY "\"\r\n\r\n"
-		             "This is a signed message.\r\n--" BOUNDARY "\r\n");
+		fbuf_adds(m,
+		    "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";"
+		    " micalg=sha-256; boundary=\"" BOUNDARY "\"\r\n\r\n"
+		    "This is a signed message.\r\n--" BOUNDARY "\r\n");
 		*cstart = m->len;
 		*clen = contentlen;
 		fbuf_add(m, content, contentlen);
-		fbuf_adds(m, "\r\n--" BOUNDARY "\r\nContent-Type: application/pkcs7-signature;"
-		             " name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+		fbuf_adds(m,
+		    "\r\n--" BOUNDARY "\r\nContent-Type: application/pkcs7-signature;"
+		    " name=\"smime.p7s\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
 		sign_content(content, contentlen, 1, &der);
 		add_b64(m, der.p, der.len);
 		fbuf_adds(m, "\r\n--" BOUNDARY "--\r\n");
@@ -225,10 +228,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    from_addr);
 		/* subjectAltName or the subject's emailAddress, as certindex_names_address reads them */
 		FUZZ_CHECK(X509_check_email(signer, addr, strlen(addr),
-		    X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT) == 1, "harvested certificate does not name %s",
-		    addr);
+		               X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT) == 1,
+		    "harvested certificate does not name %s", addr);
 		if (o.trust != NULL)
-			FUZZ_CHECK(X509_cmp(signer, alice.cert) == 0, "harvested someone other than alice");
+			FUZZ_CHECK(X509_cmp(signer, alice.cert) == 0,
+			    "harvested someone other than alice");
 		FUZZ_CHECK(!hit, "harvested although the signed content was changed");
 	} else {
 		FUZZ_CHECK(signer == NULL, "a certificate without success");

@@ -38,7 +38,15 @@ static STACK_OF(X509) *recipients;
 static X509_STORE *trust;
 
 static const char *const protected_names[] = {
-	"From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To", "References",
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "Reply-To",
+    "In-Reply-To",
+    "References",
 };
 #define N_PROTECTED (sizeof(protected_names) / sizeof(protected_names[0]))
 
@@ -59,7 +67,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	recipients = sk_X509_new_null();
 	trust = X509_STORE_new();
 	FUZZ_CHECK(signer.chain != NULL && recipients != NULL && trust != NULL &&
-	    sk_X509_push(recipients, rcpt.cert) && X509_STORE_add_cert(trust, ca.cert),
+	        sk_X509_push(recipients, rcpt.cert) && X509_STORE_add_cert(trust, ca.cert),
 	    "test PKI");
 	return 0;
 }
@@ -169,17 +177,20 @@ check_payload(const struct fbuf *pl, const struct mime_headers *outer, int ciphe
 	char err[128], hp[32];
 
 	mime_headers_init(&in);
-	FUZZ_CHECK(mime_parse_headers((const char *)pl->p, pl->len, &in, &off, err, sizeof(err)) == 0,
+	FUZZ_CHECK(mime_parse_headers((const char *)pl->p, pl->len, &in, &off, err, sizeof(err)) ==
+	        0,
 	    "payload header block does not parse: %s", err);
 	for (i = 0; i < outer->n; i++) {
 		const char *name = canonical_name(outer->v[i].name);
 		if (name == NULL)
 			continue;
-		FUZZ_CHECK(k < in.n && strcmp(in.v[k].name, name) == 0, "protected field %s missing",
-		    name);
-		FUZZ_CHECK(strcmp(in.v[k].value + (in.v[k].value[0] == ' ' &&
-		    outer->v[i].value[0] != ' ' && outer->v[i].value[0] != '\t'),
-		    outer->v[i].value) == 0, "protected field %s changed", name);
+		FUZZ_CHECK(k < in.n && strcmp(in.v[k].name, name) == 0,
+		    "protected field %s missing", name);
+		FUZZ_CHECK(strcmp(in.v[k].value +
+		                   (in.v[k].value[0] == ' ' && outer->v[i].value[0] != ' ' &&
+		                       outer->v[i].value[0] != '\t'),
+		               outer->v[i].value) == 0,
+		    "protected field %s changed", name);
 		k++;
 	}
 	for (i = 0; cipher && i < outer->n; i++) {
@@ -187,12 +198,14 @@ check_payload(const struct fbuf *pl, const struct mime_headers *outer, int ciphe
 		char want[64];
 		if (name == NULL)
 			continue;
-		FUZZ_CHECK(k < in.n && strcasecmp(in.v[k].name, "HP-Outer") == 0, "HP-Outer missing");
+		FUZZ_CHECK(k < in.n && strcasecmp(in.v[k].name, "HP-Outer") == 0,
+		    "HP-Outer missing");
 		snprintf(want, sizeof(want), " %s:", name);
-		FUZZ_CHECK(strncmp(in.v[k].value, want, strlen(want)) == 0, "HP-Outer for %s: %s", name,
-		    in.v[k].value);
+		FUZZ_CHECK(strncmp(in.v[k].value, want, strlen(want)) == 0, "HP-Outer for %s: %s",
+		    name, in.v[k].value);
 		if (hide && strcmp(name, "Subject") == 0)
-			FUZZ_CHECK(strcmp(in.v[k].value, " Subject: [...]") == 0, "hidden Subject shown");
+			FUZZ_CHECK(strcmp(in.v[k].value, " Subject: [...]") == 0,
+			    "hidden Subject shown");
 		k++;
 	}
 	for (; k < in.n; k++)
@@ -201,7 +214,8 @@ check_payload(const struct fbuf *pl, const struct mime_headers *outer, int ciphe
 	ct = mime_headers_find(&in, "Content-Type");
 	FUZZ_CHECK(ct != NULL, "payload without a Content-Type");
 	FUZZ_CHECK(mime_param(ct->value, "hp", hp, sizeof(hp)) == 0 &&
-	    strcmp(hp, cipher ? "cipher" : "clear") == 0, "hp parameter wrong: %s", ct->value);
+	        strcmp(hp, cipher ? "cipher" : "clear") == 0,
+	    "hp parameter wrong: %s", ct->value);
 	FUZZ_CHECK(pl->len - off == blen && (blen == 0 || memcmp(pl->p + off, body, blen) == 0),
 	    "payload body differs from the message body");
 	mime_headers_clear(&in);
@@ -237,7 +251,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	flags = data[0];
 	mime_headers_init(&outer);
-	if (mime_parse_headers((const char *)data + 1, size - 1, &outer, &off, err, sizeof(err)) != 0 ||
+	if (mime_parse_headers((const char *)data + 1, size - 1, &outer, &off, err, sizeof(err)) !=
+	        0 ||
 	    !usable_headers(&outer))
 		goto cleanup;
 	FUZZ_CHECK(mime_content_block(&outer, 1, &head, &headlen) == 0, "content block");
@@ -249,8 +264,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	opt.header_protection = 1;
 	opt.outer = &outer;
 	{
-		struct smime_request req = {.opt = opt, .signer = &signer, .recipients = recipients,
-		    .head = head, .headlen = headlen, .body = body, .out = collect, .out_arg = &out};
+		struct smime_request req = {.opt = opt,
+		    .signer = &signer,
+		    .recipients = recipients,
+		    .head = head,
+		    .headlen = headlen,
+		    .body = body,
+		    .out = collect,
+		    .out_arg = &out};
 		rc = smime_protect(&req, err, sizeof(err));
 		res = req.result;
 	}
@@ -276,7 +297,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fbuf_free(&o2);
 		} else {
 			FUZZ_CHECK(mime_param((const char *)inner.p, "boundary", boundary,
-			    sizeof(boundary)) == 0, "signed entity without a boundary");
+			               sizeof(boundary)) == 0,
+			    "signed entity without a boundary");
 			open_detached(inner.p, inner.len, boundary, &payload);
 		}
 		fbuf_free(&inner);
@@ -287,11 +309,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		open_opaque(cms, &payload);
 		CMS_ContentInfo_free(cms);
 	} else {
-		FUZZ_CHECK(mime_param(res.content_type, "boundary", boundary, sizeof(boundary)) == 0,
+		FUZZ_CHECK(mime_param(res.content_type, "boundary", boundary, sizeof(boundary)) ==
+		        0,
 		    "multipart/signed without a boundary: %s", res.content_type);
 		open_detached(out.p, out.len, boundary, &payload);
 	}
-	check_payload(&payload, &outer, opt.encrypt, opt.hide_subject, data + 1 + off, size - 1 - off);
+	check_payload(&payload, &outer, opt.encrypt, opt.hide_subject, data + 1 + off,
+	    size - 1 - off);
 cleanup:
 	ERR_clear_error();
 	spool_free(body);

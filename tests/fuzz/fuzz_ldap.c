@@ -74,7 +74,8 @@ fuzz_escape(const uint8_t *data, size_t size)
 		size_t ol = strlen(out);
 		FUZZ_CHECK(ol < bound, "escaped value overruns its bound");
 		for (i = 0; i < ol; i++) {
-			FUZZ_CHECK(out[i] != '*' && out[i] != '(' && out[i] != ')', "unescaped %c", out[i]);
+			FUZZ_CHECK(out[i] != '*' && out[i] != '(' && out[i] != ')', "unescaped %c",
+			    out[i]);
 			if (out[i] == '\\') {
 				int h = i + 2 < ol ? hexval(out[i + 1]) : -1;
 				int l = i + 2 < ol ? hexval(out[i + 2]) : -1;
@@ -123,15 +124,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	switch (data[0] % 4) {
 	case 0:
-	case 1:
-		fuzz_parse(data + 1, size - 1);
-		break;
-	case 2:
-		fuzz_escape(data + 1, size - 1);
-		break;
-	default:
-		fuzz_filter(data + 1, size - 1);
-		break;
+	case 1: fuzz_parse(data + 1, size - 1); break;
+	case 2: fuzz_escape(data + 1, size - 1); break;
+	default: fuzz_filter(data + 1, size - 1); break;
 	}
 	return 0;
 }

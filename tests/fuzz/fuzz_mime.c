@@ -79,8 +79,9 @@ check_types(const struct mime_headers *h)
 		if (mime_type(v, type, sizeof(type)) == 0) {
 			FUZZ_CHECK(strchr(type, '/') != NULL, "type without '/': %s", type);
 			for (k = 0; type[k] != '\0'; k++)
-				FUZZ_CHECK(!isupper((unsigned char)type[k]) && !isspace((unsigned char)type[k]) &&
-				    type[k] != ';', "type not lower-case or not one token: %s", type);
+				FUZZ_CHECK(!isupper((unsigned char)type[k]) &&
+				        !isspace((unsigned char)type[k]) && type[k] != ';',
+				    "type not lower-case or not one token: %s", type);
 		}
 		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 			if (mime_param(v, names[k], param, sizeof(param)) == 0)
@@ -124,15 +125,16 @@ check_content_block(const struct mime_headers *h)
 		/* the Content-* fields, in order, a space after the colon where there was none */
 		FUZZ_CHECK(mime_parse_headers(blk, len, &c, &off, err, sizeof(err)) == 0,
 		    "content block does not parse: %s", err);
-		FUZZ_CHECK(off == len && c.n == want, "content block: %zu fields for %zu", c.n, want);
+		FUZZ_CHECK(off == len && c.n == want, "content block: %zu fields for %zu", c.n,
+		    want);
 		for (i = 0; i < h->n; i++) {
 			const char *v = h->v[i].value;
 			if (!mime_is_content_header(h->v[i].name))
 				continue;
-			FUZZ_CHECK(strcmp(c.v[k].name, h->v[i].name) == 0, "content block: %s for %s",
-			    c.v[k].name, h->v[i].name);
+			FUZZ_CHECK(strcmp(c.v[k].name, h->v[i].name) == 0,
+			    "content block: %s for %s", c.v[k].name, h->v[i].name);
 			FUZZ_CHECK(strcmp(c.v[k].value + (*v != ' ' && *v != '\t'), v) == 0 &&
-			    (*v == ' ' || *v == '\t' || c.v[k].value[0] == ' '),
+			        (*v == ' ' || *v == '\t' || c.v[k].value[0] == ' '),
 			    "content block: value of %s changed", h->v[i].name);
 			k++;
 		}
@@ -167,14 +169,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	write_back(&h, &wb);
 	if (folded) {
-		rc = mime_parse_headers((const char *)wb.p, wb.len, &again, &off2, err, sizeof(err));
+		rc =
+		    mime_parse_headers((const char *)wb.p, wb.len, &again, &off2, err, sizeof(err));
 		FUZZ_CHECK(rc == 0, "written-back headers do not parse: %s", err);
 		FUZZ_CHECK(off2 == wb.len, "written-back block ends at %zu of %zu", off2, wb.len);
 		FUZZ_CHECK(again.n == h.n, "%zu headers, %zu after writing back", h.n, again.n);
 		for (i = 0; i < h.n; i++)
 			FUZZ_CHECK(strcmp(h.v[i].name, again.v[i].name) == 0 &&
-			    strcmp(h.v[i].value, again.v[i].value) == 0 &&
-			    h.v[i].index == again.v[i].index, "header %zu changed on writing back", i);
+			        strcmp(h.v[i].value, again.v[i].value) == 0 &&
+			        h.v[i].index == again.v[i].index,
+			    "header %zu changed on writing back", i);
 	}
 	/* CRLF input, no lone CR, ended by the empty line: written back byte for byte */
 	if (off < size || (off == size && size >= 2 && data[size - 1] == '\n')) {

@@ -31,8 +31,12 @@
 #define MAX_PARTS 8
 
 static const char *const ctypes[] = {
-	NULL, "text/plain; charset=utf-8", "application/octet-stream", "text/html",
-	"image/png; name=\"a.png\"", "Text/Plain",
+    NULL,
+    "text/plain; charset=utf-8",
+    "application/octet-stream",
+    "text/html",
+    "image/png; name=\"a.png\"",
+    "Text/Plain",
 };
 static const char *const ctes[] = {NULL, "7bit", "8bit", "binary", "8BIT"};
 
@@ -73,7 +77,8 @@ canon(const uint8_t *in, size_t len, int seed, struct fbuf *out)
 		if (j < len && whole[i] == (char)in[j])
 			j++;
 		else
-			FUZZ_CHECK(whole[i] == '\r' && i + 1 < wl && whole[i + 1] == '\n', "byte %zu added", i);
+			FUZZ_CHECK(whole[i] == '\r' && i + 1 < wl && whole[i + 1] == '\n',
+			    "byte %zu added", i);
 	}
 	FUZZ_CHECK(j == len, "canonical form lost input bytes");
 	free(tmp);
@@ -186,12 +191,13 @@ check_leaf(const unsigned char *got, size_t glen, int sel, const unsigned char *
 		fbuf_adds(&want, "\r\n");
 	}
 	fbuf_adds(&want, "Content-Description: leaf\r\n");
-	fbuf_adds(&want, is_text(ct) ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-	                             : "Content-Transfer-Encoding: base64\r\n\r\n");
+	fbuf_adds(&want,
+	    is_text(ct) ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	                : "Content-Transfer-Encoding: base64\r\n\r\n");
 	FUZZ_CHECK(hl == want.len && memcmp(got, want.p, hl) == 0, "re-encoded leaf header: %.*s",
 	    (int)hl, got);
-	FUZZ_CHECK(fuzz_is_7bit(eoh + 4, glen - hl, 76, &bad), "not 7-bit or over 76 columns at %zu",
-	    bad);
+	FUZZ_CHECK(fuzz_is_7bit(eoh + 4, glen - hl, 76, &bad),
+	    "not 7-bit or over 76 columns at %zu", bad);
 	if (is_text(ct))
 		FUZZ_CHECK(fuzz_qp_decode(eoh + 4, glen - hl, &dec) == 0, "bad quoted-printable");
 	else
@@ -268,13 +274,13 @@ multipart(const uint8_t *data, size_t size, int seed)
 	fbuf_adds(&ent, b);
 	fbuf_adds(&ent, "--\r\nepilogue\r\n");
 	/* the boundary must occur where the harness put it and nowhere else */
-	for (i = 0, p = ent.p; (q = fuzz_memmem(p, ent.len - (size_t)(p - ent.p), b, strlen(b))) != NULL;
-	     p = q + 1)
+	for (i = 0, p = ent.p;
+	     (q = fuzz_memmem(p, ent.len - (size_t)(p - ent.p), b, strlen(b))) != NULL; p = q + 1)
 		i++;
 	if (i != np + 2)
 		goto cleanup;
-	rc = encode(ent.p, ent.len, (size_t)(fuzz_memmem(ent.p, ent.len, "\r\n\r\n", 4) - ent.p) + 4,
-	    &enc);
+	rc = encode(ent.p, ent.len,
+	    (size_t)(fuzz_memmem(ent.p, ent.len, "\r\n\r\n", 4) - ent.p) + 4, &enc);
 	FUZZ_CHECK(rc >= 0, "a multipart entity is refused");
 	if (rc == 0)
 		fbuf_add(&enc, ent.p, ent.len);
@@ -283,7 +289,7 @@ multipart(const uint8_t *data, size_t size, int seed)
 	/* the header, the preamble and the first delimiter are unchanged */
 	p = fuzz_memmem(ent.p, ent.len, "preamble\r\n--", 12);
 	FUZZ_CHECK(enc.len > (size_t)(p - ent.p) + 12 + strlen(b) + 2 &&
-	    memcmp(enc.p, ent.p, (size_t)(p - ent.p) + 12 + strlen(b) + 2) == 0,
+	        memcmp(enc.p, ent.p, (size_t)(p - ent.p) + 12 + strlen(b) + 2) == 0,
 	    "header, preamble or first boundary changed");
 	p = enc.p + (p - ent.p) + 12 + strlen(b) + 2;
 	end = enc.p + enc.len;
@@ -295,7 +301,8 @@ multipart(const uint8_t *data, size_t size, int seed)
 		check_leaf(p, (size_t)(q - p), parts[i].sel, parts[i].body.p, parts[i].body.len);
 		p = q + strlen(delim);
 		if (i + 1 < np) {
-			FUZZ_CHECK(end - p >= 2 && memcmp(p, "\r\n", 2) == 0, "boundary %zu changed", i);
+			FUZZ_CHECK(end - p >= 2 && memcmp(p, "\r\n", 2) == 0,
+			    "boundary %zu changed", i);
 			p += 2;
 		}
 	}
@@ -340,15 +347,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* mostly in memory; every eighth input through spools that spill to their files */
 	spool_bound = (data[1] & 0x70) == 0 ? 4096 : 1024 * 1024;
 	switch (data[0] % 3) {
-	case 0:
-		whole_entity(data + 2, size - 2, data[1]);
-		break;
-	case 1:
-		one_leaf(data + 2, size - 2, data[1]);
-		break;
-	default:
-		multipart(data + 2, size - 2, data[1]);
-		break;
+	case 0: whole_entity(data + 2, size - 2, data[1]); break;
+	case 1: one_leaf(data + 2, size - 2, data[1]); break;
+	default: multipart(data + 2, size - 2, data[1]); break;
 	}
 	return 0;
 }

@@ -77,43 +77,46 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				wbuf[i] = end > p ? p[i % (size_t)(end - p)] : (unsigned char)i;
 			if (op == 'w')
 				p += len < (size_t)(end - p) ? len : (size_t)(end - p);
-			FUZZ_CHECK(spool_write(sp, wbuf, len, err, sizeof(err)) == 0, "spool_write: %s", err);
+			FUZZ_CHECK(spool_write(sp, wbuf, len, err, sizeof(err)) == 0,
+			    "spool_write: %s", err);
 			fbuf_add(&model, wbuf, len);
 			FUZZ_CHECK(spool_size(sp) == model.len, "size %llu after writing %zu",
 			    (unsigned long long)spool_size(sp), model.len);
 			FUZZ_CHECK(!!spool_on_disk(sp) == (model.len > limit),
-			    "on disk %d with %zu bytes and a bound of %zu", spool_on_disk(sp), model.len,
-			    limit);
+			    "on disk %d with %zu bytes and a bound of %zu", spool_on_disk(sp),
+			    model.len, limit);
 			break;
 		case 'z':
 			reading = 1;
-			FUZZ_CHECK(spool_rewind(sp, err, sizeof(err)) == 0, "spool_rewind: %s", err);
+			FUZZ_CHECK(spool_rewind(sp, err, sizeof(err)) == 0, "spool_rewind: %s",
+			    err);
 			rpos = 0;
 			break;
 		case 'r':
 			len = take16(&p, end) * 2;
 			if (!reading) {
 				reading = 1;
-				FUZZ_CHECK(spool_rewind(sp, err, sizeof(err)) == 0, "spool_rewind: %s", err);
+				FUZZ_CHECK(spool_rewind(sp, err, sizeof(err)) == 0,
+				    "spool_rewind: %s", err);
 				rpos = 0;
 			}
 			n = spool_read(sp, rbuf, len, err, sizeof(err));
 			FUZZ_CHECK(n >= 0, "spool_read: %s", err);
 			FUZZ_CHECK((size_t)n <= len && (size_t)n <= model.len - rpos,
 			    "read %zd of %zu asked, %zu left", n, len, model.len - rpos);
-			FUZZ_CHECK(n > 0 || len == 0 || rpos == model.len, "read 0 with %zu bytes left",
-			    model.len - rpos);
+			FUZZ_CHECK(n > 0 || len == 0 || rpos == model.len,
+			    "read 0 with %zu bytes left", model.len - rpos);
 			FUZZ_CHECK(n == 0 || memcmp(rbuf, model.p + rpos, (size_t)n) == 0,
 			    "read at %zu differs", rpos);
 			rpos += (size_t)n;
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 done:
 	fuzz_spool_drain(sp, &back);
-	FUZZ_CHECK(back.len == model.len && (model.len == 0 || memcmp(back.p, model.p, model.len) == 0),
+	FUZZ_CHECK(back.len == model.len &&
+	        (model.len == 0 || memcmp(back.p, model.p, model.len) == 0),
 	    "read back %zu bytes of %zu, or different ones", back.len, model.len);
 	spool_free(sp);
 	fbuf_free(&model);

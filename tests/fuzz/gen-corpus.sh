@@ -16,39 +16,39 @@ trap 'rm -rf "$tmp"' EXIT
 PY=${PYTHON3:-python3}
 
 for t in mime mime7bit hp conf address harvest ldap spool; do
-	rm -rf "$out/fuzz_$t"
-	mkdir -p "$out/fuzz_$t"
+    rm -rf "$out/fuzz_$t"
+    mkdir -p "$out/fuzz_$t"
 done
 
 "$PY" "$top/tests/interop/corpus.py" "$tmp/msgs" "Alice <alice@example.com>" \
-	"Bob <bob@example.org>, carol@example.net" >/dev/null
+    "Bob <bob@example.org>, carol@example.net" >/dev/null
 "$top/tests/gen-certs.sh" "$tmp/pki" >/dev/null 2>&1
 
 # seed FILE TARGET NAME PREFIX-BYTES(printf format): PREFIX then FILE
 seed() {
-	local file=$1 target=$2 name=$3 prefix=${4:-}
-	{
-		# shellcheck disable=SC2059 # the prefix is a printf format of escapes on purpose
-		[ -n "$prefix" ] && printf "$prefix"
-		cat "$file"
-	} >"$out/fuzz_$target/$name"
+    local file=$1 target=$2 name=$3 prefix=${4:-}
+    {
+        # shellcheck disable=SC2059 # the prefix is a printf format of escapes on purpose
+        [ -n "$prefix" ] && printf "$prefix"
+        cat "$file"
+    } >"$out/fuzz_$target/$name"
 }
 
 for m in "$tmp"/msgs/*.eml; do
-	n=$(basename "$m" .eml)
-	# small seeds: libFuzzer grows inputs from them (the 5 MB message is left out)
-	[ "$(stat -c %s "$m")" -le 65536 ] || continue
-	seed "$m" mime "$n"
-	# 7-bit re-encoding: the whole entity (mode 0), and a leaf of each kind (mode 1) over the body
-	seed "$m" mime7bit "$n-entity" '\000\001'
-	"$PY" -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.find(b"\n\n"); sys.stdout.buffer.write(d[i + 2:] if i >= 0 else d)' \
-		"$m" >"$tmp/body"
-	seed "$tmp/body" mime7bit "$n-leaf" '\001\002\007'
-	# header protection: signed (flags 2), encrypted (1), encrypted with the Subject hidden (5)
-	seed "$m" hp "$n-signed" '\002'
-	seed "$m" hp "$n-encrypted" '\005'
-	# harvesting: alice signs the body; extra header lines: the message's own
-	"$PY" -c 'import sys
+    n=$(basename "$m" .eml)
+    # small seeds: libFuzzer grows inputs from them (the 5 MB message is left out)
+    [ "$(stat -c %s "$m")" -le 65536 ] || continue
+    seed "$m" mime "$n"
+    # 7-bit re-encoding: the whole entity (mode 0), and a leaf of each kind (mode 1) over the body
+    seed "$m" mime7bit "$n-entity" '\000\001'
+    "$PY" -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.find(b"\n\n"); sys.stdout.buffer.write(d[i + 2:] if i >= 0 else d)' \
+        "$m" >"$tmp/body"
+    seed "$tmp/body" mime7bit "$n-leaf" '\001\002\007'
+    # header protection: signed (flags 2), encrypted (1), encrypted with the Subject hidden (5)
+    seed "$m" hp "$n-signed" '\002'
+    seed "$m" hp "$n-encrypted" '\005'
+    # harvesting: alice signs the body; extra header lines: the message's own
+    "$PY" -c 'import sys
 d = open(sys.argv[1], "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 i = d.find(b"\r\n\r\n")
 head, body = (d[:i + 2], d[i + 4:]) if i >= 0 else (d, b"")
@@ -59,36 +59,36 @@ done
 "$PY" -c 'import struct, sys
 parts = [(1 + 6 * 2, "Caf\u00e9 cr\u00e8me\r\n".encode()), (2 + 6 * 3, bytes(range(256))), (0, b"plain\r\n")]
 sys.stdout.buffer.write(b"\x02\x05" + b"".join(bytes([s]) + struct.pack(">H", len(b)) + b for s, b in parts))' \
-	>"$out/fuzz_mime7bit/multipart-three-leaves"
+    >"$out/fuzz_mime7bit/multipart-three-leaves"
 
 # harvesting: messages signed by a stranger's throwaway key (raw, mode 0 and 1), with openssl
 P=$tmp/pki
 openssl cms -sign -signer "$P/certs/alice@example.com.crt" -inkey "$P/private/alice@example.com.key" \
-	-in "$tmp/msgs/ascii7.eml" -out "$tmp/signed-detached.eml" 2>/dev/null ||
-	openssl smime -sign -signer "$P/certs/alice@example.com.crt" -inkey "$P/private/alice@example.com.key" \
-		-in "$tmp/msgs/ascii7.eml" -out "$tmp/signed-detached.eml"
+    -in "$tmp/msgs/ascii7.eml" -out "$tmp/signed-detached.eml" 2>/dev/null ||
+    openssl smime -sign -signer "$P/certs/alice@example.com.crt" -inkey "$P/private/alice@example.com.key" \
+        -in "$tmp/msgs/ascii7.eml" -out "$tmp/signed-detached.eml"
 openssl cms -sign -nodetach -signer "$P/certs/alice@example.com.crt" \
-	-inkey "$P/private/alice@example.com.key" -in "$tmp/msgs/utf8.eml" -out "$tmp/signed-opaque.eml"
+    -inkey "$P/private/alice@example.com.key" -in "$tmp/msgs/utf8.eml" -out "$tmp/signed-opaque.eml"
 for s in signed-detached signed-opaque; do
-	{ printf 'From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n'; sed 's/$/\r/' "$tmp/$s.eml"; } >"$tmp/$s.crlf"
-	seed "$tmp/$s.crlf" harvest "$s-ca" '\000'
-	seed "$tmp/$s.crlf" harvest "$s-any" '\001'
+    { printf 'From: Alice <alice@example.com>\r\nTo: bob@example.org\r\n'; sed 's/$/\r/' "$tmp/$s.eml"; } >"$tmp/$s.crlf"
+    seed "$tmp/$s.crlf" harvest "$s-ca" '\000'
+    seed "$tmp/$s.crlf" harvest "$s-any" '\001'
 done
 printf '\013alice@example.com\0Authentication-Results: mx.fuzz.example; dkim=pass header.d=example.com\r\n\0Content-Type: text/plain\r\n\r\nhi\r\n' \
-	>"$out/fuzz_harvest/dkim-opaque"
+    >"$out/fuzz_harvest/dkim-opaque"
 printf '\003alice@example.com\0\0Content-Type: text/plain\r\n\r\nchanged\r\n\0\001\000X' \
-	>"$out/fuzz_harvest/mutated-content"
+    >"$out/fuzz_harvest/mutated-content"
 
 # addresses: the From/To/Cc values of the corpus, and the shapes the parser knows
 grep -ahiE '^(from|to|cc):' "$tmp"/msgs/*.eml | sed 's/^[^:]*://' | tr -d '\r' | sort -u |
-	while IFS= read -r v; do
-		printf '\100%s' "$v" >"$out/fuzz_address/$(printf '%s' "$v" | cksum | cut -d' ' -f1)"
-	done
+    while IFS= read -r v; do
+        printf '\100%s' "$v" >"$out/fuzz_address/$(printf '%s' "$v" | cksum | cut -d' ' -f1)"
+    done
 i=0
 for v in '"Doe, John" <john.doe@Example.COM>' 'a@b (comment (nested)) , c@d' '<@route:x@y.example>' \
-	'group: m@x.example, n@y.example;' '=?utf-8?q?J=C3=B6rg?= <joerg@example.de>' 'bare@example.com'; do
-	i=$((i + 1))
-	printf '\377%s' "$v" >"$out/fuzz_address/shape-$i"
+    'group: m@x.example, n@y.example;' '=?utf-8?q?J=C3=B6rg?= <joerg@example.de>' 'bare@example.com'; do
+    i=$((i + 1))
+    printf '\377%s' "$v" >"$out/fuzz_address/shape-$i"
 done
 
 # LDAP values: DER certificates, a PKCS#7 certs-only bundle; escapes and filters
@@ -96,19 +96,19 @@ openssl x509 -in "$P/certs/bob@partner.example.crt" -outform DER -out "$out/fuzz
 { printf '\000'; cat "$out/fuzz_ldap/.der"; } >"$out/fuzz_ldap/usercertificate-der"
 rm -f "$out/fuzz_ldap/.der"
 openssl crl2pkcs7 -nocrl -certfile "$P/certs/bob@partner.example.crt" -certfile "$P/ca/inter.crt" \
-	-outform DER -out "$tmp/p7.der"
+    -outform DER -out "$tmp/p7.der"
 seed "$tmp/p7.der" ldap usersmimecertificate-p7 '\001'
 printf '\002\100bob*(x)\\y@example.org' >"$out/fuzz_ldap/escape"
 printf '\003(&(objectClass=inetOrgPerson)(|(mail=%%s)(mailAlternateAddress=%%s)))\0bob)(uid=*@example.org' \
-	>"$out/fuzz_ldap/filter"
+    >"$out/fuzz_ldap/filter"
 
 # configurations: the shipped examples and a full one, paths made relative to the fixture
 for f in "$top"/conf-examples/*.conf; do
-	sed -E -e 's#(cert-dir|harvest-dir|spool-dir)[[:space:]]+/[^[:space:]]*#\1 certs#' \
-		-e 's#(key-dir)[[:space:]]+/[^[:space:]]*#\1 keys#' \
-		-e 's#(ca-file)[[:space:]]+/[^[:space:]]*#\1 ca.pem#' \
-		-e 's#(signing-key|signing-cert|domain-cert|key-passphrase-file|ldap-password-file)[[:space:]]+/[^[:space:]]*#\1 secret#' \
-		-e 's#(pid-file)[[:space:]]+/[^[:space:]]*#\1 pid#' -e 's#unix:/#unix:#' "$f" >"$out/fuzz_conf/$(basename "$f")"
+    sed -E -e 's#(cert-dir|harvest-dir|spool-dir)[[:space:]]+/[^[:space:]]*#\1 certs#' \
+        -e 's#(key-dir)[[:space:]]+/[^[:space:]]*#\1 keys#' \
+        -e 's#(ca-file)[[:space:]]+/[^[:space:]]*#\1 ca.pem#' \
+        -e 's#(signing-key|signing-cert|domain-cert|key-passphrase-file|ldap-password-file)[[:space:]]+/[^[:space:]]*#\1 secret#' \
+        -e 's#(pid-file)[[:space:]]+/[^[:space:]]*#\1 pid#' -e 's#unix:/#unix:#' "$f" >"$out/fuzz_conf/$(basename "$f")"
 done
 cat >"$out/fuzz_conf/everything.conf" <<'EOF'
 socket          inet:8894@127.0.0.1
@@ -159,9 +159,9 @@ printf '\001\000w\002\000%0512d W\000\100 z r\001\000 r\000\000 r\004\000' 0 >"$
 
 # no seed may hold a private key
 if grep -rlE 'PRIVATE KEY' "$out" >/dev/null; then
-	echo "gen-corpus.sh: a seed holds a private key: $(grep -rlE 'PRIVATE KEY' "$out")" >&2
-	exit 1
+    echo "gen-corpus.sh: a seed holds a private key: $(grep -rlE 'PRIVATE KEY' "$out")" >&2
+    exit 1
 fi
 for t in "$out"/fuzz_*; do
-	echo "$(basename "$t"): $(find "$t" -type f | wc -l) seeds"
+    echo "$(basename "$t"): $(find "$t" -type f | wc -l) seeds"
 done
