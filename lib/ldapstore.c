@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "mime.h"
 #include "privfile.h"
+#include "strhash.h"
 
 #define LS_BUCKETS      1024
 #define LS_CACHE_MAX    20000 /* cached addresses at most */
@@ -80,11 +81,7 @@ ls_key(const char *addr, char *out, size_t outlen)
 static unsigned
 ls_hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % LS_BUCKETS;
+	return strhash(s) % LS_BUCKETS;
 }
 
 /* ---- values ---- */
@@ -454,11 +451,27 @@ ls_cache_purge_expired(ldapstore *ls, time_t now)
 	}
 }
 
+/* Forget what is cached for key, if anything (the caller holds cache_lock). */
+static void
+ls_cache_drop(ldapstore *ls, const char *key)
+{
+	struct ls_cached **pp, *c;
+
+	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, key) == 0) {
+			*pp = c->next;
+			ls_cached_free(c);
+			ls->ncached--;
+			return;
+		}
+	}
+}
+
 /* Remember certs (NULL: a miss) for ttl seconds; a full cache keeps nothing new. */
 static void
 ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 {
-	struct ls_cached **pp, *c, *n;
+	struct ls_cached *n;
 	time_t now = ls_now();
 
 	if (ttl <= 0)
@@ -472,14 +485,7 @@ ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 	}
 	n->expires = now + ttl;
 	pthread_mutex_lock(&ls->cache_lock);
-	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
-		if (strcmp(c->addr, key) == 0) {
-			*pp = c->next;
-			ls_cached_free(c);
-			ls->ncached--;
-			break;
-		}
-	}
+	ls_cache_drop(ls, key);
 	if (ls->ncached >= LS_CACHE_MAX)
 		ls_cache_purge_expired(ls, now);
 	if (ls->ncached < LS_CACHE_MAX) {
@@ -496,21 +502,13 @@ ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 void
 ldapstore_forget(ldapstore *ls, const char *addr)
 {
-	struct ls_cached **pp, *c;
 	char key[320];
 
 	if (strlen(addr) >= sizeof(key))
 		return;
 	ls_key(addr, key, sizeof(key));
 	pthread_mutex_lock(&ls->cache_lock);
-	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
-		if (strcmp(c->addr, key) == 0) {
-			*pp = c->next;
-			ls_cached_free(c);
-			ls->ncached--;
-			break;
-		}
-	}
+	ls_cache_drop(ls, key);
 	pthread_mutex_unlock(&ls->cache_lock);
 }
 

@@ -12,7 +12,8 @@
  *   - fileid.h: a rewrite, a replacement and a chmod each change a file's
  *     identity, an untouched file keeps it;
  *   - secbuf.h: appends of every size read back byte for byte, the bytes
- *     stay NUL-terminated, and a freed buffer is empty and usable again.
+ *     stay NUL-terminated, and a freed buffer is empty and usable again;
+ *   - strhash.h: the published FNV-1a test values.
  *
  * Every test runs in its own mkdtemp directory under $TMPDIR (or /tmp).
  */
@@ -36,6 +37,7 @@
 #include "fileid.h"
 #include "privfile.h"
 #include "secbuf.h"
+#include "strhash.h"
 
 static char dir[PATH_MAX];
 
@@ -404,6 +406,19 @@ START_TEST(test_errmsg)
 }
 END_TEST
 
+/* ---- strhash ---- */
+
+START_TEST(test_strhash)
+{
+	/* 32-bit FNV-1a: the offset basis, and the values of its reference test suite */
+	ck_assert_uint_eq(strhash(""), 0x811c9dc5u);
+	ck_assert_uint_eq(strhash("a"), 0xe40c292cu);
+	ck_assert_uint_eq(strhash("foobar"), 0xbf9cf968u);
+	/* bytes above 0x7f hash as unsigned whatever the signedness of char */
+	ck_assert_uint_eq(strhash("\xff"), (0x811c9dc5u ^ 0xffu) * 16777619u);
+}
+END_TEST
+
 static Suite *
 files_suite(void)
 {
@@ -436,6 +451,10 @@ files_suite(void)
 
 	tc = tcase_create("errmsg");
 	tcase_add_test(tc, test_errmsg);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("strhash");
+	tcase_add_test(tc, test_strhash);
 	suite_add_tcase(s, tc);
 	return s;
 }
