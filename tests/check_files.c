@@ -21,7 +21,6 @@
 
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include "privfile.h"
 #include "secbuf.h"
 #include "strhash.h"
+#include "testdir.h"
 
 static char dir[PATH_MAX];
 
@@ -47,12 +47,7 @@ static char dir[PATH_MAX];
 static const char *
 in_dir(const char *name)
 {
-	static char paths[4][PATH_MAX + 64];
-	static int next;
-	char *p = paths[next++ % 4];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
+	return testdir_path(dir, name);
 }
 
 /* Create dir/name with content and mode; returns its path. */
@@ -60,37 +55,21 @@ static const char *
 make_file(const char *name, const char *content, mode_t mode)
 {
 	const char *path = in_dir(name);
-	FILE *f = fopen(path, "w");
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(content, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(chmod(path, mode), 0);
+	testdir_write(path, content, mode);
 	return path;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
 files_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_files.XXXXXX", tmp != NULL ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_files");
 }
 
 static void
 files_teardown(void)
 {
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(dir);
 }
 
 /* ---- privfile ---- */
