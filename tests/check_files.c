@@ -13,7 +13,9 @@
  *     identity, an untouched file keeps it;
  *   - secbuf.h: appends of every size read back byte for byte, the bytes
  *     stay NUL-terminated, and a freed buffer is empty and usable again;
- *   - strhash.h: the published FNV-1a test values.
+ *   - strhash.h: the published FNV-1a test values;
+ *   - blockbuf.h: a stream cut into blocks at every split of its input
+ *     gives the same blocks and the same rest.
  *
  * Every test runs in its own mkdtemp directory under $TMPDIR (or /tmp).
  */
@@ -36,6 +38,7 @@
 #include "fileid.h"
 #include "privfile.h"
 #include "secbuf.h"
+#include "blockbuf.h"
 #include "strhash.h"
 #include "testdir.h"
 
@@ -398,6 +401,49 @@ START_TEST(test_strhash)
 }
 END_TEST
 
+/* ---- blockbuf ---- */
+
+START_TEST(test_blockbuf)
+{
+	unsigned char in[100], block[7], out[100];
+	size_t split, have, outlen;
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 37 + 1);
+	/* the input given in two pieces, split anywhere: 14 full blocks and a rest of 2 */
+	for (split = 0; split <= sizeof(in); split++) {
+		const unsigned char *p = in;
+		size_t n = split, blocks = 0;
+
+		have = outlen = 0;
+		for (int piece = 0; piece < 2; piece++) {
+			while (blockbuf_fill(block, sizeof(block), &have, &p, &n)) {
+				memcpy(out + outlen, block, have);
+				outlen += have;
+				have = 0;
+				blocks++;
+			}
+			ck_assert_uint_eq(n, 0);
+			n = sizeof(in) - split;
+		}
+		ck_assert_uint_eq(blocks, 14);
+		ck_assert_uint_eq(have, 2);
+		memcpy(out + outlen, block, have);
+		ck_assert_mem_eq(out, in, sizeof(in));
+	}
+	/* nothing to copy: a block already full says so, an empty one does not */
+	{
+		const unsigned char *p = in;
+		size_t n = 0;
+
+		have = sizeof(block);
+		ck_assert_int_eq(blockbuf_fill(block, sizeof(block), &have, &p, &n), 1);
+		have = 0;
+		ck_assert_int_eq(blockbuf_fill(block, sizeof(block), &have, &p, &n), 0);
+	}
+}
+END_TEST
+
 static Suite *
 files_suite(void)
 {
@@ -434,6 +480,10 @@ files_suite(void)
 
 	tc = tcase_create("strhash");
 	tcase_add_test(tc, test_strhash);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("blockbuf");
+	tcase_add_test(tc, test_blockbuf);
 	suite_add_tcase(s, tc);
 	return s;
 }
