@@ -430,9 +430,10 @@ certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, cons
 }
 
 int
-certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason, size_t reasonlen)
+certindex_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *addr,
+    char *reason, size_t reasonlen)
 {
-	return ci_validate(ci, cert, NULL, addr, reason, reasonlen);
+	return ci_validate(ci, cert, untrusted, addr, reason, reasonlen);
 }
 
 X509_STORE *

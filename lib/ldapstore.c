@@ -118,14 +118,15 @@ ldapstore_parse_smime(const unsigned char *der, size_t len)
 	return out;
 }
 
-/* Keep the end-entity certificates of sk in certs (consumes sk). */
+/* Keep the certificates of sk in certs (consumes sk); CA certificates only from a PKCS#7,
+ * where they are the chain of the end-entity ones. */
 static void
-ls_keep(STACK_OF(X509) *certs, STACK_OF(X509) *sk)
+ls_keep(STACK_OF(X509) *certs, STACK_OF(X509) *sk, int cas)
 {
 	X509 *x;
 
 	while ((x = sk_X509_shift(sk)) != NULL) {
-		if (X509_check_ca(x) != 0 || sk_X509_num(certs) >= LS_MAX_CERTS ||
+		if ((!cas && X509_check_ca(x) != 0) || sk_X509_num(certs) >= LS_MAX_CERTS ||
 		    !sk_X509_push(certs, x))
 			X509_free(x);
 	}
@@ -167,7 +168,7 @@ ls_read_entry(LDAP *ld, LDAPMessage *e, STACK_OF(X509) *certs)
 			}
 			ERR_clear_error();
 			if (sk != NULL)
-				ls_keep(certs, sk);
+				ls_keep(certs, sk, smime);
 		}
 		ldap_value_free_len(vals);
 		ldap_memfree(a);
@@ -577,8 +578,10 @@ ldapstore_find(ldapstore *ls, certindex *ci, const char *addr, X509 **cert, char
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 		int bad;
+		if (X509_check_ca(x) != 0)
+			continue; /* an intermediate: helps to build the others' chain */
 		if (ci != NULL) {
-			bad = certindex_validate(ci, x, addr, r1, sizeof(r1)) != 0;
+			bad = certindex_validate(ci, x, certs, addr, r1, sizeof(r1)) != 0;
 		} else {
 			bad = certstore_check_usable(x, addr, r1, sizeof(r1)) != 0;
 			if (!bad && !certindex_names_address(x, addr)) {
@@ -600,7 +603,8 @@ ldapstore_find(ldapstore *ls, certindex *ci, const char *addr, X509 **cert, char
 		X509_up_ref(best);
 	sk_X509_pop_free(certs, X509_free);
 	if (best == NULL) {
-		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri, why);
+		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri,
+		    why[0] != '\0' ? why : "only CA certificates");
 		return CERTSTORE_UNUSABLE;
 	}
 	*cert = best;

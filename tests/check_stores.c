@@ -218,10 +218,10 @@ START_TEST(test_index_chain_and_crl)
 	/* a domain certificate: no address check, still the chain */
 	{
 		char reason[512];
-		ck_assert_int_eq(certindex_validate(ci, mismatch.cert, NULL, reason,
+		ck_assert_int_eq(certindex_validate(ci, mismatch.cert, NULL, NULL, reason,
 		                     sizeof(reason)),
 		    0);
-		ck_assert_int_eq(certindex_validate(ci, stranger.cert, NULL, reason,
+		ck_assert_int_eq(certindex_validate(ci, stranger.cert, NULL, NULL, reason,
 		                     sizeof(reason)),
 		    -1);
 	}
