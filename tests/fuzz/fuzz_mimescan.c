@@ -98,11 +98,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "message \"%s\" does not name %s", err, keyword[whole]);
 	r = run(&lim, ct ? ct->value : NULL, cte ? cte->value : NULL, data + off, size - off, seed,
 	    23, err2, sizeof(err2));
-	FUZZ_CHECK(r == whole && strcmp(err, err2) == 0,
-	    "chunked: %d \"%s\", whole: %d \"%s\"", r, err2, whole, err);
+	FUZZ_CHECK(r == whole && strcmp(err, err2) == 0, "chunked: %d \"%s\", whole: %d \"%s\"", r,
+	    err2, whole, err);
 	if (size - off <= 4096) {
-		r = run(&lim, ct ? ct->value : NULL, cte ? cte->value : NULL, data + off, size - off,
-		    0, 1, err2, sizeof(err2));
+		r = run(&lim, ct ? ct->value : NULL, cte ? cte->value : NULL, data + off,
+		    size - off, 0, 1, err2, sizeof(err2));
 		FUZZ_CHECK(r == whole && strcmp(err, err2) == 0,
 		    "a byte at a time: %d \"%s\", whole: %d \"%s\"", r, err2, whole, err);
 	}
