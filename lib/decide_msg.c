@@ -123,7 +123,10 @@ decide_header(struct decide_msg *m, const char *name, const char *value, struct 
 		decide_note_end(m, v);
 }
 
-/* The message is over max-message-size: on-oversize says what becomes of it. */
+/*
+ * The message is over max-message-size: on-oversize says what becomes of
+ * it; signed mail from outside kept for harvesting passes unharvested.
+ */
 static void
 body_oversize(struct decide_msg *m, struct decide_verdict *v)
 {
@@ -131,6 +134,16 @@ body_oversize(struct decide_msg *m, struct decide_verdict *v)
 	const struct decide_reply *r = &c->replies.oversize;
 
 	v->why = "oversize";
+	if (m->harvest) { /* mail from outside passes; its signer is not looked for */
+		v->reply.d = DECIDE_PASS;
+		v->why = "external";
+		v->level = LOG_INFO;
+		snprintf(v->log, sizeof(v->log),
+		    "passed from outside; not harvested: message larger than %zu bytes "
+		    "(max-message-size)",
+		    c->max_message_size);
+		return;
+	}
 	if (r->d == DECIDE_CONTINUE && !m->pol.encrypt) { /* pass-sign-only, signed only */
 		v->reply.d = DECIDE_PASS;
 		v->level = LOG_WARNING;
@@ -191,7 +204,7 @@ decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_v
 	if (m->body == NULL)
 		return;
 	m->size += stored_bytes(chunk, len);
-	if (!m->harvest && m->header_bytes + m->size > m->conf->max_message_size) {
+	if (!m->inbound && m->header_bytes + m->size > m->conf->max_message_size) {
 		body_oversize(m, v);
 		decide_note_end(m, v);
 		return;

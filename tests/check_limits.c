@@ -467,6 +467,35 @@ START_TEST(test_oversize)
 }
 END_TEST
 
+/* Signed mail from outside, kept to harvest its signer: over the size it passes, unharvested. */
+START_TEST(test_oversize_harvest)
+{
+	struct sockaddr_in out = client_addr("192.0.2.7");
+	struct decide_msg *m;
+	struct decide_verdict v;
+	char text[600], *b = body_of(70000);
+
+	snprintf(text, sizeof(text), "harvest-dir %s\nmax-message-size 64k\n", harvdir);
+	m = decide_msg_new(load(text), 0);
+	decide_msg_set_qid(m, "TESTQID");
+	decide_client(m, (struct sockaddr *)&out, 0, NULL, &v);
+	ck_assert_int_eq(m->harvest, 1);
+	header(m, "From", "Zoe <zoe@outside.example>");
+	header(m, "Content-Type",
+	    "multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=s");
+	decide_end_of_headers(m, &v);
+	ck_assert_int_eq(v.reply.d, DECIDE_CONTINUE);
+	ck_assert_ptr_null(m->scan); /* the structure limits are for mail the milter protects */
+	decide_body(m, b, 70000, &v);
+	expect_pass(&v,
+	    "passed from outside; not harvested: message larger than 65536 bytes "
+	    "(max-message-size)");
+	metrics_reset();
+	end_counted(m, "passed", "external");
+	free(b);
+}
+END_TEST
+
 /* An MTA that takes 300 ms for each piece of the new body. */
 static int
 slow_body(void *arg, const void *data, size_t len)
@@ -530,6 +559,7 @@ limits_suite(void)
 	tcase_add_test(td, test_message_headers);
 	tcase_add_test(td, test_body_structure);
 	tcase_add_test(td, test_oversize);
+	tcase_add_test(td, test_oversize_harvest);
 	tcase_add_test(td, test_deadline);
 	suite_add_tcase(s, td);
 	return s;
