@@ -333,8 +333,7 @@ mimescan_feed(mimescan *s, const void *data, size_t len, char *err, size_t errle
 		if (s->in_header)
 			s->fieldlen = (cont ? s->fieldlen : 0) + s->total;
 		line_done(s, s->line.data, s->line.len);
-		OPENSSL_cleanse(s->line.data, s->line.len);
-		s->line.len = 0;
+		s->line.len = 0; /* the next line overwrites it; secbuf_free wipes it all */
 		s->total = 0;
 	}
 	if (s->over != MIMESCAN_OK)
