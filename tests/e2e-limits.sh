@@ -9,6 +9,10 @@
 #                         pass-sign-only): delivered unchanged, unsigned
 #   max-connections 1     a second SMTP session while one is open: 451 4.3.2; once the first
 #                         is closed the client's retry is delivered
+#   message-deadline 1    Postfix reaches the milter through a relay that, when asked, stops
+#                         reading the milter's new body for 3 s; the milter's writes block, and
+#                         the first piece after the deadline ends the work: 451 4.3.0, nothing
+#                         delivered
 #
 # Usage (as root): tests/e2e-limits.sh
 # Environment: SMIME_MILTER  milter binary (default milter/smime-milter)
@@ -32,11 +36,12 @@ SMTPD_PORT=$(free_port)
 SINK_PORT=$(free_port)
 MILTER_PORT=$(free_port)
 METRICS_PORT=$(free_port)
+RELAY_PORT=$(free_port)
 METRICS_URL=http://127.0.0.1:$METRICS_PORT/metrics
 
-# conf FILE [EXTRA LINE...] : the suite's configuration
+# conf FILE [EXTRA LINE...] : the suite's configuration (SIZE: max-message-size, default 64k)
 conf() {
-    local f=$1
+    local f=$1 size=${SIZE:-64k}
     shift
     cat >"$f" <<EOF
 socket           inet:$MILTER_PORT@127.0.0.1
@@ -50,7 +55,7 @@ sign             yes
 </domain>
 max-recipients   2
 max-mime-depth   3
-max-message-size 64k
+max-message-size $size
 on-oversize      pass-sign-only
 EOF
     printf '%s\n' "$@" >>"$f"
@@ -59,7 +64,55 @@ conf "$W/m.conf"
 check "smime-milter -n accepts the configuration" "$MILTER_BIN" -n -c "$W/m.conf"
 sink_start "$W/sink" "$SINK_PORT" || setup_failed "SMTP sink started"
 milter_start "$W/m.conf" "$W/milter.log" || setup_failed "smime-milter started"
-postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "inet:127.0.0.1:$MILTER_PORT" ||
+
+# The relay between Postfix and the milter: passes everything through, except that while the
+# file $W/stall exists, the first new-body packet (SMFIR_REPLBODY) of the milter makes it stop
+# reading the milter for 3 seconds (the file is removed then).  Its receive buffer is small, so
+# the milter's writes block once its own send buffer (4 MB at most) is full.
+"$PYTHON3" - "$RELAY_PORT" "$MILTER_PORT" "$W/stall" >"$W/relay.log" 2>&1 <<'PY' &
+import os, socket, struct, sys, threading, time
+port, milter, stall = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(64)
+def pump(src, dst, packets):
+    buf = b""
+    try:
+        while True:
+            d = src.recv(65536)
+            if not d:
+                break
+            if packets:
+                buf += d
+                while len(buf) >= 5 and len(buf) >= 4 + struct.unpack(">I", buf[:4])[0]:
+                    n = 4 + struct.unpack(">I", buf[:4])[0]
+                    if buf[4:5] == b"b" and os.path.exists(stall):
+                        os.unlink(stall)
+                        print("stalling 3 s", flush=True)
+                        time.sleep(3)
+                    buf = buf[n:]
+            dst.sendall(d)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+while True:
+    c, _ = ls.accept()
+    m = socket.socket()
+    m.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    m.connect(("127.0.0.1", milter))
+    threading.Thread(target=pump, args=(c, m, False), daemon=True).start()
+    threading.Thread(target=pump, args=(m, c, True), daemon=True).start()
+PY
+relay_pid=$!
+harness_on_exit kill "$relay_pid"
+register_log "relay log" "$W/relay.log"
+wait_for_port "$RELAY_PORT" 10 "$relay_pid" || setup_failed "relay to the milter started"
+postfix_start "$W/postfix" "$SMTPD_PORT" "$SINK_PORT" "inet:127.0.0.1:$RELAY_PORT" ||
     setup_failed "private Postfix started"
 
 # message ID TO [CONTENT-TYPE] < BODY : a message file $W/ID.eml
@@ -212,9 +265,32 @@ if wait_delivered second 30; then
 else
     notok "second: delivered" "$(tail -n 8 "$W/swaks-second.out")"
 fi
+
 metrics_are "metrics: one connection refused" 'smime_milter_connections_refused_total=1' \
     'smime_milter_messages_total{outcome="signed_encrypted"}=1' \
     'smime_milter_processing_seconds_count=1' \
     "smime_milter_body_bytes_in_total=$(metric_value smime_milter_body_bytes_in_total)" \
     "smime_milter_body_bytes_out_total=$(metric_value smime_milter_body_bytes_out_total)"
+# ---- message-deadline ----
+echo "# message-deadline 1"
+SIZE=20M conf "$W/m2.conf" "message-deadline 1"
+milter_restart "$W/m2.conf" "$W/milter.log" || setup_failed "smime-milter restarted with message-deadline 1"
+"$PYTHON3" -c 'import os, sys
+sys.stdout.buffer.write(b"".join(os.urandom(54).hex().encode() + b"\r\n" for _ in range(55000)))' |
+    message slow bob@partner.example
+touch "$W/stall"
+rc=0
+send slow "$W/slow.eml" bob@partner.example || rc=$?
+check "slow: the relay stalled the new body" test ! -e "$W/stall"
+check "slow: deferred with 451 4.3.0 (swaks exit $rc)" refused_with slow 451 4.3.0 \
+    "S/MIME processing took too long, try again later"
+qid=$(grep -F "milter-reject: END-OF-MESSAGE" "$W/postfix/maillog" | grep -F "4.3.0" |
+    sed -n 's/.*: \([0-9A-Z]*\): milter-reject: .*/\1/p' | tail -n 1)
+check "slow: the milter logged it under $qid" milter_logged \
+    "$qid: tempfail: processing took longer than 1 seconds (message-deadline), stopped while writing the new body"
+check "slow: nothing delivered" none_delivered slow
+metrics_are "metrics: one message past its deadline" \
+    'smime_milter_messages_total{outcome="tempfail",reason="deadline"}=1' \
+    'smime_milter_processing_seconds_count=1'
+
 finish
