@@ -21,14 +21,15 @@
 
 #include "errmsg.h"
 #include "mime7bit.h"
+#include "mimescan.h"
 #include "secbuf.h"
 
 #define SEG_MAX         4096
 #define RD_BUF          16384
 #define OUT_BUF         16384
 #define HEAD_MAX        (256 * 1024)
-#define DEPTH_MAX       32
-#define BOUNDARY_MAX    200
+#define DEPTH_MAX       MIMESCAN_DEPTH_MAX /* as deep as max-mime-depth may allow */
+#define BOUNDARY_MAX    MIMESCAN_BOUNDARY_MAX
 #define LINE_MAX_OCTETS 998
 
 #define FLAG_8BIT 1 /* byte >= 0x80 or NUL */
