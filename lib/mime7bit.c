@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "blockbuf.h"
 #include "errmsg.h"
 #include "mime7bit.h"
 #include "mimescan.h"
@@ -164,17 +165,9 @@ out_put(struct m7 *s, const void *data, size_t len)
 
 	if (s->pass == 0)
 		return;
-	while (len > 0) {
-		size_t take = OUT_BUF - s->olen;
-		if (take > len)
-			take = len;
-		memcpy(s->obuf + s->olen, p, take);
-		s->olen += take;
-		p += take;
-		len -= take;
-		if (s->olen == OUT_BUF)
+	while (len > 0)
+		if (blockbuf_fill(s->obuf, OUT_BUF, &s->olen, &p, &len))
 			out_flush(s);
-	}
 }
 
 static void
@@ -276,17 +269,9 @@ b64_group(struct m7 *s)
 static void
 b64_bytes(struct m7 *s, const unsigned char *p, size_t len)
 {
-	while (len > 0) {
-		size_t take = sizeof(s->bpend) - s->bnp;
-		if (take > len)
-			take = len;
-		memcpy(s->bpend + s->bnp, p, take);
-		s->bnp += take;
-		p += take;
-		len -= take;
-		if (s->bnp == sizeof(s->bpend))
+	while (len > 0)
+		if (blockbuf_fill(s->bpend, sizeof(s->bpend), &s->bnp, &p, &len))
 			b64_group(s);
-	}
 }
 
 static void
