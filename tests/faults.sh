@@ -258,7 +258,7 @@ if ! cmp -s "$CRT" "$W/bob.crt.good" || ! cmp -s "$KEY" "$W/alice.pem.good"; the
 # ---------------------------------------------------------------------------------------------
 echo "# c. garbage on the milter socket, a silent connection, 1,100 idle connections"
 IDLE=1100 # more than the 1,024 open files a service gets by default
-fds() { find "/proc/$CHILD/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+fds() { open_files "$CHILD"; }
 threads() { awk '/^Threads:/ { print $2 }' "/proc/$CHILD/status"; }
 FDS0=$(fds)
 echo "# milter process $CHILD: $FDS0 open files, $(threads) threads, RSS $(rss_kb "$CHILD") kB, limit $(awk '/^Max open files/ { print $4 "/" $5 }' "/proc/$CHILD/limits")"

@@ -1092,3 +1092,6 @@ milter_child() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
 
 # rss_kb PID : the resident set size of PID in kB (0 when it is gone)
 rss_kb() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# open_files PID : how many files PID has open (0 when it is gone)
+open_files() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
