@@ -52,7 +52,7 @@ METRICS_PORT=$(free_port)
 SUFFIX=dc=example,dc=test
 mkdir -p "$W/run" "$SPOOL"
 mount -t tmpfs -o size=512k,mode=0700 tmpfs "$SPOOL" || setup_failed "a 512 kB tmpfs for spool-dir"
-harness_on_exit umount "$SPOOL"
+harness_on_exit umount -l "$SPOOL" # detached even if something still holds it
 
 slapd_setup "$W/slapd" "$LDAP_PORT" "$SUFFIX" "cn=admin,$SUFFIX" "$(openssl rand -hex 12)" ||
     setup_failed "a private slapd configuration that slaptest accepts"
@@ -348,7 +348,7 @@ if [ "$FDS1" -ge $((FDS0 + IDLE + 1)) ]; then
 else
     notok "the milter process accepted the $IDLE idle connections and the silent one" "$FDS0 -> $FDS1 open files"
 fi
-smtp_load --sessions 20 --messages 5 --prefix during --to "$BOB" --pause 0.3 --deadline 60 --tries 1 \
+smtp_load --sessions 20 --messages 8 --prefix during --to "$BOB" --pause 1.2 --deadline 60 --tries 1 \
     "$W/results-during" "$SALT" >"$W/load-during.out" 2>&1
 echo "# mail during: $(cat "$W/load-during.out")"
 if curl -sf -m 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$W/metrics.txt" && grep -q '^smime_milter_messages_total' "$W/metrics.txt"; then

@@ -108,6 +108,7 @@ harness_forget stop_pid "$LOADER" load-client
 t_load=$("$PYTHON3" -c "import time; print('%.1f' % (time.time() - $t_start))")
 read -r LOAD_FIGURES <"$W/load.out" || LOAD_FIGURES=""
 echo "# client: $LOAD_FIGURES"
+echo "# $TOTAL messages in $t_load s: $("$PYTHON3" -c "print('%.0f' % ($TOTAL / max($t_load, 0.1)))") messages/s through Postfix and the milter"
 [ -s "$W/load.err" ] && sed 's/^/# client stderr: /' "$W/load.err" | head -n 5
 fig() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$LOAD_FIGURES"; }
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared functions for the test suites, the demo and the benchmarks: a private Postfix on
 # loopback, an SMTP sink, OpenDKIM, slapd, smime-milter, sending through swaks, reading what
-# the sink received, DKIM verification, and cleanup of everything started.
+# the sink received, DKIM verification, many concurrent SMTP sessions that send again on 4xx
+# (load), OpenSSL judging many messages, and cleanup of everything started.
 # The suites source tests/lib/tap.sh, which sources this file and adds the TAP checks.
 #
 # Source it:   . "$(dirname "$0")/lib/harness.sh"
