@@ -55,6 +55,7 @@
 #define STOP_GRACE_SECONDS 30
 #define RESTART_LIMIT      10 /* crashes within RESTART_WINDOW before giving up */
 #define RESTART_WINDOW     60
+#define OPEN_FILES_MAX     1048576 /* the most raise_open_files asks for */
 
 static const char *conf_path = DEFAULT_CONF;
 
@@ -208,6 +209,33 @@ set_core_dumps(int allow)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Open files: each MTA connection is one, and a busy MTA (hundreds of
+ * smtpd processes, or a flood of idle connections) passes the soft limit
+ * of 1024 a service gets by default; libmilter then fails to accept and
+ * the MTA's connections time out.  libmilter, libldap and the metrics
+ * server wait with poll(), not select(), so no descriptor number is too
+ * high for them: the soft limit is raised to the hard one.
+ */
+static void
+raise_open_files(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want = rl.rlim_max;
+	if (want == RLIM_INFINITY || want > OPEN_FILES_MAX)
+		want = OPEN_FILES_MAX;
+	if (rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_msg(LOG_WARNING, NULL, "cannot raise the open files limit to %llu: %s",
+		    (unsigned long long)want, strerror(errno));
 }
 
 /* ---- the milter process ---- */
@@ -566,6 +594,7 @@ main(int argc, char **argv)
 		log_msg(LOG_ERR, NULL, "cannot become a daemon: %s", strerror(errno));
 		return 1;
 	}
+	raise_open_files();
 	/* the supervisor has read keys too (the start checks load them) */
 	if (set_core_dumps(conf->allow_core_dumps) != 0)
 		return 1;

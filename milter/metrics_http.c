@@ -94,7 +94,10 @@ answer(void *cls, struct MHD_Connection *conn, const char *url, const char *meth
 int
 milter_metrics_start(const struct conf *c, char *err, size_t errlen)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+	/* poll(), not select(): descriptors above FD_SETSIZE with many MTA connections open */
+	unsigned flags = MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES
+	    ? MHD_USE_POLL_INTERNAL_THREAD
+	    : MHD_USE_INTERNAL_POLLING_THREAD;
 
 	if (c->metrics_listen == NULL)
 		return 0;

@@ -88,7 +88,7 @@ echo "# postfix 127.0.0.1:$SMTPD_PORT -> sink :$SINK_PORT; smime-milter :$MILTER
 # the milter process: the supervisor's only child
 child_pid() {
     local p
-    p=$(pgrep -P "$SUP" 2>/dev/null | head -n 1 || true)
+    p=$(milter_child "$SUP")
     if [ -n "$p" ]; then echo "$p" >>"$W/children"; fi
     echo "$p"
 }

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Shared functions for the test suites, the demo and the benchmarks: a private Postfix on
 # loopback, an SMTP sink, OpenDKIM, slapd, smime-milter, sending through swaks, reading what
-# the sink received, DKIM verification, and cleanup of everything started.
+# the sink received, DKIM verification, many concurrent SMTP sessions that send again on 4xx
+# (load), OpenSSL judging many messages, and cleanup of everything started.
 # The suites source tests/lib/tap.sh, which sources this file and adds the TAP checks.
 #
 # Source it:   . "$(dirname "$0")/lib/harness.sh"
@@ -483,7 +484,9 @@ milter_restart() {
 # Environment: HARNESS_POSTFIX_CHROOT=y runs smtpd, cleanup and pickup chrooted in the queue
 #              directory DIR/spool, as Debian's Postfix does (names of unix milter sockets are
 #              then relative to it, for smtpd_milters and non_smtpd_milters alike);
-#              HARNESS_POSTFIX_NON_SMTPD_MILTERS, when set, replaces MILTERS for non_smtpd_milters.
+#              HARNESS_POSTFIX_NON_SMTPD_MILTERS, when set, replaces MILTERS for non_smtpd_milters;
+#              HARNESS_POSTFIX_MAIN_CF: more main.cf lines (NAME = VALUE, one a line), each
+#              written in place of the default it names (e.g. default_process_limit = 250).
 #              Local submissions: sendmail -C DIR/etc (pickup hands them to cleanup).
 postfix_start() {
     local dir=$1 smtpd_port=$2 relay_port=$3 milters=$4 daemon_dir conf spool d p
@@ -572,6 +575,17 @@ minimal_backoff_time = 2s
 maximal_backoff_time = 4s
 delay_warning_time = 0
 EOF
+    if [ -n "${HARNESS_POSTFIX_MAIN_CF:-}" ]; then
+        # one definition per name: the lines given replace the defaults above
+        "$PYTHON3" - "$conf/main.cf" "$HARNESS_POSTFIX_MAIN_CF" <<'PY' || return 1
+import re, sys
+path = sys.argv[1]
+extra = [l.strip() for l in sys.argv[2].splitlines() if l.strip()]
+names = {re.split(r"\s*=", l, 1)[0] for l in extra}
+keep = [l for l in open(path).read().splitlines() if re.split(r"\s*=", l, 1)[0] not in names]
+open(path, "w").write("\n".join(keep + extra) + "\n")
+PY
+    fi
     cat >"$conf/master.cf" <<EOF
 # service type  private unpriv  chroot  wakeup  maxproc command + args
 127.0.0.1:$smtpd_port inet n - $chroot - - smtpd
@@ -857,3 +871,228 @@ for l in h.split(b"\n"):
         print(v.strip().decode("utf-8", "replace"))
 PY
 }
+
+# ---------------------------------------------------------------------------------------------
+# Load: many concurrent SMTP sessions that send again what gets a 4xx, the sink indexed by a
+# header, OpenSSL judging many messages, the milter process and its RSS.
+
+# smtp_load [--sessions N] [--messages M] [--prefix P] [--to ADDR] [--size BYTES]
+#           [--deadline SECONDS] [--tries N] [--pause SECONDS] [--inner-dir DIR] [--gate FILE]
+#           [--progress FILE] OUT SALT
+# N sessions (default 20) at once to 127.0.0.1:HARNESS_SMTPD_PORT, each sending M messages
+# (default 10) from alice@example.com to ADDR (default bob@partner.example); message K of
+# session S has the id P-S-K (header "$HARNESS_ID_HEADER: ID") and, inside, the marker
+# load-marker-ID-SALT, padded with lines to about BYTES. All sessions say EHLO before the first
+# one sends; between two messages a session waits 0 to 2 x --pause seconds. A 4xx reply at any stage, or a dropped connection, closes the session, waits
+# (0.3 to 1.5 s) and sends the message again in a new session, at most N tries (default 60)
+# and until DEADLINE (default 240 s after the start); a 5xx ends that message. When --gate is
+# given, every session waits for FILE to exist before each message (a test holds the stream).
+# --inner-dir writes DIR/ID.inner, what alice signs (tests/judges.sh EXPECTED). --progress FILE
+# holds the number of messages accepted so far (written every 0.5 s).
+# OUT: one line per message, "ID accepted|refused|gaveup TRIES CODES" (CODES: the refusals'
+# reply codes, comma separated, "-" for none; "drop" for a dropped connection). Prints on
+# stdout "sessions=N peak=N connections=N accepted=N refused=N gaveup=N 4xx=N 5xx=N drops=N
+# seconds=S".
+HARNESS_LOAD_PY='
+import argparse, os, random, smtplib, socket, sys, threading, time
+ap = argparse.ArgumentParser()
+for o, d in (("--sessions", 20), ("--messages", 10), ("--size", 0), ("--deadline", 240),
+             ("--tries", 60), ("--pause", 0)):
+    ap.add_argument(o, type=float, default=d)
+for o, d in (("--prefix", "m"), ("--to", "bob@partner.example"), ("--inner-dir", ""),
+             ("--gate", ""), ("--progress", ""), ("--port", ""), ("--header", "X-E2E-Id")):
+    ap.add_argument(o, default=d)
+ap.add_argument("out"); ap.add_argument("salt")
+a = ap.parse_args()
+start = time.time()
+end = start + a.deadline
+lock = threading.Lock()
+st = {"open": 0, "peak": 0, "conns": 0, "acc": 0, "4xx": 0, "5xx": 0, "drops": 0}
+results = {}
+ready = threading.Barrier(int(a.sessions), timeout=60)
+def bump(k, n=1):
+    with lock:
+        st[k] += n
+        if k == "open":
+            st["peak"] = max(st["peak"], st["open"])
+def message(mid):
+    inner = ("Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+             "Message %s of the load test.\r\nload-marker-%s-%s\r\n" % (mid, mid, a.salt))
+    line = "All work and no play makes a dull message, line %06d of the padding.\r\n"
+    n = 0
+    while len(inner) < a.size:
+        inner += line % n; n += 1
+    if a.inner_dir:
+        open(os.path.join(a.inner_dir, mid + ".inner"), "w", newline="").write(inner)
+    return ("From: Alice <alice@example.com>\r\nTo: <%s>\r\nSubject: load %s\r\n"
+            "Message-ID: <%s.load@example.com>\r\n%s: %s\r\nMIME-Version: 1.0\r\n%s"
+            % (a.to, mid, mid, a.header, mid, inner))
+class Refused(Exception):
+    def __init__(self, code): self.code = code
+def connect():
+    s = smtplib.SMTP(timeout=120)
+    bump("conns")
+    code, msg = s.connect("127.0.0.1", int(a.port))
+    bump("open")
+    if code != 220:
+        raise Refused(code)
+    code, msg = s.ehlo("load.example.com")
+    if code != 250:
+        raise Refused(code)
+    return s
+def close(s):
+    if s is None:
+        return
+    bump("open", -1)
+    try:
+        s.close()
+    except Exception:
+        pass
+def transaction(s, data):
+    code, msg = s.mail("alice@example.com")
+    if code != 250: raise Refused(code)
+    code, msg = s.rcpt(a.to)
+    if code not in (250, 251): raise Refused(code)
+    try:
+        code, msg = s.data(data.encode())
+    except smtplib.SMTPDataError as e:
+        raise Refused(e.smtp_code)
+    if code != 250: raise Refused(code)
+def session(sn):
+    s, first = None, True
+    try:
+        s = connect()
+    except Exception:
+        s = None
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        pass
+    for k in range(1, int(a.messages) + 1):
+        if k > 1 and a.pause:
+            time.sleep(random.uniform(0, 2 * a.pause))
+        mid = "%s-%d-%d" % (a.prefix, sn, k)
+        data = message(mid)
+        tries, codes, status = 0, [], "gaveup"
+        while tries < a.tries and time.time() < end:
+            while a.gate and not os.path.exists(a.gate) and time.time() < end:
+                time.sleep(0.1)
+            tries += 1
+            try:
+                if s is None:
+                    s = connect()
+                transaction(s, data)
+                status = "accepted"; bump("acc"); break
+            except Refused as e:
+                codes.append(str(e.code))
+                if 500 <= e.code < 600:
+                    bump("5xx"); status = "refused"
+                    try: s.rset()
+                    except Exception: close(s); s = None
+                    break
+                bump("4xx")
+            except (OSError, smtplib.SMTPException):
+                codes.append("drop"); bump("drops")
+            close(s); s = None
+            time.sleep(random.uniform(0.3, 1.5))
+        results[mid] = "%s %s %d %s" % (mid, status, tries, ",".join(codes) or "-")
+    if s is not None:
+        try: s.quit()
+        except Exception: pass
+        close(s)
+def progress():
+    while not done.is_set():
+        with open(a.progress + ".tmp", "w") as f:
+            f.write("%d\n" % st["acc"])
+        os.rename(a.progress + ".tmp", a.progress)
+        done.wait(0.5)
+done = threading.Event()
+if a.progress:
+    threading.Thread(target=progress, daemon=True).start()
+threads = [threading.Thread(target=session, args=(i,)) for i in range(1, int(a.sessions) + 1)]
+for t in threads: t.start()
+for t in threads: t.join()
+done.set()
+if a.progress:
+    open(a.progress, "w").write("%d\n" % st["acc"])
+with open(a.out, "w") as f:
+    for mid in sorted(results): f.write(results[mid] + "\n")
+c = lambda w: sum(1 for r in results.values() if r.split()[1] == w)
+print("sessions=%d peak=%d connections=%d accepted=%d refused=%d gaveup=%d 4xx=%d 5xx=%d drops=%d seconds=%.1f"
+      % (a.sessions, st["peak"], st["conns"], c("accepted"), c("refused"), c("gaveup"), st["4xx"],
+         st["5xx"], st["drops"], time.time() - start))
+'
+smtp_load() {
+    "$PYTHON3" -c "$HARNESS_LOAD_PY" --port "$HARNESS_SMTPD_PORT" --header "$HARNESS_ID_HEADER" "$@"
+}
+
+# sink_ids : every message in the sink (HARNESS_SINK_DIR) as "ID FILE", ID the value of its
+# "$HARNESS_ID_HEADER" field ("-" when it has none), in the order of delivery
+sink_ids() {
+    "$PYTHON3" - "$HARNESS_SINK_DIR" "$HARNESS_ID_HEADER" <<'PY'
+import glob, os, re, sys
+d, name = sys.argv[1], sys.argv[2].lower().encode()
+for f in sorted(glob.glob(os.path.join(d, "msg-*.eml"))):
+    head = re.split(rb"\r?\n\r?\n", open(f, "rb").read(65536), maxsplit=1)[0]
+    head = re.sub(rb"\r?\n[ \t]+", b" ", head)
+    mid = "-"
+    for line in re.split(rb"\r?\n", head):
+        k, sep, v = line.partition(b":")
+        if sep and k.strip().lower() == name:
+            mid = v.strip().decode("ascii", "replace")
+            break
+    print(mid, f)
+PY
+}
+
+# openssl_judge_many PKI RCPT SIGNER SALT LIST : LIST holds "ID FILE" lines; for each, the
+# message is application/pkcs7-mime enveloped-data, decrypts with RCPT's key (openssl cms) to
+# an entity holding load-marker-ID-SALT, whose signature verifies against PKI's root, made with
+# SIGNER's certificate (PKI/private/SIGNER.crt).
+# Two at a time. Prints one line per failure; returns 0 when there is none.
+openssl_judge_many() {
+    "$PYTHON3" - "$@" <<'PY'
+import concurrent.futures, re, subprocess, sys
+pki, rcpt, signer, salt, listing = sys.argv[1:6]
+jobs = [l.split() for l in open(listing).read().splitlines() if l.strip()]
+if not jobs:
+    print("no message to judge"); sys.exit(1)
+def pem_body(b):
+    return b"".join(re.findall(rb"-----BEGIN CERTIFICATE-----(.*?)-----END", b, re.S)[:1]).split()
+want_signer = pem_body(open("%s/private/%s.crt" % (pki, signer), "rb").read())
+def run(cmd, data):
+    return subprocess.run(cmd, input=data, capture_output=True)
+def judge(mid, f):
+    d = open(f, "rb").read()
+    head = re.sub(rb"\r?\n[ \t]+", b" ", re.split(rb"\r?\n\r?\n", d, maxsplit=1)[0])
+    if not re.search(rb"(?im)^Content-Type: *application/pkcs7-mime; *smime-type=enveloped-data", head):
+        return "%s: not application/pkcs7-mime; smime-type=enveloped-data (%s)" % (mid, f)
+    p = run(["openssl", "cms", "-decrypt", "-recip", "%s/private/%s.crt" % (pki, rcpt),
+             "-inkey", "%s/private/%s.key" % (pki, rcpt)], d)
+    if p.returncode != 0:
+        return "%s: openssl cms -decrypt failed: %s" % (mid, p.stderr.decode()[:200])
+    marker = ("load-marker-%s-%s" % (mid, salt)).encode()
+    if marker not in p.stdout:
+        return "%s: the decrypted entity lacks its marker" % mid
+    v = run(["openssl", "cms", "-verify", "-CAfile", "%s/ca/root.crt" % pki, "-purpose", "any",
+             "-signer", "/dev/stdout", "-out", "/dev/null"], p.stdout)
+    if v.returncode != 0:
+        return "%s: the signature does not verify: %s" % (mid, v.stderr.decode()[:200])
+    if pem_body(v.stdout) != want_signer:
+        return "%s: signed by another than %s" % (mid, signer)
+    return None
+with concurrent.futures.ThreadPoolExecutor(2) as ex:
+    bad = [r for r in ex.map(lambda j: judge(*j), jobs) if r]
+print("\n".join(bad[:50]) + ("\n... %d failures" % len(bad) if len(bad) > 50 else ""), end="")
+sys.exit(1 if bad else 0)
+PY
+}
+
+# milter_child SUPERVISOR : the pid of the milter process (the supervisor's child), or nothing
+milter_child() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
+
+# rss_kb PID : the resident set size of PID in kB (0 when it is gone)
+rss_kb() { awk '/^VmRSS:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# open_files PID : how many files PID has open (0 when it is gone)
+open_files() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
