@@ -187,6 +187,21 @@ struct decide_verdict {
 };
 
 /*
+ * Where the core's lines about a message go besides its verdicts (a
+ * harvested signer, debug traces, the summary line): the program's
+ * logging, which adds the queue id, as log.h's log_msg and log_enabled do.
+ * The core itself never writes a log.  Set once before threads start
+ * (borrowed: it must outlive every message); until then the lines are
+ * dropped.
+ */
+struct decide_logger {
+	void (*line)(int priority, const char *qid, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+	int (*enabled)(int priority);
+};
+void decide_set_logger(const struct decide_logger *lg);
+
+/*
  * A new message on conf; takes over the caller's reference to conf.
  * values_spaced: header values will come with their leading space (the
  * MTA's SMFIP_HDR_LEADSPC).  NULL when out of memory (conf released).

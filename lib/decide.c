@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "decide_int.h"
-#include "log.h"
 
 /* ---- replies and verdicts ---- */
 
@@ -440,7 +440,7 @@ decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v
 		return;
 	}
 	rcpt_resolve(m, &r);
-	if (log_enabled(LOG_DEBUG))
+	if (decide_log_enabled(LOG_DEBUG))
 		decide_log(m, LOG_DEBUG, "recipient <%s>: %s%s, needs %s, mode %s", r.addr,
 		    r.cert != NULL ? "certificate from " : "no certificate: ",
 		    r.cert != NULL ? r.source : r.reason, decide_class_name(r.cls),

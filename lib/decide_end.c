@@ -17,9 +17,9 @@
 
 #include <openssl/bn.h>
 #include <openssl/x509.h>
+#include <syslog.h>
 
 #include "decide_int.h"
-#include "log.h"
 #include "metrics.h"
 
 /* ---- names ---- */
@@ -54,16 +54,32 @@ decide_protection_name(int sign, int encrypt)
 	return encrypt ? "encrypted" : NULL;
 }
 
+static const struct decide_logger *decide_logger;
+
+void
+decide_set_logger(const struct decide_logger *lg)
+{
+	decide_logger = lg;
+}
+
+int
+decide_log_enabled(int priority)
+{
+	return decide_logger != NULL && decide_logger->enabled(priority);
+}
+
 void
 decide_log(const struct decide_msg *m, int level, const char *fmt, ...)
 {
 	char line[1800];
 	va_list ap;
 
+	if (!decide_log_enabled(level))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	log_msg(level, m->qid, "%s%s", m->monitor ? "monitor: " : "", line);
+	decide_logger->line(level, m->qid, "%s%s", m->monitor ? "monitor: " : "", line);
 }
 
 /* ---- on the way ---- */

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "decide_int.h"
 #include "harvest.h"
-#include "log.h"
 
 /*
  * A message-level refusal r for the reason why, logged as "rejected: ..." or
@@ -362,7 +362,7 @@ decide_message(struct decide_msg *m, struct decide_verdict *v)
 		if (load_signer(m, v) != 0)
 			return;
 	}
-	if (log_enabled(LOG_DEBUG))
+	if (decide_log_enabled(LOG_DEBUG))
 		decide_log(m, LOG_DEBUG,
 		    "message: sign %s, encrypt %s, cipher %s, digest %s, signer <%s>",
 		    m->pol.sign ? "yes" : "no", m->pol.encrypt ? "yes" : "no",

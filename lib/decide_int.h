@@ -65,8 +65,12 @@ void decide_note_end(struct decide_msg *m, const struct decide_verdict *v);
 /* decide_end.c: a recipient refused at RCPT, remembered for the summary and the metrics. */
 void decide_note_refusal(struct decide_msg *m, const char *addr, const struct decide_verdict *v);
 
-/* Log a line under m's queue id, marked "monitor: " when m is in mode monitor. */
+/* Log a line under m's queue id, marked "monitor: " when m is in mode monitor (through the
+ * logger of decide_set_logger). */
 void decide_log(const struct decide_msg *m, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Would decide_log write a line of this priority?  (To skip the work of debug lines.) */
+int decide_log_enabled(int priority);
 
 #endif

@@ -16,10 +16,10 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <syslog.h>
 
 #include "decide_int.h"
 #include "harvest.h"
-#include "log.h"
 #include "metrics.h"
 
 struct decide_msg *
@@ -241,16 +241,16 @@ decide_harvest_store(const struct decide_msg *m, const char *addr, X509 *cert,
 
 	switch (certindex_store(c->harvest_dir, addr, cert, chain, err, sizeof(err))) {
 	case 1:
-		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into %s", addr,
+		decide_log(m, LOG_INFO, "harvested the certificate of <%s> into %s", addr,
 		    c->harvest_dir);
 		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 		break;
 	case 0:
-		log_msg(LOG_INFO, m->qid, "certificate of <%s> already harvested", addr);
+		decide_log(m, LOG_INFO, "certificate of <%s> already harvested", addr);
 		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 		break;
 	default:
-		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s>: %s", addr, err);
+		decide_log(m, LOG_ERR, "cannot store the certificate of <%s>: %s", addr, err);
 		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 	}
 }
@@ -269,14 +269,14 @@ eom_harvest(struct decide_msg *m)
 	if (!c->harvest_trust_any)
 		ho.trust = c->certs != NULL ? certindex_trust(c->certs) : NULL;
 	if (!c->harvest_trust_any && ho.trust == NULL) {
-		log_msg(LOG_ERR, m->qid, "not harvested: no trusted CAs loaded");
+		decide_log(m, LOG_ERR, "not harvested: no trusted CAs loaded");
 		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 		return;
 	}
 	rc = harvest_signer(&m->headers, m->body, &ho, &x, &chain, addr, sizeof(addr), reason,
 	    sizeof(reason));
 	if (rc != 1) {
-		log_msg(rc < 0 ? LOG_ERR : LOG_INFO, m->qid, "not harvested: %s", reason);
+		decide_log(m, rc < 0 ? LOG_ERR : LOG_INFO, "not harvested: %s", reason);
 		metrics_add(METRICS_HARVESTS, rc < 0 ? "error" : "refused", NULL, 1);
 		return;
 	}
@@ -380,8 +380,7 @@ static void
 eom_monitor(struct decide_msg *m, const struct decide_mta *mta, struct decide_verdict *v)
 {
 	if (mta->add_header(mta->arg, "X-SMIME-Milter-Would", m->would_header) != 0)
-		log_msg(LOG_WARNING, m->qid,
-		    "monitor: the MTA refused the X-SMIME-Milter-Would header");
+		decide_log(m, LOG_WARNING, "the MTA refused the X-SMIME-Milter-Would header");
 	v->why = "monitor";
 }
 

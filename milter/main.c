@@ -45,6 +45,7 @@
 
 #include "conf.h"
 #include "conf_check.h"
+#include "decide.h"
 #include "explain.h"
 #include "keystore_pkcs11.h"
 #include "log.h"
@@ -523,6 +524,7 @@ explain_main(const struct explain_options *eo, int n, char **addrs)
 int
 main(int argc, char **argv)
 {
+	static const struct decide_logger logger = {log_msg, log_enabled};
 	const char *sock = NULL;
 	int foreground = 0, check_only = 0, verbose = 0, explain = 0, ch, nerr, rc;
 	struct conf *conf = NULL;
@@ -536,6 +538,8 @@ main(int argc, char **argv)
 	    {"client", required_argument, NULL, 3},
 	    {NULL, 0, NULL, 0},
 	};
+
+	decide_set_logger(&logger); /* the core's lines go to this program's log */
 
 	while ((ch = getopt_long(argc, argv, "c:fhknp:tvV", longopts, NULL)) != -1) {
 		switch (ch) {

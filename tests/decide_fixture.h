@@ -45,6 +45,9 @@ put(const char *d, const char *name, mode_t mode, EVP_PKEY *key, X509 *a, X509 *
 static void
 pki_setup(void)
 {
+	static const struct decide_logger logger = {log_msg, log_enabled};
+
+	decide_set_logger(&logger); /* the core's lines on stderr, as the tests read them */
 	testdir_make(dir, sizeof(dir), "check_decide");
 	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
 	snprintf(keydir, sizeof(keydir), "%s/keys", dir);
