@@ -16,10 +16,12 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
+#include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "certindex.h"
+#include "cmssplit.h"
 #include "inbound.h"
 #include "errmsg.h"
 #include "sigverify.h"
@@ -156,9 +158,12 @@ collect_protected(struct inbound_result *r, const struct mime_headers *h)
 	return 0;
 }
 
-/* Try to decrypt the message's pkcs7-mime body into *dec.  0 (see r), or -1 internal. */
+/*
+ * Decrypt the split message (sp: the structure without its content,
+ * cipher: the encrypted content) into *dec.  0 (see r), or -1 internal.
+ */
 static int
-decrypt_message(const struct inbound_options *o, const unsigned char *der, size_t derlen,
+decrypt_message(const struct inbound_options *o, const struct cmssplit *sp, spool *cipher,
     struct inbound_result *r, struct entity *dec, char *err, size_t errlen)
 {
 	struct envelope_info info;
@@ -171,7 +176,7 @@ decrypt_message(const struct inbound_options *o, const unsigned char *der, size_
 		goto cleanup;
 	}
 	/* without decrypt, no key is tried: the answer only says whether it is encrypted */
-	r->decryption = envelope_decrypt(der, derlen, o->decrypt ? o->keys : NULL,
+	r->decryption = envelope_open(sp, cipher, o->decrypt ? o->keys : NULL,
 	    o->decrypt ? o->nkeys : 0, out, &info, r->reason, sizeof(r->reason));
 	r->auth_enveloped = info.auth;
 	r->key = info.key;
@@ -187,7 +192,7 @@ decrypt_message(const struct inbound_options *o, const unsigned char *der, size_
 	r->encrypted = r->decryption != ENVELOPE_NOT_ENVELOPED;
 	rc = 0;
 	if (r->decryption != ENVELOPE_OK)
-		goto cleanup;
+		goto cleanup; /* what reached plain is discarded with it */
 	BIO_free(out);
 	out = NULL;
 	if (entity_from_spool(dec, plain, r->reason, sizeof(r->reason)) != 0) {
@@ -421,48 +426,60 @@ take_content(struct inbound_result *r, struct entity *e)
 	return 0;
 }
 
-/* A pkcs7-mime message: decode, and decrypt when it is enveloped.  *dec filled on success. */
+/*
+ * A pkcs7-mime message: decode and split (streaming), and decrypt when it
+ * is enveloped.  *dec filled on success.
+ */
 static int
 open_pkcs7(const struct inbound_options *o, struct entity *msg, struct inbound_result *r,
     struct entity *dec, char *err, size_t errlen)
 {
-	size_t max = o->max_size > 0 ? o->max_size : INBOUND_DEFAULT_MAX, rawlen = 0, derlen = 0;
-	unsigned char *raw = NULL, *der = NULL;
+	struct cmssplit sp;
+	spool *cipher = NULL;
 	char st[40];
 	int rc = -1;
 
+	memset(&sp, 0, sizeof(sp));
 	smime_type(msg->hp, st, sizeof(st));
 	if (strcmp(st, "signed-data") == 0 || strcmp(st, "certs-only") == 0 ||
 	    strcmp(st, "compressed-data") == 0)
 		return 0; /* not encrypted: nothing to open */
 	r->decryption = ENVELOPE_NOT_ENVELOPED;
-	if (spool_size(msg->sp) > max) {
+	if (o->max_size > 0 && spool_size(msg->sp) > o->max_size) {
 		r->encrypted = st[0] != '\0';
 		r->decryption = ENVELOPE_UNSUPPORTED;
 		errmsg_set(r->reason, sizeof(r->reason),
 		    "too large to decrypt (%llu bytes, at most %zu)",
-		    (unsigned long long)spool_size(msg->sp), max);
+		    (unsigned long long)spool_size(msg->sp), o->max_size);
 		return 0;
 	}
-	if ((raw = entity_body(msg, max, &rawlen, err, errlen)) == NULL)
+	if ((cipher = new_spool(o)) == NULL) {
+		errmsg_set(err, errlen, "out of memory");
 		return -1;
-	der = sigverify_base64(raw, rawlen, &derlen);
-	if (der == NULL) {
+	}
+	switch (cmssplit_read(msg->sp, msg->off, 1, cipher, &sp, r->reason, sizeof(r->reason))) {
+	case CMSSPLIT_ERROR: errmsg_set(err, errlen, "%s", r->reason); goto cleanup;
+	case CMSSPLIT_CORRUPT:
 		r->encrypted = st[0] != '\0';
 		r->decryption = ENVELOPE_CORRUPT;
-		errmsg_set(r->reason, sizeof(r->reason), "the body is not base64");
+		rc = 0;
+		goto cleanup;
+	case CMSSPLIT_OTHER: rc = 0; goto cleanup;
+	case CMSSPLIT_OK: break;
+	}
+	if (sp.nid == NID_pkcs7_signed) {
+		errmsg_set(r->reason, sizeof(r->reason), "CMS signed-data, not enveloped-data");
 		rc = 0;
 		goto cleanup;
 	}
-	rc = decrypt_message(o, der, derlen, r, dec, err, errlen);
+	rc = decrypt_message(o, &sp, cipher, r, dec, err, errlen);
 	if (rc == 0 && r->decryption == ENVELOPE_OK && collect_protected(r, &dec->h) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		rc = -1;
 	}
 cleanup:
-	free(der);
-	OPENSSL_cleanse(raw, rawlen);
-	free(raw);
+	cmssplit_free(&sp);
+	spool_free(cipher);
 	return rc;
 }
 
