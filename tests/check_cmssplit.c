@@ -1,0 +1,492 @@
+/*
+ * check_cmssplit.c - unit tests of the streaming side of the receiving
+ * gateway: cmssplit (the content taken out of a CMS structure as it is
+ * read) on DER and indefinite-length BER with chunked content, for
+ * enveloped-data, authEnveloped-data and signed-data; every truncation
+ * and a corrupted byte anywhere give a clear error, never a crash; and a
+ * 50 MB message encrypted by the openssl command (RSA with AES-CBC, EC
+ * with AES-GCM) is decrypted byte for byte by inbound_process while the
+ * process's peak RSS grows by less than 16 MB.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "cmssplit.h"
+#include "envelope.h"
+#include "inbound.h"
+#include "mime.h"
+#include "spool.h"
+#include "testpki.h"
+
+#define BIG          (50u * 1024 * 1024)
+#define RSS_BOUND_KB (16 * 1024)
+
+static struct testpki_id ca, bob, carol;
+static struct keystore_identity keys[2];
+static char dir[256];
+
+static const char entity[] = "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+                             "The content, in clear.\r\n";
+
+static void
+setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	ca = testpki_issue("rsa", "Split CA", NULL, NULL, -1, 365, NULL, NULL);
+	bob = testpki_issue("rsa", "Bob", "bob@example.com", &ca, -1, 365,
+	    "critical,digitalSignature,keyEncipherment", "emailProtection");
+	carol = testpki_issue("ec", "Carol", "carol@example.com", &ca, -1, 365,
+	    "critical,digitalSignature,keyAgreement", NULL);
+	keys[0].key = bob.key;
+	keys[0].cert = bob.cert;
+	keys[1].key = carol.key;
+	keys[1].cert = carol.cert;
+	snprintf(dir, sizeof(dir), "%s/check_cmssplit.XXXXXX", tmp != NULL ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A CMS structure of content: enveloped for to (gcm: authEnveloped), or signed by bob. */
+static unsigned char *
+make_cms(int kind, X509 *to, int gcm, int stream, size_t *len)
+{
+	BIO *in = BIO_new_mem_buf(entity, sizeof(entity) - 1), *out = BIO_new(BIO_s_mem());
+	STACK_OF(X509) *certs = sk_X509_new_null();
+	CMS_ContentInfo *cms;
+	unsigned char *der;
+	char *data;
+	long n;
+
+	sk_X509_push(certs, to);
+	if (kind == 's')
+		cms = CMS_sign(bob.cert, bob.key, NULL, in, CMS_BINARY | (stream ? CMS_STREAM : 0));
+	else
+		cms = CMS_encrypt(certs, in, gcm ? EVP_aes_128_gcm() : EVP_aes_256_cbc(),
+		    CMS_BINARY | (stream ? CMS_STREAM : 0));
+	ck_assert_ptr_nonnull(cms);
+	if (stream)
+		ck_assert_int_eq(i2d_CMS_bio_stream(out, cms, in, CMS_BINARY | CMS_STREAM), 1);
+	else
+		ck_assert_int_gt(i2d_CMS_bio(out, cms), 0);
+	n = BIO_get_mem_data(out, &data);
+	der = malloc((size_t)n);
+	memcpy(der, data, (size_t)n);
+	*len = (size_t)n;
+	CMS_ContentInfo_free(cms);
+	sk_X509_free(certs);
+	BIO_free(in);
+	BIO_free(out);
+	return der;
+}
+
+static spool *
+spool_of(const void *p, size_t len)
+{
+	spool *sp = spool_new(1024, NULL);
+	char err[128];
+
+	ck_assert_int_eq(spool_write(sp, p, len, err, sizeof(err)), 0);
+	return sp;
+}
+
+/* The spool's bytes as a string (small spools only).  Caller frees. */
+static char *
+spool_text(spool *sp)
+{
+	char *out = malloc((size_t)spool_size(sp) + 1), err[128];
+	size_t o = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(spool_rewind(sp, err, sizeof(err)), 0);
+	while ((n = spool_read(sp, out + o, 4096, err, sizeof(err))) > 0)
+		o += (size_t)n;
+	ck_assert_int_eq(n, 0);
+	out[o] = '\0';
+	return out;
+}
+
+/* Split der (as DER, and as base64 after a header line), then decrypt: the entity comes back. */
+static void
+split_and_open(const unsigned char *der, size_t len, int expect_nid)
+{
+	struct cmssplit s;
+	struct envelope_info info;
+	spool *in = spool_of(der, len), *content = spool_new(1024, NULL), *plain;
+	char reason[300], *got, *b64 = malloc(len * 2 + 100), err[128];
+	BIO *out;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (i == 1) { /* base64 in lines, after 8 bytes to skip */
+			int n = EVP_EncodeBlock((unsigned char *)b64 + 8, der, (int)len);
+			memcpy(b64, "skipme\r\n", 8);
+			spool_free(in);
+			in = spool_new(1024, NULL);
+			ck_assert_int_eq(spool_write(in, b64, 8, err, sizeof(err)), 0);
+			for (int o = 0; o < n; o += 64) {
+				ck_assert_int_eq(spool_write(in, b64 + 8 + o,
+				                     n - o < 64 ? (size_t)(n - o) : 64, err,
+				                     sizeof(err)),
+				    0);
+				ck_assert_int_eq(spool_write(in, "\r\n", 2, err, sizeof(err)), 0);
+			}
+			spool_free(content);
+			content = spool_new(1024, NULL);
+		}
+		ck_assert_msg(cmssplit_read(in, i == 1 ? 8 : 0, i, content, &s, reason,
+		                  sizeof(reason)) == CMSSPLIT_OK,
+		    "%s", reason);
+		ck_assert_int_eq(s.nid, expect_nid);
+		ck_assert_int_eq(s.has_content, 1);
+		ck_assert_uint_eq(s.content_len, spool_size(content));
+		ck_assert_uint_lt(s.headlen, len);
+		if (expect_nid == NID_pkcs7_signed) {
+			got = spool_text(content);
+			ck_assert_str_eq(got, entity);
+			free(got);
+		} else {
+			ck_assert_int_eq(s.has_mac,
+			    expect_nid == NID_id_smime_ct_authEnvelopedData);
+			plain = spool_new(1024, NULL);
+			out = spool_bio_new(plain);
+			ck_assert_msg(envelope_open(&s, content, keys, 2, out, &info, reason,
+			                  sizeof(reason)) == ENVELOPE_OK,
+			    "%s", reason);
+			got = spool_text(plain);
+			ck_assert_str_eq(got, entity);
+			free(got);
+			BIO_free(out);
+			spool_free(plain);
+		}
+		cmssplit_free(&s);
+	}
+	free(b64);
+	spool_free(in);
+	spool_free(content);
+}
+
+START_TEST(test_split_forms)
+{
+	size_t len;
+	unsigned char *der;
+	int stream;
+
+	for (stream = 0; stream < 2; stream++) {
+		der = make_cms('e', bob.cert, 0, stream, &len);
+		split_and_open(der, len, NID_pkcs7_enveloped);
+		free(der);
+		der = make_cms('e', carol.cert, 1, stream, &len);
+		split_and_open(der, len, NID_id_smime_ct_authEnvelopedData);
+		free(der);
+		der = make_cms('s', NULL, 0, stream, &len);
+		split_and_open(der, len, NID_pkcs7_signed);
+		free(der);
+	}
+}
+END_TEST
+
+/* Every truncation is CORRUPT with a reason; a changed byte anywhere never crashes. */
+START_TEST(test_split_damaged)
+{
+	size_t len, i;
+	unsigned char *der = make_cms('e', bob.cert, 1, 1, &len), *bad = malloc(len);
+	struct cmssplit s;
+	char reason[300];
+	enum cmssplit_result rc;
+
+	for (i = 0; i < len; i++) {
+		spool *in = spool_of(der, i), *content = spool_new(256, NULL);
+		rc = cmssplit_read(in, 0, 0, content, &s, reason, sizeof(reason));
+		ck_assert_msg(rc == CMSSPLIT_CORRUPT, "prefix %zu: %d", i, rc);
+		ck_assert_msg(strncmp(reason, "not a usable CMS structure: ", 28) == 0, "%s",
+		    reason);
+		ck_assert_ptr_null(s.head);
+		cmssplit_free(&s);
+		spool_free(in);
+		spool_free(content);
+	}
+	for (i = 0; i < len; i++) {
+		spool *in, *content = spool_new(256, NULL), *plain = spool_new(256, NULL);
+		BIO *out = spool_bio_new(plain);
+		memcpy(bad, der, len);
+		bad[i] ^= (unsigned char)(0x5a + i);
+		in = spool_of(bad, len);
+		rc = cmssplit_read(in, 0, 0, content, &s, reason, sizeof(reason));
+		ck_assert(rc == CMSSPLIT_OK || rc == CMSSPLIT_CORRUPT || rc == CMSSPLIT_OTHER);
+		if (rc == CMSSPLIT_OK && s.nid != NID_pkcs7_signed)
+			(void)envelope_open(&s, content, keys, 2, out, NULL, reason,
+			    sizeof(reason));
+		cmssplit_free(&s);
+		BIO_free(out);
+		spool_free(plain);
+		spool_free(in);
+		spool_free(content);
+	}
+	free(bad);
+	free(der);
+}
+END_TEST
+
+/* AES-GCM: a changed or missing byte of the cipher text fails the tag check: never OK. */
+START_TEST(test_gcm_tampered)
+{
+	size_t len, i, n;
+	unsigned char *der = make_cms('e', carol.cert, 1, 0, &len);
+	spool *in = spool_of(der, len), *content = spool_new(256, NULL);
+	struct cmssplit s;
+	char reason[300], *ct;
+
+	ck_assert_int_eq(cmssplit_read(in, 0, 0, content, &s, reason, sizeof(reason)), CMSSPLIT_OK);
+	n = (size_t)spool_size(content);
+	ct = spool_text(content);
+	for (i = 0; i <= n; i++) {
+		spool *bad = spool_new(256, NULL), *plain = spool_new(256, NULL);
+		BIO *out = spool_bio_new(plain);
+		char err[128];
+		ct[i < n ? i : 0] ^= 1;
+		/* i == n: the byte restored, the last one left out */
+		ck_assert_int_eq(spool_write(bad, ct, i < n ? n : n - 1, err, sizeof(err)), 0);
+		ck_assert_msg(envelope_open(&s, bad, keys, 2, out, NULL, reason, sizeof(reason)) ==
+		        ENVELOPE_CORRUPT,
+		    "byte %zu", i);
+		ct[i < n ? i : 0] ^= 1;
+		BIO_free(out);
+		spool_free(plain);
+		spool_free(bad);
+	}
+	/* a mac cut to 4 bytes is refused before any decryption */
+	s.maclen = 4;
+	ck_assert_int_eq(envelope_open(&s, content, keys, 2, NULL, NULL, reason, sizeof(reason)),
+	    ENVELOPE_CORRUPT);
+	ck_assert_str_eq(reason,
+	    "authEnveloped-data with a message authentication code of 4 "
+	    "bytes (at least 12)");
+	free(ct);
+	cmssplit_free(&s);
+	spool_free(in);
+	spool_free(content);
+	free(der);
+}
+END_TEST
+
+/* ---- a 50 MB message ---- */
+
+static long
+status_kb(const char *field)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	size_t n = strlen(field);
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			kb = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* Start measuring the peak: reset VmHWM to the current RSS where the kernel allows it. */
+static long
+rss_start(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+
+	if (f != NULL) {
+		fputs("5", f);
+		fclose(f);
+	}
+	return status_kb("VmRSS");
+}
+
+/* The 50 MB entity into path; its body's SHA-256 into md. */
+static void
+write_big(const char *path, unsigned char *md)
+{
+	static const char head[] = "Content-Type: application/octet-stream\r\n"
+	                           "Content-Transfer-Encoding: base64\r\n\r\n";
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	unsigned char raw[57], line[80];
+	FILE *f = fopen(path, "w");
+	size_t done = 0, i;
+	uint32_t x = 2463534242u;
+
+	ck_assert_ptr_nonnull(f);
+	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+	fputs(head, f);
+	while (done < BIG) {
+		for (i = 0; i < sizeof(raw); i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			raw[i] = (unsigned char)x;
+		}
+		EVP_EncodeBlock(line, raw, sizeof(raw));
+		memcpy(line + 76, "\r\n", 2);
+		ck_assert_uint_eq(fwrite(line, 1, 78, f), 78);
+		EVP_DigestUpdate(h, line, 78);
+		done += 78;
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	EVP_DigestFinal_ex(h, md, NULL);
+	EVP_MD_CTX_free(h);
+}
+
+/* The DER file, base64 in CRLF lines, into a message spool. */
+static spool *
+message_spool(const char *path)
+{
+	spool *sp = spool_new(SPOOL_DEFAULT_MEMORY, dir);
+	unsigned char raw[57 * 512], text[78 * 512 + 4];
+	FILE *f = fopen(path, "r");
+	char err[128];
+	size_t n, i, o;
+
+	ck_assert_ptr_nonnull(f);
+	while ((n = fread(raw, 1, sizeof(raw), f)) > 0) {
+		for (i = o = 0; i < n; i += 57) {
+			o += (size_t)EVP_EncodeBlock(text + o, raw + i,
+			    (int)(n - i < 57 ? n - i : 57));
+			memcpy(text + o, "\r\n", 2);
+			o += 2;
+		}
+		ck_assert_int_eq(spool_write(sp, text, o, err, sizeof(err)), 0);
+	}
+	fclose(f);
+	return sp;
+}
+
+/* SHA-256 of the body of r, from body_off on. */
+static void
+body_digest(struct inbound_result *r, unsigned char *md)
+{
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	unsigned char buf[65536];
+	uint64_t skip = r->body_off;
+	char err[128];
+	ssize_t n;
+
+	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+	ck_assert_int_eq(spool_rewind(r->body, err, sizeof(err)), 0);
+	while ((n = spool_read(r->body, buf, sizeof(buf), err, sizeof(err))) > 0) {
+		size_t drop = skip < (uint64_t)n ? (size_t)skip : (size_t)n;
+		skip -= drop;
+		EVP_DigestUpdate(h, buf + drop, (size_t)n - drop);
+	}
+	ck_assert_int_eq(n, 0);
+	EVP_DigestFinal_ex(h, md, NULL);
+	EVP_MD_CTX_free(h);
+}
+
+START_TEST(test_large_message)
+{
+	static const struct {
+		const char *cipher, *smime_type;
+		int ec;
+	} cases[] = {{"-aes-256-cbc", "enveloped-data", 0},
+	    {"-aes-128-gcm", "authEnveloped-data", 1}};
+	char plain[300], der[300], cert[300], cmd[1200], err[300];
+	unsigned char want[32], got[32];
+	X509 *const to[2][2] = {{bob.cert, NULL}, {carol.cert, NULL}};
+	const struct mime_header *ct;
+	size_t i;
+
+	snprintf(plain, sizeof(plain), "%s/big.txt", dir);
+	snprintf(der, sizeof(der), "%s/big.p7m", dir);
+	write_big(plain, want);
+	for (i = 0; i < 2; i++) {
+		struct inbound_options o;
+		struct inbound_result r;
+		struct mime_headers h;
+		spool *body;
+		long base, peak;
+
+		snprintf(cert, sizeof(cert), "%s/to%zu.pem", dir, i);
+		testpki_write(cert, 0644, NULL, to[i], 0);
+		/* indefinite-length BER, the content in chunks, as a streaming sender writes it */
+		snprintf(cmd, sizeof(cmd),
+		    "openssl cms -encrypt -binary -stream -outform DER %s -in '%s' -out '%s' '%s'",
+		    cases[i].cipher, plain, der, cert);
+		ck_assert_int_eq(system(cmd), 0);
+		body = message_spool(der);
+		mime_headers_init(&h);
+		mime_headers_add(&h, "From", " zoe@outside.example");
+		snprintf(cmd, sizeof(cmd), " application/pkcs7-mime; smime-type=%s; name=smime.p7m",
+		    cases[i].smime_type);
+		mime_headers_add(&h, "Content-Type", cmd);
+		mime_headers_add(&h, "Content-Transfer-Encoding", " base64");
+		memset(&o, 0, sizeof(o));
+		o.decrypt = o.verify = 1;
+		o.keys = keys;
+		o.nkeys = 2;
+		o.spool_dir = dir;
+		base = rss_start();
+		ck_assert_msg(inbound_process(&h, body, &o, &r, err, sizeof(err)) == 0, "%s", err);
+		peak = status_kb("VmHWM");
+		fprintf(stderr, "%s, %s: peak RSS growth %.1f MB (bound 16 MB)\n", cases[i].cipher,
+		    cases[i].ec ? "EC" : "RSA", (double)(peak - base) / 1024);
+		ck_assert_msg(r.decryption == ENVELOPE_OK, "%s", r.reason);
+		ck_assert_int_eq(r.auth_enveloped, cases[i].ec);
+		ck_assert_int_eq(r.key, cases[i].ec);
+		ck_assert_int_eq(spool_on_disk(r.body), 1);
+		ct = mime_headers_find(&r.content, "Content-Type");
+		ck_assert_ptr_nonnull(ct);
+		ck_assert_str_eq(ct->value, " application/octet-stream");
+		body_digest(&r, got);
+		ck_assert_msg(memcmp(got, want, sizeof(want)) == 0, "the decrypted body differs");
+		ck_assert_msg(peak - base < RSS_BOUND_KB, "peak RSS grew by %ld kB", peak - base);
+		inbound_result_free(&r);
+		mime_headers_clear(&h);
+		spool_free(body);
+		unlink(der);
+	}
+	unlink(plain);
+}
+END_TEST
+
+static Suite *
+cmssplit_suite(void)
+{
+	Suite *s = suite_create("cmssplit");
+	TCase *tc = tcase_create("cmssplit");
+
+	tcase_add_unchecked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 240);
+	tcase_add_test(tc, test_split_forms);
+	tcase_add_test(tc, test_split_damaged);
+	tcase_add_test(tc, test_gcm_tampered);
+	tcase_add_test(tc, test_large_message);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(cmssplit_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
