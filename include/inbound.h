@@ -46,8 +46,6 @@
 #include "mime.h"
 #include "spool.h"
 
-#define INBOUND_DEFAULT_MAX (64u * 1024 * 1024)
-
 struct inbound_options {
 	int decrypt;                          /* open (auth)enveloped-data */
 	int verify;                           /* check signatures */
@@ -56,7 +54,8 @@ struct inbound_options {
 	size_t nkeys;
 	X509_STORE *trust;        /* ca-file; NULL: no signer can pass */
 	STACK_OF(X509_CRL) *crls; /* crl-file, or NULL */
-	size_t max_size;          /* larger bodies are not opened; 0: INBOUND_DEFAULT_MAX */
+	size_t max_size;          /* larger bodies are not opened; 0: no bound (memory does
+	                             not grow with the size: everything streams) */
 	size_t spool_memory;      /* bound of the spools made here; 0: SPOOL_DEFAULT_MEMORY */
 	const char *spool_dir;    /* their overflow directory; NULL: $TMPDIR or /tmp */
 };

@@ -128,21 +128,6 @@ cleanup:
 	return rc;
 }
 
-/* The entity's body (from e->off) in memory, at most max bytes.  Caller wipes and frees. */
-static unsigned char *
-entity_body(const struct entity *e, size_t max, size_t *len, char *reason, size_t reasonlen)
-{
-	size_t all = 0;
-	unsigned char *buf =
-	    sigverify_read_spool(e->sp, max + (size_t)e->off, &all, reason, reasonlen);
-
-	if (buf == NULL)
-		return NULL;
-	memmove(buf, buf + e->off, all - (size_t)e->off + 1);
-	*len = all - (size_t)e->off;
-	return buf;
-}
-
 /* The field values of every non-Content field of h (the RFC 9788 protected fields). */
 static int
 collect_protected(struct inbound_result *r, const struct mime_headers *h)
@@ -314,58 +299,80 @@ signer_props(struct inbound_result *r, X509 *x, const char *from)
 	ERR_clear_error();
 }
 
-/* The header fields of the signed first part of a multipart/signed (RFC 9788). */
+/*
+ * The header fields of the signed first part of a multipart/signed (RFC
+ * 9788): len bytes of sp from off on, of which the header block is read.
+ */
 static int
-detached_protected(struct inbound_result *r, const unsigned char *part, size_t len)
+detached_protected(struct inbound_result *r, spool *sp, uint64_t off, size_t len)
 {
+	size_t want = len < HEAD_MAX ? len : HEAD_MAX, got = 0, body_off;
+	char *buf = malloc(want + 1), why[128];
+	BIO *in = buf != NULL ? spool_bio_reader(sp, off, want) : NULL;
 	struct mime_headers ph;
-	char why[128];
-	size_t off;
-	int rc = 0;
+	int n = 0, rc = -1;
 
 	mime_headers_init(&ph);
-	if (mime_parse_headers((const char *)part, len, &ph, &off, why, sizeof(why)) == 0)
+	if (in == NULL)
+		goto cleanup;
+	while (got < want && (n = BIO_read(in, buf + got, (int)(want - got))) > 0)
+		got += (size_t)n;
+	rc = 0;
+	if (n < 0 || spool_bio_error(in)[0] != '\0')
+		goto cleanup; /* unreadable: nothing protected to report */
+	if (mime_parse_headers(buf, got, &ph, &body_off, why, sizeof(why)) == 0)
 		rc = collect_protected(r, &ph);
+cleanup:
 	mime_headers_clear(&ph);
+	BIO_free(in);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, want + 1);
+	free(buf);
 	return rc;
 }
 
+/* The opaque signature's content, when it is a MIME entity, becomes *inner. */
+static int
+unwrap(struct inbound_result *r, spool *content, struct entity *inner)
+{
+	if (entity_from_spool(inner, content, r->reason, sizeof(r->reason)) != 0) {
+		entity_clear(inner); /* signed content that is not a MIME entity stays wrapped */
+		return 0;
+	}
+	inner->hp = &inner->h;
+	r->unwrapped = 1;
+	return collect_protected(r, &inner->h);
+}
+
 /*
- * Verify the signed entity e (kind k).  With unwrap_opaque, an opaque
- * signature's content becomes *inner.  0 (verdict in r), or -1 internal.
+ * Verify the signed entity e (kind k), streaming from its spool.  With
+ * unwrap_opaque, an opaque signature's content becomes *inner.  0
+ * (verdict in r), or -1 internal.
  */
 static int
 verify_entity(const struct inbound_options *o, const char *from, const struct entity *e,
     enum kind k, struct inbound_result *r, struct entity *inner, char *err, size_t errlen)
 {
 	const struct mime_header *ct = mime_headers_find(e->hp, "Content-Type");
-	size_t max = o->max_size > 0 ? o->max_size : INBOUND_DEFAULT_MAX, len = 0;
 	struct sigverify_result sv;
 	spool *content = NULL;
-	BIO *cbio = NULL;
-	unsigned char *buf = NULL;
 	int rc = -1;
 
 	memset(&sv, 0, sizeof(sv));
 	r->opaque = k == KIND_PKCS7;
-	if (spool_size(e->sp) - e->off > max) {
+	if (o->max_size > 0 && spool_size(e->sp) - e->off > o->max_size) {
 		r->smime = INBOUND_SMIME_PERMERROR;
 		errmsg_set(r->reason, sizeof(r->reason), "too large to verify (%llu bytes)",
 		    (unsigned long long)(spool_size(e->sp) - e->off));
 		return 0;
 	}
-	if ((buf = entity_body(e, max, &len, err, errlen)) == NULL)
-		return -1;
-	if (r->opaque && o->unwrap_opaque &&
-	    ((content = new_spool(o)) == NULL || (cbio = spool_bio_new(content)) == NULL)) {
+	if (r->opaque && (content = new_spool(o)) == NULL) {
 		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
+		return -1;
 	}
-	if (sigverify_body(ct->value, buf, len, o->trust, o->crls, cbio, &sv) == SIGVERIFY_ERROR ||
-	    (cbio != NULL && spool_bio_error(cbio)[0] != '\0')) {
-		errmsg_set(err, errlen, "%s",
-		    cbio != NULL && spool_bio_error(cbio)[0] != '\0' ? spool_bio_error(cbio)
-		                                                     : sv.reason);
+	if (sigverify_spool(ct->value, e->sp, e->off, o->trust, o->crls, content, &sv) ==
+	    SIGVERIFY_ERROR) {
+		errmsg_set(err, errlen, "%s", sv.reason);
 		goto cleanup;
 	}
 	r->smime = verdict(&sv, from, o->trust != NULL, r->reason, sizeof(r->reason));
@@ -378,34 +385,22 @@ verify_entity(const struct inbound_options *o, const char *from, const struct en
 		sv.certs = NULL;
 	}
 	if (k == KIND_SIGNED_DETACHED && sv.part_len > 0 &&
-	    detached_protected(r, buf + sv.part_off, sv.part_len) != 0) {
+	    detached_protected(r, e->sp, e->off + sv.part_off, sv.part_len) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	if (content != NULL && spool_size(content) > 0) {
-		BIO_free(cbio);
-		cbio = NULL;
-		if (entity_from_spool(inner, content, r->reason, sizeof(r->reason)) == 0) {
-			inner->hp = &inner->h;
-			r->unwrapped = 1;
-			if (collect_protected(r, &inner->h) != 0) {
-				errmsg_set(err, errlen, "out of memory");
-				content = NULL;
-				goto cleanup;
-			}
-		} else {
-			entity_clear(
-			    inner); /* signed content that is not a MIME entity stays wrapped */
+	if (content != NULL && o->unwrap_opaque && spool_size(content) > 0) {
+		spool *c = content;
+		content = NULL; /* inner takes it over */
+		if (unwrap(r, c, inner) != 0) {
+			errmsg_set(err, errlen, "out of memory");
+			goto cleanup;
 		}
-		content = NULL;
 	}
 	rc = 0;
 cleanup:
 	sigverify_result_free(&sv);
-	BIO_free(cbio);
 	spool_free(content);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
 	return rc;
 }
 

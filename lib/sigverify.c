@@ -21,6 +21,7 @@
 #include "errmsg.h"
 #include "mime.h"
 #include "sigverify.h"
+#include "sigverify_int.h"
 
 unsigned char *
 sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t reasonlen)
@@ -57,8 +58,8 @@ sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t re
 	return buf;
 }
 
-static const unsigned char *
-find(const unsigned char *hay, size_t len, const char *needle)
+const unsigned char *
+sigverify_find(const unsigned char *hay, size_t len, const char *needle)
 {
 	size_t nl = strlen(needle), i;
 
@@ -111,27 +112,60 @@ find_delim(const unsigned char *b, size_t len, const unsigned char *p, const cha
 	char nd[260];
 
 	snprintf(nd, sizeof(nd), "\r\n%s", delim);
-	return find(p, len - (size_t)(p - b), nd);
+	return sigverify_find(p, len - (size_t)(p - b), nd);
 }
 
-/* The Content-Type media type of the part whose header starts at ph; *body_off set. */
+/* The Content-Type media type of the part whose header starts at ph (len bytes on). */
 static int
-part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *body_off, char *type,
-    size_t typelen, char *reason, size_t reasonlen)
+part_type(const unsigned char *ph, size_t len, size_t *body_off, char *type, size_t typelen,
+    char *reason, size_t reasonlen)
 {
 	struct mime_headers ph_list;
 	const struct mime_header *h;
 	int rc;
 
 	mime_headers_init(&ph_list);
-	rc = mime_parse_headers((const char *)ph, len - (size_t)(ph - b), &ph_list, body_off,
-	    reason, reasonlen);
+	rc = mime_parse_headers((const char *)ph, len, &ph_list, body_off, reason, reasonlen);
 	h = rc == 0 ? mime_headers_find(&ph_list, "Content-Type") : NULL;
 	type[0] = '\0';
 	if (h != NULL)
 		(void)mime_type(h->value, type, typelen);
 	mime_headers_clear(&ph_list);
 	return rc;
+}
+
+int
+sigverify_sig_part(const unsigned char *t, size_t len, const char *delim, unsigned char **sig,
+    size_t *siglen, char *reason, size_t reasonlen)
+{
+	const unsigned char *ph, *pb, *pe;
+	char type[128] = "";
+	size_t body_off;
+
+	ph = sigverify_find(t, len, "\r\n");
+	if (ph == NULL) {
+		errmsg_set(reason, reasonlen, "truncated multipart/signed");
+		return -1;
+	}
+	ph += 2;
+	if (part_type(ph, len - (size_t)(ph - t), &body_off, type, sizeof(type), reason,
+	        reasonlen) != 0)
+		return -1;
+	if (!is_signature_type(type)) {
+		errmsg_set(reason, reasonlen, "second part is %s, not an S/MIME signature",
+		    type[0] ? type : "untyped");
+		return -1;
+	}
+	pb = ph + body_off;
+	pe = find_delim(t, len, pb, delim);
+	if (pe == NULL)
+		pe = t + len;
+	*sig = sigverify_base64(pb, (size_t)(pe - pb), siglen);
+	if (*sig == NULL) {
+		errmsg_set(reason, reasonlen, "signature part is not base64");
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -143,16 +177,16 @@ split_multipart(const unsigned char *b, size_t len, const char *boundary,
     const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen, char *reason,
     size_t reasonlen)
 {
-	char delim[256], type[128] = "";
-	const unsigned char *start, *end, *ph, *pb, *pe, *eol;
-	size_t body_off;
+	char delim[256];
+	const unsigned char *start, *end, *eol;
 
 	snprintf(delim, sizeof(delim), "--%s", boundary);
 	/* the first delimiter: at the start, or after a CRLF */
 	start = (len >= strlen(delim) && memcmp(b, delim, strlen(delim)) == 0) ? b : NULL;
 	if (start == NULL && (start = find_delim(b, len, b, delim)) != NULL)
 		start += 2;
-	if (start == NULL || (eol = find(start, len - (size_t)(start - b), "\r\n")) == NULL) {
+	if (start == NULL ||
+	    (eol = sigverify_find(start, len - (size_t)(start - b), "\r\n")) == NULL) {
 		errmsg_set(reason, reasonlen, "multipart/signed without its first part");
 		return -1;
 	}
@@ -163,29 +197,8 @@ split_multipart(const unsigned char *b, size_t len, const char *boundary,
 		return -1;
 	}
 	*clen = (size_t)(end - *content);
-	ph = find(end + 2, len - (size_t)(end + 2 - b), "\r\n");
-	if (ph == NULL) {
-		errmsg_set(reason, reasonlen, "truncated multipart/signed");
-		return -1;
-	}
-	ph += 2;
-	if (part_type(b, len, ph, &body_off, type, sizeof(type), reason, reasonlen) != 0)
-		return -1;
-	if (!is_signature_type(type)) {
-		errmsg_set(reason, reasonlen, "second part is %s, not an S/MIME signature",
-		    type[0] ? type : "untyped");
-		return -1;
-	}
-	pb = ph + body_off;
-	pe = find_delim(b, len, pb, delim);
-	if (pe == NULL)
-		pe = b + len;
-	*sig = sigverify_base64(pb, (size_t)(pe - pb), siglen);
-	if (*sig == NULL) {
-		errmsg_set(reason, reasonlen, "signature part is not base64");
-		return -1;
-	}
-	return 0;
+	return sigverify_sig_part(end + 2, len - (size_t)(end + 2 - b), delim, sig, siglen, reason,
+	    reasonlen);
 }
 
 /*
@@ -261,10 +274,9 @@ content_bio(const unsigned char *content, size_t len)
 	return BIO_push(f, mem);
 }
 
-/* Verify the parsed SignedData (detached: the signed part, or NULL for opaque). */
-static void
-verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached, X509_STORE *trust,
-    STACK_OF(X509_CRL) *crls)
+void
+sigverify_verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached,
+    X509_STORE *trust, STACK_OF(X509_CRL) *crls)
 {
 	X509_STORE *none = X509_STORE_new();
 	STACK_OF(X509) *signers;
@@ -364,7 +376,7 @@ sigverify_body(const char *content_type, const unsigned char *body, size_t len, 
 	}
 	if (part == NULL && content != NULL && copy_content(cms, content, r) != 0)
 		goto cleanup;
-	verify_cms(r, cms, detached, trust, crls);
+	sigverify_verify_cms(r, cms, detached, trust, crls);
 cleanup:
 	CMS_ContentInfo_free(cms);
 	BIO_free_all(detached);

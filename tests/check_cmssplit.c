@@ -397,69 +397,187 @@ body_digest(struct inbound_result *r, unsigned char *md)
 	EVP_MD_CTX_free(h);
 }
 
+/* path's bytes appended to f. */
+static void
+append_file(FILE *f, const char *path)
+{
+	FILE *in = fopen(path, "r");
+	char buf[65536];
+	size_t n;
+
+	ck_assert_ptr_nonnull(in);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+	fclose(in);
+}
+
+static void
+run_openssl(const char *args)
+{
+	char cmd[1500];
+
+	snprintf(cmd, sizeof(cmd), "openssl cms %s", args);
+	ck_assert_msg(system(cmd) == 0, "%s", cmd);
+}
+
+/* multipart/signed over the entity in plain, signed by bob (detached, made by openssl), into out. */
+static void
+write_multipart_signed(const char *plain, const char *out)
+{
+	char sig[300], args[1400], signer[300], key[300];
+	X509 *const certs[] = {bob.cert, NULL};
+	spool *s64;
+	FILE *f;
+	char err[128], buf[4096];
+	ssize_t n;
+
+	snprintf(sig, sizeof(sig), "%s/sig.der", dir);
+	snprintf(signer, sizeof(signer), "%s/signer.pem", dir);
+	snprintf(key, sizeof(key), "%s/signer.key", dir);
+	testpki_write(signer, 0644, NULL, certs, 0);
+	testpki_write(key, 0600, bob.key, NULL, 0);
+	snprintf(args, sizeof(args),
+	    "-sign -binary -outform DER -md sha256 -in '%s' -out '%s' -signer '%s' -inkey '%s'",
+	    plain, sig, signer, key);
+	run_openssl(args);
+	unlink(key);
+	f = fopen(out, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
+	      " micalg=sha-256; boundary=\"big-b\"\r\n\r\n--big-b\r\n",
+	    f);
+	append_file(f, plain);
+	fputs("\r\n--big-b\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+	      "Content-Transfer-Encoding: base64\r\n\r\n",
+	    f);
+	s64 = message_spool(sig);
+	ck_assert_int_eq(spool_rewind(s64, err, sizeof(err)), 0);
+	while ((n = spool_read(s64, buf, sizeof(buf), err, sizeof(err))) > 0)
+		ck_assert_uint_eq(fwrite(buf, 1, (size_t)n, f), (size_t)n);
+	fputs("--big-b--\r\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	spool_free(s64);
+	unlink(sig);
+}
+
+struct big_case {
+	const char *what;
+	const char *args; /* openssl cms: %1$s the input, %2$s the output, %3$s a certificate */
+	const char *smime_type;
+	int signed_inside; /* the encrypted entity is the multipart/signed */
+	int key;           /* which key decrypts, or -1 (not encrypted) */
+};
+
+/* One 50 MB message through inbound_process: byte-exact, peak RSS growth under the bound. */
+static void
+big_run(const struct big_case *c, const char *plain, const char *msigned, const unsigned char *want)
+{
+	X509_STORE *trust = X509_STORE_new();
+	X509 *const to[2][2] = {{bob.cert, NULL}, {carol.cert, NULL}};
+	char der[300], cert[300], args[1400], err[300];
+	struct inbound_options o;
+	struct inbound_result r;
+	struct mime_headers h;
+	const struct mime_header *ct;
+	unsigned char got[32];
+	spool *body;
+	long base, peak;
+
+	X509_STORE_add_cert(trust, ca.cert);
+	snprintf(der, sizeof(der), "%s/big.p7m", dir);
+	snprintf(cert, sizeof(cert), "%s/to.pem", dir);
+	testpki_write(cert, 0644, NULL, to[c->key == 1], 0);
+	snprintf(args, sizeof(args), c->args, c->signed_inside ? msigned : plain, der, cert);
+	run_openssl(args);
+	body = message_spool(der);
+	ck_assert_uint_gt(spool_size(body), BIG);
+	mime_headers_init(&h);
+	mime_headers_add(&h, "From", " Bob <bob@example.com>");
+	snprintf(args, sizeof(args), " application/pkcs7-mime; smime-type=%s; name=smime.p7m",
+	    c->smime_type);
+	mime_headers_add(&h, "Content-Type", args);
+	mime_headers_add(&h, "Content-Transfer-Encoding", " base64");
+	memset(&o, 0, sizeof(o));
+	o.decrypt = o.verify = o.unwrap_opaque = 1;
+	o.keys = keys;
+	o.nkeys = 2;
+	o.trust = trust;
+	o.spool_dir = dir;
+	base = rss_start();
+	ck_assert_msg(inbound_process(&h, body, &o, &r, err, sizeof(err)) == 0, "%s", err);
+	peak = status_kb("VmHWM");
+	fprintf(stderr, "%s: peak RSS growth %.1f MB (bound %d MB)\n", c->what,
+	    (double)(peak - base) / 1024, RSS_BOUND_KB / 1024);
+	if (c->key >= 0) {
+		ck_assert_msg(r.decryption == ENVELOPE_OK, "%s: %s", c->what, r.reason);
+		ck_assert_int_eq(r.key, c->key);
+		ck_assert_int_eq(r.auth_enveloped, c->key == 1);
+	}
+	if (c->signed_inside || c->key < 0) {
+		ck_assert_msg(r.smime == INBOUND_SMIME_PASS, "%s: %s", c->what, r.reason);
+		ck_assert_str_eq(r.identifier, "bob@example.com");
+	}
+	ck_assert_int_eq(r.unwrapped, c->key < 0);
+	ck_assert_int_eq(spool_on_disk(r.body), 1);
+	ct = mime_headers_find(&r.content, "Content-Type");
+	ck_assert_ptr_nonnull(ct);
+	if (!c->signed_inside) {
+		ck_assert_str_eq(ct->value, " application/octet-stream");
+		body_digest(&r, got);
+		ck_assert_msg(memcmp(got, want, 32) == 0, "%s: the body differs", c->what);
+	} else {
+		ck_assert(strncmp(ct->value, " multipart/signed;", 18) == 0);
+	}
+	ck_assert_msg(peak - base < RSS_BOUND_KB, "%s: peak RSS grew by %ld kB", c->what,
+	    peak - base);
+	inbound_result_free(&r);
+	mime_headers_clear(&h);
+	spool_free(body);
+	X509_STORE_free(trust);
+	unlink(der);
+}
+
 START_TEST(test_large_message)
 {
-	static const struct {
-		const char *cipher, *smime_type;
-		int ec;
-	} cases[] = {{"-aes-256-cbc", "enveloped-data", 0},
-	    {"-aes-128-gcm", "authEnveloped-data", 1}};
-	char plain[300], der[300], cert[300], cmd[1200], err[300];
-	unsigned char want[32], got[32];
-	X509 *const to[2][2] = {{bob.cert, NULL}, {carol.cert, NULL}};
-	const struct mime_header *ct;
+	/* indefinite-length BER, the content in chunks, as a streaming sender writes it */
+	static const struct big_case cases[] = {
+	    {"RSA, AES-256-CBC",
+	        "-encrypt -binary -stream -outform DER -aes-256-cbc "
+	        "-in '%s' -out '%s' '%s'",
+	        "enveloped-data", 0, 0},
+	    {"EC, AES-128-GCM",
+	        "-encrypt -binary -stream -outform DER -aes-128-gcm "
+	        "-in '%s' -out '%s' '%s'",
+	        "authEnveloped-data", 0, 1},
+	    {"RSA-OAEP, AES-256-CBC, multipart/signed inside",
+	        "-encrypt -binary -stream -outform DER -aes-256-cbc "
+	        "-in '%s' -out '%s' -recip '%s' -keyopt rsa_padding_mode:oaep",
+	        "enveloped-data", 1, 0},
+	};
+	char plain[300], msigned[300], signer[300], key[300], args[1400];
+	X509 *const certs[] = {bob.cert, NULL};
+	struct big_case opaque = {"opaque signed-data, unwrapped", args, "signed-data", 0, -1};
+	unsigned char want[32];
 	size_t i;
 
 	snprintf(plain, sizeof(plain), "%s/big.txt", dir);
-	snprintf(der, sizeof(der), "%s/big.p7m", dir);
+	snprintf(msigned, sizeof(msigned), "%s/big-signed.txt", dir);
 	write_big(plain, want);
-	for (i = 0; i < 2; i++) {
-		struct inbound_options o;
-		struct inbound_result r;
-		struct mime_headers h;
-		spool *body;
-		long base, peak;
-
-		snprintf(cert, sizeof(cert), "%s/to%zu.pem", dir, i);
-		testpki_write(cert, 0644, NULL, to[i], 0);
-		/* indefinite-length BER, the content in chunks, as a streaming sender writes it */
-		snprintf(cmd, sizeof(cmd),
-		    "openssl cms -encrypt -binary -stream -outform DER %s -in '%s' -out '%s' '%s'",
-		    cases[i].cipher, plain, der, cert);
-		ck_assert_int_eq(system(cmd), 0);
-		body = message_spool(der);
-		mime_headers_init(&h);
-		mime_headers_add(&h, "From", " zoe@outside.example");
-		snprintf(cmd, sizeof(cmd), " application/pkcs7-mime; smime-type=%s; name=smime.p7m",
-		    cases[i].smime_type);
-		mime_headers_add(&h, "Content-Type", cmd);
-		mime_headers_add(&h, "Content-Transfer-Encoding", " base64");
-		memset(&o, 0, sizeof(o));
-		o.decrypt = o.verify = 1;
-		o.keys = keys;
-		o.nkeys = 2;
-		o.spool_dir = dir;
-		base = rss_start();
-		ck_assert_msg(inbound_process(&h, body, &o, &r, err, sizeof(err)) == 0, "%s", err);
-		peak = status_kb("VmHWM");
-		fprintf(stderr, "%s, %s: peak RSS growth %.1f MB (bound 16 MB)\n", cases[i].cipher,
-		    cases[i].ec ? "EC" : "RSA", (double)(peak - base) / 1024);
-		ck_assert_msg(r.decryption == ENVELOPE_OK, "%s", r.reason);
-		ck_assert_int_eq(r.auth_enveloped, cases[i].ec);
-		ck_assert_int_eq(r.key, cases[i].ec);
-		ck_assert_int_eq(spool_on_disk(r.body), 1);
-		ct = mime_headers_find(&r.content, "Content-Type");
-		ck_assert_ptr_nonnull(ct);
-		ck_assert_str_eq(ct->value, " application/octet-stream");
-		body_digest(&r, got);
-		ck_assert_msg(memcmp(got, want, sizeof(want)) == 0, "the decrypted body differs");
-		ck_assert_msg(peak - base < RSS_BOUND_KB, "peak RSS grew by %ld kB", peak - base);
-		inbound_result_free(&r);
-		mime_headers_clear(&h);
-		spool_free(body);
-		unlink(der);
-	}
+	write_multipart_signed(plain, msigned);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		big_run(&cases[i], plain, msigned, want);
+	snprintf(signer, sizeof(signer), "%s/signer.pem", dir);
+	snprintf(key, sizeof(key), "%s/signer.key", dir);
+	testpki_write(key, 0600, bob.key, NULL, 0);
+	testpki_write(signer, 0644, NULL, certs, 0);
+	snprintf(args, sizeof(args),
+	    "-sign -binary -nodetach -stream -outform DER -md sha256 -signer '%s' -inkey '%s' "
+	    "-in '%%s' -out '%%s'",
+	    signer, key);
+	big_run(&opaque, plain, msigned, want);
+	unlink(key);
 	unlink(plain);
+	unlink(msigned);
 }
 END_TEST
 
