@@ -79,6 +79,8 @@ struct inbound_result {
 	char identifier[256];            /* body.smime-identifier: the signer's address */
 	char serial[80];                 /* body.smime-serial: hexadecimal */
 	char issuer[512];                /* body.smime-issuer: RFC 4514 string */
+	char part[32];                   /* body.smime-part: the signed part, an IMAP section
+	                                    ("TEXT": the message's body) */
 	X509 *signer;                    /* the signer's certificate, or NULL; owned */
 	STACK_OF(X509) *certs;           /* certificates sent with the signature; owned */
 	int opaque;                      /* the signature was opaque signed-data */
@@ -110,8 +112,8 @@ const char *inbound_smime_name(enum inbound_smime s);
 /*
  * inbound_ar.c: the Authentication-Results value for r's verdict:
  * "authserv-id; smime=pass body.smime-identifier=... body.smime-serial=...
- * body.smime-issuer=\"...\"" (a reason="..." for other verdicts), folded
- * with CRLF TAB.  0, or -1 when it does not fit (out is then "").
+ * body.smime-issuer=\"...\" body.smime-part=TEXT" (a reason="..." for other
+ * verdicts), folded with CRLF TAB.  0, or -1 when it does not fit (out is then "").
  */
 int inbound_ar_value(const char *authserv_id, const struct inbound_result *r, char *out,
     size_t outlen);

@@ -360,6 +360,11 @@ verify_entity(const struct inbound_options *o, const char *from, const struct en
 
 	memset(&sv, 0, sizeof(sv));
 	r->opaque = k == KIND_PKCS7;
+	/*
+	 * The signed entity is the body of the message as delivered (at the top,
+	 * or the decrypted entity that replaces the body): IMAP's "TEXT".
+	 */
+	snprintf(r->part, sizeof(r->part), "TEXT");
 	if (o->max_size > 0 && spool_size(e->sp) - e->off > o->max_size) {
 		r->smime = INBOUND_SMIME_PERMERROR;
 		errmsg_set(r->reason, sizeof(r->reason), "too large to verify (%llu bytes)",
