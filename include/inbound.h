@@ -106,6 +106,15 @@ int inbound_process(const struct mime_headers *h, spool *body, const struct inbo
 
 void inbound_result_free(struct inbound_result *r);
 
+/*
+ * The header block of the entity of len bytes (UINT64_MAX: to the end) at
+ * offset off of sp, which must end within them and within 256 KiB, into h
+ * (initialised and cleared by the caller); *body_off: where its body
+ * starts in sp.  0, or -1 with err (too long, not a header block, I/O).
+ */
+int inbound_read_headers(spool *sp, uint64_t off, uint64_t len, struct mime_headers *h,
+    uint64_t *body_off, char *err, size_t errlen);
+
 /* "pass", "fail", ... (RFC 7281 result names); "none" for INBOUND_SMIME_NONE. */
 const char *inbound_smime_name(enum inbound_smime s);
 

@@ -86,46 +86,59 @@ new_spool(const struct inbound_options *o)
 	    o->spool_dir);
 }
 
+int
+inbound_read_headers(spool *sp, uint64_t off, uint64_t len, struct mime_headers *h,
+    uint64_t *body_off, char *err, size_t errlen)
+{
+	uint64_t size = spool_size(sp), left = off < size ? size - off : 0;
+	size_t want, got = 0, boff = 0;
+	char *buf;
+	BIO *in;
+	int n = 0, rc = -1;
+
+	if (len < left)
+		left = len;
+	want = left < HEAD_MAX ? (size_t)left : HEAD_MAX;
+	buf = malloc(want + 1);
+	in = buf != NULL ? spool_bio_reader(sp, off, want) : NULL;
+	if (in == NULL) {
+		errmsg_set(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	while (got < want && (n = BIO_read(in, buf + got, (int)(want - got))) > 0)
+		got += (size_t)n;
+	if (n < 0 || spool_bio_error(in)[0] != '\0') {
+		errmsg_set(err, errlen, "cannot read the spool: %s", spool_bio_error(in));
+		goto cleanup;
+	}
+	buf[got] = '\0';
+	if (got == want && left > want && strstr(buf, "\r\n\r\n") == NULL &&
+	    strncmp(buf, "\r\n", 2) != 0) {
+		errmsg_set(err, errlen, "a header block over %d bytes", HEAD_MAX);
+		goto cleanup;
+	}
+	if (mime_parse_headers(buf, got, h, &boff, err, errlen) != 0)
+		goto cleanup;
+	*body_off = off + boff;
+	rc = 0;
+cleanup:
+	BIO_free(in);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, want + 1);
+	free(buf);
+	return rc;
+}
+
 /* Parse the header block at the start of sp into e (which takes sp over).  0 or -1. */
 static int
 entity_from_spool(struct entity *e, spool *sp, char *err, size_t errlen)
 {
-	uint64_t size = spool_size(sp);
-	size_t want = size < HEAD_MAX ? (size_t)size : HEAD_MAX, got = 0, body_off = 0;
-	char *buf = malloc(want + 1);
-	ssize_t n = 0;
-	int rc = -1;
-
 	memset(e, 0, sizeof(*e));
 	e->sp = sp;
 	e->owned = 1;
 	mime_headers_init(&e->h);
 	e->hp = &e->h;
-	if (buf == NULL) {
-		errmsg_set(err, errlen, "out of memory");
-		return -1;
-	}
-	if (spool_rewind(sp, err, errlen) != 0)
-		goto cleanup;
-	while (got < want && (n = spool_read(sp, buf + got, want - got, err, errlen)) > 0)
-		got += (size_t)n;
-	if (n < 0)
-		goto cleanup;
-	buf[got] = '\0';
-	if (got == want && size > want && strstr(buf, "\r\n\r\n") == NULL &&
-	    strncmp(buf, "\r\n", 2) != 0) {
-		errmsg_set(err, errlen, "the decrypted entity's header block is over %d bytes",
-		    HEAD_MAX);
-		goto cleanup;
-	}
-	if (mime_parse_headers(buf, got, &e->h, &body_off, err, errlen) != 0)
-		goto cleanup;
-	e->off = body_off;
-	rc = 0;
-cleanup:
-	OPENSSL_cleanse(buf, want + 1);
-	free(buf);
-	return rc;
+	return inbound_read_headers(sp, 0, UINT64_MAX, &e->h, &e->off, err, errlen);
 }
 
 /* The field values of every non-Content field of h (the RFC 9788 protected fields). */
@@ -301,33 +314,22 @@ signer_props(struct inbound_result *r, X509 *x, const char *from)
 
 /*
  * The header fields of the signed first part of a multipart/signed (RFC
- * 9788): len bytes of sp from off on, of which the header block is read.
+ * 9788): len bytes at off in sp, within which its header block must end
+ * (what follows is not signed).
  */
 static int
-detached_protected(struct inbound_result *r, spool *sp, uint64_t off, size_t len)
+detached_protected(struct inbound_result *r, spool *sp, uint64_t off, uint64_t len)
 {
-	size_t want = len < HEAD_MAX ? len : HEAD_MAX, got = 0, body_off;
-	char *buf = malloc(want + 1), why[128];
-	BIO *in = buf != NULL ? spool_bio_reader(sp, off, want) : NULL;
 	struct mime_headers ph;
-	int n = 0, rc = -1;
+	uint64_t body_off;
+	char why[300];
+	int rc = 0;
 
 	mime_headers_init(&ph);
-	if (in == NULL)
-		goto cleanup;
-	while (got < want && (n = BIO_read(in, buf + got, (int)(want - got))) > 0)
-		got += (size_t)n;
-	rc = 0;
-	if (n < 0 || spool_bio_error(in)[0] != '\0')
-		goto cleanup; /* unreadable: nothing protected to report */
-	if (mime_parse_headers(buf, got, &ph, &body_off, why, sizeof(why)) == 0)
+	/* unreadable as a header block: nothing protected to report */
+	if (inbound_read_headers(sp, off, len, &ph, &body_off, why, sizeof(why)) == 0)
 		rc = collect_protected(r, &ph);
-cleanup:
 	mime_headers_clear(&ph);
-	BIO_free(in);
-	if (buf != NULL)
-		OPENSSL_cleanse(buf, want + 1);
-	free(buf);
 	return rc;
 }
 
