@@ -5,7 +5,10 @@
  *
  * A key is used only for a RecipientInfo that names its certificate
  * (issuer and serial, or subject key identifier): RSA key transport
- * (PKCS#1 v1.5, RSAES-OAEP) and EC key agreement (ECDH) alike.  Every
+ * (PKCS#1 v1.5, RSAES-OAEP) and EC key agreement (ECDH) alike.  Only a key
+ * given without a certificate (smime-tool's --key alone) is tried on every
+ * RecipientInfo, and then a miss is reported as such (CORRUPT), which the
+ * milter never does.  Every
  * content encryption and key transport OpenSSL's default provider knows
  * is accepted (AES-CBC, AES-GCM, ...); others are reported as
  * unsupported.  OpenSSL's countermeasure against padding-oracle attacks

@@ -136,6 +136,7 @@ decrypt_cms(CMS_ContentInfo *cms, BIO *dcont, const struct keystore_identity *ke
     BIO *out, struct envelope_info *info, char *reason, size_t reasonlen)
 {
 	STACK_OF(CMS_RecipientInfo) *ris;
+	unsigned int flags = CMS_BINARY;
 	size_t k;
 	int i, nid, found = -1;
 
@@ -154,6 +155,12 @@ decrypt_cms(CMS_ContentInfo *cms, BIO *dcont, const struct keystore_identity *ke
 			if (ri_names(sk_CMS_RecipientInfo_value(ris, i), keys[k].cert))
 				found = (int)k;
 	}
+	/* a key without its certificate (smime-tool's): tried on every recipient, misses reported */
+	for (k = 0; k < nkeys && found < 0; k++)
+		if (keys[k].cert == NULL && keys[k].key != NULL) {
+			found = (int)k;
+			flags |= CMS_DEBUG_DECRYPT;
+		}
 	if (found < 0) {
 		no_key_reason(ris, reason, reasonlen);
 		return ENVELOPE_NO_KEY;
@@ -164,7 +171,7 @@ decrypt_cms(CMS_ContentInfo *cms, BIO *dcont, const struct keystore_identity *ke
 	 * the mac before the first byte) and CBC padding are checked at the end,
 	 * and only a 1 here makes what was written to out usable.
 	 */
-	if (CMS_decrypt(cms, keys[found].key, keys[found].cert, dcont, out, CMS_BINARY) != 1)
+	if (CMS_decrypt(cms, keys[found].key, keys[found].cert, dcont, out, flags) != 1)
 		return failure_kind(reason, reasonlen, "decryption failed");
 	if (BIO_flush(out) != 1) {
 		errmsg_set(reason, reasonlen, "cannot keep the decrypted content");
