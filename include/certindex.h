@@ -65,9 +65,12 @@ int certindex_rescan(certindex *ci, char *err, size_t errlen);
 
 /*
  * Full validation of one certificate: usable for addr (NULL: skip the
- * address check, as for a domain certificate).  0, or -1 with reason.
+ * address check, as for a domain certificate), chaining to the trusted
+ * CAs through intermediates from untrusted (borrowed; NULL: none), as a
+ * directory entry's PKCS#7 carries them.  0, or -1 with reason.
  */
-int certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason, size_t reasonlen);
+int certindex_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *addr,
+    char *reason, size_t reasonlen);
 
 /*
  * May cert (with chain, the certificates sent along, may be NULL) sign

@@ -61,8 +61,9 @@ struct ldapstore_options {
 ldapstore *ldapstore_open(const struct ldapstore_options *opt, char *err, size_t errlen);
 
 /*
- * The certificates the directory holds for addr (non-CA, unvalidated).
- * CERTSTORE_FOUND: *certs is a new stack (caller frees with
+ * The certificates the directory holds for addr, unvalidated: the
+ * end-entity ones and the CA certificates (intermediates) a PKCS#7 value
+ * carries.  CERTSTORE_FOUND: *certs is a new stack (caller frees with
  * sk_X509_pop_free).  CERTSTORE_MISSING: no entry or no certificate.
  * CERTSTORE_ERROR: the directory could not be asked; reason names the URI.
  */
@@ -72,7 +73,9 @@ enum certstore_result ldapstore_lookup(ldapstore *ls, const char *addr, STACK_OF
 /*
  * ldapstore_lookup, then validation of each certificate for addr with
  * certindex_validate(ci, ...) (ci NULL: certstore_check_usable and the
- * address check); of the usable ones the latest notBefore wins.  Returns
+ * address check), the other certificates of the entry (a PKCS#7's
+ * intermediates) helping to build the chain; of the usable ones the
+ * latest notBefore wins.  Returns
  * like certindex_find: FOUND (*cert a new reference), MISSING, UNUSABLE
  * (reason: the first failure), ERROR.
  */

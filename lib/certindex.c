@@ -24,6 +24,7 @@
 #include "certindex_int.h"
 #include "errmsg.h"
 #include "mime.h"
+#include "strhash.h"
 
 #define CI_RESCAN_SECONDS 5     /* without inotify: every file stat'ed this often */
 #define CI_FULL_SECONDS   300   /* with inotify: the same, in case an event was missed */
@@ -70,16 +71,6 @@ struct certindex {
 	STACK_OF(X509_CRL) *crls;
 };
 
-static unsigned
-ci_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* ---- the address index ---- */
 
 static void
@@ -106,8 +97,8 @@ ci_grow(certindex *ci)
 		while (ci->buckets[i] != NULL) {
 			struct ci_entry *e = ci->buckets[i];
 			ci->buckets[i] = e->next;
-			e->next = nb[ci_hash(e->addr) & (n - 1)];
-			nb[ci_hash(e->addr) & (n - 1)] = e;
+			e->next = nb[strhash(e->addr) & (n - 1)];
+			nb[strhash(e->addr) & (n - 1)] = e;
 		}
 	}
 	free(ci->buckets);
@@ -132,8 +123,8 @@ ci_add(certindex *ci, const char *addr, struct ci_cert *c)
 	e->cert = c;
 	e->cert_next = c->entries;
 	c->entries = e;
-	e->next = ci->buckets[ci_hash(addr) & (ci->nbuckets - 1)];
-	ci->buckets[ci_hash(addr) & (ci->nbuckets - 1)] = e;
+	e->next = ci->buckets[strhash(addr) & (ci->nbuckets - 1)];
+	ci->buckets[strhash(addr) & (ci->nbuckets - 1)] = e;
 	ci->nentries++;
 }
 
@@ -160,7 +151,7 @@ ci_unindex_file(certindex *ci, struct ci_file *f)
 	for (i = 0; i < f->ncerts; i++) {
 		while ((e = f->certs[i].entries) != NULL) {
 			f->certs[i].entries = e->cert_next;
-			for (pp = &ci->buckets[ci_hash(e->addr) & (ci->nbuckets - 1)]; *pp != NULL;
+			for (pp = &ci->buckets[strhash(e->addr) & (ci->nbuckets - 1)]; *pp != NULL;
 			     pp = &(*pp)->next) {
 				if (*pp == e) {
 					*pp = e->next;
@@ -439,9 +430,10 @@ certindex_validate_signer(certindex *ci, X509 *cert, STACK_OF(X509) *chain, cons
 }
 
 int
-certindex_validate(certindex *ci, X509 *cert, const char *addr, char *reason, size_t reasonlen)
+certindex_validate(certindex *ci, X509 *cert, STACK_OF(X509) *untrusted, const char *addr,
+    char *reason, size_t reasonlen)
 {
-	return ci_validate(ci, cert, NULL, addr, reason, reasonlen);
+	return ci_validate(ci, cert, untrusted, addr, reason, reasonlen);
 }
 
 X509_STORE *
@@ -602,7 +594,7 @@ certindex_find(certindex *ci, const char *addr, X509 **cert, char *reason, size_
 	strcpy(norm, addr);
 	ci_normalise(norm);
 	pthread_rwlock_rdlock(&ci->lock);
-	for (e = ci->nbuckets ? ci->buckets[ci_hash(norm) & (ci->nbuckets - 1)] : NULL; e != NULL;
+	for (e = ci->nbuckets ? ci->buckets[strhash(norm) & (ci->nbuckets - 1)] : NULL; e != NULL;
 	     e = e->next) {
 		char r[512] = "";
 		X509 *x;

@@ -23,21 +23,12 @@
 
 #include "certindex_int.h"
 #include "errmsg.h"
+#include "strhash.h"
 
 #define CI_MAX_FILE (4 * 1024 * 1024)
 #define CI_WATCH_EVENTS                                                                     \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_ATTRIB | \
 	    IN_DELETE_SELF | IN_MOVE_SELF)
-
-static size_t
-ci_name_hash(const char *s)
-{
-	size_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 static struct ci_file *
 ci_byname(const struct ci_dir *d, const char *name)
@@ -46,8 +37,7 @@ ci_byname(const struct ci_dir *d, const char *name)
 
 	if (d->ncap == 0)
 		return NULL;
-	for (i = ci_name_hash(name) & (d->ncap - 1); d->byname[i] != NULL;
-	     i = (i + 1) & (d->ncap - 1))
+	for (i = strhash(name) & (d->ncap - 1); d->byname[i] != NULL; i = (i + 1) & (d->ncap - 1))
 		if (strcmp(d->byname[i]->name, name) == 0)
 			return d->byname[i];
 	return NULL;
@@ -66,8 +56,7 @@ ci_byname_build(struct ci_dir *d, struct ci_file **files, size_t n)
 	if (t == NULL)
 		return;
 	for (i = 0; i < n; i++) {
-		for (j = ci_name_hash(files[i]->name) & (cap - 1); t[j] != NULL;
-		     j = (j + 1) & (cap - 1))
+		for (j = strhash(files[i]->name) & (cap - 1); t[j] != NULL; j = (j + 1) & (cap - 1))
 			;
 		t[j] = files[i];
 	}

@@ -34,20 +34,6 @@ conf_inbound_decryption_key(struct conf_parse *p, struct conf *c, struct policy_
 	return 0;
 }
 
-int
-conf_inbound_ldap_base(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const struct conf_keyword *k, const struct conf_value *v)
-{
-	(void)c;
-	(void)ps;
-	if (strchr(v->word, '=') == NULL) {
-		conf_error(p, "%s \"%s\": not a DN (e.g. ou=harvested,dc=example,dc=com)", k->name,
-		    v->word);
-		return -1;
-	}
-	return 0;
-}
-
 /* What the scopes of the receiving side ask for, over the whole policy. */
 struct inbound_needs {
 	int decrypt, verify, keys;

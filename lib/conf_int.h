@@ -15,9 +15,10 @@
  * fills (in struct conf, or in the struct policy_settings of the scope
  * being read, with the scope's POLICY_* bit), the range or the choices,
  * the scopes where it may stand, where its line is recorded, and a
- * one-line help.  A hook runs after the generic handler for the few
- * keywords whose values need more (a socket that must parse, a user that
- * must exist, a cipher to look up ...).
+ * one-line help.  The value types check what a value names (a user or
+ * group that must exist, a DN, a directory we may write to ...); a hook
+ * runs after the generic handler for the few keywords whose values need
+ * more (a socket that must parse, a cipher to look up ...).
  */
 #ifndef SMIME_CONF_INT_H
 #define SMIME_CONF_INT_H
@@ -68,7 +69,12 @@ enum conf_type {
 	CONF_T_PRIVATE_FILE, /* a file only its owner may read (privfile.h) -> char * */
 	CONF_T_CERT_FILE,    /* a regular file holding a certificate -> char * */
 	CONF_T_KEY,          /* a private key file, or a pkcs11: URI checked when used -> char * */
-	CONF_T_HOSTS         /* networks, and files of networks, added to a hostlist * */
+	CONF_T_HOSTS,        /* networks, and files of networks, added to a hostlist * */
+	CONF_T_ABS_PATH,     /* an absolute path (that need not exist yet) -> char * */
+	CONF_T_USER,         /* the name of an existing user -> char * */
+	CONF_T_GROUP,        /* the name of an existing group -> char * */
+	CONF_T_DN,           /* an LDAP distinguished name -> char * */
+	CONF_T_WRITABLE_DIR  /* an existing directory this process may write to -> char * */
 };
 
 /* Which struct a keyword's field (and line) is in. */
@@ -137,12 +143,10 @@ int conf_apply(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 void conf_note_line(struct conf *c, struct policy_settings *ps, const struct conf_keyword *k,
     int line);
 
-/* conf_socket.c: hooks of socket, socket-mode and socket-group */
+/* conf_socket.c: hooks of socket and socket-mode */
 int conf_socket_spec(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
 int conf_socket_mode(struct conf_parse *, struct conf *, struct policy_settings *,
-    const struct conf_keyword *, const struct conf_value *);
-int conf_socket_group(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
 
 /* conf_vmta.c: hooks of virtual-mta-header, virtual-mta-macro and unknown-virtual-mta */
@@ -153,10 +157,8 @@ int conf_vmta_macro(struct conf_parse *, struct conf *, struct policy_settings *
 int conf_vmta_unknown(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
 
-/* conf_ldap.c: hooks of ldap-uri, ldap-base and ldap-filter; the checks and store at the end */
+/* conf_ldap.c: hooks of ldap-uri and ldap-filter; the checks and store at the end */
 int conf_ldap_uri(struct conf_parse *, struct conf *, struct policy_settings *,
-    const struct conf_keyword *, const struct conf_value *);
-int conf_ldap_base(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
 int conf_ldap_filter(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
@@ -167,11 +169,9 @@ int conf_ops_metrics_listen(struct conf_parse *, struct conf *, struct policy_se
     const struct conf_keyword *, const struct conf_value *);
 void conf_ops_finish(struct conf_parse *p, struct conf *c);
 
-/* conf_inbound.c: hooks of decryption-key and harvest-ldap-base (the receiving side, mail
- * from outside); the checks that need the whole file */
+/* conf_inbound.c: the hook of decryption-key (the receiving side, mail from outside); the
+ * checks that need the whole file */
 int conf_inbound_decryption_key(struct conf_parse *, struct conf *, struct policy_settings *,
-    const struct conf_keyword *, const struct conf_value *);
-int conf_inbound_ldap_base(struct conf_parse *, struct conf *, struct policy_settings *,
     const struct conf_keyword *, const struct conf_value *);
 void conf_inbound_finish(struct conf_parse *p, struct conf *c);
 

@@ -10,8 +10,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,45 +23,6 @@
 #include "smime.h"
 
 /* ---- hooks ---- */
-
-static int
-hook_user(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const struct conf_keyword *k, const struct conf_value *v)
-{
-	(void)c;
-	(void)ps;
-	if (getpwnam(v->word) == NULL) {
-		conf_error(p, "%s: no such user \"%s\"", k->name, v->word);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-hook_absolute(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const struct conf_keyword *k, const struct conf_value *v)
-{
-	(void)c;
-	(void)ps;
-	if (v->word[0] != '/') {
-		conf_error(p, "%s: \"%s\" is not an absolute path", k->name, v->word);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-hook_writable(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const struct conf_keyword *k, const struct conf_value *v)
-{
-	(void)c;
-	(void)ps;
-	if (access(v->word, W_OK) != 0) {
-		conf_error(p, "%s %s: not writable: %s", k->name, v->word, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
 
 /* ca-file and crl-file must parse (conf_check.h), so a broken one is named at its line. */
 static int
@@ -193,25 +152,19 @@ const struct conf_keyword conf_keywords[] = {
         .hook = conf_socket_mode,
         .help = "permissions of a unix socket (default 0660)"},
     {.name = "socket-group",
-        .type = CONF_T_STRING,
+        .type = CONF_T_GROUP,
         .where = CONF_IN_GLOBAL,
         GLOBAL(socket_group),
-        .hook = conf_socket_group,
-        .arg = "group",
         .help = "group of a unix socket (default: the primary group of user)"},
     {.name = "user",
-        .type = CONF_T_STRING,
+        .type = CONF_T_USER,
         .where = CONF_IN_GLOBAL,
         GLOBAL_LINE(user),
-        .hook = hook_user,
-        .arg = "name",
         .help = "the user to run as once the socket is bound"},
     {.name = "pid-file",
-        .type = CONF_T_STRING,
+        .type = CONF_T_ABS_PATH,
         .where = CONF_IN_GLOBAL,
         GLOBAL_LINE(pid_file),
-        .hook = hook_absolute,
-        .arg = "path",
         .help = "where the supervisor writes its process id (kill -HUP it to reload)"},
     {.name = "internal-hosts",
         .type = CONF_T_HOSTS,
@@ -305,10 +258,9 @@ const struct conf_keyword conf_keywords[] = {
         GLOBAL(allow_core_dumps),
         .help = "let the milter dump core (it may hold plaintext and keys; default no)"},
     {.name = "harvest-dir",
-        .type = CONF_T_DIR,
+        .type = CONF_T_WRITABLE_DIR,
         .where = CONF_IN_GLOBAL,
         GLOBAL_LINE(harvest_dir),
-        .hook = hook_writable,
         .help = "where verified signers' certificates of mail from outside are stored"},
     {.name = "harvest-trust",
         .type = CONF_T_ENUM,
@@ -336,11 +288,9 @@ const struct conf_keyword conf_keywords[] = {
         .arg = "uri",
         .help = "directory of recipient certificates: ldap://, ldaps:// or ldapi://"},
     {.name = "ldap-base",
-        .type = CONF_T_STRING,
+        .type = CONF_T_DN,
         .where = CONF_IN_GLOBAL,
         GLOBAL(ldap_base),
-        .hook = conf_ldap_base,
-        .arg = "dn",
         .help = "base DN of the certificate search"},
     {.name = "ldap-filter",
         .type = CONF_T_STRING,
@@ -555,11 +505,9 @@ const struct conf_keyword conf_keywords[] = {
         GLOBAL(harvest_ldap),
         .help = "also store harvested certificates in the LDAP directory (default no)"},
     {.name = "harvest-ldap-base",
-        .type = CONF_T_STRING,
+        .type = CONF_T_DN,
         .where = CONF_IN_GLOBAL,
         GLOBAL(harvest_ldap_base),
-        .hook = conf_inbound_ldap_base,
-        .arg = "dn",
         .help = "where harvested certificates are stored in the directory (default ldap-base)"},
 };
 const size_t conf_nkeywords = sizeof(conf_keywords) / sizeof(conf_keywords[0]);
@@ -577,7 +525,8 @@ static void
 value_text(const struct conf_keyword *k, char *out, size_t outlen)
 {
 	static const char *const names[] = {"yes|no", "", "number", "size", "mode", "word",
-	    "directory", "file", "file", "file", "file|pkcs11:URI", "network...|file:path"};
+	    "directory", "file", "file", "file", "file|pkcs11:URI", "network...|file:path", "path",
+	    "name", "group", "dn", "directory"};
 	size_t i, used;
 
 	snprintf(out, outlen, "%s", k->arg != NULL ? k->arg : names[k->type]);

@@ -31,19 +31,6 @@ conf_ldap_uri(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
 }
 
 int
-conf_ldap_base(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const struct conf_keyword *k, const struct conf_value *v)
-{
-	(void)c;
-	(void)ps;
-	if (strchr(v->word, '=') == NULL) {
-		conf_error(p, "%s \"%s\": not a DN (e.g. dc=example,dc=com)", k->name, v->word);
-		return -1;
-	}
-	return 0;
-}
-
-int
 conf_ldap_filter(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
     const struct conf_keyword *k, const struct conf_value *v)
 {

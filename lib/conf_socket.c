@@ -8,8 +8,6 @@
  */
 #include "config.h"
 
-#include <grp.h>
-
 #include "conf_check.h"
 #include "conf_int.h"
 
@@ -38,19 +36,6 @@ conf_socket_mode(struct conf_parse *p, struct conf *c, struct policy_settings *p
 	if ((v->num & 0600) != 0600) {
 		conf_error(p, "%s %s: the owner must be able to read and write the socket", k->name,
 		    v->word);
-		return -1;
-	}
-	return 0;
-}
-
-int
-conf_socket_group(struct conf_parse *p, struct conf *c, struct policy_settings *ps,
-    const struct conf_keyword *k, const struct conf_value *v)
-{
-	(void)c;
-	(void)ps;
-	if (getgrnam(v->word) == NULL) {
-		conf_error(p, "%s: no such group \"%s\"", k->name, v->word);
 		return -1;
 	}
 	return 0;

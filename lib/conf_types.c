@@ -13,6 +13,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -236,17 +238,53 @@ check_cert(struct conf_parse *p, const struct conf_keyword *k, const char *w)
 	return 0;
 }
 
+/* The checks of the word types that name something other than a file. */
+static int
+check_name(struct conf_parse *p, const struct conf_keyword *k, const char *w)
+{
+	switch (k->type) {
+	case CONF_T_ABS_PATH:
+		if (w[0] == '/')
+			return 0;
+		conf_error(p, "%s: \"%s\" is not an absolute path", k->name, w);
+		return -1;
+	case CONF_T_USER:
+		if (getpwnam(w) != NULL)
+			return 0;
+		conf_error(p, "%s: no such user \"%s\"", k->name, w);
+		return -1;
+	case CONF_T_GROUP:
+		if (getgrnam(w) != NULL)
+			return 0;
+		conf_error(p, "%s: no such group \"%s\"", k->name, w);
+		return -1;
+	case CONF_T_DN:
+		if (strchr(w, '=') != NULL)
+			return 0;
+		conf_error(p, "%s \"%s\": not a DN (e.g. dc=example,dc=com)", k->name, w);
+		return -1;
+	default: return 0;
+	}
+}
+
 static int
 check_path(struct conf_parse *p, const struct conf_keyword *k, const char *w)
 {
 	switch (k->type) {
+	case CONF_T_WRITABLE_DIR:
+		if (check_stat(p, k, w, 1) != 0)
+			return -1;
+		if (access(w, W_OK) == 0)
+			return 0;
+		conf_error(p, "%s %s: not writable: %s", k->name, w, strerror(errno));
+		return -1;
 	case CONF_T_DIR: return check_stat(p, k, w, 1);
 	case CONF_T_FILE: return check_stat(p, k, w, 0);
 	case CONF_T_PRIVATE_FILE: return check_private(p, k, w);
 	case CONF_T_CERT_FILE: return check_cert(p, k, w);
 	case CONF_T_KEY: /* a token's key is looked for when it is used (and by -n) */
 		return strncmp(w, "pkcs11:", 7) == 0 ? 0 : check_private(p, k, w);
-	default: return 0;
+	default: return check_name(p, k, w);
 	}
 }
 
@@ -312,7 +350,9 @@ static int
 is_path_type(enum conf_type t)
 {
 	return t == CONF_T_STRING || t == CONF_T_DIR || t == CONF_T_FILE ||
-	    t == CONF_T_PRIVATE_FILE || t == CONF_T_CERT_FILE || t == CONF_T_KEY;
+	    t == CONF_T_PRIVATE_FILE || t == CONF_T_CERT_FILE || t == CONF_T_KEY ||
+	    t == CONF_T_ABS_PATH || t == CONF_T_USER || t == CONF_T_GROUP || t == CONF_T_DN ||
+	    t == CONF_T_WRITABLE_DIR;
 }
 
 static int

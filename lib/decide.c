@@ -229,7 +229,8 @@ use_domain_cert(const struct conf *c, struct decide_rcpt *r)
 		return;
 	x = certstore_load_file(r->s.domain_cert, why, sizeof(why));
 	if (x == NULL ||
-	    (c->certs != NULL && certindex_validate(c->certs, x, NULL, why, sizeof(why)) != 0) ||
+	    (c->certs != NULL &&
+	        certindex_validate(c->certs, x, NULL, NULL, why, sizeof(why)) != 0) ||
 	    (c->certs == NULL && certstore_check_usable(x, r->domain, why, sizeof(why)) != 0)) {
 		size_t used = strlen(r->reason);
 		snprintf(r->reason + used, sizeof(r->reason) - used, "; domain certificate: %.200s",

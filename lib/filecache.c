@@ -10,6 +10,7 @@
 
 #include "filecache.h"
 #include "fileid.h"
+#include "strhash.h"
 
 #define FILECACHE_BUCKETS 1024
 
@@ -31,11 +32,7 @@ struct filecache {
 static uint32_t
 filecache_hash(const char *s)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % FILECACHE_BUCKETS;
+	return strhash(s) % FILECACHE_BUCKETS;
 }
 
 filecache *

@@ -24,6 +24,7 @@
 #include "metrics.h"
 #include "mime.h"
 #include "privfile.h"
+#include "strhash.h"
 
 #define LS_BUCKETS      1024
 #define LS_CACHE_MAX    20000 /* cached addresses at most */
@@ -80,11 +81,7 @@ ls_key(const char *addr, char *out, size_t outlen)
 static unsigned
 ls_hash(const char *s)
 {
-	unsigned h = 2166136261u;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h % LS_BUCKETS;
+	return strhash(s) % LS_BUCKETS;
 }
 
 /* ---- values ---- */
@@ -121,14 +118,15 @@ ldapstore_parse_smime(const unsigned char *der, size_t len)
 	return out;
 }
 
-/* Keep the end-entity certificates of sk in certs (consumes sk). */
+/* Keep the certificates of sk in certs (consumes sk); CA certificates only from a PKCS#7,
+ * where they are the chain of the end-entity ones. */
 static void
-ls_keep(STACK_OF(X509) *certs, STACK_OF(X509) *sk)
+ls_keep(STACK_OF(X509) *certs, STACK_OF(X509) *sk, int cas)
 {
 	X509 *x;
 
 	while ((x = sk_X509_shift(sk)) != NULL) {
-		if (X509_check_ca(x) != 0 || sk_X509_num(certs) >= LS_MAX_CERTS ||
+		if ((!cas && X509_check_ca(x) != 0) || sk_X509_num(certs) >= LS_MAX_CERTS ||
 		    !sk_X509_push(certs, x))
 			X509_free(x);
 	}
@@ -170,7 +168,7 @@ ls_read_entry(LDAP *ld, LDAPMessage *e, STACK_OF(X509) *certs)
 			}
 			ERR_clear_error();
 			if (sk != NULL)
-				ls_keep(certs, sk);
+				ls_keep(certs, sk, smime);
 		}
 		ldap_value_free_len(vals);
 		ldap_memfree(a);
@@ -454,11 +452,27 @@ ls_cache_purge_expired(ldapstore *ls, time_t now)
 	}
 }
 
+/* Forget what is cached for key, if anything (the caller holds cache_lock). */
+static void
+ls_cache_drop(ldapstore *ls, const char *key)
+{
+	struct ls_cached **pp, *c;
+
+	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
+		if (strcmp(c->addr, key) == 0) {
+			*pp = c->next;
+			ls_cached_free(c);
+			ls->ncached--;
+			return;
+		}
+	}
+}
+
 /* Remember certs (NULL: a miss) for ttl seconds; a full cache keeps nothing new. */
 static void
 ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 {
-	struct ls_cached **pp, *c, *n;
+	struct ls_cached *n;
 	time_t now = ls_now();
 
 	if (ttl <= 0)
@@ -472,14 +486,7 @@ ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 	}
 	n->expires = now + ttl;
 	pthread_mutex_lock(&ls->cache_lock);
-	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
-		if (strcmp(c->addr, key) == 0) {
-			*pp = c->next;
-			ls_cached_free(c);
-			ls->ncached--;
-			break;
-		}
-	}
+	ls_cache_drop(ls, key);
 	if (ls->ncached >= LS_CACHE_MAX)
 		ls_cache_purge_expired(ls, now);
 	if (ls->ncached < LS_CACHE_MAX) {
@@ -496,21 +503,13 @@ ls_cache_put(ldapstore *ls, const char *key, STACK_OF(X509) *certs, int ttl)
 void
 ldapstore_forget(ldapstore *ls, const char *addr)
 {
-	struct ls_cached **pp, *c;
 	char key[320];
 
 	if (strlen(addr) >= sizeof(key))
 		return;
 	ls_key(addr, key, sizeof(key));
 	pthread_mutex_lock(&ls->cache_lock);
-	for (pp = &ls->buckets[ls_hash(key)]; (c = *pp) != NULL; pp = &c->next) {
-		if (strcmp(c->addr, key) == 0) {
-			*pp = c->next;
-			ls_cached_free(c);
-			ls->ncached--;
-			break;
-		}
-	}
+	ls_cache_drop(ls, key);
 	pthread_mutex_unlock(&ls->cache_lock);
 }
 
@@ -579,8 +578,10 @@ ldapstore_find(ldapstore *ls, certindex *ci, const char *addr, X509 **cert, char
 	for (i = 0; i < sk_X509_num(certs); i++) {
 		X509 *x = sk_X509_value(certs, i);
 		int bad;
+		if (X509_check_ca(x) != 0)
+			continue; /* an intermediate: helps to build the others' chain */
 		if (ci != NULL) {
-			bad = certindex_validate(ci, x, addr, r1, sizeof(r1)) != 0;
+			bad = certindex_validate(ci, x, certs, addr, r1, sizeof(r1)) != 0;
 		} else {
 			bad = certstore_check_usable(x, addr, r1, sizeof(r1)) != 0;
 			if (!bad && !certindex_names_address(x, addr)) {
@@ -602,7 +603,8 @@ ldapstore_find(ldapstore *ls, certindex *ci, const char *addr, X509 **cert, char
 		X509_up_ref(best);
 	sk_X509_pop_free(certs, X509_free);
 	if (best == NULL) {
-		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri, why);
+		errmsg_set(reason, reasonlen, "LDAP %s: %s", ls->uri,
+		    why[0] != '\0' ? why : "only CA certificates");
 		return CERTSTORE_UNUSABLE;
 	}
 	*cert = best;

@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,8 @@
 
 #include "conf.h"
 #include "conf_check.h"
+#include "testconf.h"
+#include "testdir.h"
 #include "testpki.h"
 
 #define MAXMSG 16
@@ -48,12 +49,7 @@ report_warning(void *arg, const char *msg)
 static const char *
 in_dir(const char *name)
 {
-	static char paths[8][PATH_MAX + 64];
-	static int next;
-	char *p = paths[next++ % 8];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
+	return testdir_path(dir, name);
 }
 
 /* keys/NAME.pem: a key and certificate for email, valid from_days..to_days, signed by ca. */
@@ -70,22 +66,10 @@ put_identity(const char *name, const char *email, long from_days, long to_days, 
 	testpki_free(&id);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_confcheck.XXXXXX", tmp != NULL ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_confcheck");
 	ck_assert_int_eq(mkdir(in_dir("keys"), 0700), 0);
 	ca = testpki_issue("rsa", "Signers CA", NULL, NULL, -1, 365, NULL, NULL);
 	{
@@ -99,34 +83,14 @@ static void
 teardown(void)
 {
 	testpki_free(&ca);
-	(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(dir);
 }
 
-/* Load text ("@D" stands for the test directory) as FILE; must be valid. */
+/* Load text ("@D" stands for the test directory); it must be valid. */
 static struct conf *
 load(const char *text)
 {
-	char path[PATH_MAX + 64], buf[4 * PATH_MAX + 4096], *o = buf;
-	const char *p;
-	struct conf *c = NULL;
-	FILE *f;
-
-	for (p = text; *p != '\0' && o < buf + sizeof(buf) - PATH_MAX; p++) {
-		if (p[0] == '@' && p[1] == 'D') {
-			o += sprintf(o, "%s", dir);
-			p++;
-		} else {
-			*o++ = *p;
-		}
-	}
-	*o = '\0';
-	snprintf(path, sizeof(path), "%s/test.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(buf, f);
-	fclose(f);
-	ck_assert_int_eq(conf_load(path, &c, report_error, NULL), 0);
-	return c;
+	return testconf_load(dir, "test.conf", NULL, text);
 }
 
 START_TEST(test_signers_errors_and_warnings)
@@ -202,12 +166,8 @@ END_TEST
 START_TEST(test_signers_unloadable_left_to_runtime)
 {
 	struct conf *c;
-	FILE *f = fopen(in_dir("keys/broken@example.com.pem"), "w");
 
-	ck_assert_ptr_nonnull(f);
-	fputs("not a key\n", f);
-	fclose(f);
-	chmod(in_dir("keys/broken@example.com.pem"), 0600);
+	testdir_write(in_dir("keys/broken@example.com.pem"), "not a key\n", 0600);
 	c = load("socket unix:@D/s\nkey-dir @D/keys\nsign yes\n");
 	ck_assert_int_eq(conf_check_signers(c, report_error, report_warning, NULL), 0);
 	ck_assert_int_eq(nmsgs[0] + nmsgs[1], 0);

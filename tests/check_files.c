@@ -12,7 +12,10 @@
  *   - fileid.h: a rewrite, a replacement and a chmod each change a file's
  *     identity, an untouched file keeps it;
  *   - secbuf.h: appends of every size read back byte for byte, the bytes
- *     stay NUL-terminated, and a freed buffer is empty and usable again.
+ *     stay NUL-terminated, and a freed buffer is empty and usable again;
+ *   - strhash.h: the published FNV-1a test values;
+ *   - blockbuf.h: a stream cut into blocks at every split of its input
+ *     gives the same blocks and the same rest.
  *
  * Every test runs in its own mkdtemp directory under $TMPDIR (or /tmp).
  */
@@ -20,7 +23,6 @@
 
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,9 @@
 #include "fileid.h"
 #include "privfile.h"
 #include "secbuf.h"
+#include "blockbuf.h"
+#include "strhash.h"
+#include "testdir.h"
 
 static char dir[PATH_MAX];
 
@@ -45,12 +50,7 @@ static char dir[PATH_MAX];
 static const char *
 in_dir(const char *name)
 {
-	static char paths[4][PATH_MAX + 64];
-	static int next;
-	char *p = paths[next++ % 4];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
+	return testdir_path(dir, name);
 }
 
 /* Create dir/name with content and mode; returns its path. */
@@ -58,37 +58,21 @@ static const char *
 make_file(const char *name, const char *content, mode_t mode)
 {
 	const char *path = in_dir(name);
-	FILE *f = fopen(path, "w");
 
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(content, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(chmod(path, mode), 0);
+	testdir_write(path, content, mode);
 	return path;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
 files_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_files.XXXXXX", tmp != NULL ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_files");
 }
 
 static void
 files_teardown(void)
 {
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(dir);
 }
 
 /* ---- privfile ---- */
@@ -404,6 +388,62 @@ START_TEST(test_errmsg)
 }
 END_TEST
 
+/* ---- strhash ---- */
+
+START_TEST(test_strhash)
+{
+	/* 32-bit FNV-1a: the offset basis, and the values of its reference test suite */
+	ck_assert_uint_eq(strhash(""), 0x811c9dc5u);
+	ck_assert_uint_eq(strhash("a"), 0xe40c292cu);
+	ck_assert_uint_eq(strhash("foobar"), 0xbf9cf968u);
+	/* bytes above 0x7f hash as unsigned whatever the signedness of char */
+	ck_assert_uint_eq(strhash("\xff"), (0x811c9dc5u ^ 0xffu) * 16777619u);
+}
+END_TEST
+
+/* ---- blockbuf ---- */
+
+START_TEST(test_blockbuf)
+{
+	unsigned char in[100], block[7], out[100];
+	size_t split, have, outlen;
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i * 37 + 1);
+	/* the input given in two pieces, split anywhere: 14 full blocks and a rest of 2 */
+	for (split = 0; split <= sizeof(in); split++) {
+		const unsigned char *p = in;
+		size_t n = split, blocks = 0;
+
+		have = outlen = 0;
+		for (int piece = 0; piece < 2; piece++) {
+			while (blockbuf_fill(block, sizeof(block), &have, &p, &n)) {
+				memcpy(out + outlen, block, have);
+				outlen += have;
+				have = 0;
+				blocks++;
+			}
+			ck_assert_uint_eq(n, 0);
+			n = sizeof(in) - split;
+		}
+		ck_assert_uint_eq(blocks, 14);
+		ck_assert_uint_eq(have, 2);
+		memcpy(out + outlen, block, have);
+		ck_assert_mem_eq(out, in, sizeof(in));
+	}
+	/* nothing to copy: a block already full says so, an empty one does not */
+	{
+		const unsigned char *p = in;
+		size_t n = 0;
+
+		have = sizeof(block);
+		ck_assert_int_eq(blockbuf_fill(block, sizeof(block), &have, &p, &n), 1);
+		have = 0;
+		ck_assert_int_eq(blockbuf_fill(block, sizeof(block), &have, &p, &n), 0);
+	}
+}
+END_TEST
+
 static Suite *
 files_suite(void)
 {
@@ -436,6 +476,14 @@ files_suite(void)
 
 	tc = tcase_create("errmsg");
 	tcase_add_test(tc, test_errmsg);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("strhash");
+	tcase_add_test(tc, test_strhash);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("blockbuf");
+	tcase_add_test(tc, test_blockbuf);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,7 +22,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +31,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "testdir.h"
 
 #define MAXMSG 16
 #define MAXDOC 128
@@ -252,23 +252,7 @@ report(void *arg, const char *msg)
 static const char *
 in_dir(const char *name)
 {
-	static char paths[4][PATH_MAX + 64];
-	static int next;
-	char *p = paths[next++ % 4];
-
-	snprintf(p, sizeof(paths[0]), "%s/%s", dir, name);
-	return p;
-}
-
-static void
-write_file(const char *path, const char *content, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_ge(fputs(content, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(chmod(path, mode), 0);
+	return testdir_path(dir, name);
 }
 
 /* Load text ("@D": the test directory); returns the configuration or NULL. */
@@ -294,7 +278,7 @@ load(const char *fmt, ...)
 		}
 	}
 	*o = '\0';
-	write_file(conf_path, expanded, 0600);
+	testdir_write(conf_path, expanded, 0600);
 	nmsgs = 0;
 	ck_assert_int_eq(conf_load(conf_path, &c, report, NULL), nmsgs);
 	return c;
@@ -321,29 +305,17 @@ refused(int line, const char *want, const char *fmt, ...)
 	    "%d errors, first \"%s\", not \"%s\"", nmsgs, nmsgs > 0 ? msgs[0] : "", full);
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 values_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_keywords.XXXXXX", tmp != NULL ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_keywords");
 	snprintf(conf_path, sizeof(conf_path), "%s/test.conf", dir);
 }
 
 static void
 values_teardown(void)
 {
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(dir);
 }
 
 /* Every choice list, as the message of a bad value gives it. */
@@ -451,9 +423,9 @@ START_TEST(test_paths)
 	char want[PATH_MAX + 200];
 	struct conf *c;
 
-	write_file(in_dir("pass"), "secret\n", 0600);
-	write_file(in_dir("shared"), "secret\n", 0640);
-	write_file(in_dir("notcert"), "not a certificate\n", 0644);
+	testdir_write(in_dir("pass"), "secret\n", 0600);
+	testdir_write(in_dir("shared"), "secret\n", 0640);
+	testdir_write(in_dir("notcert"), "not a certificate\n", 0644);
 	ck_assert_int_eq(mkdir(in_dir("d"), 0700), 0);
 	c = load("key-passphrase-file @D/pass\nspool-dir @D/d\n<sender a.example>\n"
 	         "signing-key \"pkcs11:token=t;object=o\"\n</sender>\n");

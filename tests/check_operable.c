@@ -23,17 +23,11 @@
 static void
 conf_error_is(const char *text, const char *msg)
 {
-	char path[400];
+	const char *path = testconf_write(dir, "bad.conf", NULL, text);
 	struct conf *c = NULL;
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/bad.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
 	capture_start();
-	ck_assert_int_eq(conf_load(path, &c, report, NULL), 1);
+	ck_assert_int_eq(conf_load(path, &c, testconf_report, NULL), 1);
 	fflush(stderr);
 	ck_assert_msg(capture_has(msg), "no error \"%s\"", msg);
 }

@@ -16,50 +16,28 @@
 
 #include "conf.h"
 #include "policy.h"
+#include "testconf.h"
+#include "testdir.h"
 
 static char dir[256];
 
 static void
 setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_policy.XXXXXX", tmp ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_policy");
 }
 
 static void
 teardown(void)
 {
-	char cmd[300];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static void
-report(void *arg, const char *msg)
-{
-	(void)arg;
-	fprintf(stderr, "%s\n", msg);
+	testdir_remove(dir);
 }
 
 /* Load a configuration from text; it must have no error. */
 static struct conf *
 load(const char *text)
 {
-	char path[400];
-	struct conf *c = NULL;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/policy.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "cert-dir %s\nkey-dir %s\n%s", dir, dir, text);
-	fclose(f);
-	ck_assert_int_eq(conf_load(path, &c, report, NULL), 0);
-	return c;
+	return testconf_load(dir, "policy.conf", "cert-dir @D\nkey-dir @D\n", text);
 }
 
 /* ---- patterns ---- */

@@ -24,6 +24,7 @@
 #include "keystore_pkcs11.h"
 #include "smime.h"
 #include "spool.h"
+#include "testdir.h"
 #include "testpki.h"
 
 static struct testpki_id ca, alice, bob, carol, dave, expired, future, webonly, signonly;
@@ -47,10 +48,8 @@ pki_setup(void)
 {
 	const char *ee_ku = "critical,digitalSignature,keyEncipherment";
 	char p[512];
-	const char *tmp = getenv("TMPDIR");
 
-	snprintf(dir, sizeof(dir), "%s/check_smime.XXXXXX", tmp ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_smime");
 	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
 	snprintf(keydir, sizeof(keydir), "%s/keys", dir);
 	ck_assert_int_eq(mkdir(certdir, 0755), 0);
@@ -111,13 +110,9 @@ pki_teardown(void)
 {
 	struct testpki_id *ids[] = {&ca, &alice, &bob, &carol, &dave, &expired, &future, &webonly,
 	    &signonly};
-	char cmd[600];
-
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
 		testpki_free(ids[i]);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
+	testdir_remove(dir);
 }
 
 /* ---- helpers ---- */

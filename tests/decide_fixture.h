@@ -23,6 +23,8 @@
 #include "conf.h"
 #include "decide.h"
 #include "log.h"
+#include "testconf.h"
+#include "testdir.h"
 #include "testpki.h"
 
 static const char *KU = "critical,digitalSignature,keyEncipherment";
@@ -43,10 +45,7 @@ put(const char *d, const char *name, mode_t mode, EVP_PKEY *key, X509 *a, X509 *
 static void
 pki_setup(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/check_decide.XXXXXX", tmp ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir), "check_decide");
 	snprintf(certdir, sizeof(certdir), "%s/certs", dir);
 	snprintf(keydir, sizeof(keydir), "%s/keys", dir);
 	snprintf(harvdir, sizeof(harvdir), "%s/harvest", dir);
@@ -91,35 +90,18 @@ pki_setup(void)
 static void
 pki_teardown(void)
 {
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static void
-report(void *arg, const char *msg)
-{
-	(void)arg;
-	fprintf(stderr, "%s\n", msg);
+	testdir_remove(dir);
 }
 
 /* A configuration: cert-dir, key-dir and ca-file of the test PKI, then text. */
 static struct conf *
 load(const char *text)
 {
-	char path[400];
-	struct conf *c = NULL;
-	FILE *f;
+	char head[1200];
 
-	snprintf(path, sizeof(path), "%s/decide.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "cert-dir %s\nkey-dir %s\nca-file %s\n%s", certdir, keydir, cafile, text);
-	fclose(f);
-	ck_assert_int_eq(conf_load(path, &c, report, NULL), 0);
-	return c;
+	snprintf(head, sizeof(head), "cert-dir %s\nkey-dir %s\nca-file %s\n", certdir, keydir,
+	    cafile);
+	return testconf_load(dir, "decide.conf", head, text);
 }
 
 static struct sockaddr_in

@@ -7,7 +7,8 @@
 # tests/judges.sh); not there -> 550 5.7.1 at RCPT; a filter-injection address finds nothing;
 # a certificate naming another address is refused; the negative cache (ldap-negative-ttl); the
 # directory down or hanging -> 451 4.7.1 and nothing in clear; reconnect after a slapd restart;
-# simple bind with ldap-password-file, and a wrong password -> 451 4.7.1.
+# simple bind with ldap-password-file, and a wrong password -> 451 4.7.1; with only the root in
+# ca-file, the intermediate a PKCS#7 entry carries builds the chain (one without is refused).
 #
 # Usage (as root): tests/ldap.sh
 # Environment: SMIME_MILTER  milter binary (default milter/smime-milter)
@@ -86,7 +87,7 @@ write_conf() { # FILE [extra lines...]
         echo "socket          inet:$MILTER_PORT@127.0.0.1"
         echo "cert-dir        $W/pki/certs"
         echo "key-dir         $W/pki/keys"
-        echo "ca-file         $W/pki/ca/chain.pem"
+        echo "ca-file         ${CA_FILE:-$W/pki/ca/chain.pem}"
         echo "internal-hosts  127.0.0.0/8"
         echo "sign            yes"
         echo "encrypt         yes"
@@ -289,4 +290,14 @@ if grep -rqF -- "$BINDPW" "$W/milter.log" "$W"/swaks-*.out; then
 else
     ok "the bind password appears in no log"
 fi
+
+echo "# f. ca-file with the root only: the intermediate comes with the directory entry"
+milter_stop
+CA_FILE=$W/pki/ca/root.crt write_conf "$W/root.conf"
+: >"$W/milter.log"
+milter_start "$W/root.conf" "$W/milter.log" || setup_failed "smime-milter (root only) did not start"
+check "frank's PKCS#7 carries the intermediate: OpenSSL, gpgsm and NSS decrypt for frank@ldap.example, alice's signature verifies, content exact" \
+    found frankroot frank@ldap.example
+check "erin's entry has no intermediate: 550 5.7.1, the log says it is not trusted" \
+    rejected erinroot erin@ldap.example "550 5.7.1" "certificate for erin@ldap.example is not trusted"
 finish
