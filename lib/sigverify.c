@@ -1,9 +1,9 @@
 /*
  * sigverify.c - the signature check of signed entities from outside:
- * cutting a multipart/signed into its signed part and signature, decoding
- * an opaque signed-data, CMS verification of the signature, and the
- * signer's chain.  See sigverify.h.  Shared by harvesting and inbound
- * verification.
+ * the signature part of a multipart/signed, CMS verification of the
+ * signature, and the signer's chain.  See sigverify.h.  Shared by
+ * harvesting, inbound verification and smime-tool; the body itself is read
+ * by sigverify_spool.c, also for a body in memory (sigverify_body).
  */
 #include "config.h"
 
@@ -169,39 +169,6 @@ sigverify_sig_part(const unsigned char *t, size_t len, const char *delim, unsign
 }
 
 /*
- * multipart/signed: the first part (exact bytes) and the DER of the
- * signature part.  0, or -1 with reason.
- */
-static int
-split_multipart(const unsigned char *b, size_t len, const char *boundary,
-    const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen, char *reason,
-    size_t reasonlen)
-{
-	char delim[256];
-	const unsigned char *start, *end, *eol;
-
-	snprintf(delim, sizeof(delim), "--%s", boundary);
-	/* the first delimiter: at the start, or after a CRLF */
-	start = (len >= strlen(delim) && memcmp(b, delim, strlen(delim)) == 0) ? b : NULL;
-	if (start == NULL && (start = find_delim(b, len, b, delim)) != NULL)
-		start += 2;
-	if (start == NULL ||
-	    (eol = sigverify_find(start, len - (size_t)(start - b), "\r\n")) == NULL) {
-		errmsg_set(reason, reasonlen, "multipart/signed without its first part");
-		return -1;
-	}
-	*content = eol + 2;
-	end = find_delim(b, len, *content, delim);
-	if (end == NULL) {
-		errmsg_set(reason, reasonlen, "multipart/signed without its signature part");
-		return -1;
-	}
-	*clen = (size_t)(end - *content);
-	return sigverify_sig_part(end + 2, len - (size_t)(end + 2 - b), delim, sig, siglen, reason,
-	    reasonlen);
-}
-
-/*
  * A failed CMS_verify, from the queued OpenSSL errors: BAD when the
  * signature or the content digest is wrong, MALFORMED when it could not
  * be processed.  The newest reason goes into reason.  Clears the queue.
@@ -254,26 +221,6 @@ check_chain(struct sigverify_result *r, X509_STORE *trust, STACK_OF(X509_CRL) *c
 	X509_STORE_CTX_free(ctx);
 }
 
-/*
- * The signed content of a detached signature as CMS_verify reads it.  Not a
- * memory BIO itself: CMS_verify copies one into a new memory BIO and, in
- * OpenSSL 3.0, leaks that copy when the SignedData names a digest it cannot
- * set up (a message from outside could leak memory at will).  Behind a null
- * filter it reads the content in place.  Free with BIO_free_all.
- */
-static BIO *
-content_bio(const unsigned char *content, size_t len)
-{
-	BIO *mem = BIO_new_mem_buf(content, (int)len), *f = BIO_new(BIO_f_null());
-
-	if (mem == NULL || f == NULL) {
-		BIO_free(mem);
-		BIO_free(f);
-		return NULL;
-	}
-	return BIO_push(f, mem);
-}
-
 void
 sigverify_verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached,
     X509_STORE *trust, STACK_OF(X509_CRL) *crls)
@@ -312,76 +259,37 @@ sigverify_verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *deta
 		check_chain(r, trust, crls);
 }
 
-/* The content of an opaque SignedData into out. */
-static int
-copy_content(CMS_ContentInfo *cms, BIO *out, struct sigverify_result *r)
-{
-	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
-
-	if (pos == NULL || *pos == NULL) {
-		r->status = SIGVERIFY_MALFORMED;
-		errmsg_set(r->reason, sizeof(r->reason), "signed-data without its content");
-		return -1;
-	}
-	if (ASN1_STRING_length(*pos) > 0 &&
-	    BIO_write(out, ASN1_STRING_get0_data(*pos), ASN1_STRING_length(*pos)) !=
-	        ASN1_STRING_length(*pos)) {
-		r->status = SIGVERIFY_ERROR;
-		errmsg_set(r->reason, sizeof(r->reason), "cannot keep the signed content");
-		return -1;
-	}
-	return 0;
-}
-
 enum sigverify_status
 sigverify_body(const char *content_type, const unsigned char *body, size_t len, X509_STORE *trust,
     STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
 {
-	char type[128], boundary[200];
-	unsigned char *der = NULL;
-	const unsigned char *part = NULL, *p;
-	size_t derlen = 0, partlen = 0;
-	CMS_ContentInfo *cms = NULL;
-	BIO *detached = NULL;
+	spool *sp = spool_new(len + 1, NULL), *c = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
+	char buf[4096];
+	ssize_t n = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->chain_error = -1;
-	r->status = SIGVERIFY_MALFORMED;
-	if (content_type == NULL || mime_type(content_type, type, sizeof(type)) != 0) {
-		errmsg_set(r->reason, sizeof(r->reason), "no Content-Type");
-		return r->status;
-	}
-	if (strcmp(type, "multipart/signed") == 0) {
-		if (mime_param(content_type, "boundary", boundary, sizeof(boundary)) != 0) {
-			errmsg_set(r->reason, sizeof(r->reason),
-			    "multipart/signed without a boundary");
-			goto cleanup;
-		}
-		if (split_multipart(body, len, boundary, &part, &partlen, &der, &derlen, r->reason,
-		        sizeof(r->reason)) != 0)
-			goto cleanup;
-		r->part_off = (size_t)(part - body);
-		r->part_len = partlen;
-		detached = content_bio(part, partlen);
-	} else if ((der = sigverify_base64(body, len, &derlen)) == NULL) {
-		errmsg_set(r->reason, sizeof(r->reason), "signed-data is not base64");
+	r->status = SIGVERIFY_ERROR;
+	if (sp == NULL || c == NULL ||
+	    spool_write(sp, body, len, r->reason, sizeof(r->reason)) != 0) {
+		errmsg_set(r->reason, sizeof(r->reason), "out of memory");
 		goto cleanup;
 	}
-	p = der;
-	cms = derlen <= 0x7fffffff ? d2i_CMS_ContentInfo(NULL, &p, (long)derlen) : NULL;
-	if (cms == NULL || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
-	    (part != NULL && detached == NULL)) {
-		errmsg_set(r->reason, sizeof(r->reason), "signature is not CMS SignedData");
+	(void)sigverify_spool(content_type, sp, 0, trust, crls, c, r);
+	if (content == NULL || spool_size(c) == 0 || r->status == SIGVERIFY_ERROR)
 		goto cleanup;
+	if (spool_rewind(c, r->reason, sizeof(r->reason)) != 0)
+		n = -1;
+	while (n == 0 && (n = spool_read(c, buf, sizeof(buf), r->reason, sizeof(r->reason))) > 0)
+		n = BIO_write(content, buf, (int)n) == (int)n ? 0 : -1;
+	if (n < 0) {
+		r->status = SIGVERIFY_ERROR;
+		errmsg_set(r->reason, sizeof(r->reason), "cannot keep the signed content");
 	}
-	if (part == NULL && content != NULL && copy_content(cms, content, r) != 0)
-		goto cleanup;
-	sigverify_verify_cms(r, cms, detached, trust, crls);
 cleanup:
-	CMS_ContentInfo_free(cms);
-	BIO_free_all(detached);
-	free(der);
-	ERR_clear_error();
+	OPENSSL_cleanse(buf, sizeof(buf));
+	spool_free(sp);
+	spool_free(c);
 	return r->status;
 }
 
