@@ -48,14 +48,22 @@ void decide_inbound_eoh(struct decide_msg *m, struct decide_verdict *v);
 void decide_inbound_fail(struct decide_msg *m, const char *what, const char *detail,
     struct decide_verdict *v);
 
+/* Nonzero when the recipients' decryption keys are needed (decrypt, and not multipart/signed). */
+int decide_inbound_wants_keys(const struct decide_msg *m);
+
 /*
- * A message we should but cannot decrypt (r->decryption): the strictest
+ * After inbound_process: nonzero when m should but could not be decrypted
+ * (r->decryption), and then v says what becomes of it, by the strictest
  * on-undecryptable of its recipients.  pass: CONTINUE, logged as a
- * warning; tempfail or reject: the undecryptable reply (x.7.6 for an
- * unsupported algorithm, else x.7.5), noted for the summary.
+ * warning, the message goes on unchanged; tempfail or reject: the
+ * undecryptable reply (x.7.6 for an unsupported algorithm, else x.7.5),
+ * noted for the summary.  0 (v CONTINUE, no log) when it was not.
  */
-void decide_inbound_undecryptable(struct decide_msg *m, const struct inbound_result *r,
+int decide_inbound_undecryptable(struct decide_msg *m, const struct inbound_result *r,
     struct decide_verdict *v);
+
+/* Nonzero when r's verdict goes into our Authentication-Results field. */
+int decide_inbound_wants_ar(const struct decide_msg *m, const struct inbound_result *r);
 
 /*
  * The keys of every recipient that asks for decryption: its own in

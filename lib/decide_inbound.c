@@ -139,18 +139,31 @@ decide_inbound_eoh(struct decide_msg *m, struct decide_verdict *v)
 
 /* ---- end of message ---- */
 
-void
+int
+decide_inbound_wants_keys(const struct decide_msg *m)
+{
+	const struct mime_header *ct = mime_headers_find(&m->headers, "Content-Type");
+	char type[64] = "";
+
+	if (ct != NULL)
+		(void)mime_type(ct->value, type, sizeof(type));
+	return m->pol.decrypt && strcmp(type, "multipart/signed") != 0;
+}
+
+int
 decide_inbound_undecryptable(struct decide_msg *m, const struct inbound_result *r,
     struct decide_verdict *v)
 {
 	enum policy_on_undecryptable a = m->pol.on_undecryptable;
 
 	verdict_continue(v);
+	if (!r->encrypted || !m->pol.decrypt || r->decryption == ENVELOPE_OK)
+		return 0;
 	v->level = a == POLICY_UNDECRYPTABLE_PASS ? LOG_WARNING : LOG_NOTICE;
 	snprintf(v->log, sizeof(v->log), "not decrypted: %s: %s (on-undecryptable %s)",
 	    envelope_result_name(r->decryption), r->reason, policy_on_undecryptable_name(a));
 	if (a == POLICY_UNDECRYPTABLE_PASS || (unsigned)a > POLICY_UNDECRYPTABLE_REJECT)
-		return;
+		return 1;
 	decide_verdict_set(v,
 	    &m->conf->replies.undecryptable[a][r->decryption == ENVELOPE_UNSUPPORTED], v->level);
 	v->why = "undecryptable";
@@ -158,6 +171,13 @@ decide_inbound_undecryptable(struct decide_msg *m, const struct inbound_result *
 	    envelope_result_name(r->decryption),
 	    a == POLICY_UNDECRYPTABLE_REJECT ? "" : ", try again later");
 	decide_msg_note(m, v->reply.d, v->why, v->reply.code, v->reply.xcode);
+	return 1;
+}
+
+int
+decide_inbound_wants_ar(const struct decide_msg *m, const struct inbound_result *r)
+{
+	return m->pol.verify && r->smime != INBOUND_SMIME_NONE && m->conf->authserv_id != NULL;
 }
 
 static int

@@ -247,7 +247,7 @@ apply(SMFICTX *ctx, struct decide_msg *m, int leadspc, const struct inbound_resu
 		}
 		*subject = 1;
 	}
-	if (m->pol.verify && r->smime != INBOUND_SMIME_NONE && m->conf->authserv_id != NULL) {
+	if (decide_inbound_wants_ar(m, r)) {
 		if (inbound_ar_value(m->conf->authserv_id, r, ar, sizeof(ar)) != 0 ||
 		    in_header(ctx, leadspc, "Authentication-Results", 0, ar) != 0) {
 			errmsg_set(err, errlen, "cannot add Authentication-Results");
@@ -264,8 +264,7 @@ inbound_cb_eom(SMFICTX *ctx, struct decide_msg *m, int leadspc)
 	struct inbound_result r;
 	struct decide_keyring *k = calloc(1, sizeof(*k));
 	struct decide_verdict v;
-	const struct mime_header *ct = mime_headers_find(&m->headers, "Content-Type");
-	char err[700], type[64] = "";
+	char err[700];
 	uint64_t in = m->body != NULL ? spool_size(m->body) : 0, out = 0;
 	sfsistat rc = SMFIS_CONTINUE;
 	int subject = 0;
@@ -280,10 +279,7 @@ inbound_cb_eom(SMFICTX *ctx, struct decide_msg *m, int leadspc)
 	}
 	if (m->body == NULL)
 		goto cleanup;
-	if (ct != NULL)
-		(void)mime_type(ct->value, type, sizeof(type));
-	if (m->pol.decrypt && strcmp(type, "multipart/signed") != 0 &&
-	    decide_keyring_load(m, k, err, sizeof(err)) != 0) {
+	if (decide_inbound_wants_keys(m) && decide_keyring_load(m, k, err, sizeof(err)) != 0) {
 		rc = in_fail(ctx, m, "S/MIME decryption key unusable, try again later", err);
 		goto cleanup;
 	}
@@ -293,9 +289,8 @@ inbound_cb_eom(SMFICTX *ctx, struct decide_msg *m, int leadspc)
 		rc = in_fail(ctx, m, "S/MIME processing failed, try again later", err);
 		goto cleanup;
 	}
-	if (r.encrypted && m->pol.decrypt && r.decryption != ENVELOPE_OK) {
-		decide_inbound_undecryptable(m, &r, &v);
-		rc = in_verdict(ctx, m, &v);
+	if (decide_inbound_undecryptable(m, &r, &v)) {
+		rc = in_verdict(ctx, m, &v); /* pass: logged, the message goes on unchanged */
 		goto cleanup;
 	}
 	if (apply(ctx, m, leadspc, &r, &subject, &out, err, sizeof(err)) != 0) {

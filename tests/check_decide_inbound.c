@@ -178,7 +178,7 @@ START_TEST(test_undecryptable)
 		r.decryption = cases[i].why;
 		snprintf(r.reason, sizeof(r.reason), "the reason");
 		in_rcpt(m, "<bob@example.com>");
-		decide_inbound_undecryptable(m, &r, &v);
+		ck_assert_int_eq(decide_inbound_undecryptable(m, &r, &v), 1);
 		expect(&v, cases[i].d, cases[i].code, cases[i].xcode, cases[i].text);
 		ck_assert_str_eq(v.log, cases[i].log);
 		ck_assert_int_eq(v.level, cases[i].level);
@@ -191,6 +191,43 @@ START_TEST(test_undecryptable)
 		}
 		decide_msg_free(m);
 	}
+}
+END_TEST
+
+/* A message that was decrypted, or not encrypted, is no case for on-undecryptable. */
+START_TEST(test_not_undecryptable)
+{
+	struct decide_msg *m = outside("on-undecryptable reject\n");
+	struct inbound_result r;
+	struct decide_verdict v;
+
+	memset(&r, 0, sizeof(r));
+	in_rcpt(m, "<bob@example.com>");
+	r.encrypted = 1;
+	r.decryption = ENVELOPE_OK;
+	ck_assert_int_eq(decide_inbound_undecryptable(m, &r, &v), 0);
+	ck_assert_int_eq(v.reply.d, DECIDE_CONTINUE);
+	ck_assert_str_eq(v.log, "");
+	r.encrypted = 0;
+	r.decryption = ENVELOPE_NOT_ENVELOPED;
+	ck_assert_int_eq(decide_inbound_undecryptable(m, &r, &v), 0);
+	ck_assert_int_eq(decide_inbound_wants_ar(m, &r), 0); /* no signature checked */
+	r.smime = INBOUND_SMIME_FAIL;
+	ck_assert_int_eq(decide_inbound_wants_ar(m, &r), 1);
+	ck_assert_int_eq(decide_inbound_wants_keys(m), 1);
+	ck_assert_ptr_null(m->outcome);
+	decide_msg_free(m);
+
+	/* multipart/signed needs no keys; a recipient without decrypt neither */
+	m = outside("");
+	in_rcpt(m, "<bob@example.com>");
+	header(m, "Content-Type", "multipart/signed; protocol=\"application/pkcs7-signature\"");
+	ck_assert_int_eq(decide_inbound_wants_keys(m), 0);
+	decide_msg_free(m);
+	m = outside("");
+	in_rcpt(m, "<carol@other.example>");
+	ck_assert_int_eq(decide_inbound_wants_keys(m), 0);
+	decide_msg_free(m);
 }
 END_TEST
 
@@ -256,6 +293,7 @@ decide_inbound_suite(void)
 	tcase_add_test(tc, test_mixed_decryption);
 	tcase_add_test(tc, test_end_of_headers);
 	tcase_add_test(tc, test_undecryptable);
+	tcase_add_test(tc, test_not_undecryptable);
 	tcase_add_test(tc, test_fail_and_keys);
 	suite_add_tcase(s, tc);
 	return s;
