@@ -245,6 +245,94 @@ START_TEST(test_split_damaged)
 }
 END_TEST
 
+/* Hand-made BER: chunks within chunks, too deep, too large, another type. */
+START_TEST(test_split_ber_made)
+{
+	static const unsigned char env_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+	    0x01, 0x07, 0x03};
+	static const unsigned char data_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+	    0x01, 0x07, 0x01};
+	static const unsigned char alg[] = {0x30, 0x1d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+	    0x03, 0x04, 0x01, 0x2a, 0x04, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+	    16};
+	static const unsigned char start[] = {0x30, 0x80}, ctx0[] = {0xa0, 0x80},
+	                           ver[] = {0x02, 0x01, 0x00, 0x31, 0x00}, eoc[] = {0, 0};
+	/* [0] IMPLICIT constructed: "ab" in a nested chunk, "c", then "d" */
+	static const unsigned char chunks[] = {0xa0, 0x80, 0x24, 0x80, 0x04, 0x02, 'a', 'b', 0x00,
+	    0x00, 0x04, 0x01, 'c', 0x04, 0x01, 'd', 0x00, 0x00};
+	unsigned char buf[4096];
+	struct cmssplit sp;
+	char reason[300], *got;
+	size_t n = 0, i;
+	spool *in, *content;
+
+#define ADD(x) (memcpy(buf + n, x, sizeof(x)), n += sizeof(x))
+	ADD(start), ADD(env_oid), ADD(ctx0), ADD(start), ADD(ver), ADD(start), ADD(data_oid);
+	ADD(alg), ADD(chunks), ADD(eoc), ADD(eoc), ADD(eoc), ADD(eoc);
+	in = spool_of(buf, n);
+	content = spool_new(64, NULL);
+	ck_assert_msg(cmssplit_read(in, 0, 0, content, &sp, reason, sizeof(reason)) == CMSSPLIT_OK,
+	    "%s", reason);
+	got = spool_text(content);
+	ck_assert_str_eq(got, "abcd");
+	ck_assert_int_eq(sp.nid, NID_pkcs7_enveloped);
+	ck_assert_int_eq(sp.has_content, 1);
+	free(got);
+	{
+		const unsigned char *p = sp.head;
+		CMS_ContentInfo *cms = d2i_CMS_ContentInfo(NULL, &p, (long)sp.headlen);
+		ck_assert_ptr_nonnull(cms); /* the rebuilt structure is CMS, without the content */
+		ck_assert_ptr_null(*CMS_get0_content(cms));
+		CMS_ContentInfo_free(cms);
+	}
+	cmssplit_free(&sp);
+	spool_free(in);
+	spool_free(content);
+
+	/* 40 levels of chunks: refused, not followed */
+	n = 0;
+	ADD(start), ADD(env_oid), ADD(ctx0), ADD(start), ADD(ver), ADD(start), ADD(data_oid);
+	ADD(alg), ADD(ctx0);
+	for (i = 0; i < 40; i++)
+		buf[n++] = 0x24, buf[n++] = 0x80;
+	in = spool_of(buf, n);
+	content = spool_new(64, NULL);
+	ck_assert_int_eq(cmssplit_read(in, 0, 0, content, &sp, reason, sizeof(reason)),
+	    CMSSPLIT_CORRUPT);
+	ck_assert_msg(strstr(reason, "nested too deeply") != NULL, "%s", reason);
+	cmssplit_free(&sp);
+	spool_free(in);
+	spool_free(content);
+
+	/* an element of 3 MB besides the content: refused before it is read */
+	n = 0;
+	ADD(start), ADD(env_oid), ADD(ctx0), ADD(start), ADD(ver);
+	buf[n++] = 0xa1, buf[n++] = 0x83, buf[n++] = 0x30, buf[n++] = 0x00, buf[n++] = 0x00;
+	in = spool_of(buf, n);
+	content = spool_new(64, NULL);
+	ck_assert_int_eq(cmssplit_read(in, 0, 0, content, &sp, reason, sizeof(reason)),
+	    CMSSPLIT_CORRUPT);
+	ck_assert_msg(strstr(reason, "besides the content") != NULL, "%s", reason);
+	cmssplit_free(&sp);
+	spool_free(in);
+	spool_free(content);
+
+	/* another type: its name, nothing read beyond */
+	n = 0;
+	ADD(start), ADD(data_oid), ADD(ctx0);
+	in = spool_of(buf, n);
+	content = spool_new(64, NULL);
+	ck_assert_int_eq(cmssplit_read(in, 0, 0, content, &sp, reason, sizeof(reason)),
+	    CMSSPLIT_OTHER);
+	ck_assert_int_eq(sp.nid, NID_pkcs7_data);
+	ck_assert_str_eq(reason, "CMS pkcs7-data, not enveloped-data or signed-data");
+	cmssplit_free(&sp);
+	spool_free(in);
+	spool_free(content);
+#undef ADD
+}
+END_TEST
+
 /* AES-GCM: a changed or missing byte of the cipher text fails the tag check: never OK. */
 START_TEST(test_gcm_tampered)
 {
@@ -591,6 +679,7 @@ cmssplit_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_split_forms);
 	tcase_add_test(tc, test_split_damaged);
+	tcase_add_test(tc, test_split_ber_made);
 	tcase_add_test(tc, test_gcm_tampered);
 	tcase_add_test(tc, test_large_message);
 	suite_add_tcase(s, tc);
