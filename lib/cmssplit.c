@@ -60,6 +60,9 @@ struct frame {
 	uint64_t end;
 };
 
+static int fail(struct rd *r, enum cmssplit_result st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The first failure wins; -1 for the caller to return. */
 static int
 fail(struct rd *r, enum cmssplit_result st, const char *fmt, ...)

@@ -550,7 +550,9 @@ write_multipart_signed(const char *plain, const char *out)
 
 struct big_case {
 	const char *what;
-	const char *args; /* openssl cms: %1$s the input, %2$s the output, %3$s a certificate */
+	const char *args;   /* openssl cms ... -in IN -out OUT, then */
+	const char *before; /* ... this, a certificate (the recipient's; the CA's to sign), */
+	const char *after;  /* ... and this */
 	const char *smime_type;
 	int signed_inside; /* the encrypted entity is the multipart/signed */
 	int key;           /* which key decrypts, or -1 (not encrypted) */
@@ -561,7 +563,7 @@ static void
 big_run(const struct big_case *c, const char *plain, const char *msigned, const unsigned char *want)
 {
 	X509_STORE *trust = X509_STORE_new();
-	X509 *const to[2][2] = {{bob.cert, NULL}, {carol.cert, NULL}};
+	X509 *const to[3][2] = {{bob.cert, NULL}, {carol.cert, NULL}, {ca.cert, NULL}};
 	char der[300], cert[300], args[1400], err[300];
 	struct inbound_options o;
 	struct inbound_result r;
@@ -574,8 +576,9 @@ big_run(const struct big_case *c, const char *plain, const char *msigned, const 
 	X509_STORE_add_cert(trust, ca.cert);
 	snprintf(der, sizeof(der), "%s/big.p7m", dir);
 	snprintf(cert, sizeof(cert), "%s/to.pem", dir);
-	testpki_write(cert, 0644, NULL, to[c->key == 1], 0);
-	snprintf(args, sizeof(args), c->args, c->signed_inside ? msigned : plain, der, cert);
+	testpki_write(cert, 0644, NULL, to[c->key < 0 ? 2 : c->key], 0);
+	snprintf(args, sizeof(args), "%s -in '%s' -out '%s' %s '%s' %s", c->args,
+	    c->signed_inside ? msigned : plain, der, c->before, cert, c->after);
 	run_openssl(args);
 	body = message_spool(der);
 	ck_assert_uint_gt(spool_size(body), BIG);
@@ -629,22 +632,18 @@ START_TEST(test_large_message)
 {
 	/* indefinite-length BER, the content in chunks, as a streaming sender writes it */
 	static const struct big_case cases[] = {
-	    {"RSA, AES-256-CBC",
-	        "-encrypt -binary -stream -outform DER -aes-256-cbc "
-	        "-in '%s' -out '%s' '%s'",
+	    {"RSA, AES-256-CBC", "-encrypt -binary -stream -outform DER -aes-256-cbc", "", "",
 	        "enveloped-data", 0, 0},
-	    {"EC, AES-128-GCM",
-	        "-encrypt -binary -stream -outform DER -aes-128-gcm "
-	        "-in '%s' -out '%s' '%s'",
+	    {"EC, AES-128-GCM", "-encrypt -binary -stream -outform DER -aes-128-gcm", "", "",
 	        "authEnveloped-data", 0, 1},
 	    {"RSA-OAEP, AES-256-CBC, multipart/signed inside",
-	        "-encrypt -binary -stream -outform DER -aes-256-cbc "
-	        "-in '%s' -out '%s' -recip '%s' -keyopt rsa_padding_mode:oaep",
-	        "enveloped-data", 1, 0},
+	        "-encrypt -binary -stream -outform DER -aes-256-cbc", "-recip",
+	        "-keyopt rsa_padding_mode:oaep", "enveloped-data", 1, 0},
 	};
 	char plain[300], msigned[300], signer[300], key[300], args[1400];
 	X509 *const certs[] = {bob.cert, NULL};
-	struct big_case opaque = {"opaque signed-data, unwrapped", args, "signed-data", 0, -1};
+	struct big_case opaque = {"opaque signed-data, unwrapped", args, "-certfile", "",
+	    "signed-data", 0, -1};
 	unsigned char want[32];
 	size_t i;
 
@@ -659,8 +658,7 @@ START_TEST(test_large_message)
 	testpki_write(key, 0600, bob.key, NULL, 0);
 	testpki_write(signer, 0644, NULL, certs, 0);
 	snprintf(args, sizeof(args),
-	    "-sign -binary -nodetach -stream -outform DER -md sha256 -signer '%s' -inkey '%s' "
-	    "-in '%%s' -out '%%s'",
+	    "-sign -binary -nodetach -stream -outform DER -md sha256 -signer '%s' -inkey '%s'",
 	    signer, key);
 	big_run(&opaque, plain, msigned, want);
 	unlink(key);
