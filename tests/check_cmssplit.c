@@ -3,7 +3,8 @@
  * gateway: cmssplit (the content taken out of a CMS structure as it is
  * read) on DER and indefinite-length BER with chunked content, for
  * enveloped-data, authEnveloped-data and signed-data; every truncation
- * and a corrupted byte anywhere give a clear error, never a crash; and a
+ * and a corrupted byte anywhere give a clear error, never a crash; the
+ * signed part of a multipart/signed found across the reading window; and a
  * 50 MB message encrypted by the openssl command (RSA with AES-CBC, EC
  * with AES-GCM) is decrypted byte for byte by inbound_process while the
  * process's peak RSS grows by less than 16 MB.
@@ -24,6 +25,7 @@
 #include "envelope.h"
 #include "inbound.h"
 #include "mime.h"
+#include "sigverify.h"
 #include "spool.h"
 #include "testpki.h"
 
@@ -330,6 +332,65 @@ START_TEST(test_split_ber_made)
 	spool_free(in);
 	spool_free(content);
 #undef ADD
+}
+END_TEST
+
+/* multipart/signed whose second delimiter falls across the reading window, at every split. */
+START_TEST(test_multipart_window)
+{
+	static const char head[] = "Content-Type: text/plain\r\n\r\n";
+	X509_STORE *trust = X509_STORE_new();
+	const size_t first = strlen("--wb\r\n") + sizeof(head) - 1;
+	size_t pad;
+
+	X509_STORE_add_cert(trust, ca.cert);
+	for (pad = 65536 - 12; pad <= 65536 + 2; pad++) {
+		size_t clen = sizeof(head) - 1 + (pad - first), n;
+		char *content = malloc(clen + 1), *body, *s64, err[128];
+		BIO *in;
+		CMS_ContentInfo *cms;
+		unsigned char *der = NULL;
+		struct sigverify_result r;
+		spool *sp, *c = spool_new(1024, NULL);
+		int dlen;
+
+		memcpy(content, head, sizeof(head) - 1);
+		memset(content + sizeof(head) - 1, 'x', clen - (sizeof(head) - 1));
+		in = BIO_new_mem_buf(content, (int)clen);
+		cms = CMS_sign(bob.cert, bob.key, NULL, in, CMS_BINARY | CMS_DETACHED);
+		ck_assert_ptr_nonnull(cms);
+		dlen = i2d_CMS_ContentInfo(cms, &der);
+		s64 = malloc((size_t)dlen * 2 + 8);
+		EVP_EncodeBlock((unsigned char *)s64, der, dlen);
+		body = malloc(clen + strlen(s64) + 200);
+		n = (size_t)sprintf(body, "--wb\r\n");
+		memcpy(body + n, content, clen);
+		n += clen;
+		ck_assert_uint_eq(n, pad); /* the delimiter's CRLF starts at byte pad */
+		n += (size_t)sprintf(body + n,
+		    "\r\n--wb\r\nContent-Type: application/pkcs7-signature\r\n\r\n%s\r\n--wb--\r\n",
+		    s64);
+		sp = spool_new(4096, NULL);
+		ck_assert_int_eq(spool_write(sp, body, n, err, sizeof(err)), 0);
+		ck_assert_msg(
+		    sigverify_spool("multipart/signed; protocol=\"application/pkcs7-signature\"; "
+		                    "boundary=wb",
+		        sp, 0, trust, NULL, c, &r) == SIGVERIFY_GOOD,
+		    "pad %zu: %s", pad, r.reason);
+		ck_assert_int_eq(r.chain_error, X509_V_OK);
+		ck_assert_uint_eq(r.part_off, 6);
+		ck_assert_uint_eq(r.part_len, clen);
+		sigverify_result_free(&r);
+		spool_free(sp);
+		spool_free(c);
+		free(body);
+		free(s64);
+		OPENSSL_free(der);
+		CMS_ContentInfo_free(cms);
+		BIO_free(in);
+		free(content);
+	}
+	X509_STORE_free(trust);
 }
 END_TEST
 
@@ -679,6 +740,7 @@ cmssplit_suite(void)
 	tcase_add_test(tc, test_split_damaged);
 	tcase_add_test(tc, test_split_ber_made);
 	tcase_add_test(tc, test_gcm_tampered);
+	tcase_add_test(tc, test_multipart_window);
 	tcase_add_test(tc, test_large_message);
 	suite_add_tcase(s, tc);
 	return s;
