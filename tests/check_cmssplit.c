@@ -335,6 +335,8 @@ START_TEST(test_split_ber_made)
 }
 END_TEST
 
+#define MSIGNED_WB "multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=wb"
+
 /* multipart/signed whose second delimiter falls across the reading window, at every split. */
 START_TEST(test_multipart_window)
 {
@@ -352,7 +354,7 @@ START_TEST(test_multipart_window)
 		unsigned char *der = NULL;
 		struct sigverify_result r;
 		spool *sp, *c = spool_new(1024, NULL);
-		int dlen;
+		int dlen, mem;
 
 		memcpy(content, head, sizeof(head) - 1);
 		memset(content + sizeof(head) - 1, 'x', clen - (sizeof(head) - 1));
@@ -370,18 +372,19 @@ START_TEST(test_multipart_window)
 		n += (size_t)sprintf(body + n,
 		    "\r\n--wb\r\nContent-Type: application/pkcs7-signature\r\n\r\n%s\r\n--wb--\r\n",
 		    s64);
-		sp = spool_new(4096, NULL);
-		ck_assert_int_eq(spool_write(sp, body, n, err, sizeof(err)), 0);
-		ck_assert_msg(
-		    sigverify_spool("multipart/signed; protocol=\"application/pkcs7-signature\"; "
-		                    "boundary=wb",
-		        sp, 0, trust, NULL, c, &r) == SIGVERIFY_GOOD,
-		    "pad %zu: %s", pad, r.reason);
-		ck_assert_int_eq(r.chain_error, X509_V_OK);
-		ck_assert_uint_eq(r.part_off, 6);
-		ck_assert_uint_eq(r.part_len, clen);
-		sigverify_result_free(&r);
-		spool_free(sp);
+		for (mem = 0; mem < 2;
+		     mem++) { /* read in one piece from memory, or from the file */
+			sp = spool_new(mem ? 1 << 20 : 4096, NULL);
+			ck_assert_int_eq(spool_write(sp, body, n, err, sizeof(err)), 0);
+			ck_assert_msg(sigverify_spool(MSIGNED_WB, sp, 0, trust, NULL, c, &r) ==
+			        SIGVERIFY_GOOD,
+			    "pad %zu: %s", pad, r.reason);
+			ck_assert_int_eq(r.chain_error, X509_V_OK);
+			ck_assert_uint_eq(r.part_off, 6);
+			ck_assert_uint_eq(r.part_len, clen);
+			sigverify_result_free(&r);
+			spool_free(sp);
+		}
 		spool_free(c);
 		free(body);
 		free(s64);
