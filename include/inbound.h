@@ -31,7 +31,9 @@
  *              is too large to check
  *
  * Decrypted content lives only in spools (memory, then an encrypted file)
- * and in memory that is wiped; it is never logged.
+ * and in memory that is wiped; it is never logged.  Everything streams
+ * through those spools (cmssplit.h, envelope_open, sigverify_spool):
+ * memory stays bounded whatever the size of the message.
  */
 #ifndef SMIME_INBOUND_H
 #define SMIME_INBOUND_H
