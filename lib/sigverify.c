@@ -3,7 +3,7 @@
  * the signature part of a multipart/signed, CMS verification of the
  * signature, and the signer's chain.  See sigverify.h.  Shared by
  * harvesting, inbound verification and smime-tool; the body itself is read
- * by sigverify_spool.c, also for a body in memory (sigverify_body).
+ * by sigverify_spool.c, which uses this file, also for a body in memory.
  */
 #include "config.h"
 
@@ -257,40 +257,6 @@ sigverify_verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *deta
 	r->status = SIGVERIFY_GOOD;
 	if (trust != NULL)
 		check_chain(r, trust, crls);
-}
-
-enum sigverify_status
-sigverify_body(const char *content_type, const unsigned char *body, size_t len, X509_STORE *trust,
-    STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
-{
-	spool *sp = spool_new(len + 1, NULL), *c = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
-	char buf[4096];
-	ssize_t n = 0;
-
-	memset(r, 0, sizeof(*r));
-	r->chain_error = -1;
-	r->status = SIGVERIFY_ERROR;
-	if (sp == NULL || c == NULL ||
-	    spool_write(sp, body, len, r->reason, sizeof(r->reason)) != 0) {
-		errmsg_set(r->reason, sizeof(r->reason), "out of memory");
-		goto cleanup;
-	}
-	(void)sigverify_spool(content_type, sp, 0, trust, crls, c, r);
-	if (content == NULL || spool_size(c) == 0 || r->status == SIGVERIFY_ERROR)
-		goto cleanup;
-	if (spool_rewind(c, r->reason, sizeof(r->reason)) != 0)
-		n = -1;
-	while (n == 0 && (n = spool_read(c, buf, sizeof(buf), r->reason, sizeof(r->reason))) > 0)
-		n = BIO_write(content, buf, (int)n) == (int)n ? 0 : -1;
-	if (n < 0) {
-		r->status = SIGVERIFY_ERROR;
-		errmsg_set(r->reason, sizeof(r->reason), "cannot keep the signed content");
-	}
-cleanup:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	spool_free(sp);
-	spool_free(c);
-	return r->status;
 }
 
 void

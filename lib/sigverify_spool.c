@@ -8,7 +8,8 @@
  * reads the first part from the spool.  Opaque signed-data: cmssplit_read
  * moves its content into a spool of its own and the rest (certificates,
  * signer infos) is parsed in memory; CMS_verify reads the content from
- * that spool, which is also what an unwrapped message becomes.
+ * that spool, which is also what an unwrapped message becomes.  A body in
+ * memory (sigverify_body) is read the same way, from a spool in memory.
  */
 #include "config.h"
 
@@ -276,5 +277,40 @@ sigverify_spool(const char *content_type, spool *sp, uint64_t off, X509_STORE *t
 	}
 	free(der);
 	ERR_clear_error();
+	return r->status;
+}
+
+/* A body in memory: the same reading, from a spool that holds it in memory. */
+enum sigverify_status
+sigverify_body(const char *content_type, const unsigned char *body, size_t len, X509_STORE *trust,
+    STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
+{
+	spool *sp = spool_new(len + 1, NULL), *c = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
+	char buf[4096];
+	ssize_t n = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->chain_error = -1;
+	r->status = SIGVERIFY_ERROR;
+	if (sp == NULL || c == NULL ||
+	    spool_write(sp, body, len, r->reason, sizeof(r->reason)) != 0) {
+		errmsg_set(r->reason, sizeof(r->reason), "out of memory");
+		goto cleanup;
+	}
+	(void)sigverify_spool(content_type, sp, 0, trust, crls, c, r);
+	if (content == NULL || spool_size(c) == 0 || r->status == SIGVERIFY_ERROR)
+		goto cleanup;
+	if (spool_rewind(c, r->reason, sizeof(r->reason)) != 0)
+		n = -1;
+	while (n == 0 && (n = spool_read(c, buf, sizeof(buf), r->reason, sizeof(r->reason))) > 0)
+		n = BIO_write(content, buf, (int)n) == (int)n ? 0 : -1;
+	if (n < 0) {
+		r->status = SIGVERIFY_ERROR;
+		errmsg_set(r->reason, sizeof(r->reason), "cannot keep the signed content");
+	}
+cleanup:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	spool_free(sp);
+	spool_free(c);
 	return r->status;
 }
