@@ -247,25 +247,26 @@ START_TEST(test_split_damaged)
 }
 END_TEST
 
-/* Hand-made BER: chunks within chunks, too deep, too large, another type. */
+/* Hand-made BER: the pieces of an EnvelopedData, indefinite lengths throughout. */
+static const unsigned char env_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07,
+    0x03};
+static const unsigned char data_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07,
+    0x01};
+static const unsigned char alg[] = {0x30, 0x1d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03,
+    0x04, 0x01, 0x2a, 0x04, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const unsigned char start[] = {0x30, 0x80}, ctx0[] = {0xa0, 0x80},
+                           ver[] = {0x02, 0x01, 0x00, 0x31, 0x00}, eoc[] = {0, 0};
+/* [0] IMPLICIT constructed: "ab" in a nested chunk, "c", then "d" */
+static const unsigned char chunks[] = {0xa0, 0x80, 0x24, 0x80, 0x04, 0x02, 'a', 'b', 0x00, 0x00,
+    0x04, 0x01, 'c', 0x04, 0x01, 'd', 0x00, 0x00};
+
+/* Chunks within chunks: the content comes out whole, the rest parses as CMS. */
 START_TEST(test_split_ber_made)
 {
-	static const unsigned char env_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
-	    0x01, 0x07, 0x03};
-	static const unsigned char data_oid[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
-	    0x01, 0x07, 0x01};
-	static const unsigned char alg[] = {0x30, 0x1d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
-	    0x03, 0x04, 0x01, 0x2a, 0x04, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
-	    16};
-	static const unsigned char start[] = {0x30, 0x80}, ctx0[] = {0xa0, 0x80},
-	                           ver[] = {0x02, 0x01, 0x00, 0x31, 0x00}, eoc[] = {0, 0};
-	/* [0] IMPLICIT constructed: "ab" in a nested chunk, "c", then "d" */
-	static const unsigned char chunks[] = {0xa0, 0x80, 0x24, 0x80, 0x04, 0x02, 'a', 'b', 0x00,
-	    0x00, 0x04, 0x01, 'c', 0x04, 0x01, 'd', 0x00, 0x00};
 	unsigned char buf[4096];
 	struct cmssplit sp;
 	char reason[300], *got;
-	size_t n = 0, i;
+	size_t n = 0;
 	spool *in, *content;
 
 #define ADD(x) (memcpy(buf + n, x, sizeof(x)), n += sizeof(x))
@@ -291,8 +292,21 @@ START_TEST(test_split_ber_made)
 	spool_free(in);
 	spool_free(content);
 
+#undef ADD
+}
+END_TEST
+
+/* Too deep, too large, another type: refused with the reason, not followed. */
+START_TEST(test_split_ber_refused)
+{
+	unsigned char buf[4096];
+	struct cmssplit sp;
+	char reason[300];
+	size_t n = 0, i;
+	spool *in, *content;
+
+#define ADD(x) (memcpy(buf + n, x, sizeof(x)), n += sizeof(x))
 	/* 40 levels of chunks: refused, not followed */
-	n = 0;
 	ADD(start), ADD(env_oid), ADD(ctx0), ADD(start), ADD(ver), ADD(start), ADD(data_oid);
 	ADD(alg), ADD(ctx0);
 	for (i = 0; i < 40; i++)
@@ -742,6 +756,7 @@ cmssplit_suite(void)
 	tcase_add_test(tc, test_split_forms);
 	tcase_add_test(tc, test_split_damaged);
 	tcase_add_test(tc, test_split_ber_made);
+	tcase_add_test(tc, test_split_ber_refused);
 	tcase_add_test(tc, test_gcm_tampered);
 	tcase_add_test(tc, test_multipart_window);
 	tcase_add_test(tc, test_large_message);
