@@ -226,11 +226,11 @@ next_child(struct rd *r, const struct frame *f, struct tlv *t)
 		return fail(r, CMSSPLIT_CORRUPT, "an element overruns its parent");
 	if (rd_tlv(r, t) != 0)
 		return -1;
-	if (t->id == 0) {
-		if (t->hdrlen != 2 || t->len != 0 || !f->indef)
+	if (t->id == 0 && t->hdrlen == 2 && t->len == 0) { /* end-of-contents */
+		if (!f->indef)
 			return fail(r, CMSSPLIT_CORRUPT, "a misplaced end-of-contents");
 		return 0;
-	}
+	} /* another element of tag 0 is judged by where it stands, as any other */
 	if (!f->indef && (r->pos > f->end || (!t->indef && t->len > f->end - r->pos)))
 		return fail(r, CMSSPLIT_CORRUPT, "an element overruns its parent");
 	return 1;

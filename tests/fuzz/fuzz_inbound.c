@@ -18,12 +18,13 @@
  *   - a split that succeeds has a rebuilt structure and says how much content
  *     it wrote, no more than the input holds; one that fails has none;
  *   - when OpenSSL parses the whole input as enveloped-, authEnveloped- or
- *     signed-data with content, the split succeeds, the rebuilt structure
- *     parses as the same type, and the content is OpenSSL's, byte for byte;
+ *     signed-data with content, the split succeeds (unless chunks of the
+ *     content are not OCTET STRINGs, which OpenSSL lets pass), the rebuilt
+ *     structure parses as the same type, and the content is OpenSSL's;
  *   - then decryption from the spool (envelope_open) and of the whole
- *     structure in memory (envelope_decrypt) give the same answer (but for
- *     a broken RSA encrypted key, see compare_decryption), and the same
- *     plaintext when both succeed.
+ *     structure in memory (envelope_decrypt) give the same answer and the
+ *     same plaintext (but for a broken RSA encrypted key, which decrypts
+ *     with a random key: see compare_decryption).
  */
 #include "config.h"
 
@@ -101,6 +102,7 @@ base64_text(const unsigned char *p, size_t len, struct fbuf *out)
 
 struct split {
 	enum cmssplit_result rc;
+	char reason[300];
 	struct cmssplit s;
 	spool *content;
 	struct fbuf bytes;
@@ -110,8 +112,8 @@ static void
 do_split(const unsigned char *p, size_t len, int base64, size_t bound, struct split *out)
 {
 	struct fbuf text = {0};
+	char *reason = out->reason;
 	spool *in;
-	char reason[300];
 
 	if (base64)
 		base64_text(p, len, &text);
@@ -119,7 +121,7 @@ do_split(const unsigned char *p, size_t len, int base64, size_t bound, struct sp
 	out->content = spool_new(bound, NULL);
 	FUZZ_CHECK(out->content != NULL, "spool_new");
 	out->rc = cmssplit_read(in, base64 ? 6 : 0, base64, out->content, &out->s, reason,
-	    sizeof(reason));
+	    sizeof(out->reason));
 	FUZZ_CHECK(out->rc != CMSSPLIT_ERROR, "internal error: %s", reason);
 	FUZZ_CHECK(out->rc == CMSSPLIT_OK || reason[0] != '\0', "a failure without a reason");
 	FUZZ_CHECK((out->rc == CMSSPLIT_OK) == (out->s.head != NULL), "head and result disagree");
@@ -138,41 +140,59 @@ split_free(struct split *x)
 	fbuf_free(&x->bytes);
 }
 
-/* Decryption from the spool and in memory agree. */
+/* The in-memory decryption of p (len bytes) into out.  Its result. */
+static enum envelope_result
+decrypt_memory(const unsigned char *p, size_t len, struct fbuf *out)
+{
+	BIO *mb = BIO_new(BIO_s_mem());
+	enum envelope_result rc;
+	char reason[300], *data;
+	long n;
+
+	FUZZ_CHECK(mb != NULL, "out of memory");
+	rc = envelope_decrypt(p, len, &key, 1, mb, NULL, reason, sizeof(reason));
+	n = BIO_get_mem_data(mb, &data);
+	fbuf_add(out, data, (size_t)n);
+	BIO_free(mb);
+	return rc;
+}
+
+/*
+ * Decryption from the spool and in memory agree.  A broken RSA encrypted
+ * key decrypts with a random key (the countermeasure against padding
+ * oracles), different on each side: with AES-CBC its padding may then be
+ * right on one side only, and with a mode without padding (a changed
+ * algorithm OID) both succeed with different garbage.  So the plaintexts
+ * are compared when two decryptions in memory agree, i.e. the real key
+ * was recovered; the mac length is checked only on the streaming side.
+ */
 static void
 compare_decryption(const unsigned char *p, size_t len, struct split *x, size_t bound)
 {
 	spool *a = spool_new(bound, NULL);
-	BIO *ab = spool_bio_new(a), *mb = BIO_new(BIO_s_mem());
-	struct fbuf got = {0};
+	BIO *ab = spool_bio_new(a);
+	struct fbuf got = {0}, m1 = {0}, m2 = {0};
 	enum envelope_result ra, rm;
 	char reason[300];
-	char *mdata;
-	long mlen;
 
-	FUZZ_CHECK(a != NULL && ab != NULL && mb != NULL, "out of memory");
+	FUZZ_CHECK(a != NULL && ab != NULL, "out of memory");
 	ra = envelope_open(&x->s, x->content, &key, 1, ab, NULL, reason, sizeof(reason));
-	rm = envelope_decrypt(p, len, &key, 1, mb, NULL, reason, sizeof(reason));
+	rm = decrypt_memory(p, len, &m1);
 	FUZZ_CHECK(ra != ENVELOPE_ERROR, "internal error");
-	/*
-	 * The mac length is checked only on the streaming side.  A broken RSA
-	 * encrypted key decrypts with a random key (the countermeasure against
-	 * padding oracles), different on each side: with AES-CBC its padding may
-	 * then happen to be right on one side only.
-	 */
 	FUZZ_CHECK(ra == rm || (ra == ENVELOPE_CORRUPT && x->s.maclen < 12) ||
 	        (x->s.nid == NID_pkcs7_enveloped && (ra == ENVELOPE_OK || ra == ENVELOPE_CORRUPT) &&
 	            (rm == ENVELOPE_OK || rm == ENVELOPE_CORRUPT)),
 	    "spool: %s, memory: %s", envelope_result_name(ra), envelope_result_name(rm));
-	if (ra == ENVELOPE_OK && rm == ENVELOPE_OK) {
+	if (ra == ENVELOPE_OK && rm == ENVELOPE_OK && decrypt_memory(p, len, &m2) == ENVELOPE_OK &&
+	    m1.len == m2.len && (m1.len == 0 || memcmp(m1.p, m2.p, m1.len) == 0)) {
 		fuzz_spool_drain(a, &got);
-		mlen = BIO_get_mem_data(mb, &mdata);
-		FUZZ_CHECK(got.len == (size_t)mlen && memcmp(got.p, mdata, got.len) == 0,
+		FUZZ_CHECK(got.len == m1.len && (got.len == 0 || memcmp(got.p, m1.p, got.len) == 0),
 		    "different plaintext");
 	}
 	fbuf_free(&got);
+	fbuf_free(&m1);
+	fbuf_free(&m2);
 	BIO_free(ab);
-	BIO_free(mb);
 	spool_free(a);
 }
 
@@ -199,8 +219,15 @@ compare_openssl(const unsigned char *p, size_t len, struct split *x, size_t boun
 		ERR_clear_error();
 		return;
 	}
-	FUZZ_CHECK(x->rc == CMSSPLIT_OK, "OpenSSL parses a %s that does not split",
-	    OBJ_nid2sn(nid));
+	/* OpenSSL takes chunks of a constructed string under any tag; X.690 and we do not */
+	if (x->rc == CMSSPLIT_CORRUPT &&
+	    strstr(x->reason, "a chunk of the content is not an OCTET STRING") != NULL) {
+		CMS_ContentInfo_free(whole);
+		ERR_clear_error();
+		return;
+	}
+	FUZZ_CHECK(x->rc == CMSSPLIT_OK, "OpenSSL parses a %s that does not split: %s",
+	    OBJ_nid2sn(nid), x->reason);
 	q = x->s.head;
 	head = d2i_CMS_ContentInfo(NULL, &q, (long)x->s.headlen);
 	FUZZ_CHECK(head != NULL && OBJ_obj2nid(CMS_get0_type(head)) == nid,
