@@ -39,6 +39,24 @@ enum conf_unknown_vmta {
 	CONF_UNKNOWN_VMTA_PASS          /* the policy without a virtual MTA, with a warning */
 };
 
+/* A message over max-message-size (on-oversize). */
+enum conf_on_oversize {
+	CONF_OVERSIZE_TEMPFAIL = 0,  /* 452 4.3.4 */
+	CONF_OVERSIZE_REJECT,        /* 552 5.3.4 (the default) */
+	CONF_OVERSIZE_PASS_SIGN_ONLY /* passes unsigned when its policy only signs; one that
+	                                policy encrypts is rejected as with reject */
+};
+
+/* The limits' defaults (smime-milter.conf(5) says why these). */
+#define CONF_DEFAULT_MAX_MIME_DEPTH   32
+#define CONF_DEFAULT_MAX_MIME_PARTS   10000
+#define CONF_DEFAULT_MAX_HEADERS      1000
+#define CONF_DEFAULT_MAX_HEADER_LINE  (100 * 1024) /* Postfix's header_size_limit */
+#define CONF_DEFAULT_MAX_RECIPIENTS   1000         /* Postfix's smtpd_recipient_limit */
+#define CONF_DEFAULT_MAX_MESSAGE_SIZE 10240000     /* Postfix's message_size_limit */
+#define CONF_DEFAULT_MESSAGE_DEADLINE 120          /* seconds; Postfix waits 300 */
+#define CONF_DEFAULT_MAX_CONNECTIONS  500
+
 /* Where global keywords were given (0: not given), for the checks of conf_check.h. */
 struct conf_lines {
 	int socket, user, pid_file, cert_dir, key_dir, key_passphrase_file, ca_file, crl_file;
@@ -92,6 +110,16 @@ struct conf {
 	int log_level;      /* syslog priority: lines above it are dropped (log-level) */
 	int log_facility;   /* syslog facility (log-facility), LOG_MAIL by default */
 	int monitor_header; /* mode monitor adds X-SMIME-Milter-Would (monitor-header) */
+	/* limits on the messages the milter protects (max-*, on-oversize, message-deadline) */
+	int max_mime_depth;      /* containers (multipart, message/rfc822) around an entity */
+	int max_mime_parts;      /* entities of a message's body */
+	int max_headers;         /* header fields of one header block */
+	size_t max_header_line;  /* bytes of one header field, its continuation lines included */
+	int max_recipients;      /* recipients of one message */
+	size_t max_message_size; /* headers and body, each line end counted as one byte */
+	int on_oversize;         /* enum conf_on_oversize */
+	int message_deadline;    /* seconds the end of a message may take */
+	int max_connections;     /* MTA connections served at once */
 	struct conf_lines lines;
 	int inbound;             /* some scope decrypts or verifies mail from outside */
 	int harvest_ldap;        /* store harvested certificates in the directory too */

@@ -48,6 +48,7 @@
 #include "certstore.h"
 #include "keystore.h"
 #include "mime.h"
+#include "mimescan.h"
 #include "policy.h"
 #include "smime.h"
 #include "spool.h"
@@ -90,9 +91,17 @@ struct decide_replies {
 	                                        policy_on_undecryptable, [1] for an unsupported
 	                                        algorithm: tempfail 451 4.7.5 / 4.7.6, reject
 	                                        550 5.7.5 / 5.7.6, pass goes on */
+	/* the limits */
+	struct decide_reply too_many_rcpts;     /* max-recipients: 452 4.5.3, for that recipient */
+	struct decide_reply structure;          /* max-mime-*, max-header*: 554 5.6.0 */
+	struct decide_reply oversize;           /* on-oversize: tempfail 452 4.3.4, reject 552
+	                                       5.3.4, pass-sign-only goes on */
+	struct decide_reply oversize_encrypted; /* ... and policy encrypts it: 552 5.3.4 */
+	struct decide_reply deadline;           /* message-deadline: 451 4.3.0 */
+	struct decide_reply connections;        /* max-connections: 451 4.3.2 */
 };
 
-/* Fill r from c's on-error and unknown-virtual-mta (the rest is fixed). */
+/* Fill r from c's on-error, unknown-virtual-mta and on-oversize (the rest is fixed). */
 void decide_replies_build(struct decide_replies *r, const struct conf *c);
 
 /* What a recipient needs from the one body of its message. */
@@ -141,6 +150,8 @@ struct decide_msg {
 	size_t nrcpt, rcap;
 	struct mime_headers headers; /* every header, as received */
 	size_t header_bytes;
+	uint64_t size;  /* body bytes so far, each line end one byte (max-message-size) */
+	mimescan *scan; /* the MIME structure limits, while the body arrives; NULL: none */
 	int has_mime_version;
 	struct policy_settings pol;              /* the message's settings, once decided */
 	const struct policy_scope *sender_scope; /* the <sender> block of From:, NULL if none */

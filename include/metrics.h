@@ -40,12 +40,13 @@ enum metrics_family {
 	METRICS_MONITOR_MESSAGES, /* labels: outcome, reason */
 	METRICS_RCPT_REFUSED,     /* label: reason */
 	METRICS_MONITOR_RCPT_REFUSED,
-	METRICS_LDAP_LOOKUPS, /* label: result */
-	METRICS_HARVESTS,     /* label: result */
-	METRICS_RELOADS,      /* label: result */
-	METRICS_RESTARTS,     /* no label */
-	METRICS_BYTES_IN,     /* no label */
-	METRICS_BYTES_OUT,    /* no label */
+	METRICS_LDAP_LOOKUPS,        /* label: result */
+	METRICS_HARVESTS,            /* label: result */
+	METRICS_RELOADS,             /* label: result */
+	METRICS_RESTARTS,            /* no label */
+	METRICS_BYTES_IN,            /* no label */
+	METRICS_BYTES_OUT,           /* no label */
+	METRICS_CONNECTIONS_REFUSED, /* no label: over max-connections */
 	METRICS_NFAMILIES
 };
 

@@ -449,6 +449,15 @@ conf_load(const char *path, struct conf **out, conf_report_fn report, void *arg)
 	c->ldap_timeout = LDAPSTORE_DEFAULT_TIMEOUT;
 	c->ldap_cache_ttl = LDAPSTORE_DEFAULT_CACHE_TTL;
 	c->ldap_negative_ttl = LDAPSTORE_DEFAULT_NEGATIVE_TTL;
+	c->max_mime_depth = CONF_DEFAULT_MAX_MIME_DEPTH;
+	c->max_mime_parts = CONF_DEFAULT_MAX_MIME_PARTS;
+	c->max_headers = CONF_DEFAULT_MAX_HEADERS;
+	c->max_header_line = CONF_DEFAULT_MAX_HEADER_LINE;
+	c->max_recipients = CONF_DEFAULT_MAX_RECIPIENTS;
+	c->max_message_size = CONF_DEFAULT_MAX_MESSAGE_SIZE;
+	c->on_oversize = CONF_OVERSIZE_REJECT;
+	c->message_deadline = CONF_DEFAULT_MESSAGE_DEADLINE;
+	c->max_connections = CONF_DEFAULT_MAX_CONNECTIONS;
 	c->file = strdup(path);
 	f = fopen(path, "r");
 	if (f == NULL) {

@@ -53,6 +53,19 @@ decide_replies_build(struct decide_replies *r, const struct conf *c)
 	case CONF_UNKNOWN_VMTA_PASS: break;
 	default: reply_set(&r->unknown_vmta, DECIDE_TEMPFAIL, "451", "4.7.1");
 	}
+	/* RFC 5321 4.5.3.1.10: the client sends the other recipients in another transaction */
+	reply_set(&r->too_many_rcpts, DECIDE_TEMPFAIL, "452", "4.5.3");
+	reply_set(&r->structure, DECIDE_REJECT, "554", "5.6.0");
+	switch (c->on_oversize) {
+	case CONF_OVERSIZE_TEMPFAIL:
+		reply_set(&r->oversize, DECIDE_TEMPFAIL, "452", "4.3.4");
+		break;
+	case CONF_OVERSIZE_PASS_SIGN_ONLY: break;
+	default: reply_set(&r->oversize, DECIDE_REJECT, "552", "5.3.4");
+	}
+	reply_set(&r->oversize_encrypted, DECIDE_REJECT, "552", "5.3.4");
+	reply_set(&r->deadline, DECIDE_TEMPFAIL, "451", "4.3.0");
+	reply_set(&r->connections, DECIDE_TEMPFAIL, "451", "4.3.2");
 }
 
 void
@@ -418,6 +431,18 @@ decide_recipient(struct decide_msg *m, const char *arg, struct decide_verdict *v
 		snprintf(v->log, sizeof(v->log), "rejected recipient %.300s: not a usable address",
 		    arg ? arg : "(none)");
 		decide_note_refusal(m, arg ? arg : "", v);
+		return;
+	}
+	if (m->nrcpt >= (size_t)m->conf->max_recipients) {
+		decide_verdict_set(v, &m->conf->replies.too_many_rcpts, LOG_NOTICE);
+		v->why = "too_many_recipients";
+		snprintf(v->text, sizeof(v->text),
+		    "<%s>: too many recipients for one message, send to the rest in another",
+		    r.addr);
+		snprintf(v->log, sizeof(v->log),
+		    "deferred recipient <%s>: the message has %zu recipients already (max-recipients)",
+		    r.addr, m->nrcpt);
+		decide_note_refusal(m, r.addr, v);
 		return;
 	}
 	rcpt_resolve(m, &r);

@@ -429,6 +429,21 @@ monitor_all_refused(const struct decide_msg *m, struct decide_verdict *v)
 	    tempfail ? "tempfail" : "rejected");
 }
 
+/* The MIME structure limits for the body to come (mimescan.h).  0, or -1 (out of memory). */
+static int
+body_scanner(struct decide_msg *m)
+{
+	const struct conf *c = m->conf;
+	const struct mimescan_limits lim = {c->max_mime_depth, c->max_mime_parts, c->max_headers,
+	    c->max_header_line};
+	const struct mime_header *ct = mime_headers_find(&m->headers, "Content-Type");
+	const struct mime_header *cte = mime_headers_find(&m->headers, "Content-Transfer-Encoding");
+
+	m->scan =
+	    mimescan_new(&lim, ct != NULL ? ct->value : NULL, cte != NULL ? cte->value : NULL);
+	return m->scan != NULL ? 0 : -1;
+}
+
 void
 decide_end_of_headers(struct decide_msg *m, struct decide_verdict *v)
 {
@@ -463,4 +478,8 @@ decide_end_of_headers(struct decide_msg *m, struct decide_verdict *v)
 		return;
 	}
 	mime_canon_init(&m->canon);
+	if (!m->harvest && body_scanner(m) != 0) {
+		decide_verdict_fail(v, m->conf, "out of memory, try again later", "MIME scanner");
+		decide_note_end(m, v);
+	}
 }

@@ -68,6 +68,7 @@ decide_msg_free(struct decide_msg *m)
 	mime_headers_clear(&m->headers);
 	keystore_identity_free(&m->signer);
 	spool_free(m->body);
+	mimescan_free(m->scan);
 	if (m->canonbuf != NULL) {
 		OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
 		free(m->canonbuf);
@@ -76,20 +77,121 @@ decide_msg_free(struct decide_msg *m)
 	free(m);
 }
 
+/* The message's header limits apply: a message the milter may protect. */
+static int
+header_limits_apply(const struct decide_msg *m)
+{
+	return !m->inbound && !m->harvest && !decide_all_monitor(m);
+}
+
+/* A limit on the structure of the message (max-headers, max-mime-*, ...): 554 5.6.0. */
+static void
+structure_refuse(struct decide_msg *m, const char *why, const char *what, struct decide_verdict *v)
+{
+	decide_verdict_set(v, &m->conf->replies.structure, LOG_NOTICE);
+	v->why = why;
+	snprintf(v->text, sizeof(v->text), "message refused by the S/MIME gateway: %s", what);
+	snprintf(v->log, sizeof(v->log), "%s: %s", decide_verdict_word(v), what);
+}
+
 void
 decide_header(struct decide_msg *m, const char *name, const char *value, struct decide_verdict *v)
 {
+	const struct conf *c = m->conf;
+	char what[128];
+
 	memset(v, 0, sizeof(*v));
 	if (strcasecmp(name, "MIME-Version") == 0)
 		m->has_mime_version = 1;
 	m->header_bytes += strlen(name) + strlen(value) + 4;
-	if (m->header_bytes > DECIDE_HEADER_BYTES_MAX)
-		decide_verdict_fail(v, m->conf, "message headers too large",
-		    "over 1 MB of headers");
+	if (header_limits_apply(m) && m->headers.n >= (size_t)c->max_headers) {
+		snprintf(what, sizeof(what), "more than %d header fields (max-headers)",
+		    c->max_headers);
+		structure_refuse(m, "headers", what, v);
+	} else if (m->header_bytes > DECIDE_HEADER_BYTES_MAX)
+		decide_verdict_fail(v, c, "message headers too large", "over 1 MB of headers");
 	else if (mime_headers_add(&m->headers, name, value) != 0)
-		decide_verdict_fail(v, m->conf, "out of memory, try again later", "headers");
+		decide_verdict_fail(v, c, "out of memory, try again later", "headers");
+	else if (header_limits_apply(m) &&
+	    strlen(name) + 1 + strlen(m->headers.v[m->headers.n - 1].value) + 2 >
+	        c->max_header_line) {
+		snprintf(what, sizeof(what),
+		    "a header field longer than %zu bytes (max-header-line)", c->max_header_line);
+		structure_refuse(m, "header_line", what, v);
+	}
 	if (v->reply.d != DECIDE_CONTINUE)
 		decide_note_end(m, v);
+}
+
+/*
+ * The message is over max-message-size: on-oversize says what becomes of
+ * it; signed mail from outside kept for harvesting passes unharvested.
+ */
+static void
+body_oversize(struct decide_msg *m, struct decide_verdict *v)
+{
+	const struct conf *c = m->conf;
+	const struct decide_reply *r = &c->replies.oversize;
+
+	v->why = "oversize";
+	if (m->harvest) { /* mail from outside passes; its signer is not looked for */
+		v->reply.d = DECIDE_PASS;
+		v->why = "external";
+		v->level = LOG_INFO;
+		snprintf(v->log, sizeof(v->log),
+		    "passed from outside; not harvested: message larger than %zu bytes "
+		    "(max-message-size)",
+		    c->max_message_size);
+		return;
+	}
+	if (r->d == DECIDE_CONTINUE && !m->pol.encrypt) { /* pass-sign-only, signed only */
+		v->reply.d = DECIDE_PASS;
+		v->level = LOG_WARNING;
+		snprintf(v->log, sizeof(v->log),
+		    "passed unsigned: message larger than %zu bytes (max-message-size, "
+		    "on-oversize pass-sign-only)",
+		    c->max_message_size);
+		return;
+	}
+	if (r->d == DECIDE_CONTINUE) /* pass-sign-only, and policy encrypts: never in clear */
+		r = &c->replies.oversize_encrypted;
+	decide_verdict_set(v, r, LOG_NOTICE);
+	snprintf(v->text, sizeof(v->text),
+	    "message larger than %zu bytes, the most this S/MIME gateway processes%s",
+	    c->max_message_size, r->d == DECIDE_TEMPFAIL ? ", try again later" : "");
+	snprintf(v->log, sizeof(v->log), "%s: message larger than %zu bytes (max-message-size)%s",
+	    decide_verdict_word(v), c->max_message_size,
+	    r == &c->replies.oversize_encrypted
+	        ? "; its policy encrypts, so on-oversize pass-sign-only refuses it"
+	        : "");
+}
+
+/* The bytes of a chunk as the MTA stores them: a CR before LF does not count. */
+static size_t
+stored_bytes(const char *p, size_t len)
+{
+	size_t n = len, i;
+
+	for (i = 0; i + 1 < len; i++)
+		n -= p[i] == '\r' && p[i + 1] == '\n';
+	return n;
+}
+
+/* The canonical chunk buf[n] against the MIME structure limits; 0 when within them. */
+static int
+body_scan(struct decide_msg *m, const char *buf, size_t n, struct decide_verdict *v)
+{
+	char err[200];
+	enum mimescan_result r;
+
+	if (m->scan == NULL ||
+	    (r = mimescan_feed(m->scan, buf, n, err, sizeof(err))) == MIMESCAN_OK)
+		return 0;
+	if (r == MIMESCAN_NOMEM)
+		decide_verdict_fail(v, m->conf, "out of memory, try again later", "MIME structure");
+	else
+		structure_refuse(m, mimescan_reason(r), err, v);
+	return -1;
 }
 
 void
@@ -101,6 +203,12 @@ decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_v
 	memset(v, 0, sizeof(*v));
 	if (m->body == NULL)
 		return;
+	m->size += stored_bytes(chunk, len);
+	if (!m->inbound && m->header_bytes + m->size > m->conf->max_message_size) {
+		body_oversize(m, v);
+		decide_note_end(m, v);
+		return;
+	}
 	if (m->canonbuf_len < 2 * len) {
 		if (m->canonbuf != NULL) {
 			OPENSSL_cleanse(m->canonbuf, m->canonbuf_len);
@@ -116,7 +224,9 @@ decide_body(struct decide_msg *m, const void *chunk, size_t len, struct decide_v
 		}
 	}
 	n = mime_canon_chunk(&m->canon, chunk, len, m->canonbuf);
-	if (spool_write(m->body, m->canonbuf, n, err, sizeof(err)) != 0) {
+	if (body_scan(m, m->canonbuf, n, v) != 0)
+		decide_note_end(m, v);
+	else if (spool_write(m->body, m->canonbuf, n, err, sizeof(err)) != 0) {
 		decide_verdict_fail(v, m->conf, "cannot spool the message", err);
 		decide_note_end(m, v);
 	}
@@ -206,7 +316,10 @@ eom_rewrite_headers(const struct decide_msg *m, const struct decide_mta *mta,
 	return 0;
 }
 
-/* The request for smime_protect from the message's settings (head and body borrowed). */
+/*
+ * The request for smime_protect from the message's settings (head and body
+ * borrowed); the output goes to the MTA's replace_body.
+ */
 static void
 eom_request(const struct decide_msg *m, const struct decide_mta *mta, struct smime_request *req)
 {
@@ -272,10 +385,50 @@ eom_monitor(struct decide_msg *m, const struct decide_mta *mta, struct decide_ve
 	v->why = "monitor";
 }
 
+/*
+ * message-deadline: the new body goes to the MTA through this, which stops
+ * it (and so smime_protect) at the first chunk after the deadline.  A
+ * single step that blocks (a token's signature, a write the MTA does not
+ * read) is not interrupted; the MTA's own timeout stays the last resort.
+ */
+struct eom_clock {
+	const struct decide_mta *mta;
+	const struct timespec *start;
+	int deadline; /* seconds */
+	int expired;
+};
+
+static int
+eom_timed_write(void *arg, const void *data, size_t len)
+{
+	struct eom_clock *k = arg;
+
+	if (seconds_since(k->start) > k->deadline) {
+		k->expired = 1;
+		return -1;
+	}
+	return k->mta->replace_body(k->mta->arg, data, len);
+}
+
+/* Past message-deadline: 451 4.3.0, nothing of the new body is used. */
+static void
+eom_too_late(const struct decide_msg *m, const struct eom_clock *k, struct decide_verdict *v)
+{
+	decide_verdict_set(v, &m->conf->replies.deadline, LOG_WARNING);
+	v->why = "deadline";
+	snprintf(v->text, sizeof(v->text), "S/MIME processing took too long, try again later");
+	snprintf(v->log, sizeof(v->log),
+	    "%s: processing took longer than %d seconds (message-deadline)%s",
+	    decide_verdict_word(v), k->deadline,
+	    k->expired ? ", stopped while writing the new body" : "");
+}
+
 /* Sign and/or encrypt m's body; v is the verdict. */
 static void
-eom_protect(struct decide_msg *m, const struct decide_mta *mta, struct decide_verdict *v)
+eom_protect(struct decide_msg *m, const struct decide_mta *mta, const struct timespec *start,
+    struct decide_verdict *v)
 {
+	struct eom_clock clock = {mta, start, m->conf->message_deadline, 0};
 	struct smime_request req;
 	char err[512], *head = NULL;
 	size_t headlen = 0;
@@ -286,13 +439,21 @@ eom_protect(struct decide_msg *m, const struct decide_mta *mta, struct decide_ve
 		return;
 	}
 	eom_request(m, mta, &req);
+	req.out = eom_timed_write;
+	req.out_arg = &clock;
 	req.head = head;
 	req.headlen = headlen;
 	insize = spool_size(m->body);
 	if (mta->progress != NULL)
 		mta->progress(mta->arg); /* the MTA waits while the signature is computed */
-	if (smime_protect(&req, err, sizeof(err)) != 0)
-		decide_verdict_fail(v, m->conf, "S/MIME processing failed, try again later", err);
+	if (smime_protect(&req, err, sizeof(err)) != 0) {
+		if (clock.expired)
+			eom_too_late(m, &clock, v);
+		else
+			decide_verdict_fail(v, m->conf, "S/MIME processing failed, try again later",
+			    err);
+	} else if (seconds_since(start) > clock.deadline)
+		eom_too_late(m, &clock, v);
 	else if (eom_rewrite_headers(m, mta, &req.result) != 0)
 		decide_verdict_fail(v, m->conf, "S/MIME processing failed, try again later",
 		    "the MTA refused a header change");
@@ -319,7 +480,7 @@ decide_end_of_message(struct decide_msg *m, const struct decide_mta *mta, struct
 	else if (m->harvest)
 		eom_harvest(m); /* the message itself passes unchanged */
 	else
-		eom_protect(m, mta, v);
+		eom_protect(m, mta, &start, v);
 	m->seconds = seconds_since(&start);
 	decide_note_end(m, v);
 }

@@ -50,6 +50,9 @@ static const struct family_def families[METRICS_NFAMILIES] = {
         "Bytes of message bodies signed or encrypted (canonical, before).", "counter", NULL, NULL},
     [METRICS_BYTES_OUT] = {"smime_milter_body_bytes_out_total",
         "Bytes of the S/MIME bodies written in their place.", "counter", NULL, NULL},
+    [METRICS_CONNECTIONS_REFUSED] = {"smime_milter_connections_refused_total",
+        "MTA connections refused because max-connections were being served.", "counter", NULL,
+        NULL},
 };
 
 struct series_def {
@@ -61,7 +64,10 @@ struct series_def {
 	{F, "signed", ""}, {F, "encrypted", ""}, {F, "signed_encrypted", ""},                    \
 	    {F, "passed", "external"}, {F, "passed", "nothing_to_do"},                           \
 	    {F, "passed", "already_protected"}, {F, "passed", "no_signing_key"},                 \
-	    {F, "passed", "inbound"}, {F, "passed", "other"}, {F, "tempfail", "missing_key"},    \
+	    {F, "passed", "inbound"}, {F, "passed", "oversize"}, {F, "passed", "other"},         \
+	    {F, "tempfail", "missing_key"}, {F, "tempfail", "oversize"},                         \
+	    {F, "tempfail", "deadline"}, {F, "reject", "oversize"}, {F, "reject", "mime_depth"}, \
+	    {F, "reject", "mime_parts"}, {F, "reject", "headers"}, {F, "reject", "header_line"}, \
 	    {F, "tempfail", "key_error"}, {F, "tempfail", "missing_cert"},                       \
 	    {F, "tempfail", "unknown_vmta"}, {F, "tempfail", "no_from"},                         \
 	    {F, "tempfail", "internal"}, {F, "tempfail", "recipients"},                          \
@@ -78,7 +84,7 @@ struct series_def {
 	{F, "no_certificate", NULL}, {F, "expired", NULL}, {F, "not_yet_valid", NULL},    \
 	    {F, "untrusted", NULL}, {F, "wrong_usage", NULL}, {F, "wrong_address", NULL}, \
 	    {F, "ldap_error", NULL}, {F, "lookup_error", NULL}, {F, "mixed", NULL},       \
-	    {F, "bad_address", NULL},                                                     \
+	    {F, "bad_address", NULL}, {F, "too_many_recipients", NULL},                   \
 	{                                                                                 \
 		F, "other", NULL                                                          \
 	}
@@ -102,6 +108,7 @@ static const struct series_def series[] = {
     {METRICS_RESTARTS, NULL, NULL},
     {METRICS_BYTES_IN, NULL, NULL},
     {METRICS_BYTES_OUT, NULL, NULL},
+    {METRICS_CONNECTIONS_REFUSED, NULL, NULL},
 };
 #define NSERIES (sizeof(series) / sizeof(series[0]))
 

@@ -19,16 +19,18 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "blockbuf.h"
 #include "errmsg.h"
 #include "mime7bit.h"
+#include "mimescan.h"
 #include "secbuf.h"
 
 #define SEG_MAX         4096
 #define RD_BUF          16384
 #define OUT_BUF         16384
 #define HEAD_MAX        (256 * 1024)
-#define DEPTH_MAX       32
-#define BOUNDARY_MAX    200
+#define DEPTH_MAX       MIMESCAN_DEPTH_MAX /* as deep as max-mime-depth may allow */
+#define BOUNDARY_MAX    MIMESCAN_BOUNDARY_MAX
 #define LINE_MAX_OCTETS 998
 
 #define FLAG_8BIT 1 /* byte >= 0x80 or NUL */
@@ -163,17 +165,9 @@ out_put(struct m7 *s, const void *data, size_t len)
 
 	if (s->pass == 0)
 		return;
-	while (len > 0) {
-		size_t take = OUT_BUF - s->olen;
-		if (take > len)
-			take = len;
-		memcpy(s->obuf + s->olen, p, take);
-		s->olen += take;
-		p += take;
-		len -= take;
-		if (s->olen == OUT_BUF)
+	while (len > 0)
+		if (blockbuf_fill(s->obuf, OUT_BUF, &s->olen, &p, &len))
 			out_flush(s);
-	}
 }
 
 static void
@@ -275,17 +269,9 @@ b64_group(struct m7 *s)
 static void
 b64_bytes(struct m7 *s, const unsigned char *p, size_t len)
 {
-	while (len > 0) {
-		size_t take = sizeof(s->bpend) - s->bnp;
-		if (take > len)
-			take = len;
-		memcpy(s->bpend + s->bnp, p, take);
-		s->bnp += take;
-		p += take;
-		len -= take;
-		if (s->bnp == sizeof(s->bpend))
+	while (len > 0)
+		if (blockbuf_fill(s->bpend, sizeof(s->bpend), &s->bnp, &p, &len))
 			b64_group(s);
-	}
 }
 
 static void

@@ -5,7 +5,7 @@
  * (smfi_getpriv/smfi_setpriv), macro reads, the smfi_* calls the core
  * asks for, and the libmilter return code and SMTP reply of each verdict.
  *
- * connect   remember the client address
+ * connect   count the connection (max-connections), remember the client address
  * envfrom   take the configuration snapshot: decide_client
  * envrcpt   decide_recipient
  * header    decide_header
@@ -21,11 +21,18 @@
  * harvest-ldap) goes to inbound_cb.c at RCPT, end of headers and end of
  * message.
  *
+ * max-connections: libmilter starts a thread for every connection and has
+ * no limit of its own.  A connection is counted from its connect callback
+ * to its close callback; above the limit the connect callback answers
+ * 451 4.3.2 (the MTA gives that reply to its client, which tries again
+ * later) and the connection does nothing more until the MTA closes it.
+ *
  * Any failure ends in the on-error action (451 4.7.0 by default): mail
  * that policy says to protect is never released unprotected.
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +42,16 @@
 #include "decide.h"
 #include "inbound_cb.h"
 #include "log.h"
+#include "metrics.h"
 #include "milter.h"
+
+static atomic_int conn_count; /* connections counted, for max-connections */
 
 struct connctx {
 	struct sockaddr_storage addr;
 	int has_addr;
 	int leadspc; /* header values come with their leading space */
+	int counted; /* in conn_count */
 	struct decide_msg *msg;
 };
 
@@ -179,6 +190,34 @@ mta_verdict(SMFICTX *ctx, const struct decide_verdict *v, int rcpt_only)
 	}
 }
 
+/* ---- the connection ---- */
+
+/* max-connections: count cc's connection; 0, or -1 with the reply set when it is refused. */
+static int
+conn_admit(SMFICTX *ctx, struct connctx *cc, const char *hostname)
+{
+	struct conf *c = milter_get_conf();
+	int cap = c != NULL ? c->max_connections : CONF_DEFAULT_MAX_CONNECTIONS;
+	int n = atomic_fetch_add(&conn_count, 1) + 1;
+
+	if (n <= cap) {
+		cc->counted = 1;
+		conf_unref(c);
+		return 0;
+	}
+	atomic_fetch_sub(&conn_count, 1);
+	log_msg(LOG_WARNING, NULL,
+	    "refused the MTA's connection for client %.200s: %d connections are being served "
+	    "(max-connections %d)",
+	    hostname != NULL ? hostname : "unknown", n - 1, cap);
+	metrics_add(METRICS_CONNECTIONS_REFUSED, NULL, NULL, 1);
+	if (c != NULL)
+		mta_reply(ctx, c->replies.connections.code, c->replies.connections.xcode,
+		    "too many connections to the S/MIME gateway, try again later");
+	conf_unref(c);
+	return -1;
+}
+
 /* ---- callbacks ---- */
 
 static sfsistat
@@ -211,13 +250,14 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
 	struct connctx *cc = mta_conn(ctx);
 
-	(void)hostname;
 	if (cc == NULL) { /* an MTA that does not negotiate */
 		cc = calloc(1, sizeof(*cc));
 		if (cc == NULL)
 			return SMFIS_TEMPFAIL;
 		smfi_setpriv(ctx, cc);
 	}
+	if (!cc->counted && conn_admit(ctx, cc, hostname) != 0)
+		return SMFIS_TEMPFAIL;
 	if (hostaddr != NULL &&
 	    (hostaddr->sa_family == AF_INET || hostaddr->sa_family == AF_INET6)) {
 		size_t len = hostaddr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -346,6 +386,8 @@ cb_close(SMFICTX *ctx)
 
 	if (cc != NULL) {
 		conn_end_message(cc);
+		if (cc->counted)
+			atomic_fetch_sub(&conn_count, 1);
 		free(cc);
 		smfi_setpriv(ctx, NULL);
 	}

@@ -280,7 +280,78 @@ START_TEST(test_valid_defaults)
 	ck_assert_int_eq(hostlist_match_text(c->internal, "128.0.0.1"), 0);
 	ck_assert_int_eq(hostlist_match_text(c->internal, "10.0.0.1"), 0);
 	ck_assert_int_eq(hostlist_match_text(c->internal, "::2"), 0);
+	/* the limits */
+	ck_assert_int_eq(c->max_mime_depth, 32);
+	ck_assert_int_eq(c->max_mime_parts, 10000);
+	ck_assert_int_eq(c->max_headers, 1000);
+	ck_assert_uint_eq(c->max_header_line, 102400);
+	ck_assert_int_eq(c->max_recipients, 1000);
+	ck_assert_uint_eq(c->max_message_size, 10240000);
+	ck_assert_int_eq(c->on_oversize, CONF_OVERSIZE_REJECT);
+	ck_assert_int_eq(c->message_deadline, 120);
+	ck_assert_int_eq(c->max_connections, 500);
+	ck_assert_int_eq(c->replies.oversize.d, DECIDE_REJECT);
+	ck_assert_str_eq(c->replies.oversize.code, "552");
+	ck_assert_str_eq(c->replies.oversize.xcode, "5.3.4");
 	conf_unref(c);
+}
+END_TEST
+
+/* Every limit given, at the ends of its range; and what is out of range, in the exact words. */
+START_TEST(test_limits)
+{
+	struct conf *c = conf_ok("max-mime-depth 256\nmax-mime-parts 1\nmax-headers 100000\n"
+	                         "max-header-line 1k\nmax-recipients 1\nmax-message-size 1024M\n"
+	                         "on-oversize pass-sign-only\nmessage-deadline 3600\n"
+	                         "max-connections 1\n");
+
+	ck_assert_int_eq(c->max_mime_depth, 256);
+	ck_assert_int_eq(c->max_mime_parts, 1);
+	ck_assert_int_eq(c->max_headers, 100000);
+	ck_assert_uint_eq(c->max_header_line, 1024);
+	ck_assert_int_eq(c->max_recipients, 1);
+	ck_assert_uint_eq(c->max_message_size, 1024UL * 1024 * 1024);
+	ck_assert_int_eq(c->on_oversize, CONF_OVERSIZE_PASS_SIGN_ONLY);
+	ck_assert_int_eq(c->replies.oversize.d, DECIDE_CONTINUE);
+	ck_assert_str_eq(c->replies.oversize_encrypted.code, "552");
+	ck_assert_int_eq(c->message_deadline, 3600);
+	ck_assert_int_eq(c->max_connections, 1);
+	conf_unref(c);
+	c = conf_ok("on-oversize tempfail\nmax-message-size 64k\nmax-header-line 1M\n");
+	ck_assert_int_eq(c->replies.oversize.d, DECIDE_TEMPFAIL);
+	ck_assert_str_eq(c->replies.oversize.code, "452");
+	ck_assert_str_eq(c->replies.oversize.xcode, "4.3.4");
+	ck_assert_uint_eq(c->max_message_size, 65536);
+	ck_assert_uint_eq(c->max_header_line, 1048576);
+	ck_assert_str_eq(c->replies.too_many_rcpts.code, "452");
+	ck_assert_str_eq(c->replies.too_many_rcpts.xcode, "4.5.3");
+	ck_assert_str_eq(c->replies.structure.code, "554");
+	ck_assert_str_eq(c->replies.structure.xcode, "5.6.0");
+	ck_assert_str_eq(c->replies.deadline.code, "451");
+	ck_assert_str_eq(c->replies.deadline.xcode, "4.3.0");
+	ck_assert_str_eq(c->replies.connections.code, "451");
+	ck_assert_str_eq(c->replies.connections.xcode, "4.3.2");
+	conf_unref(c);
+	conf_errors("max-mime-depth 0\n", 1, 1,
+	    "max-mime-depth: \"0\" is not a number of levels between 1 and 256");
+	conf_errors("max-mime-depth 257\n", 1, 1,
+	    "max-mime-depth: \"257\" is not a number of levels between 1 and 256");
+	conf_errors("max-mime-parts 1000001\n", 1, 1,
+	    "max-mime-parts: \"1000001\" is not a number of parts between 1 and 1000000");
+	conf_errors("max-headers 0\n", 1, 1,
+	    "max-headers: \"0\" is not a number of fields between 1 and 100000");
+	conf_errors("max-header-line 1023\n", 1, 1,
+	    "max-header-line: \"1023\" is not a size between 1k and 1M");
+	conf_errors("max-recipients 100001\n", 1, 1,
+	    "max-recipients: \"100001\" is not a number of recipients between 1 and 100000");
+	conf_errors("max-message-size 63k\n", 1, 1,
+	    "max-message-size: \"63k\" is not a size between 64k and 1024M");
+	conf_errors("on-oversize pass\n", 1, 1,
+	    "on-oversize: \"pass\" is not tempfail, reject or pass-sign-only");
+	conf_errors("message-deadline 0\n", 1, 1,
+	    "message-deadline: \"0\" is not a number of seconds between 1 and 3600");
+	conf_errors("max-connections many\n", 1, 1,
+	    "max-connections: \"many\" is not a number of connections between 1 and 100000");
 }
 END_TEST
 
@@ -1260,6 +1331,7 @@ conf_suite(void)
 	tcase_add_checked_fixture(tc, conf_setup, conf_teardown);
 	tcase_add_test(tc, test_valid_all_keywords);
 	tcase_add_test(tc, test_valid_defaults);
+	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_valid_empty_file);
 	tcase_add_test(tc, test_valid_booleans);
 	tcase_add_test(tc, test_valid_ciphers_digests);

@@ -190,7 +190,7 @@ header(struct decide_msg *m, const char *name, const char *value)
 	struct decide_verdict v;
 
 	decide_header(m, name, value, &v);
-	ck_assert_int_eq(v.reply.d, DECIDE_CONTINUE);
+	ck_assert_msg(v.reply.d == DECIDE_CONTINUE, "%s: %s", name, v.log);
 }
 
 /* From:, To:, Subject:, a text/plain Content-Type; then the end of the headers. */

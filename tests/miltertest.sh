@@ -16,6 +16,7 @@
 #   NOKEY    an empty key directory
 #   VMTA, VMTAREJECT, VMTAPASS, POLICY, SIGNED  policy configurations (<virtual-mta>, <domain>, <sender> blocks) for
 #            the policy-*.lua scripts; see "policy daemons" below
+#   LIMITS, OVERSIZE  small limits for the limits-*.lua scripts; see "limits daemons" below
 #
 # Relay: Debian 12's miltertest (2.11.0~beta2) reads each milter reply into a
 # 1024-byte stack buffer without checking its length (OpenDKIM issue #66, fixed
@@ -363,6 +364,34 @@ encrypt         no
     encrypt         yes
     missing-cert    plain
 </domain>
+EOF
+
+# ---- limits daemons (limits-*.lua) ----
+# LIMITS: signs everything, encrypts for partner.example; every limit small; a message too
+# large passes unsigned when it is only signed (on-oversize pass-sign-only).
+start_daemon_conf LIMITS <<EOF
+cert-dir         $tmp/pcerts
+key-dir          $tmp/pki/keys
+sign             yes
+<domain partner.example>
+    encrypt      yes
+</domain>
+max-recipients   2
+max-headers      20
+max-header-line  1k
+max-mime-depth   3
+max-mime-parts   5
+max-message-size 64k
+on-oversize      pass-sign-only
+max-connections  2
+EOF
+# OVERSIZE: the same size, deferred
+start_daemon_conf OVERSIZE <<EOF
+cert-dir         $tmp/pcerts
+key-dir          $tmp/pki/keys
+sign             yes
+max-message-size 64k
+on-oversize      tempfail
 EOF
 export MT_DIR="$scripts"
 

@@ -15,7 +15,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/smime-corpus.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 PY=${PYTHON3:-python3}
 
-for t in mime mime7bit hp conf address harvest ldap spool inbound; do
+for t in mime mime7bit hp conf address harvest ldap spool mimescan inbound; do
     rm -rf "$out/fuzz_$t"
     mkdir -p "$out/fuzz_$t"
 done
@@ -39,6 +39,10 @@ for m in "$tmp"/msgs/*.eml; do
     # small seeds: libFuzzer grows inputs from them (the 5 MB message is left out)
     [ "$(stat -c %s "$m")" -le 65536 ] || continue
     seed "$m" mime "$n"
+    # the MIME structure limits: small ones (depth 2, parts 4, 2 fields, 1024 bytes), and the
+    # largest of the target (depth 4, parts 8, 4 fields, 2048 bytes)
+    seed "$m" mimescan "$n-small" '\055\003'
+    seed "$m" mimescan "$n-large" '\377\005'
     # 7-bit re-encoding: the whole entity (mode 0), and a leaf of each kind (mode 1) over the body
     seed "$m" mime7bit "$n-entity" '\000\001'
     "$PY" -c 'import sys; d = open(sys.argv[1], "rb").read(); i = d.find(b"\n\n"); sys.stdout.buffer.write(d[i + 2:] if i >= 0 else d)' \
@@ -55,6 +59,20 @@ head, body = (d[:i + 2], d[i + 4:]) if i >= 0 else (d, b"")
 extra = b"".join(l + b"\r\n" for l in head.split(b"\r\n") if l and not l.lower().startswith((b"from:", b"content-type:")) and not l[:1].isspace())
 sys.stdout.buffer.write(b"\x02Alice <alice@example.com>\0" + extra + b"\0" + body)' "$m" >"$out/fuzz_harvest/$n-signed"
 done
+# the MIME structure limits: nested multiparts, and a digest of many parts
+"$PY" -c 'import sys
+b = b"Content-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n"
+for i in range(1, 6):
+    b += b"--b%d\r\nContent-Type: multipart/alternative; boundary=\"b%d\"\r\n\r\n" % (i - 1, i)
+b += b"--b5\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+for i in range(5, -1, -1):
+    b += b"--b%d--\r\n" % i
+sys.stdout.buffer.write(b"\xff\x01" + b)' >"$out/fuzz_mimescan/nested-multipart"
+"$PY" -c 'import sys
+p = b"Content-Type: multipart/digest; boundary=p\r\n\r\npreamble\r\n"
+for i in range(10):
+    p += b"--p\r\nX-A: 1\r\nX-B: 2\r\n\r\nSubject: %d\r\n\r\nbody\r\n" % i
+sys.stdout.buffer.write(b"\x2d\x07" + p + b"--p--\r\nepilogue\r\n")' >"$out/fuzz_mimescan/many-parts"
 # a multipart of three leaves (mode 2): selector, 16-bit length, body
 "$PY" -c 'import struct, sys
 parts = [(1 + 6 * 2, "Caf\u00e9 cr\u00e8me\r\n".encode()), (2 + 6 * 3, bytes(range(256))), (0, b"plain\r\n")]
