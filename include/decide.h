@@ -87,6 +87,10 @@ struct decide_replies {
 	                                        reject 550 5.7.0, unsigned goes on */
 	struct decide_reply unknown_vmta;   /* unknown-virtual-mta: tempfail 451 4.7.1, reject
 	                                        550 5.7.1, pass goes on */
+	struct decide_reply undecryptable[3][2]; /* mail from outside we cannot decrypt, by enum
+	                                        policy_on_undecryptable, [1] for an unsupported
+	                                        algorithm: tempfail 451 4.7.5 / 4.7.6, reject
+	                                        550 5.7.5 / 5.7.6, pass goes on */
 	/* the limits */
 	struct decide_reply too_many_rcpts;     /* max-recipients: 452 4.5.3, for that recipient */
 	struct decide_reply structure;          /* max-mime-*, max-header*: 554 5.6.0 */

@@ -5,7 +5,10 @@
  *
  * A key is used only for a RecipientInfo that names its certificate
  * (issuer and serial, or subject key identifier): RSA key transport
- * (PKCS#1 v1.5, RSAES-OAEP) and EC key agreement (ECDH) alike.  Every
+ * (PKCS#1 v1.5, RSAES-OAEP) and EC key agreement (ECDH) alike.  Only a key
+ * given without a certificate (smime-tool's --key alone) is tried on every
+ * RecipientInfo, and then a miss is reported as such (CORRUPT), which the
+ * milter never does.  Every
  * content encryption and key transport OpenSSL's default provider knows
  * is accepted (AES-CBC, AES-GCM, ...); others are reported as
  * unsupported.  OpenSSL's countermeasure against padding-oracle attacks
@@ -23,7 +26,9 @@
 
 #include <openssl/bio.h>
 
+#include "cmssplit.h"
 #include "keystore.h"
+#include "spool.h"
 
 enum envelope_result {
 	ENVELOPE_OK = 0,
@@ -47,6 +52,19 @@ struct envelope_info {
  * but ENVELOPE_OK reason says why, naming the recipients for NO_KEY.
  */
 enum envelope_result envelope_decrypt(const unsigned char *der, size_t len,
+    const struct keystore_identity *keys, size_t nkeys, BIO *out, struct envelope_info *info,
+    char *reason, size_t reasonlen);
+
+/*
+ * The same for a ContentInfo split by cmssplit_read (s: the structure
+ * without its content; content: the encrypted content it took out, read
+ * from the start), so that the content streams from the spool through the
+ * cipher into out and memory does not grow with the message.  The
+ * decryption, and with AuthEnvelopedData the check of its authentication
+ * tag (at least 12 bytes), ends before ENVELOPE_OK is returned: on any
+ * other answer, what went to out must be discarded.
+ */
+enum envelope_result envelope_open(const struct cmssplit *s, spool *content,
     const struct keystore_identity *keys, size_t nkeys, BIO *out, struct envelope_info *info,
     char *reason, size_t reasonlen);
 

@@ -31,7 +31,9 @@
  *              is too large to check
  *
  * Decrypted content lives only in spools (memory, then an encrypted file)
- * and in memory that is wiped; it is never logged.
+ * and in memory that is wiped; it is never logged.  Everything streams
+ * through those spools (cmssplit.h, envelope_open, sigverify_spool):
+ * memory stays bounded whatever the size of the message.
  */
 #ifndef SMIME_INBOUND_H
 #define SMIME_INBOUND_H
@@ -46,8 +48,6 @@
 #include "mime.h"
 #include "spool.h"
 
-#define INBOUND_DEFAULT_MAX (64u * 1024 * 1024)
-
 struct inbound_options {
 	int decrypt;                          /* open (auth)enveloped-data */
 	int verify;                           /* check signatures */
@@ -56,7 +56,8 @@ struct inbound_options {
 	size_t nkeys;
 	X509_STORE *trust;        /* ca-file; NULL: no signer can pass */
 	STACK_OF(X509_CRL) *crls; /* crl-file, or NULL */
-	size_t max_size;          /* larger bodies are not opened; 0: INBOUND_DEFAULT_MAX */
+	size_t max_size;          /* larger bodies are not opened; 0: no bound (memory does
+	                             not grow with the size: everything streams) */
 	size_t spool_memory;      /* bound of the spools made here; 0: SPOOL_DEFAULT_MEMORY */
 	const char *spool_dir;    /* their overflow directory; NULL: $TMPDIR or /tmp */
 };
@@ -80,6 +81,8 @@ struct inbound_result {
 	char identifier[256];            /* body.smime-identifier: the signer's address */
 	char serial[80];                 /* body.smime-serial: hexadecimal */
 	char issuer[512];                /* body.smime-issuer: RFC 4514 string */
+	char part[32];                   /* body.smime-part: the signed part, an IMAP section
+	                                    ("TEXT": the message's body) */
 	X509 *signer;                    /* the signer's certificate, or NULL; owned */
 	STACK_OF(X509) *certs;           /* certificates sent with the signature; owned */
 	int opaque;                      /* the signature was opaque signed-data */
@@ -105,14 +108,23 @@ int inbound_process(const struct mime_headers *h, spool *body, const struct inbo
 
 void inbound_result_free(struct inbound_result *r);
 
+/*
+ * The header block of the entity of len bytes (UINT64_MAX: to the end) at
+ * offset off of sp, which must end within them and within 256 KiB, into h
+ * (initialised and cleared by the caller); *body_off: where its body
+ * starts in sp.  0, or -1 with err (too long, not a header block, I/O).
+ */
+int inbound_read_headers(spool *sp, uint64_t off, uint64_t len, struct mime_headers *h,
+    uint64_t *body_off, char *err, size_t errlen);
+
 /* "pass", "fail", ... (RFC 7281 result names); "none" for INBOUND_SMIME_NONE. */
 const char *inbound_smime_name(enum inbound_smime s);
 
 /*
  * inbound_ar.c: the Authentication-Results value for r's verdict:
  * "authserv-id; smime=pass body.smime-identifier=... body.smime-serial=...
- * body.smime-issuer=\"...\"" (a reason="..." for other verdicts), folded
- * with CRLF TAB.  0, or -1 when it does not fit (out is then "").
+ * body.smime-issuer=\"...\" body.smime-part=TEXT" (a reason="..." for other
+ * verdicts), folded with CRLF TAB.  0, or -1 when it does not fit (out is then "").
  */
 int inbound_ar_value(const char *authserv_id, const struct inbound_result *r, char *out,
     size_t outlen);

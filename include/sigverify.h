@@ -12,12 +12,14 @@
  *
  * Everything here comes from outside: lengths are checked, nothing is
  * trusted before the signature verifies.  Bodies are canonical CRLF
- * bytes held in memory (the caller bounds their size).
+ * bytes, held in memory (sigverify_body: the caller bounds their size)
+ * or in a spool (sigverify_spool: streaming, in bounded memory).
  */
 #ifndef SMIME_SIGVERIFY_H
 #define SMIME_SIGVERIFY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <openssl/bio.h>
 #include <openssl/x509.h>
@@ -54,6 +56,17 @@ struct sigverify_result {
 enum sigverify_status sigverify_body(const char *content_type, const unsigned char *body,
     size_t len, X509_STORE *trust, STACK_OF(X509_CRL) *crls, BIO *content,
     struct sigverify_result *r);
+
+/*
+ * The same for a signed entity whose body is sp's bytes from off on, in
+ * bounded memory whatever its size: the signed content is read from the
+ * spool by the verification, never copied into memory; only the signature
+ * part of a multipart/signed (at most 1 MiB) is.  content: for an opaque
+ * signature, receives its signed content (appended; required then, and
+ * what an unwrapped message becomes).  part_off is counted from off.
+ */
+enum sigverify_status sigverify_spool(const char *content_type, spool *sp, uint64_t off,
+    X509_STORE *trust, STACK_OF(X509_CRL) *crls, spool *content, struct sigverify_result *r);
 
 void sigverify_result_free(struct sigverify_result *r);
 

@@ -53,7 +53,16 @@ int spool_on_disk(const spool *sp);
  * write; its text is kept for spool_bio_error.  NULL when out of memory.
  */
 BIO *spool_bio_new(spool *sp);
-/* The last write error of a spool BIO ("" when none). */
+/*
+ * A read-only BIO giving len bytes of sp from offset off on (fewer when
+ * the spool ends first; UINT64_MAX: to the end), so that OpenSSL reads
+ * its input from a spool.  It takes over sp's read position (it rewinds
+ * it); one reader at a time.  sp is borrowed: free the BIO first.  A read
+ * error fails the BIO read (-1, never a silent end); its text is kept for
+ * spool_bio_error.  NULL when out of memory.
+ */
+BIO *spool_bio_reader(spool *sp, uint64_t off, uint64_t len);
+/* The last error of a spool BIO, writer or reader ("" when none). */
 const char *spool_bio_error(BIO *b);
 
 /* Wipe and free everything; NULL is allowed. */

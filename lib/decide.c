@@ -40,6 +40,12 @@ decide_replies_build(struct decide_replies *r, const struct conf *c)
 	reply_set(&r->vmta_conflict, DECIDE_REJECT, "550", "5.7.1");
 	reply_set(&r->missing_key[POLICY_MISSING_KEY_TEMPFAIL], DECIDE_TEMPFAIL, "451", "4.7.0");
 	reply_set(&r->missing_key[POLICY_MISSING_KEY_REJECT], DECIDE_REJECT, "550", "5.7.0");
+	reply_set(&r->undecryptable[POLICY_UNDECRYPTABLE_TEMPFAIL][0], DECIDE_TEMPFAIL, "451",
+	    "4.7.5");
+	reply_set(&r->undecryptable[POLICY_UNDECRYPTABLE_TEMPFAIL][1], DECIDE_TEMPFAIL, "451",
+	    "4.7.6");
+	reply_set(&r->undecryptable[POLICY_UNDECRYPTABLE_REJECT][0], DECIDE_REJECT, "550", "5.7.5");
+	reply_set(&r->undecryptable[POLICY_UNDECRYPTABLE_REJECT][1], DECIDE_REJECT, "550", "5.7.6");
 	switch (c->unknown_vmta) {
 	case CONF_UNKNOWN_VMTA_REJECT:
 		reply_set(&r->unknown_vmta, DECIDE_REJECT, "550", "5.7.1");

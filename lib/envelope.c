@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -129,32 +130,20 @@ failure_kind(char *reason, size_t reasonlen, const char *what)
 	return unsupported ? ENVELOPE_UNSUPPORTED : ENVELOPE_CORRUPT;
 }
 
-enum envelope_result
-envelope_decrypt(const unsigned char *der, size_t len, const struct keystore_identity *keys,
-    size_t nkeys, BIO *out, struct envelope_info *info, char *reason, size_t reasonlen)
+/* The (Auth)EnvelopedData cms decrypted with the first of keys a RecipientInfo names. */
+static enum envelope_result
+decrypt_cms(CMS_ContentInfo *cms, BIO *dcont, const struct keystore_identity *keys, size_t nkeys,
+    BIO *out, struct envelope_info *info, char *reason, size_t reasonlen)
 {
-	struct envelope_info dummy;
 	STACK_OF(CMS_RecipientInfo) *ris;
-	const unsigned char *p = der;
-	CMS_ContentInfo *cms = NULL;
-	enum envelope_result rc = ENVELOPE_CORRUPT;
+	unsigned int flags = CMS_BINARY;
 	size_t k;
 	int i, nid, found = -1;
 
-	if (info == NULL)
-		info = &dummy;
-	memset(info, 0, sizeof(*info));
-	info->key = -1;
-	ERR_clear_error();
-	if (len > 0x7fffffff || (cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
-		failure_kind(reason, reasonlen, "not a CMS structure");
-		return ENVELOPE_CORRUPT;
-	}
 	nid = OBJ_obj2nid(CMS_get0_type(cms));
 	if (nid != NID_pkcs7_enveloped && nid != NID_id_smime_ct_authEnvelopedData) {
 		errmsg_set(reason, reasonlen, "CMS %s, not enveloped-data", OBJ_nid2sn(nid));
-		rc = ENVELOPE_NOT_ENVELOPED;
-		goto cleanup;
+		return ENVELOPE_NOT_ENVELOPED;
 	}
 	info->auth = nid == NID_id_smime_ct_authEnvelopedData;
 	ris = CMS_get0_RecipientInfos(cms);
@@ -166,23 +155,104 @@ envelope_decrypt(const unsigned char *der, size_t len, const struct keystore_ide
 			if (ri_names(sk_CMS_RecipientInfo_value(ris, i), keys[k].cert))
 				found = (int)k;
 	}
+	/* a key without its certificate (smime-tool's): tried on every recipient, misses reported */
+	for (k = 0; k < nkeys && found < 0; k++)
+		if (keys[k].cert == NULL && keys[k].key != NULL) {
+			found = (int)k;
+			flags |= CMS_DEBUG_DECRYPT;
+		}
 	if (found < 0) {
 		no_key_reason(ris, reason, reasonlen);
-		rc = ENVELOPE_NO_KEY;
-		goto cleanup;
+		return ENVELOPE_NO_KEY;
 	}
 	info->key = found;
-	if (CMS_decrypt(cms, keys[found].key, keys[found].cert, NULL, out, CMS_BINARY) != 1) {
-		rc = failure_kind(reason, reasonlen, "decryption failed");
-		goto cleanup;
-	}
+	/*
+	 * The content streams through the cipher into out; an AEAD tag (set from
+	 * the mac before the first byte) and CBC padding are checked at the end,
+	 * and only a 1 here makes what was written to out usable.
+	 */
+	if (CMS_decrypt(cms, keys[found].key, keys[found].cert, dcont, out, flags) != 1)
+		return failure_kind(reason, reasonlen, "decryption failed");
 	if (BIO_flush(out) != 1) {
 		errmsg_set(reason, reasonlen, "cannot keep the decrypted content");
+		return ENVELOPE_ERROR;
+	}
+	return ENVELOPE_OK;
+}
+
+static void
+info_init(struct envelope_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->key = -1;
+	ERR_clear_error();
+}
+
+enum envelope_result
+envelope_decrypt(const unsigned char *der, size_t len, const struct keystore_identity *keys,
+    size_t nkeys, BIO *out, struct envelope_info *info, char *reason, size_t reasonlen)
+{
+	struct envelope_info dummy;
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms = NULL;
+	enum envelope_result rc;
+
+	if (info == NULL)
+		info = &dummy;
+	info_init(info);
+	if (len > 0x7fffffff || (cms = d2i_CMS_ContentInfo(NULL, &p, (long)len)) == NULL) {
+		failure_kind(reason, reasonlen, "not a CMS structure");
+		return ENVELOPE_CORRUPT;
+	}
+	rc = decrypt_cms(cms, NULL, keys, nkeys, out, info, reason, reasonlen);
+	CMS_ContentInfo_free(cms);
+	ERR_clear_error();
+	return rc;
+}
+
+enum envelope_result
+envelope_open(const struct cmssplit *s, spool *content, const struct keystore_identity *keys,
+    size_t nkeys, BIO *out, struct envelope_info *info, char *reason, size_t reasonlen)
+{
+	struct envelope_info dummy;
+	const unsigned char *p = s->head;
+	CMS_ContentInfo *cms = NULL;
+	BIO *dcont = NULL;
+	enum envelope_result rc = ENVELOPE_CORRUPT;
+
+	if (info == NULL)
+		info = &dummy;
+	info_init(info);
+	if (s->headlen > 0x7fffffff ||
+	    (cms = d2i_CMS_ContentInfo(NULL, &p, (long)s->headlen)) == NULL) {
+		failure_kind(reason, reasonlen, "not a CMS structure");
+		return ENVELOPE_CORRUPT;
+	}
+	if (s->nid == NID_id_smime_ct_authEnvelopedData && (!s->has_mac || s->maclen < 12)) {
+		errmsg_set(reason, reasonlen,
+		    "authEnveloped-data with a message authentication code of %zu bytes "
+		    "(at least 12)",
+		    s->maclen);
+		goto cleanup;
+	}
+	if (!s->has_content && nkeys > 0) {
+		errmsg_set(reason, reasonlen, "enveloped-data without its encrypted content");
+		goto cleanup;
+	}
+	if ((dcont = spool_bio_reader(content, 0, UINT64_MAX)) == NULL) {
+		errmsg_set(reason, reasonlen, "out of memory");
 		rc = ENVELOPE_ERROR;
 		goto cleanup;
 	}
-	rc = ENVELOPE_OK;
+	rc = decrypt_cms(cms, dcont, keys, nkeys, out, info, reason, reasonlen);
+	if (spool_bio_error(dcont)[0] != '\0') {
+		/* a read error looks like the end to the cipher: never a success */
+		errmsg_set(reason, reasonlen, "cannot read the encrypted content: %s",
+		    spool_bio_error(dcont));
+		rc = ENVELOPE_ERROR;
+	}
 cleanup:
+	BIO_free(dcont);
 	CMS_ContentInfo_free(cms);
 	ERR_clear_error();
 	return rc;

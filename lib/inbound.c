@@ -16,10 +16,12 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
+#include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
 #include "certindex.h"
+#include "cmssplit.h"
 #include "inbound.h"
 #include "errmsg.h"
 #include "sigverify.h"
@@ -84,61 +86,59 @@ new_spool(const struct inbound_options *o)
 	    o->spool_dir);
 }
 
+int
+inbound_read_headers(spool *sp, uint64_t off, uint64_t len, struct mime_headers *h,
+    uint64_t *body_off, char *err, size_t errlen)
+{
+	uint64_t size = spool_size(sp), left = off < size ? size - off : 0;
+	size_t want, got = 0, boff = 0;
+	char *buf;
+	BIO *in;
+	int n = 0, rc = -1;
+
+	if (len < left)
+		left = len;
+	want = left < HEAD_MAX ? (size_t)left : HEAD_MAX;
+	buf = malloc(want + 1);
+	in = buf != NULL ? spool_bio_reader(sp, off, want) : NULL;
+	if (in == NULL) {
+		errmsg_set(err, errlen, "out of memory");
+		goto cleanup;
+	}
+	while (got < want && (n = BIO_read(in, buf + got, (int)(want - got))) > 0)
+		got += (size_t)n;
+	if (n < 0 || spool_bio_error(in)[0] != '\0') {
+		errmsg_set(err, errlen, "cannot read the spool: %s", spool_bio_error(in));
+		goto cleanup;
+	}
+	buf[got] = '\0';
+	if (got == want && left > want && strstr(buf, "\r\n\r\n") == NULL &&
+	    strncmp(buf, "\r\n", 2) != 0) {
+		errmsg_set(err, errlen, "a header block over %d bytes", HEAD_MAX);
+		goto cleanup;
+	}
+	if (mime_parse_headers(buf, got, h, &boff, err, errlen) != 0)
+		goto cleanup;
+	*body_off = off + boff;
+	rc = 0;
+cleanup:
+	BIO_free(in);
+	if (buf != NULL)
+		OPENSSL_cleanse(buf, want + 1);
+	free(buf);
+	return rc;
+}
+
 /* Parse the header block at the start of sp into e (which takes sp over).  0 or -1. */
 static int
 entity_from_spool(struct entity *e, spool *sp, char *err, size_t errlen)
 {
-	uint64_t size = spool_size(sp);
-	size_t want = size < HEAD_MAX ? (size_t)size : HEAD_MAX, got = 0, body_off = 0;
-	char *buf = malloc(want + 1);
-	ssize_t n = 0;
-	int rc = -1;
-
 	memset(e, 0, sizeof(*e));
 	e->sp = sp;
 	e->owned = 1;
 	mime_headers_init(&e->h);
 	e->hp = &e->h;
-	if (buf == NULL) {
-		errmsg_set(err, errlen, "out of memory");
-		return -1;
-	}
-	if (spool_rewind(sp, err, errlen) != 0)
-		goto cleanup;
-	while (got < want && (n = spool_read(sp, buf + got, want - got, err, errlen)) > 0)
-		got += (size_t)n;
-	if (n < 0)
-		goto cleanup;
-	buf[got] = '\0';
-	if (got == want && size > want && strstr(buf, "\r\n\r\n") == NULL &&
-	    strncmp(buf, "\r\n", 2) != 0) {
-		errmsg_set(err, errlen, "the decrypted entity's header block is over %d bytes",
-		    HEAD_MAX);
-		goto cleanup;
-	}
-	if (mime_parse_headers(buf, got, &e->h, &body_off, err, errlen) != 0)
-		goto cleanup;
-	e->off = body_off;
-	rc = 0;
-cleanup:
-	OPENSSL_cleanse(buf, want + 1);
-	free(buf);
-	return rc;
-}
-
-/* The entity's body (from e->off) in memory, at most max bytes.  Caller wipes and frees. */
-static unsigned char *
-entity_body(const struct entity *e, size_t max, size_t *len, char *reason, size_t reasonlen)
-{
-	size_t all = 0;
-	unsigned char *buf =
-	    sigverify_read_spool(e->sp, max + (size_t)e->off, &all, reason, reasonlen);
-
-	if (buf == NULL)
-		return NULL;
-	memmove(buf, buf + e->off, all - (size_t)e->off + 1);
-	*len = all - (size_t)e->off;
-	return buf;
+	return inbound_read_headers(sp, 0, UINT64_MAX, &e->h, &e->off, err, errlen);
 }
 
 /* The field values of every non-Content field of h (the RFC 9788 protected fields). */
@@ -156,9 +156,12 @@ collect_protected(struct inbound_result *r, const struct mime_headers *h)
 	return 0;
 }
 
-/* Try to decrypt the message's pkcs7-mime body into *dec.  0 (see r), or -1 internal. */
+/*
+ * Decrypt the split message (sp: the structure without its content,
+ * cipher: the encrypted content) into *dec.  0 (see r), or -1 internal.
+ */
 static int
-decrypt_message(const struct inbound_options *o, const unsigned char *der, size_t derlen,
+decrypt_message(const struct inbound_options *o, const struct cmssplit *sp, spool *cipher,
     struct inbound_result *r, struct entity *dec, char *err, size_t errlen)
 {
 	struct envelope_info info;
@@ -171,7 +174,7 @@ decrypt_message(const struct inbound_options *o, const unsigned char *der, size_
 		goto cleanup;
 	}
 	/* without decrypt, no key is tried: the answer only says whether it is encrypted */
-	r->decryption = envelope_decrypt(der, derlen, o->decrypt ? o->keys : NULL,
+	r->decryption = envelope_open(sp, cipher, o->decrypt ? o->keys : NULL,
 	    o->decrypt ? o->nkeys : 0, out, &info, r->reason, sizeof(r->reason));
 	r->auth_enveloped = info.auth;
 	r->key = info.key;
@@ -187,7 +190,7 @@ decrypt_message(const struct inbound_options *o, const unsigned char *der, size_
 	r->encrypted = r->decryption != ENVELOPE_NOT_ENVELOPED;
 	rc = 0;
 	if (r->decryption != ENVELOPE_OK)
-		goto cleanup;
+		goto cleanup; /* what reached plain is discarded with it */
 	BIO_free(out);
 	out = NULL;
 	if (entity_from_spool(dec, plain, r->reason, sizeof(r->reason)) != 0) {
@@ -309,58 +312,74 @@ signer_props(struct inbound_result *r, X509 *x, const char *from)
 	ERR_clear_error();
 }
 
-/* The header fields of the signed first part of a multipart/signed (RFC 9788). */
+/*
+ * The header fields of the signed first part of a multipart/signed (RFC
+ * 9788): len bytes at off in sp, within which its header block must end
+ * (what follows is not signed).
+ */
 static int
-detached_protected(struct inbound_result *r, const unsigned char *part, size_t len)
+detached_protected(struct inbound_result *r, spool *sp, uint64_t off, uint64_t len)
 {
 	struct mime_headers ph;
-	char why[128];
-	size_t off;
+	uint64_t body_off;
+	char why[300];
 	int rc = 0;
 
 	mime_headers_init(&ph);
-	if (mime_parse_headers((const char *)part, len, &ph, &off, why, sizeof(why)) == 0)
+	/* unreadable as a header block: nothing protected to report */
+	if (inbound_read_headers(sp, off, len, &ph, &body_off, why, sizeof(why)) == 0)
 		rc = collect_protected(r, &ph);
 	mime_headers_clear(&ph);
 	return rc;
 }
 
+/* The opaque signature's content, when it is a MIME entity, becomes *inner. */
+static int
+unwrap(struct inbound_result *r, spool *content, struct entity *inner)
+{
+	if (entity_from_spool(inner, content, r->reason, sizeof(r->reason)) != 0) {
+		entity_clear(inner); /* signed content that is not a MIME entity stays wrapped */
+		return 0;
+	}
+	inner->hp = &inner->h;
+	r->unwrapped = 1;
+	return collect_protected(r, &inner->h);
+}
+
 /*
- * Verify the signed entity e (kind k).  With unwrap_opaque, an opaque
- * signature's content becomes *inner.  0 (verdict in r), or -1 internal.
+ * Verify the signed entity e (kind k), streaming from its spool.  With
+ * unwrap_opaque, an opaque signature's content becomes *inner.  0
+ * (verdict in r), or -1 internal.
  */
 static int
 verify_entity(const struct inbound_options *o, const char *from, const struct entity *e,
     enum kind k, struct inbound_result *r, struct entity *inner, char *err, size_t errlen)
 {
 	const struct mime_header *ct = mime_headers_find(e->hp, "Content-Type");
-	size_t max = o->max_size > 0 ? o->max_size : INBOUND_DEFAULT_MAX, len = 0;
 	struct sigverify_result sv;
 	spool *content = NULL;
-	BIO *cbio = NULL;
-	unsigned char *buf = NULL;
 	int rc = -1;
 
 	memset(&sv, 0, sizeof(sv));
 	r->opaque = k == KIND_PKCS7;
-	if (spool_size(e->sp) - e->off > max) {
+	/*
+	 * The signed entity is the body of the message as delivered (at the top,
+	 * or the decrypted entity that replaces the body): IMAP's "TEXT".
+	 */
+	snprintf(r->part, sizeof(r->part), "TEXT");
+	if (o->max_size > 0 && spool_size(e->sp) - e->off > o->max_size) {
 		r->smime = INBOUND_SMIME_PERMERROR;
 		errmsg_set(r->reason, sizeof(r->reason), "too large to verify (%llu bytes)",
 		    (unsigned long long)(spool_size(e->sp) - e->off));
 		return 0;
 	}
-	if ((buf = entity_body(e, max, &len, err, errlen)) == NULL)
-		return -1;
-	if (r->opaque && o->unwrap_opaque &&
-	    ((content = new_spool(o)) == NULL || (cbio = spool_bio_new(content)) == NULL)) {
+	if (r->opaque && (content = new_spool(o)) == NULL) {
 		errmsg_set(err, errlen, "out of memory");
-		goto cleanup;
+		return -1;
 	}
-	if (sigverify_body(ct->value, buf, len, o->trust, o->crls, cbio, &sv) == SIGVERIFY_ERROR ||
-	    (cbio != NULL && spool_bio_error(cbio)[0] != '\0')) {
-		errmsg_set(err, errlen, "%s",
-		    cbio != NULL && spool_bio_error(cbio)[0] != '\0' ? spool_bio_error(cbio)
-		                                                     : sv.reason);
+	if (sigverify_spool(ct->value, e->sp, e->off, o->trust, o->crls, content, &sv) ==
+	    SIGVERIFY_ERROR) {
+		errmsg_set(err, errlen, "%s", sv.reason);
 		goto cleanup;
 	}
 	r->smime = verdict(&sv, from, o->trust != NULL, r->reason, sizeof(r->reason));
@@ -373,34 +392,22 @@ verify_entity(const struct inbound_options *o, const char *from, const struct en
 		sv.certs = NULL;
 	}
 	if (k == KIND_SIGNED_DETACHED && sv.part_len > 0 &&
-	    detached_protected(r, buf + sv.part_off, sv.part_len) != 0) {
+	    detached_protected(r, e->sp, e->off + sv.part_off, sv.part_len) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		goto cleanup;
 	}
-	if (content != NULL && spool_size(content) > 0) {
-		BIO_free(cbio);
-		cbio = NULL;
-		if (entity_from_spool(inner, content, r->reason, sizeof(r->reason)) == 0) {
-			inner->hp = &inner->h;
-			r->unwrapped = 1;
-			if (collect_protected(r, &inner->h) != 0) {
-				errmsg_set(err, errlen, "out of memory");
-				content = NULL;
-				goto cleanup;
-			}
-		} else {
-			entity_clear(
-			    inner); /* signed content that is not a MIME entity stays wrapped */
+	if (content != NULL && o->unwrap_opaque && spool_size(content) > 0) {
+		spool *c = content;
+		content = NULL; /* inner takes it over */
+		if (unwrap(r, c, inner) != 0) {
+			errmsg_set(err, errlen, "out of memory");
+			goto cleanup;
 		}
-		content = NULL;
 	}
 	rc = 0;
 cleanup:
 	sigverify_result_free(&sv);
-	BIO_free(cbio);
 	spool_free(content);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
 	return rc;
 }
 
@@ -421,48 +428,60 @@ take_content(struct inbound_result *r, struct entity *e)
 	return 0;
 }
 
-/* A pkcs7-mime message: decode, and decrypt when it is enveloped.  *dec filled on success. */
+/*
+ * A pkcs7-mime message: decode and split (streaming), and decrypt when it
+ * is enveloped.  *dec filled on success.
+ */
 static int
 open_pkcs7(const struct inbound_options *o, struct entity *msg, struct inbound_result *r,
     struct entity *dec, char *err, size_t errlen)
 {
-	size_t max = o->max_size > 0 ? o->max_size : INBOUND_DEFAULT_MAX, rawlen = 0, derlen = 0;
-	unsigned char *raw = NULL, *der = NULL;
+	struct cmssplit sp;
+	spool *cipher = NULL;
 	char st[40];
 	int rc = -1;
 
+	memset(&sp, 0, sizeof(sp));
 	smime_type(msg->hp, st, sizeof(st));
 	if (strcmp(st, "signed-data") == 0 || strcmp(st, "certs-only") == 0 ||
 	    strcmp(st, "compressed-data") == 0)
 		return 0; /* not encrypted: nothing to open */
 	r->decryption = ENVELOPE_NOT_ENVELOPED;
-	if (spool_size(msg->sp) > max) {
+	if (o->max_size > 0 && spool_size(msg->sp) > o->max_size) {
 		r->encrypted = st[0] != '\0';
 		r->decryption = ENVELOPE_UNSUPPORTED;
 		errmsg_set(r->reason, sizeof(r->reason),
 		    "too large to decrypt (%llu bytes, at most %zu)",
-		    (unsigned long long)spool_size(msg->sp), max);
+		    (unsigned long long)spool_size(msg->sp), o->max_size);
 		return 0;
 	}
-	if ((raw = entity_body(msg, max, &rawlen, err, errlen)) == NULL)
+	if ((cipher = new_spool(o)) == NULL) {
+		errmsg_set(err, errlen, "out of memory");
 		return -1;
-	der = sigverify_base64(raw, rawlen, &derlen);
-	if (der == NULL) {
+	}
+	switch (cmssplit_read(msg->sp, msg->off, 1, cipher, &sp, r->reason, sizeof(r->reason))) {
+	case CMSSPLIT_ERROR: errmsg_set(err, errlen, "%s", r->reason); goto cleanup;
+	case CMSSPLIT_CORRUPT:
 		r->encrypted = st[0] != '\0';
 		r->decryption = ENVELOPE_CORRUPT;
-		errmsg_set(r->reason, sizeof(r->reason), "the body is not base64");
+		rc = 0;
+		goto cleanup;
+	case CMSSPLIT_OTHER: rc = 0; goto cleanup;
+	case CMSSPLIT_OK: break;
+	}
+	if (sp.nid == NID_pkcs7_signed) {
+		errmsg_set(r->reason, sizeof(r->reason), "CMS signed-data, not enveloped-data");
 		rc = 0;
 		goto cleanup;
 	}
-	rc = decrypt_message(o, der, derlen, r, dec, err, errlen);
+	rc = decrypt_message(o, &sp, cipher, r, dec, err, errlen);
 	if (rc == 0 && r->decryption == ENVELOPE_OK && collect_protected(r, &dec->h) != 0) {
 		errmsg_set(err, errlen, "out of memory");
 		rc = -1;
 	}
 cleanup:
-	free(der);
-	OPENSSL_cleanse(raw, rawlen);
-	free(raw);
+	cmssplit_free(&sp);
+	spool_free(cipher);
 	return rc;
 }
 

@@ -108,6 +108,11 @@ inbound_ar_value(const char *authserv_id, const struct inbound_result *r, char *
 		put(&o, "\r\n\tbody.smime-issuer=");
 		put_quoted(&o, r->issuer); /* a distinguished name: always a quoted-string */
 	}
+	/* RFC 7281 3.2.2: which body part holds the signed content, as IMAP names it */
+	if (r->part[0] != '\0') {
+		put(&o, "\r\n\tbody.smime-part=");
+		put_value(&o, r->part);
+	}
 	if (o.overflow) {
 		if (outlen > 0)
 			out[0] = '\0';

@@ -1,9 +1,9 @@
 /*
  * sigverify.c - the signature check of signed entities from outside:
- * cutting a multipart/signed into its signed part and signature, decoding
- * an opaque signed-data, CMS verification of the signature, and the
- * signer's chain.  See sigverify.h.  Shared by harvesting and inbound
- * verification.
+ * the signature part of a multipart/signed, CMS verification of the
+ * signature, and the signer's chain.  See sigverify.h.  Shared by
+ * harvesting, inbound verification and smime-tool; the body itself is read
+ * by sigverify_spool.c, which uses this file, also for a body in memory.
  */
 #include "config.h"
 
@@ -21,6 +21,7 @@
 #include "errmsg.h"
 #include "mime.h"
 #include "sigverify.h"
+#include "sigverify_int.h"
 
 unsigned char *
 sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t reasonlen)
@@ -57,8 +58,8 @@ sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t re
 	return buf;
 }
 
-static const unsigned char *
-find(const unsigned char *hay, size_t len, const char *needle)
+const unsigned char *
+sigverify_find(const unsigned char *hay, size_t len, const char *needle)
 {
 	size_t nl = strlen(needle), i;
 
@@ -111,21 +112,20 @@ find_delim(const unsigned char *b, size_t len, const unsigned char *p, const cha
 	char nd[260];
 
 	snprintf(nd, sizeof(nd), "\r\n%s", delim);
-	return find(p, len - (size_t)(p - b), nd);
+	return sigverify_find(p, len - (size_t)(p - b), nd);
 }
 
-/* The Content-Type media type of the part whose header starts at ph; *body_off set. */
+/* The Content-Type media type of the part whose header starts at ph (len bytes on). */
 static int
-part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *body_off, char *type,
-    size_t typelen, char *reason, size_t reasonlen)
+part_type(const unsigned char *ph, size_t len, size_t *body_off, char *type, size_t typelen,
+    char *reason, size_t reasonlen)
 {
 	struct mime_headers ph_list;
 	const struct mime_header *h;
 	int rc;
 
 	mime_headers_init(&ph_list);
-	rc = mime_parse_headers((const char *)ph, len - (size_t)(ph - b), &ph_list, body_off,
-	    reason, reasonlen);
+	rc = mime_parse_headers((const char *)ph, len, &ph_list, body_off, reason, reasonlen);
 	h = rc == 0 ? mime_headers_find(&ph_list, "Content-Type") : NULL;
 	type[0] = '\0';
 	if (h != NULL)
@@ -134,42 +134,22 @@ part_type(const unsigned char *b, size_t len, const unsigned char *ph, size_t *b
 	return rc;
 }
 
-/*
- * multipart/signed: the first part (exact bytes) and the DER of the
- * signature part.  0, or -1 with reason.
- */
-static int
-split_multipart(const unsigned char *b, size_t len, const char *boundary,
-    const unsigned char **content, size_t *clen, unsigned char **sig, size_t *siglen, char *reason,
-    size_t reasonlen)
+int
+sigverify_sig_part(const unsigned char *t, size_t len, const char *delim, unsigned char **sig,
+    size_t *siglen, char *reason, size_t reasonlen)
 {
-	char delim[256], type[128] = "";
-	const unsigned char *start, *end, *ph, *pb, *pe, *eol;
+	const unsigned char *ph, *pb, *pe;
+	char type[128] = "";
 	size_t body_off;
 
-	snprintf(delim, sizeof(delim), "--%s", boundary);
-	/* the first delimiter: at the start, or after a CRLF */
-	start = (len >= strlen(delim) && memcmp(b, delim, strlen(delim)) == 0) ? b : NULL;
-	if (start == NULL && (start = find_delim(b, len, b, delim)) != NULL)
-		start += 2;
-	if (start == NULL || (eol = find(start, len - (size_t)(start - b), "\r\n")) == NULL) {
-		errmsg_set(reason, reasonlen, "multipart/signed without its first part");
-		return -1;
-	}
-	*content = eol + 2;
-	end = find_delim(b, len, *content, delim);
-	if (end == NULL) {
-		errmsg_set(reason, reasonlen, "multipart/signed without its signature part");
-		return -1;
-	}
-	*clen = (size_t)(end - *content);
-	ph = find(end + 2, len - (size_t)(end + 2 - b), "\r\n");
+	ph = sigverify_find(t, len, "\r\n");
 	if (ph == NULL) {
 		errmsg_set(reason, reasonlen, "truncated multipart/signed");
 		return -1;
 	}
 	ph += 2;
-	if (part_type(b, len, ph, &body_off, type, sizeof(type), reason, reasonlen) != 0)
+	if (part_type(ph, len - (size_t)(ph - t), &body_off, type, sizeof(type), reason,
+	        reasonlen) != 0)
 		return -1;
 	if (!is_signature_type(type)) {
 		errmsg_set(reason, reasonlen, "second part is %s, not an S/MIME signature",
@@ -177,9 +157,9 @@ split_multipart(const unsigned char *b, size_t len, const char *boundary,
 		return -1;
 	}
 	pb = ph + body_off;
-	pe = find_delim(b, len, pb, delim);
+	pe = find_delim(t, len, pb, delim);
 	if (pe == NULL)
-		pe = b + len;
+		pe = t + len;
 	*sig = sigverify_base64(pb, (size_t)(pe - pb), siglen);
 	if (*sig == NULL) {
 		errmsg_set(reason, reasonlen, "signature part is not base64");
@@ -241,30 +221,9 @@ check_chain(struct sigverify_result *r, X509_STORE *trust, STACK_OF(X509_CRL) *c
 	X509_STORE_CTX_free(ctx);
 }
 
-/*
- * The signed content of a detached signature as CMS_verify reads it.  Not a
- * memory BIO itself: CMS_verify copies one into a new memory BIO and, in
- * OpenSSL 3.0, leaks that copy when the SignedData names a digest it cannot
- * set up (a message from outside could leak memory at will).  Behind a null
- * filter it reads the content in place.  Free with BIO_free_all.
- */
-static BIO *
-content_bio(const unsigned char *content, size_t len)
-{
-	BIO *mem = BIO_new_mem_buf(content, (int)len), *f = BIO_new(BIO_f_null());
-
-	if (mem == NULL || f == NULL) {
-		BIO_free(mem);
-		BIO_free(f);
-		return NULL;
-	}
-	return BIO_push(f, mem);
-}
-
-/* Verify the parsed SignedData (detached: the signed part, or NULL for opaque). */
-static void
-verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached, X509_STORE *trust,
-    STACK_OF(X509_CRL) *crls)
+void
+sigverify_verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached,
+    X509_STORE *trust, STACK_OF(X509_CRL) *crls)
 {
 	X509_STORE *none = X509_STORE_new();
 	STACK_OF(X509) *signers;
@@ -298,79 +257,6 @@ verify_cms(struct sigverify_result *r, CMS_ContentInfo *cms, BIO *detached, X509
 	r->status = SIGVERIFY_GOOD;
 	if (trust != NULL)
 		check_chain(r, trust, crls);
-}
-
-/* The content of an opaque SignedData into out. */
-static int
-copy_content(CMS_ContentInfo *cms, BIO *out, struct sigverify_result *r)
-{
-	ASN1_OCTET_STRING **pos = CMS_get0_content(cms);
-
-	if (pos == NULL || *pos == NULL) {
-		r->status = SIGVERIFY_MALFORMED;
-		errmsg_set(r->reason, sizeof(r->reason), "signed-data without its content");
-		return -1;
-	}
-	if (ASN1_STRING_length(*pos) > 0 &&
-	    BIO_write(out, ASN1_STRING_get0_data(*pos), ASN1_STRING_length(*pos)) !=
-	        ASN1_STRING_length(*pos)) {
-		r->status = SIGVERIFY_ERROR;
-		errmsg_set(r->reason, sizeof(r->reason), "cannot keep the signed content");
-		return -1;
-	}
-	return 0;
-}
-
-enum sigverify_status
-sigverify_body(const char *content_type, const unsigned char *body, size_t len, X509_STORE *trust,
-    STACK_OF(X509_CRL) *crls, BIO *content, struct sigverify_result *r)
-{
-	char type[128], boundary[200];
-	unsigned char *der = NULL;
-	const unsigned char *part = NULL, *p;
-	size_t derlen = 0, partlen = 0;
-	CMS_ContentInfo *cms = NULL;
-	BIO *detached = NULL;
-
-	memset(r, 0, sizeof(*r));
-	r->chain_error = -1;
-	r->status = SIGVERIFY_MALFORMED;
-	if (content_type == NULL || mime_type(content_type, type, sizeof(type)) != 0) {
-		errmsg_set(r->reason, sizeof(r->reason), "no Content-Type");
-		return r->status;
-	}
-	if (strcmp(type, "multipart/signed") == 0) {
-		if (mime_param(content_type, "boundary", boundary, sizeof(boundary)) != 0) {
-			errmsg_set(r->reason, sizeof(r->reason),
-			    "multipart/signed without a boundary");
-			goto cleanup;
-		}
-		if (split_multipart(body, len, boundary, &part, &partlen, &der, &derlen, r->reason,
-		        sizeof(r->reason)) != 0)
-			goto cleanup;
-		r->part_off = (size_t)(part - body);
-		r->part_len = partlen;
-		detached = content_bio(part, partlen);
-	} else if ((der = sigverify_base64(body, len, &derlen)) == NULL) {
-		errmsg_set(r->reason, sizeof(r->reason), "signed-data is not base64");
-		goto cleanup;
-	}
-	p = der;
-	cms = derlen <= 0x7fffffff ? d2i_CMS_ContentInfo(NULL, &p, (long)derlen) : NULL;
-	if (cms == NULL || OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed ||
-	    (part != NULL && detached == NULL)) {
-		errmsg_set(r->reason, sizeof(r->reason), "signature is not CMS SignedData");
-		goto cleanup;
-	}
-	if (part == NULL && content != NULL && copy_content(cms, content, r) != 0)
-		goto cleanup;
-	verify_cms(r, cms, detached, trust, crls);
-cleanup:
-	CMS_ContentInfo_free(cms);
-	BIO_free_all(detached);
-	free(der);
-	ERR_clear_error();
-	return r->status;
 }
 
 void

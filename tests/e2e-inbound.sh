@@ -423,10 +423,10 @@ for wt in openssl:user openssl:gateway gpgsm:user gpgsm:gateway nss:user nss:gat
         fi
         v=$(ar "$id" "$f")
         if [ "$(printf '%s\n' "$v" | grep -c .)" = 1 ] &&
-            [[ $v == "$AUTHSERV; smime=pass body.smime-identifier=$ZOE body.smime-serial="*" body.smime-issuer=\""*CN=smime-milter\ Test\ Intermediate\ CA* ]]; then
-            ok "$w -> $t: Authentication-Results: $AUTHSERV; smime=pass with identifier, serial and issuer"
+            [[ $v == "$AUTHSERV; smime=pass body.smime-identifier=$ZOE body.smime-serial="*" body.smime-issuer=\""*"CN=smime-milter Test Intermediate CA"*"\" body.smime-part=TEXT" ]]; then
+            ok "$w -> $t: Authentication-Results: $AUTHSERV; smime=pass with identifier, serial, issuer and part"
         else
-            notok "$w -> $t: Authentication-Results: $AUTHSERV; smime=pass with identifier, serial and issuer" "$v"
+            notok "$w -> $t: Authentication-Results: $AUTHSERV; smime=pass with identifier, serial, issuer and part" "$v"
         fi
         kind=enveloped-data
         [ "$w" = openssl-gcm ] && kind=authEnveloped-data

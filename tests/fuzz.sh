@@ -8,7 +8,7 @@
 #          --time SECONDS   fuzzing time per target (default 25: the CI run)
 #          --long SECONDS   the same, for long runs (prints the totals the same way)
 #        TARGET: fuzz_mime fuzz_mime7bit fuzz_hp fuzz_conf fuzz_address fuzz_harvest fuzz_ldap
-#                fuzz_spool fuzz_mimescan (default: all)
+#                fuzz_spool fuzz_mimescan fuzz_inbound (default: all)
 # Environment: FUZZ_ROOT  where the build, the growing corpora and crash artifacts live
 #                         (default: a directory under $TMPDIR named after this tree)
 #              FUZZ_JOBS  targets fuzzed at the same time (default: 1)
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ ${#targets[@]} -gt 0 ] || targets=(fuzz_mime fuzz_mime7bit fuzz_hp fuzz_conf fuzz_address fuzz_harvest
-    fuzz_ldap fuzz_spool fuzz_mimescan)
+    fuzz_ldap fuzz_spool fuzz_mimescan fuzz_inbound)
 
 # shellcheck source=lib/tap.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib/tap.sh"

@@ -9,17 +9,25 @@
  *          message: the outer headers (minus the S/MIME Content-* ones)
  *          followed by the recovered entity.
  *
- * The input is canonicalised to CRLF first, so a message saved with bare
- * LF line ends (an mbox, a Maildir file) still verifies.  Verdicts go to
- * stderr; the recovered message goes to stdout (decrypt) or --out, and
- * only when decryption and verification succeeded.  Key bytes are wiped.
+ * The same code as the milter's receiving side does the work, streaming:
+ * the message goes into a spool (canonicalised to CRLF first, so a message
+ * saved with bare LF line ends still verifies), cmssplit and envelope_open
+ * decrypt it, sigverify_spool checks signatures with CMS_verify reading the
+ * signed content from a spool.  Memory does not grow with the message.
+ * Verdicts go to stderr; the recovered message goes to stdout (decrypt) or
+ * --out, and only when decryption and verification succeeded.  Plaintext
+ * lives in spools (encrypted on disk, wiped in memory); key bytes are wiped.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -29,36 +37,67 @@
 #include <openssl/x509v3.h>
 
 #include "certstore.h"
+#include "cmssplit.h"
+#include "envelope.h"
 #include "errmsg.h"
+#include "inbound.h"
+#include "keystore_identity.h"
 #include "mime.h"
+#include "sigverify.h"
+#include "spool.h"
 #include "tool.h"
 
-/* The file, CRLF-canonical.  0, or -1 with err. */
-static int
-load_canonical(const char *path, struct secbuf *out, char *err, size_t errlen)
-{
-	struct secbuf raw;
-	struct mime_canon canon;
-	char *buf;
-	size_t n;
+/* Where the recovered content is: len bytes of sp from off on. */
+struct range {
+	spool *sp;
+	uint64_t off, len;
+};
 
-	secbuf_init(out);
-	if (tool_read_file(path, &raw, err, errlen) != 0)
-		return -1;
-	buf = malloc(2 * raw.len + 1);
-	if (buf == NULL) {
-		secbuf_free(&raw);
+/* The file, CRLF-canonical, into a new spool.  NULL with err. */
+static spool *
+load_canonical(const char *path, char *err, size_t errlen)
+{
+	static char in[65536], out[2 * sizeof(in)];
+	struct mime_canon canon;
+	struct stat st;
+	spool *sp = NULL;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		errmsg_set(err, errlen, "Unable to open file %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		errmsg_set(err, errlen, "%s is not a regular file", path);
+		goto fail;
+	}
+	if ((sp = spool_new(SPOOL_DEFAULT_MEMORY, NULL)) == NULL) {
 		errmsg_set(err, errlen, "out of memory");
-		return -1;
+		goto fail;
 	}
 	mime_canon_init(&canon);
-	n = mime_canon_chunk(&canon, raw.data, raw.len, buf);
-	out->data = buf;
-	out->len = n;
-	out->cap = 2 * raw.len + 1;
-	buf[n] = '\0';
-	secbuf_free(&raw);
-	return 0;
+	while ((n = read(fd, in, sizeof(in))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			errmsg_set(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (spool_write(sp, out, mime_canon_chunk(&canon, in, (size_t)n, out), err,
+		        errlen) != 0)
+			goto fail;
+	}
+	close(fd);
+	OPENSSL_cleanse(in, sizeof(in));
+	OPENSSL_cleanse(out, sizeof(out));
+	return sp;
+fail:
+	close(fd);
+	spool_free(sp);
+	OPENSSL_cleanse(in, sizeof(in));
+	OPENSSL_cleanse(out, sizeof(out));
+	return NULL;
 }
 
 /* OpenSSL's queued errors, as text: "reason (detail); reason ...". */
@@ -117,132 +156,176 @@ describe_cert(X509 *cert, char *out, size_t outlen)
 	X509_email_free(emails);
 }
 
+/* The media type of h's Content-Type, lower case ("" when there is none). */
+static void
+content_type(const struct mime_headers *h, char *type, size_t len, char *st, size_t stlen)
+{
+	const struct mime_header *ct = mime_headers_find(h, "Content-Type");
+
+	type[0] = st[0] = '\0';
+	if (ct != NULL && mime_type(ct->value, type, len) != 0)
+		type[0] = '\0';
+	if (ct == NULL || mime_param(ct->value, "smime-type", st, stlen) != 0)
+		st[0] = '\0';
+}
+
 /*
- * Verify a signed entity held in [data, data+len).  The signed content
- * goes to content (a memory BIO).  Returns TOOL_EXIT_OK, _FAIL (bad
- * signature or chain) or _NOTSMIME (not signed).
+ * Verify the signed entity whose header is h and whose body is sp's bytes
+ * from off on.  The signed content's place goes to *got (an opaque
+ * signature's content into the new spool content).  Returns TOOL_EXIT_OK,
+ * _FAIL (bad signature or chain) or _NOTSMIME (not signed).
  */
 static int
-verify_entity(const char *what, const char *data, size_t len, const char *ca_file, BIO *content)
+verify_entity(const char *what, const struct mime_headers *h, spool *sp, uint64_t off,
+    const char *ca_file, spool *content, struct range *got)
 {
-	BIO *in = BIO_new_mem_buf(data, (int)len), *bcont = NULL;
-	CMS_ContentInfo *cms = NULL;
+	const struct mime_header *ct = mime_headers_find(h, "Content-Type");
+	struct sigverify_result sv;
 	X509_STORE *store = NULL;
-	STACK_OF(X509) *signers = NULL;
-	char why[256], who[512];
+	char type[128], st[64], why[256], who[512];
 	int rc = TOOL_EXIT_FAIL;
 
-	if (in == NULL || (cms = SMIME_read_CMS(in, &bcont)) == NULL) {
-		fprintf(stderr, "%s: not an S/MIME message: %s\n", what,
-		    ssl_reason(why, sizeof(why)));
-		rc = TOOL_EXIT_NOTSMIME;
-		goto cleanup;
+	memset(&sv, 0, sizeof(sv));
+	content_type(h, type, sizeof(type), st, sizeof(st));
+	if (strcmp(type, "multipart/signed") != 0 && strcmp(type, "application/pkcs7-mime") != 0 &&
+	    strcmp(type, "application/x-pkcs7-mime") != 0) {
+		fprintf(stderr, "%s: not an S/MIME message: Content-Type is %s\n", what,
+		    type[0] != '\0' ? type : "missing");
+		return TOOL_EXIT_NOTSMIME;
 	}
-	if (OBJ_obj2nid(CMS_get0_type(cms)) != NID_pkcs7_signed) {
-		fprintf(stderr, "%s: S/MIME but not signed (%s)%s\n", what,
-		    OBJ_nid2sn(OBJ_obj2nid(CMS_get0_type(cms))),
-		    OBJ_obj2nid(CMS_get0_type(cms)) == NID_pkcs7_enveloped
-		        ? ": use smime-tool decrypt --key KEY.pem"
-		        : "");
-		rc = TOOL_EXIT_NOTSMIME;
-		goto cleanup;
+	if (strcasecmp(st, "enveloped-data") == 0 || strcasecmp(st, "authEnveloped-data") == 0) {
+		fprintf(stderr,
+		    "%s: S/MIME but not signed (%s): use smime-tool decrypt --key KEY.pem\n", what,
+		    st);
+		return TOOL_EXIT_NOTSMIME;
 	}
 	store = trust_store(ca_file);
 	if (store == NULL) {
 		fprintf(stderr, "cannot load the trusted certificates%s%s: %s\n",
 		    ca_file ? " from " : "", ca_file ? ca_file : "", ssl_reason(why, sizeof(why)));
-		goto cleanup;
+		return TOOL_EXIT_FAIL;
 	}
-	if (!CMS_verify(cms, NULL, store, bcont, content, CMS_BINARY)) {
-		fprintf(stderr, "Verification FAILED: %s\n", ssl_reason(why, sizeof(why)));
-		goto cleanup;
-	}
-	signers = CMS_get0_signers(cms);
-	if (signers != NULL && sk_X509_num(signers) > 0) {
-		describe_cert(sk_X509_value(signers, 0), who, sizeof(who));
+	switch (sigverify_spool(ct->value, sp, off, store, NULL, content, &sv)) {
+	case SIGVERIFY_GOOD:
+		if (sv.chain_error != X509_V_OK) {
+			fprintf(stderr, "Verification FAILED: %s\n", sv.reason);
+			break;
+		}
+		describe_cert(sv.signer, who, sizeof(who));
 		fprintf(stderr, "Verification successful: signed by %s\n", who);
-	} else {
-		fprintf(stderr, "Verification successful\n");
+		if (strcmp(type, "multipart/signed") == 0)
+			*got = (struct range){sp, off + sv.part_off, sv.part_len};
+		else
+			*got = (struct range){content, 0, spool_size(content)};
+		rc = TOOL_EXIT_OK;
+		break;
+	case SIGVERIFY_MALFORMED:
+		if (strcmp(sv.reason, "signature is not CMS SignedData") == 0) {
+			fprintf(stderr,
+			    "%s: S/MIME but not signed: use smime-tool decrypt --key KEY.pem\n",
+			    what);
+			rc = TOOL_EXIT_NOTSMIME;
+			break;
+		}
+		/* fall through */
+	case SIGVERIFY_BAD: fprintf(stderr, "Verification FAILED: %s\n", sv.reason); break;
+	default: fprintf(stderr, "%s: %s\n", what, sv.reason);
 	}
-	rc = TOOL_EXIT_OK;
-cleanup:
-	sk_X509_free(signers);
+	sigverify_result_free(&sv);
 	X509_STORE_free(store);
-	CMS_ContentInfo_free(cms);
-	BIO_free(bcont);
-	BIO_free(in);
 	return rc;
 }
 
 /* Outer headers of a message (minus Content-*, which the S/MIME layer owns) into out. */
 static int
-outer_headers(const struct secbuf *msg, struct secbuf *out)
+outer_headers(const struct mime_headers *h, struct secbuf *out)
 {
-	struct mime_headers h;
-	char err[128];
-	size_t off, i;
-	int rc = -1;
+	size_t i;
 
-	mime_headers_init(&h);
-	if (mime_parse_headers(msg->data, msg->len, &h, &off, err, sizeof(err)) != 0)
-		goto cleanup;
-	for (i = 0; i < h.n; i++) {
-		if (mime_is_content_header(h.v[i].name))
+	for (i = 0; i < h->n; i++) {
+		if (mime_is_content_header(h->v[i].name))
 			continue;
-		if (secbuf_puts(out, h.v[i].name) != 0 || secbuf_puts(out, ":") != 0 ||
-		    secbuf_puts(out, h.v[i].value) != 0 || secbuf_puts(out, "\r\n") != 0)
-			goto cleanup;
+		if (secbuf_puts(out, h->v[i].name) != 0 || secbuf_puts(out, ":") != 0 ||
+		    secbuf_puts(out, h->v[i].value) != 0 || secbuf_puts(out, "\r\n") != 0)
+			return -1;
 	}
-	rc = 0;
-cleanup:
-	mime_headers_clear(&h);
-	return rc;
+	return 0;
 }
 
+/* head, then the content in r, to out_path (NULL: stdout). */
 static int
-write_out(const char *out_path, const struct secbuf *head, BIO *content)
+write_out(const char *out_path, const struct mime_headers *h, const struct range *r)
 {
+	struct secbuf head = SECBUF_INIT;
 	FILE *f = out_path != NULL ? fopen(out_path, "wb") : stdout;
-	char *data;
-	long len = BIO_get_mem_data(content, &data);
-	int ok;
+	BIO *in = spool_bio_reader(r->sp, r->off, r->len);
+	char buf[65536];
+	int n = 0, ok;
 
 	if (f == NULL) {
 		perror(out_path);
+		BIO_free(in);
 		return -1;
 	}
-	ok = (head->len == 0 || fwrite(head->data, 1, head->len, f) == head->len) &&
-	    (len <= 0 || fwrite(data, 1, (size_t)len, f) == (size_t)len);
+	ok = in != NULL && outer_headers(h, &head) == 0 &&
+	    (head.len == 0 || fwrite(head.data, 1, head.len, f) == head.len);
+	while (ok && (n = BIO_read(in, buf, sizeof(buf))) > 0)
+		ok = fwrite(buf, 1, (size_t)n, f) == (size_t)n;
+	ok = ok && n == 0;
 	if (out_path != NULL)
 		ok = fclose(f) == 0 && ok;
 	else
 		ok = fflush(f) == 0 && ok;
 	if (!ok)
-		fprintf(stderr, "cannot write %s\n", out_path ? out_path : "the output");
+		fprintf(stderr, "cannot write %s%s%s\n", out_path ? out_path : "the output",
+		    in != NULL && spool_bio_error(in)[0] ? ": " : "",
+		    in ? spool_bio_error(in) : "");
+	OPENSSL_cleanse(buf, sizeof(buf));
+	secbuf_free(&head);
+	BIO_free(in);
 	return ok ? 0 : -1;
+}
+
+/* The message in path: its spool and headers.  0, or -1 (said on stderr). */
+static int
+load_message(const char *path, spool **sp, struct mime_headers *h, uint64_t *body_off)
+{
+	char err[512];
+
+	mime_headers_init(h);
+	*sp = load_canonical(path, err, sizeof(err));
+	if (*sp == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (inbound_read_headers(*sp, 0, UINT64_MAX, h, body_off, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: not a message: %s\n", path, err);
+		return -1;
+	}
+	return 0;
 }
 
 int
 open_verify(const char *path, const char *ca_file, const char *out_path)
 {
-	struct secbuf msg, head;
-	BIO *content = BIO_new(BIO_s_secmem());
-	char err[512];
-	int rc;
+	struct mime_headers h;
+	struct range got;
+	spool *msg = NULL, *content = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
+	uint64_t off;
+	int rc = TOOL_EXIT_FAIL;
 
-	secbuf_init(&head);
-	if (content == NULL || load_canonical(path, &msg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", content ? err : "out of memory");
-		BIO_free(content);
-		return TOOL_EXIT_FAIL;
+	if (content == NULL) {
+		fprintf(stderr, "out of memory\n");
+		return rc;
 	}
-	rc = verify_entity(path, msg.data, msg.len, ca_file, content);
-	if (rc == TOOL_EXIT_OK && out_path != NULL &&
-	    (outer_headers(&msg, &head) != 0 || write_out(out_path, &head, content) != 0))
-		rc = TOOL_EXIT_FAIL;
-	secbuf_free(&msg);
-	secbuf_free(&head);
-	BIO_free(content);
+	if (load_message(path, &msg, &h, &off) == 0) {
+		rc = verify_entity(path, &h, msg, off, ca_file, content, &got);
+		if (rc == TOOL_EXIT_OK && out_path != NULL && write_out(out_path, &h, &got) != 0)
+			rc = TOOL_EXIT_FAIL;
+	}
+	mime_headers_clear(&h);
+	spool_free(msg);
+	spool_free(content);
 	return rc;
 }
 
@@ -297,90 +380,112 @@ fail:
 	return -1;
 }
 
+/*
+ * The pkcs7-mime body of the message (h, sp from off) decrypted with id
+ * into plain.  TOOL_EXIT_OK, or the exit code (said on stderr).
+ */
+static int
+decrypt_body(const char *path, const char *key_path, const struct mime_headers *h, spool *sp,
+    uint64_t off, const struct keystore_identity *id, spool *plain)
+{
+	struct cmssplit s;
+	spool *cipher = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
+	BIO *out = spool_bio_new(plain);
+	char type[128], st[64], reason[600];
+	int rc = TOOL_EXIT_NOTSMIME;
+
+	memset(&s, 0, sizeof(s));
+	content_type(h, type, sizeof(type), st, sizeof(st));
+	if (cipher == NULL || out == NULL) {
+		fprintf(stderr, "out of memory\n");
+		rc = TOOL_EXIT_FAIL;
+	} else if (strcmp(type, "multipart/signed") == 0) {
+		fprintf(stderr, "%s: S/MIME but not encrypted (%s): use smime-tool verify\n", path,
+		    OBJ_nid2sn(NID_pkcs7_signed));
+	} else if (strcmp(type, "application/pkcs7-mime") != 0 &&
+	    strcmp(type, "application/x-pkcs7-mime") != 0) {
+		fprintf(stderr, "%s: not an S/MIME message: Content-Type is %s\n", path,
+		    type[0] != '\0' ? type : "missing");
+	} else {
+		switch (cmssplit_read(sp, off, 1, cipher, &s, reason, sizeof(reason))) {
+		case CMSSPLIT_OK: break;
+		case CMSSPLIT_ERROR: rc = TOOL_EXIT_FAIL; /* fall through */
+		default:
+			fprintf(stderr, "%s: not an S/MIME message: %s\n", path, reason);
+			goto cleanup;
+		}
+		if (s.nid == NID_pkcs7_signed) {
+			fprintf(stderr,
+			    "%s: S/MIME but not encrypted (%s): use smime-tool verify\n", path,
+			    OBJ_nid2sn(s.nid));
+			goto cleanup;
+		}
+		switch (envelope_open(&s, cipher, id, 1, out, NULL, reason, sizeof(reason))) {
+		case ENVELOPE_OK:
+			fprintf(stderr, "Decryption successful with %s\n", key_path);
+			rc = TOOL_EXIT_OK;
+			break;
+		case ENVELOPE_ERROR:
+			fprintf(stderr, "%s: %s\n", path, reason);
+			rc = TOOL_EXIT_FAIL;
+			break;
+		default:
+			fprintf(stderr, "%s: cannot decrypt with %s: %s\n", path, key_path, reason);
+			rc = TOOL_EXIT_NODECRYPT;
+		}
+	}
+cleanup:
+	BIO_free(out);
+	cmssplit_free(&s);
+	spool_free(cipher);
+	return rc;
+}
+
 int
 open_decrypt(const char *path, const char *key_path, const char *cert_path, const char *ca_file,
     const char *out_path)
 {
-	struct secbuf msg, head;
-	CMS_ContentInfo *cms = NULL;
-	BIO *in = NULL, *plain = BIO_new(BIO_s_secmem()), *content = BIO_new(BIO_s_secmem());
-	EVP_PKEY *key = NULL;
-	X509 *cert = NULL;
-	char err[512], *pdata;
-	long plen;
-	int rc = TOOL_EXIT_FAIL, nid, flags = CMS_BINARY;
+	struct keystore_identity id;
+	struct mime_headers h, ih;
+	struct range got;
+	spool *msg = NULL, *plain = spool_new(SPOOL_DEFAULT_MEMORY, NULL),
+	      *content = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
+	const struct mime_header *ct;
+	char err[512];
+	uint64_t off, ioff;
+	int rc = TOOL_EXIT_FAIL;
 
-	secbuf_init(&head);
-	secbuf_init(&msg);
+	memset(&id, 0, sizeof(id));
+	mime_headers_init(&h);
+	mime_headers_init(&ih);
 	if (plain == NULL || content == NULL) {
 		fprintf(stderr, "out of memory\n");
 		goto cleanup;
 	}
-	if (load_canonical(path, &msg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
+	if (load_message(path, &msg, &h, &off) != 0 ||
+	    load_key(key_path, cert_path, &id.key, &id.cert) != 0)
 		goto cleanup;
-	}
-	if (load_key(key_path, cert_path, &key, &cert) != 0)
-		goto cleanup;
-	in = BIO_new_mem_buf(msg.data, (int)msg.len);
-	if (in == NULL || (cms = SMIME_read_CMS(in, NULL)) == NULL) {
-		fprintf(stderr, "%s: not an S/MIME message: %s\n", path,
-		    ssl_reason(err, sizeof(err)));
-		rc = TOOL_EXIT_NOTSMIME;
-		goto cleanup;
-	}
-	nid = OBJ_obj2nid(CMS_get0_type(cms));
-	if (nid != NID_pkcs7_enveloped && nid != NID_id_smime_ct_authEnvelopedData) {
-		fprintf(stderr, "%s: S/MIME but not encrypted (%s)%s\n", path, OBJ_nid2sn(nid),
-		    nid == NID_pkcs7_signed ? ": use smime-tool verify" : "");
-		rc = TOOL_EXIT_NOTSMIME;
-		goto cleanup;
-	}
-	/* without a certificate every recipient is tried; report a miss instead of garbage */
-	if (cert == NULL)
-		flags |= CMS_DEBUG_DECRYPT;
-	if (!CMS_decrypt(cms, key, cert, NULL, plain, flags)) {
-		fprintf(stderr, "%s: cannot decrypt with %s: %s\n", path, key_path,
-		    ssl_reason(err, sizeof(err)));
-		rc = TOOL_EXIT_NODECRYPT;
-		goto cleanup;
-	}
-	fprintf(stderr, "Decryption successful with %s\n", key_path);
-	plen = BIO_get_mem_data(plain, &pdata);
-	{
-		/* signed inside?  Look at the decrypted entity's Content-Type. */
-		struct mime_headers ih;
-		const struct mime_header *ct;
-		size_t off;
-		int is_signed = 0;
-
-		mime_headers_init(&ih);
-		if (mime_parse_headers(pdata, (size_t)plen, &ih, &off, err, sizeof(err)) == 0 &&
-		    (ct = mime_headers_find(&ih, "Content-Type")) != NULL)
-			is_signed = mime_is_protected_type(ct->value);
-		mime_headers_clear(&ih);
-		if (is_signed) {
-			rc = verify_entity("decrypted content", pdata, (size_t)plen, ca_file,
-			    content);
-		} else {
-			fprintf(stderr, "The content is not signed\n");
-			if (BIO_write(content, pdata, (int)plen) != (int)plen)
-				goto cleanup;
-			rc = TOOL_EXIT_OK;
-		}
-	}
+	rc = decrypt_body(path, key_path, &h, msg, off, &id, plain);
 	if (rc != TOOL_EXIT_OK)
-		goto cleanup; /* nothing is written unless it all checks out */
-	if (outer_headers(&msg, &head) != 0 || write_out(out_path, &head, content) != 0)
-		rc = TOOL_EXIT_FAIL;
+		goto cleanup;
+	/* signed inside?  Look at the decrypted entity's Content-Type. */
+	if (inbound_read_headers(plain, 0, UINT64_MAX, &ih, &ioff, err, sizeof(err)) == 0 &&
+	    (ct = mime_headers_find(&ih, "Content-Type")) != NULL &&
+	    mime_is_protected_type(ct->value)) {
+		rc = verify_entity("decrypted content", &ih, plain, ioff, ca_file, content, &got);
+	} else {
+		fprintf(stderr, "The content is not signed\n");
+		got = (struct range){plain, 0, spool_size(plain)};
+	}
+	if (rc == TOOL_EXIT_OK && write_out(out_path, &h, &got) != 0)
+		rc = TOOL_EXIT_FAIL; /* nothing is written unless it all checks out */
 cleanup:
-	EVP_PKEY_free(key);
-	X509_free(cert);
-	CMS_ContentInfo_free(cms);
-	BIO_free(in);
-	BIO_free(plain);
-	BIO_free(content);
-	secbuf_free(&msg);
-	secbuf_free(&head);
+	EVP_PKEY_free(id.key);
+	X509_free(id.cert);
+	mime_headers_clear(&h);
+	mime_headers_clear(&ih);
+	spool_free(msg);
+	spool_free(plain);
+	spool_free(content);
 	return rc;
 }

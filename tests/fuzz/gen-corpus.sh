@@ -15,7 +15,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/smime-corpus.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 PY=${PYTHON3:-python3}
 
-for t in mime mime7bit hp conf address harvest ldap spool mimescan; do
+for t in mime mime7bit hp conf address harvest ldap spool mimescan inbound; do
     rm -rf "$out/fuzz_$t"
     mkdir -p "$out/fuzz_$t"
 done
@@ -174,6 +174,26 @@ EOF
 printf '\000\020w\000\040abcdefghijklmnopqrstuvwxyz012345r\000\010zr\001\000' >"$out/fuzz_spool/small-in-memory"
 printf '\000\000W\004\000r\200\000r\200\000zr\000\001r\377\377' >"$out/fuzz_spool/spilled"
 printf '\001\000w\002\000%0512d W\000\100 z r\001\000 r\000\000 r\004\000' 0 >"$out/fuzz_spool/across-the-bound"
+
+# inbound: a mode byte, then a CMS structure (mode 0) or changes to a message made by the target
+# (1 AES-CBC DER, 2 AES-CBC BER, 3 AES-GCM BER; + 4: spools spill after 16 bytes)
+printf '\001' >"$out/fuzz_inbound/cbc-der"
+printf '\002\000\100\001' >"$out/fuzz_inbound/cbc-ber-changed"
+printf '\007' >"$out/fuzz_inbound/gcm-ber-spilled"
+for c in aes-256-cbc aes-128-gcm; do
+    {
+        printf '\000'
+        printf 'Content-Type: text/plain\r\n\r\nseed\r\n' |
+            openssl cms -encrypt -binary -stream -outform DER -"$c" \
+                "$tmp/pki/certs/bob@partner.example.crt" "$tmp/pki/certs/carol@partner.example.crt"
+    } >"$out/fuzz_inbound/openssl-$c"
+done
+printf 'Content-Type: text/plain\r\n\r\nsigned\r\n' >"$tmp/signed.txt"
+{
+    printf '\004'
+    openssl cms -sign -binary -nodetach -outform DER -in "$tmp/signed.txt" \
+        -signer "$tmp/pki/private/alice@example.com.crt" -inkey "$tmp/pki/private/alice@example.com.key"
+} >"$out/fuzz_inbound/openssl-signed"
 
 # no seed may hold a private key
 if grep -rlE 'PRIVATE KEY' "$out" >/dev/null; then
