@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 
 #include "certindex.h"
 #include "decide_inbound.h"
@@ -19,7 +20,6 @@
 #include "keystore.h"
 #include "ldappublish.h"
 #include "ldapstore.h"
-#include "log.h"
 #include "metrics.h"
 #include "mime.h"
 
@@ -285,10 +285,10 @@ decide_inbound_log_result(const struct decide_msg *m, const struct inbound_resul
 		    r->reason[0] ? ": " : "", r->reason);
 	if (r->protected_hdrs.n > 0) {
 		inbound_protected_names(r, prot, sizeof(prot));
-		log_msg(LOG_INFO, m->qid, "protected header fields: %s%s", prot,
+		decide_log(m, LOG_INFO, "protected header fields: %s%s", prot,
 		    subject ? " (the outer Subject was [...]: restored)" : "");
 	}
-	log_msg(LOG_INFO, m->qid, "from outside: %s%s%sbody=%llu->%llu bytes", dec, sig,
+	decide_log(m, LOG_INFO, "from outside: %s%s%sbody=%llu->%llu bytes", dec, sig,
 	    r->unwrapped ? "unwrapped opaque signature; " : "", (unsigned long long)in,
 	    (unsigned long long)(r->changed ? out : in));
 }
@@ -316,16 +316,16 @@ harvest_ldap(const struct decide_msg *m, const char *addr, X509 *cert, STACK_OF(
 
 	switch (ldappublish_store(c->ldap, base, addr, cert, chain, err, sizeof(err))) {
 	case 1:
-		log_msg(LOG_INFO, m->qid, "harvested the certificate of <%s> into LDAP %s under %s",
+		decide_log(m, LOG_INFO, "harvested the certificate of <%s> into LDAP %s under %s",
 		    addr, ldapstore_uri(c->ldap), base);
 		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 		break;
 	case 0:
-		log_msg(LOG_INFO, m->qid, "certificate of <%s> already in LDAP", addr);
+		decide_log(m, LOG_INFO, "certificate of <%s> already in LDAP", addr);
 		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 		break;
 	default:
-		log_msg(LOG_ERR, m->qid, "cannot store the certificate of <%s> in LDAP: %s", addr,
+		decide_log(m, LOG_ERR, "cannot store the certificate of <%s> in LDAP: %s", addr,
 		    err);
 		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 	}
@@ -343,15 +343,15 @@ decide_inbound_harvest(const struct decide_msg *m, const struct inbound_result *
 	if (!harvesting(c) || r->signer == NULL || !r->signature_ok)
 		return;
 	if (r->smime != INBOUND_SMIME_PASS && !c->harvest_trust_any) {
-		log_msg(LOG_INFO, m->qid, "not harvested: smime=%s: %s",
-		    inbound_smime_name(r->smime), r->reason);
+		decide_log(m, LOG_INFO, "not harvested: smime=%s: %s", inbound_smime_name(r->smime),
+		    r->reason);
 		metrics_add(METRICS_HARVESTS, "refused", NULL, 1);
 		return;
 	}
 	if (trusted_headers(m, &h) != 0 ||
 	    harvest_accept_signer(&h, r->signer, &ho, addr, sizeof(addr), reason, sizeof(reason)) !=
 	        1) {
-		log_msg(LOG_INFO, m->qid, "not harvested: %s", h.n > 0 ? reason : "out of memory");
+		decide_log(m, LOG_INFO, "not harvested: %s", h.n > 0 ? reason : "out of memory");
 		metrics_add(METRICS_HARVESTS, h.n > 0 ? "refused" : "error", NULL, 1);
 		mime_headers_clear(&h);
 		return;
