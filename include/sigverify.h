@@ -70,14 +70,6 @@ enum sigverify_status sigverify_spool(const char *content_type, spool *sp, uint6
 
 void sigverify_result_free(struct sigverify_result *r);
 
-/*
- * The whole spool in one buffer (NUL-terminated), when it holds at most
- * max bytes.  Caller wipes and frees.  NULL with reason (too large, I/O
- * error, out of memory).
- */
-unsigned char *sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason,
-    size_t reasonlen);
-
 /* base64 text (any white space) -> bytes.  Caller frees.  NULL when it is not base64. */
 unsigned char *sigverify_base64(const unsigned char *p, size_t len, size_t *outlen);
 

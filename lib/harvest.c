@@ -140,9 +140,9 @@ harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_o
     size_t reasonlen)
 {
 	const struct mime_header *cth = mime_headers_find(h, "Content-Type");
+	size_t max = o->max_size ? o->max_size : HARVEST_DEFAULT_MAX;
 	struct sigverify_result r;
-	unsigned char *buf = NULL;
-	size_t len = 0;
+	spool *content = NULL;
 	int rc = 0;
 
 	*signer = NULL;
@@ -159,11 +159,18 @@ harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_o
 	}
 	if (!sender_ok(h, o, addr, addrlen, reason, reasonlen))
 		return 0;
-	buf = sigverify_read_spool(body, o->max_size ? o->max_size : HARVEST_DEFAULT_MAX, &len,
-	    reason, reasonlen);
-	if (buf == NULL)
+	if (spool_size(body) > max) {
+		errmsg_set(reason, reasonlen, "message too large to check (%llu bytes)",
+		    (unsigned long long)spool_size(body));
 		return 0;
-	switch (sigverify_body(cth->value, buf, len, o->trust, NULL, NULL, &r)) {
+	}
+	/* read from the spool by the verification; an opaque signature's content goes to content */
+	content = spool_new(SPOOL_DEFAULT_MEMORY, NULL);
+	if (content == NULL) {
+		errmsg_set(reason, reasonlen, "out of memory");
+		return -1;
+	}
+	switch (sigverify_spool(cth->value, body, 0, o->trust, NULL, content, &r)) {
 	case SIGVERIFY_GOOD: break;
 	case SIGVERIFY_ERROR:
 		rc = -1;
@@ -190,7 +197,6 @@ harvest_signer(const struct mime_headers *h, spool *body, const struct harvest_o
 	rc = 1;
 cleanup:
 	sigverify_result_free(&r);
-	OPENSSL_cleanse(buf, len);
-	free(buf);
+	spool_free(content);
 	return rc;
 }

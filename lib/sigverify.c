@@ -23,41 +23,6 @@
 #include "sigverify.h"
 #include "sigverify_int.h"
 
-unsigned char *
-sigverify_read_spool(spool *sp, size_t max, size_t *len, char *reason, size_t reasonlen)
-{
-	uint64_t size = spool_size(sp);
-	unsigned char *buf;
-	size_t got = 0;
-	ssize_t n = 0;
-
-	if (size > max) {
-		errmsg_set(reason, reasonlen, "message too large to check (%llu bytes)",
-		    (unsigned long long)size);
-		return NULL;
-	}
-	buf = malloc((size_t)size + 1);
-	if (buf == NULL) {
-		errmsg_set(reason, reasonlen, "out of memory");
-		return NULL;
-	}
-	if (spool_rewind(sp, reason, reasonlen) != 0) {
-		free(buf);
-		return NULL;
-	}
-	while (got < size &&
-	    (n = spool_read(sp, buf + got, (size_t)size - got, reason, reasonlen)) > 0)
-		got += (size_t)n;
-	if (n < 0) {
-		OPENSSL_cleanse(buf, got);
-		free(buf);
-		return NULL;
-	}
-	buf[got] = '\0';
-	*len = got;
-	return buf;
-}
-
 const unsigned char *
 sigverify_find(const unsigned char *hay, size_t len, const char *needle)
 {
