@@ -26,6 +26,8 @@
 #   --before-bin PATH  the same with an already built binary
 #   --count N     messages per run at 1 session (default 60; scaled with sessions and size)
 #   --configs "A B ..."  only these configurations (and Postfix alone)
+#   --perf DIR    record every timed cell system-wide with `perf record -a -g` into
+#                 DIR/CELL.data (CPU time per process and function: `perf report --sort comm,dso`)
 # Run it under flock so that it does not overlap other heavy jobs on a shared machine.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +35,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib/harness.sh"
 harness_trap
 
-full=0 before_rev="" before_bin="" count1=60 only=""
+full=0 before_rev="" before_bin="" count1=60 only="" perf_dir=""
 while [ $# -gt 0 ]; do
     case $1 in
         --full) full=1 ;;
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
         --before-bin) before_bin=$2; shift ;;
         --count) count1=$2; shift ;;
         --configs) only=$2; shift ;;
+        --perf) perf_dir=$2; shift ;;
         *) echo "usage: $0 [--full] [--before REV | --before-bin PATH] [--count N]" >&2; exit 2 ;;
     esac
     shift
@@ -142,7 +145,21 @@ milter_conf "unix:$W/milter.sock" "$W/milter-unix.conf"
 milter_conf "inet:$MILTER_PORT@127.0.0.1" "$W/milter-tcp.conf"
 
 # ---- one measurement
-declare -A RATE
+declare -A RATE CPU MCPU
+# CPU time of the whole machine (all cores, user + system), in clock ticks
+cpu_all() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+# CPU time of a process and its children (the milter's supervisor and worker), in clock ticks
+cpu_tree() { # PID
+    local p t=0 kids
+    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+    kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
+    for p in "$1" $kids; do
+        [ -r "/proc/$p/stat" ] || continue
+        t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK)
 processed() { grep -c 'signed and encrypted' "$1" 2>/dev/null || true; }
 
 run_cell() { # KEY SESSIONS SIZE RCPTS [MILTER_LOG]
@@ -155,14 +172,25 @@ run_cell() { # KEY SESSIONS SIZE RCPTS [MILTER_LOG]
     timeout 120 smtp-source -s "$s" -m "$s" -r "$r" -F "$W/msg$size.eml" -f alice@example.com \
         -t bench@partner.example "127.0.0.1:$port" >/dev/null 2>&1 || true
     [ -n "$log" ] && before=$(processed "$log")
+    local rec=()
+    if [ -n "$perf_dir" ]; then
+        rec=(perf record -q -a ${BENCH_PERF_OPTS:--g} -o "$perf_dir/$(printf '%s' "$key" | tr -c 'A-Za-z0-9+.-' _).data" --)
+    fi
+    local c0 c1 m0 m1
+    c0=$(cpu_all)
+    m0=$(cpu_tree "${HARNESS_MILTER_PID:-}")
     t0=$(date +%s.%N)
-    if ! timeout 300 smtp-source -s "$s" -m "$n" -r "$r" -F "$W/msg$size.eml" -f alice@example.com \
+    if ! timeout 300 "${rec[@]}" smtp-source -s "$s" -m "$n" -r "$r" -F "$W/msg$size.eml" -f alice@example.com \
         -t bench@partner.example "127.0.0.1:$port" >"$W/source.out" 2>&1; then
         echo "smtp-source failed for $key:" >&2
         cat "$W/source.out" "$W/pf/maillog" | tail -20 >&2
         exit 1
     fi
     t1=$(date +%s.%N)
+    c1=$(cpu_all)
+    m1=$(cpu_tree "${HARNESS_MILTER_PID:-}")
+    CPU[$key]=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.2f", 1000 * (b - a) / hz / n }')
+    MCPU[$key]=$(awk -v a="$m0" -v b="$m1" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.2f", 1000 * (b - a) / hz / n }')
     if [ -n "$log" ]; then
         after=$(processed "$log")
         if [ $((after - before)) -ne "$n" ]; then
@@ -172,7 +200,8 @@ run_cell() { # KEY SESSIONS SIZE RCPTS [MILTER_LOG]
         fi
     fi
     RATE[$key]=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", n / (b - a) }')
-    printf '  %-34s %4d msgs %8.1f msg/s\n' "$key" "$n" "${RATE[$key]}"
+    printf '  %-34s %4d msgs %8.1f msg/s  CPU %5.2f ms/msg (milter %4.2f)\n' "$key" "$n" "${RATE[$key]}" \
+        "${CPU[$key]}" "${MCPU[$key]}"
 }
 
 # ---- the grid
@@ -206,6 +235,7 @@ done
 for b in "${bins[@]}"; do
     tag=${b%%=*}
     export SMIME_MILTER=${b#*=}
+    MILTER_BIN=$SMIME_MILTER
     for tr in unix tcp; do
         echo "== smime-milter ($tag) on $tr"
         milter_start "$W/milter-$tr.conf" "$W/milter-$tag-$tr.log"

@@ -17,6 +17,11 @@
  * Every message ends in conn_end_message, which logs its summary line
  * (decide_msg_end) before it is freed.
  *
+ * No-reply events (mtalink.c: connect, DATA, header, body on a unix
+ * socket): their callbacks answer SMFIS_NOREPLY.  A header or body
+ * verdict other than continue (a failure) is kept and given at the next
+ * event that gets an answer: end of headers, or end of message.
+ *
  * Mail from outside that decide_client marked inbound (decrypt, verify,
  * harvest-ldap) goes to inbound_cb.c at RCPT, end of headers and end of
  * message.
@@ -42,6 +47,9 @@ struct connctx {
 	int has_addr;
 	int leadspc; /* header values come with their leading space */
 	struct decide_msg *msg;
+	unsigned long nr;              /* the SMFIP_NR_* events negotiated */
+	int has_pending;               /* a verdict of a no-reply event, not yet given */
+	struct decide_verdict pending; /* that verdict (its log line already written) */
 };
 
 /* ---- small wrappers around smfi_* ---- */
@@ -179,6 +187,56 @@ mta_verdict(SMFICTX *ctx, const struct decide_verdict *v, int rcpt_only)
 	}
 }
 
+/* The answer to an event that ended without a verdict: none when it is a no-reply event. */
+static sfsistat
+mta_none(SMFICTX *ctx, unsigned long nr_bit)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	return cc != NULL && (cc->nr & nr_bit) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/*
+ * mta_verdict for an event that may be a no-reply one (nr_bit): then a
+ * verdict other than continue is logged, ends the message, and waits in
+ * cc->pending for mta_pending.
+ */
+static sfsistat
+mta_verdict_nr(SMFICTX *ctx, const struct decide_verdict *v, unsigned long nr_bit)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	if (!(cc->nr & nr_bit))
+		return mta_verdict(ctx, v, 0);
+	if (v->reply.d != DECIDE_CONTINUE) {
+		if (v->log[0] != '\0')
+			log_msg(v->level, cc->msg->qid, "%s", v->log);
+		cc->pending = *v;
+		cc->pending.log[0] = '\0';
+		cc->has_pending = 1;
+		conn_end_message(cc);
+	}
+	return SMFIS_NOREPLY;
+}
+
+/* Give a kept verdict (1, *rc its answer); 0 when none is kept. */
+static int
+mta_pending(SMFICTX *ctx, sfsistat *rc)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	if (cc == NULL || !cc->has_pending)
+		return 0;
+	cc->has_pending = 0;
+	if (cc->pending.reply.d == DECIDE_PASS)
+		*rc = SMFIS_ACCEPT;
+	else {
+		mta_reply(ctx, cc->pending.reply.code, cc->pending.reply.xcode, cc->pending.text);
+		*rc = cc->pending.reply.d == DECIDE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+	}
+	return 1;
+}
+
 /* ---- callbacks ---- */
 
 static sfsistat
@@ -202,6 +260,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 	*pf2 = 0;
 	*pf3 = 0;
 	cc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	cc->nr = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_BODY);
 	smfi_setpriv(ctx, cc);
 	return SMFIS_CONTINUE;
 }
@@ -225,7 +284,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		memcpy(&cc->addr, hostaddr, len);
 		cc->has_addr = 1;
 	}
-	return SMFIS_CONTINUE;
+	return mta_none(ctx, SMFIP_NR_CONN);
 }
 
 static sfsistat
@@ -238,6 +297,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
 	conn_end_message(cc);
+	cc->has_pending = 0;
 	m = decide_msg_new(milter_get_conf(), cc->leadspc);
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
@@ -266,15 +326,21 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
+cb_data(SMFICTX *ctx)
+{
+	return mta_none(ctx, SMFIP_NR_DATA);
+}
+
+static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct decide_msg *m = conn_message(ctx);
 	struct decide_verdict v;
 
 	if (m == NULL)
-		return SMFIS_CONTINUE;
+		return mta_none(ctx, SMFIP_NR_HDR);
 	decide_header(m, name, value, &v);
-	return mta_verdict(ctx, &v, 0);
+	return mta_verdict_nr(ctx, &v, SMFIP_NR_HDR);
 }
 
 static sfsistat
@@ -282,12 +348,15 @@ cb_eoh(SMFICTX *ctx)
 {
 	struct decide_msg *m = conn_message(ctx);
 	struct decide_verdict v;
+	sfsistat rc;
 
+	if (mta_pending(ctx, &rc))
+		return rc;
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	if (m->inbound) {
 		int done;
-		sfsistat rc = inbound_cb_eoh(ctx, m, &done);
+		rc = inbound_cb_eoh(ctx, m, &done);
 		if (done)
 			conn_end_message(mta_conn(ctx));
 		return rc;
@@ -303,9 +372,9 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct decide_verdict v;
 
 	if (m == NULL)
-		return SMFIS_CONTINUE;
+		return mta_none(ctx, SMFIP_NR_BODY);
 	decide_body(m, chunk, len, &v);
-	return mta_verdict(ctx, &v, 0);
+	return mta_verdict_nr(ctx, &v, SMFIP_NR_BODY);
 }
 
 static sfsistat
@@ -317,6 +386,8 @@ cb_eom(SMFICTX *ctx)
 	struct decide_verdict v;
 	sfsistat rc;
 
+	if (mta_pending(ctx, &rc))
+		return rc;
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	if (m->inbound)
@@ -334,8 +405,10 @@ cb_abort(SMFICTX *ctx)
 {
 	struct connctx *cc = mta_conn(ctx);
 
-	if (cc != NULL)
+	if (cc != NULL) {
 		conn_end_message(cc);
+		cc->has_pending = 0;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -357,6 +430,7 @@ struct smfiDesc milter_desc = {
     .xxfi_version = SMFI_VERSION,
     .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
     .xxfi_connect = cb_connect,
+    .xxfi_data = cb_data,
     .xxfi_envfrom = cb_envfrom,
     .xxfi_envrcpt = cb_envrcpt,
     .xxfi_header = cb_header,
