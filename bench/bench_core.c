@@ -10,6 +10,12 @@
  * the milter does per message: the recipients from the cert-dir index
  * (validated against a ca-file), the signer from key-dir, the signer's
  * certificate checked against the ca-file.
+ *
+ *   bench_core base64 SIZE_BYTES SECONDS
+ *
+ * prints the input bytes per second of OpenSSL's base64 encoder
+ * (EVP_EncodeBlock) over SIZE bytes in 57-byte lines, as the milter encodes:
+ * the base64 part of the bound bench/run.sh computes for large messages.
  */
 #include "config.h"
 
@@ -64,6 +70,31 @@ now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* bench_core base64 SIZE SECONDS */
+static int
+base64_rate(size_t size, double secs)
+{
+	unsigned char *in = malloc(size + 57), line[80];
+	double start = now(), elapsed;
+	size_t i, sum = 0;
+	long count = 0;
+
+	if (in == NULL)
+		return 1;
+	for (i = 0; i < size; i++)
+		in[i] = (unsigned char)(i * 131 + 7);
+	do {
+		for (i = 0; i < size; i += 57)
+			sum += (size_t)EVP_EncodeBlock(line, in + i,
+			    (int)(size - i < 57 ? size - i : 57));
+		count++;
+		elapsed = now() - start;
+	} while (elapsed < secs);
+	free(in);
+	printf("%.0f\n", (double)count * (double)size / elapsed);
+	return sum == 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -83,8 +114,12 @@ main(int argc, char **argv)
 	double secs, start, elapsed;
 	spool *sp;
 
+	if (argc == 4 && strcmp(argv[1], "base64") == 0)
+		return base64_rate(strtoul(argv[2], NULL, 10), atof(argv[3]));
 	if (argc < 4) {
-		fprintf(stderr, "usage: bench_core SIZE RECIPIENTS SECONDS [lookup]\n");
+		fprintf(stderr,
+		    "usage: bench_core SIZE RECIPIENTS SECONDS [lookup|index]\n"
+		    "       bench_core base64 SIZE SECONDS\n");
 		return 2;
 	}
 	size = strtoul(argv[1], NULL, 10);
