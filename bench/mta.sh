@@ -5,6 +5,8 @@
 #   postfix        Postfix alone, no milter
 #   dkim-tcp       OpenDKIM alone (TCP)
 #   dkim-unix      OpenDKIM alone (unix socket)
+#   repl-unix      bench/replmilter on a unix socket: replaces each body with the same bytes, no
+#                  cryptography: the MTA's share of a milter that rewrites the body
 #   smime-unix     smime-milter alone, sign + encrypt, unix socket
 #   smime-tcp      smime-milter alone, sign + encrypt, TCP loopback
 #   smime+dkim-unix  smime-milter then OpenDKIM, both on unix sockets
@@ -51,7 +53,8 @@ while [ $# -gt 0 ]; do
 done
 harness_need smtp-source postconf opendkim opendkim-genkey openssl || exit 1
 if [ "$(id -u)" -ne 0 ]; then echo "mta.sh: run as root (a private Postfix is started)" >&2; exit 1; fi
-[ -x "$top/milter/smime-milter" ] || make -C "$top" -s milter/smime-milter
+[ -x "$top/milter/smime-milter" ] && [ -x "$top/bench/replmilter" ] ||
+    make -C "$top" -s milter/smime-milter bench/replmilter
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/smime-mta-bench.XXXXXX")
 chmod 0755 "$W"
@@ -117,6 +120,7 @@ listener() { # NAME MILTERS
 }
 listener dkim-tcp "inet:127.0.0.1:$DKIM_PORT"
 listener dkim-unix "unix:$W/dkim/dkim.sock"
+listener repl-unix "unix:$W/repl.sock"
 listener smime-unix "unix:$W/milter.sock"
 listener smime-tcp "inet:127.0.0.1:$MILTER_PORT"
 listener smime+dkim-unix "unix:$W/milter.sock,unix:$W/dkim/dkim.sock"
@@ -207,7 +211,7 @@ run_cell() { # KEY SESSIONS SIZE RCPTS [MILTER_LOG]
 }
 
 # ---- the grid
-CONFIGS="postfix dkim-tcp dkim-unix dkim-tcp-p2 smime-unix smime-tcp smime+dkim-unix smime+dkim-tcp smime+dkim-tcp-p2"
+CONFIGS="postfix dkim-tcp dkim-unix repl-unix dkim-tcp-p2 smime-unix smime-tcp smime+dkim-unix smime+dkim-tcp smime+dkim-tcp-p2"
 cells() { # CONFIG: "SESSIONS SIZE RCPTS" lines to run for it
     local c=$1 s z r
     [ -n "${PORT[$c]:-}" ] || return 0
@@ -220,7 +224,7 @@ cells() { # CONFIG: "SESSIONS SIZE RCPTS" lines to run for it
     echo "1 19 1"
     echo "4 19 1"
     case $c in
-        postfix | smime-unix | smime-tcp | smime+dkim-tcp)
+        postfix | repl-unix | smime-unix | smime-tcp | smime+dkim-tcp)
             echo "4 577 1"
             echo "4 19 10"
             ;;
@@ -234,6 +238,16 @@ while read -r s z r; do run_cell "postfix|$s|$z|$r" "$s" "$z" "$r"; done < <(cel
 for c in dkim-tcp dkim-unix dkim-tcp-p2; do
     while read -r s z r; do run_cell "$c|$s|$z|$r" "$s" "$z" "$r"; done < <(cells $c)
 done
+if [ -n "$(cells repl-unix)" ]; then
+    "$top/bench/replmilter" "unix:$W/repl.sock" >"$W/repl.log" 2>&1 &
+    repl_pid=$!
+    harness_on_exit stop_pid "$repl_pid" replmilter
+    wait_for_file "$W/repl.sock" 20
+    HARNESS_MILTER_PID=$repl_pid # its CPU in the milter column
+    while read -r s z r; do run_cell "repl-unix|$s|$z|$r" "$s" "$z" "$r"; done < <(cells repl-unix)
+    HARNESS_MILTER_PID=""
+    stop_pid "$repl_pid" replmilter
+fi
 
 for b in "${bins[@]}"; do
     tag=${b%%=*}
