@@ -294,7 +294,7 @@ have() { local k; for k in "$@"; do [ -n "${RATE[$k]:-}" ] || return 1; done; }
 tcp_target() { # LABEL TCP_KEY UNIX_KEY
     have "$2" "$3" || return 0
     awk -v l="$1" -v t="$(ms "$2")" -v u="$(ms "$3")" 'BEGIN {
-        printf "%s: TCP %.2f ms/msg vs unix %.2f ms/msg = %+.0f%% (target within 15%%) %s\n",
+        printf "%s: TCP %.2f ms/msg vs unix %.2f ms/msg = %+.0f%% (target: TCP at most 15%% slower) %s\n",
             l, t, u, 100 * (t / u - 1), (t / u <= 1.15 ? "MET" : "NOT MET") }'
 }
 echo
