@@ -53,8 +53,9 @@ while [ $# -gt 0 ]; do
 done
 harness_need smtp-source postconf opendkim opendkim-genkey openssl || exit 1
 if [ "$(id -u)" -ne 0 ]; then echo "mta.sh: run as root (a private Postfix is started)" >&2; exit 1; fi
-[ -x "$top/milter/smime-milter" ] && [ -x "$top/bench/replmilter" ] ||
+if [ ! -x "$top/milter/smime-milter" ] || [ ! -x "$top/bench/replmilter" ]; then
     make -C "$top" -s milter/smime-milter bench/replmilter
+fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/smime-mta-bench.XXXXXX")
 chmod 0755 "$W"
@@ -157,7 +158,7 @@ cpu_all() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 # CPU time of a process and its children (the milter's supervisor and worker), in clock ticks
 cpu_tree() { # PID
     local p t=0 kids
-    [ -n "$1" ] && [ -r "/proc/$1/stat" ] || { echo 0; return; }
+    if [ -z "$1" ] || [ ! -r "/proc/$1/stat" ]; then echo 0; return; fi
     kids=$(cat /proc/"$1"/task/*/children 2>/dev/null || true)
     for p in "$1" $kids; do
         [ -r "/proc/$p/stat" ] || continue
@@ -178,9 +179,10 @@ run_cell() { # KEY SESSIONS SIZE RCPTS [MILTER_LOG]
     timeout 120 smtp-source -s "$s" -m "$s" -r "$r" -F "$W/msg$size.eml" -f alice@example.com \
         -t bench@partner.example "127.0.0.1:$port" >/dev/null 2>&1 || true
     [ -n "$log" ] && before=$(processed "$log")
-    local rec=()
+    local rec=() popts=()
     if [ -n "$perf_dir" ]; then
-        rec=(perf record -q -a ${BENCH_PERF_OPTS:--g} -o "$perf_dir/$(printf '%s' "$key" | tr -c 'A-Za-z0-9+.-' _).data" --)
+        read -r -a popts <<<"${BENCH_PERF_OPTS:--g}"
+        rec=(perf record -q -a "${popts[@]}" -o "$perf_dir/$(printf '%s' "$key" | tr -c 'A-Za-z0-9+.-' _).data" --)
     fi
     local c0 c1 m0 m1
     c0=$(cpu_all)
