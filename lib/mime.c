@@ -176,15 +176,26 @@ mime_canon_init(struct mime_canon *c)
 size_t
 mime_canon_chunk(struct mime_canon *c, const char *in, size_t len, char *out)
 {
-	size_t i, o = 0;
+	const char *p = in, *end = in + len, *nl;
+	size_t o = 0, run;
 	int last_cr = c->last_cr;
 
-	for (i = 0; i < len; i++) {
-		char ch = in[i];
-		if (ch == '\n' && !last_cr)
+	/* runs up to each LF copied whole: the body is mostly CRLF already */
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		run = (size_t)((nl != NULL ? nl : end) - p);
+		if (run > 0) {
+			memcpy(out + o, p, run);
+			o += run;
+			last_cr = p[run - 1] == '\r';
+		}
+		if (nl == NULL)
+			break;
+		if (!last_cr)
 			out[o++] = '\r';
-		out[o++] = ch;
-		last_cr = (ch == '\r');
+		out[o++] = '\n';
+		last_cr = 0;
+		p = nl + 1;
 	}
 	c->last_cr = last_cr;
 	return o;

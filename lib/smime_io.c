@@ -58,17 +58,34 @@ sink_put(struct sink *s, const unsigned char *p, size_t len)
 	return 0;
 }
 
+/* Encode len (<= SMIME_B64_LINE_IN) bytes at p as one base64 line + CRLF. */
+static int
+sink_b64_put(struct sink *s, const unsigned char *p, size_t len)
+{
+	unsigned char line[80];
+	int n;
+
+	if (s->chunk - s->blen >= sizeof(line)) { /* straight into the buffer */
+		n = EVP_EncodeBlock(s->buf + s->blen, p, (int)len);
+		s->buf[s->blen + (size_t)n] = '\r';
+		s->buf[s->blen + (size_t)n + 1] = '\n';
+		s->blen += (size_t)n + 2;
+		return s->blen == s->chunk ? sink_flush(s) : 0;
+	}
+	n = EVP_EncodeBlock(line, p, (int)len); /* across a chunk boundary */
+	line[n++] = '\r';
+	line[n++] = '\n';
+	return sink_put(s, line, (size_t)n);
+}
+
 /* Encode the pending bytes as one base64 line + CRLF. */
 static int
 sink_b64_line(struct sink *s)
 {
-	unsigned char line[80];
-	int n = EVP_EncodeBlock(line, s->pend, (int)s->npend);
+	int rc = sink_b64_put(s, s->pend, s->npend);
 
-	line[n++] = '\r';
-	line[n++] = '\n';
 	s->npend = 0;
-	return sink_put(s, line, (size_t)n);
+	return rc;
 }
 
 static int
@@ -78,6 +95,13 @@ sink_write(struct sink *s, const unsigned char *p, size_t len)
 		return sink_put(s, p, len);
 	while (len > 0) {
 		size_t take = SMIME_B64_LINE_IN - s->npend;
+		if (s->npend == 0 && len >= SMIME_B64_LINE_IN) { /* a whole line: no copy */
+			if (sink_b64_put(s, p, SMIME_B64_LINE_IN) != 0)
+				return -1;
+			p += SMIME_B64_LINE_IN;
+			len -= SMIME_B64_LINE_IN;
+			continue;
+		}
 		if (take > len)
 			take = len;
 		memcpy(s->pend + s->npend, p, take);

@@ -17,15 +17,23 @@
  * Every message ends in conn_end_message, which logs its summary line
  * (decide_msg_end) before it is freed.
  *
+ * No-reply events (mtalink.c: connect, DATA, header, body on a unix
+ * socket): their callbacks answer SMFIS_NOREPLY.  A header or body
+ * verdict other than continue (a failure) is kept and given at the next
+ * event that gets an answer: end of headers, or end of message.
+ *
  * Mail from outside that decide_client marked inbound (decrypt, verify,
  * harvest-ldap) goes to inbound_cb.c at RCPT, end of headers and end of
  * message.
  *
  * max-connections: libmilter starts a thread for every connection and has
- * no limit of its own.  A connection is counted from its connect callback
- * to its close callback; above the limit the connect callback answers
- * 451 4.3.2 (the MTA gives that reply to its client, which tries again
- * later) and the connection does nothing more until the MTA closes it.
+ * no limit of its own.  A connection is counted from its negotiation (the
+ * first packet, always answered: a connect event the MTA need not wait for
+ * may stay in its buffer until the next command) to its close callback;
+ * above the limit the connect callback answers 451 4.3.2, or MAIL FROM
+ * does when connect is a no-reply event (the MTA gives that reply to its
+ * client, which tries again later), and the connection does nothing more
+ * until the MTA closes it.
  *
  * Any failure ends in the on-error action (451 4.7.0 by default): mail
  * that policy says to protect is never released unprotected.
@@ -50,9 +58,14 @@ static atomic_int conn_count; /* connections counted, for max-connections */
 struct connctx {
 	struct sockaddr_storage addr;
 	int has_addr;
-	int leadspc; /* header values come with their leading space */
-	int counted; /* in conn_count */
+	int leadspc;      /* header values come with their leading space */
+	int counted;      /* in conn_count */
+	int refused;      /* over max-connections: refused at connect, or at MAIL FROM */
+	int refused_seen; /* connections being served then, for the log line */
 	struct decide_msg *msg;
+	unsigned long nr;              /* the SMFIP_NR_* events negotiated */
+	int has_pending;               /* a verdict of a no-reply event, not yet given */
+	struct decide_verdict pending; /* that verdict (its log line already written) */
 };
 
 /* ---- small wrappers around smfi_* ---- */
@@ -192,9 +205,9 @@ mta_verdict(SMFICTX *ctx, const struct decide_verdict *v, int rcpt_only)
 
 /* ---- the connection ---- */
 
-/* max-connections: count cc's connection; 0, or -1 with the reply set when it is refused. */
-static int
-conn_admit(SMFICTX *ctx, struct connctx *cc, const char *hostname)
+/* max-connections: count cc's connection, or mark it refused. */
+static void
+conn_admit(struct connctx *cc)
 {
 	struct conf *c = milter_get_conf();
 	int cap = c != NULL ? c->max_connections : CONF_DEFAULT_MAX_CONNECTIONS;
@@ -202,20 +215,90 @@ conn_admit(SMFICTX *ctx, struct connctx *cc, const char *hostname)
 
 	if (n <= cap) {
 		cc->counted = 1;
-		conf_unref(c);
-		return 0;
+	} else {
+		atomic_fetch_sub(&conn_count, 1);
+		cc->refused = 1;
+		cc->refused_seen = n - 1;
+		metrics_add(METRICS_CONNECTIONS_REFUSED, NULL, NULL, 1);
 	}
-	atomic_fetch_sub(&conn_count, 1);
+	conf_unref(c);
+}
+
+/* The log line of a connection conn_admit refused, once the client is known. */
+static void
+conn_log_refused(const struct connctx *cc, const char *hostname)
+{
+	struct conf *c = milter_get_conf();
+
 	log_msg(LOG_WARNING, NULL,
 	    "refused the MTA's connection for client %.200s: %d connections are being served "
 	    "(max-connections %d)",
-	    hostname != NULL ? hostname : "unknown", n - 1, cap);
-	metrics_add(METRICS_CONNECTIONS_REFUSED, NULL, NULL, 1);
+	    hostname != NULL ? hostname : "unknown", cc->refused_seen,
+	    c != NULL ? c->max_connections : CONF_DEFAULT_MAX_CONNECTIONS);
+	conf_unref(c);
+}
+
+/* The answer to a connection over max-connections: its 4xx, at connect or at MAIL FROM. */
+static sfsistat
+conn_refuse(SMFICTX *ctx)
+{
+	struct conf *c = milter_get_conf();
+
 	if (c != NULL)
 		mta_reply(ctx, c->replies.connections.code, c->replies.connections.xcode,
 		    "too many connections to the S/MIME gateway, try again later");
 	conf_unref(c);
-	return -1;
+	return SMFIS_TEMPFAIL;
+}
+
+/* The answer to an event that ended without a verdict: none when it is a no-reply event. */
+static sfsistat
+mta_none(SMFICTX *ctx, unsigned long nr_bit)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	return cc != NULL && (cc->nr & nr_bit) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/*
+ * mta_verdict for an event that may be a no-reply one (nr_bit): then a
+ * verdict other than continue is logged, ends the message, and waits in
+ * cc->pending for mta_pending.
+ */
+static sfsistat
+mta_verdict_nr(SMFICTX *ctx, const struct decide_verdict *v, unsigned long nr_bit)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	if (!(cc->nr & nr_bit))
+		return mta_verdict(ctx, v, 0);
+	if (v->reply.d != DECIDE_CONTINUE) {
+		if (v->log[0] != '\0')
+			log_msg(v->level, cc->msg->qid, "%s", v->log);
+		cc->pending = *v;
+		cc->pending.log[0] = '\0';
+		cc->has_pending = 1;
+		conn_end_message(cc);
+	}
+	return SMFIS_NOREPLY;
+}
+
+/* Give a kept verdict (1, *rc its answer); 0 when none is kept. */
+static int
+mta_pending(SMFICTX *ctx, sfsistat *rc)
+{
+	struct connctx *cc = mta_conn(ctx);
+
+	if (cc == NULL || !cc->has_pending)
+		return 0;
+	cc->has_pending = 0;
+	if (cc->pending.reply.d == DECIDE_PASS)
+		*rc = SMFIS_ACCEPT;
+	else {
+		mta_reply(ctx, cc->pending.reply.code, cc->pending.reply.xcode, cc->pending.text);
+		*rc = cc->pending.reply.d == DECIDE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+	}
+	return 1;
 }
 
 /* ---- callbacks ---- */
@@ -241,6 +324,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long f2,
 	*pf2 = 0;
 	*pf3 = 0;
 	cc->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	cc->nr = *pf1 & (SMFIP_NR_CONN | SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_BODY);
+	conn_admit(cc);
 	smfi_setpriv(ctx, cc);
 	return SMFIS_CONTINUE;
 }
@@ -256,8 +341,13 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 			return SMFIS_TEMPFAIL;
 		smfi_setpriv(ctx, cc);
 	}
-	if (!cc->counted && conn_admit(ctx, cc, hostname) != 0)
-		return SMFIS_TEMPFAIL;
+	if (!cc->counted && !cc->refused)
+		conn_admit(cc); /* an MTA that does not negotiate */
+	if (cc->refused) {
+		conn_log_refused(cc, hostname);
+		/* connect a no-reply event: an answer now would not be read, MAIL FROM gives it */
+		return (cc->nr & SMFIP_NR_CONN) ? SMFIS_NOREPLY : conn_refuse(ctx);
+	}
 	if (hostaddr != NULL &&
 	    (hostaddr->sa_family == AF_INET || hostaddr->sa_family == AF_INET6)) {
 		size_t len = hostaddr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
@@ -265,7 +355,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		memcpy(&cc->addr, hostaddr, len);
 		cc->has_addr = 1;
 	}
-	return SMFIS_CONTINUE;
+	return mta_none(ctx, SMFIP_NR_CONN);
 }
 
 static sfsistat
@@ -277,7 +367,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 
 	if (cc == NULL)
 		return SMFIS_TEMPFAIL;
+	if (cc->refused)
+		return conn_refuse(ctx);
 	conn_end_message(cc);
+	cc->has_pending = 0;
 	m = decide_msg_new(milter_get_conf(), cc->leadspc);
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
@@ -306,15 +399,21 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 }
 
 static sfsistat
+cb_data(SMFICTX *ctx)
+{
+	return mta_none(ctx, SMFIP_NR_DATA);
+}
+
+static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct decide_msg *m = conn_message(ctx);
 	struct decide_verdict v;
 
 	if (m == NULL)
-		return SMFIS_CONTINUE;
+		return mta_none(ctx, SMFIP_NR_HDR);
 	decide_header(m, name, value, &v);
-	return mta_verdict(ctx, &v, 0);
+	return mta_verdict_nr(ctx, &v, SMFIP_NR_HDR);
 }
 
 static sfsistat
@@ -322,12 +421,15 @@ cb_eoh(SMFICTX *ctx)
 {
 	struct decide_msg *m = conn_message(ctx);
 	struct decide_verdict v;
+	sfsistat rc;
 
+	if (mta_pending(ctx, &rc))
+		return rc;
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	if (m->inbound) {
 		int done;
-		sfsistat rc = inbound_cb_eoh(ctx, m, &done);
+		rc = inbound_cb_eoh(ctx, m, &done);
 		if (done)
 			conn_end_message(mta_conn(ctx));
 		return rc;
@@ -343,9 +445,9 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct decide_verdict v;
 
 	if (m == NULL)
-		return SMFIS_CONTINUE;
+		return mta_none(ctx, SMFIP_NR_BODY);
 	decide_body(m, chunk, len, &v);
-	return mta_verdict(ctx, &v, 0);
+	return mta_verdict_nr(ctx, &v, SMFIP_NR_BODY);
 }
 
 static sfsistat
@@ -357,6 +459,8 @@ cb_eom(SMFICTX *ctx)
 	struct decide_verdict v;
 	sfsistat rc;
 
+	if (mta_pending(ctx, &rc))
+		return rc;
 	if (m == NULL)
 		return SMFIS_CONTINUE;
 	if (m->inbound)
@@ -374,8 +478,10 @@ cb_abort(SMFICTX *ctx)
 {
 	struct connctx *cc = mta_conn(ctx);
 
-	if (cc != NULL)
+	if (cc != NULL) {
 		conn_end_message(cc);
+		cc->has_pending = 0;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -399,6 +505,7 @@ struct smfiDesc milter_desc = {
     .xxfi_version = SMFI_VERSION,
     .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY,
     .xxfi_connect = cb_connect,
+    .xxfi_data = cb_data,
     .xxfi_envfrom = cb_envfrom,
     .xxfi_envrcpt = cb_envrcpt,
     .xxfi_header = cb_header,

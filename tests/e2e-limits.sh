@@ -293,4 +293,34 @@ metrics_are "metrics: one message past its deadline" \
     'smime_milter_messages_total{outcome="tempfail",reason="deadline"}=1' \
     'smime_milter_processing_seconds_count=1'
 
+# ---- max-connections on a unix socket: connect is a no-reply event there ----
+echo "# max-connections 1 on a unix socket (no reply awaited at connect: the 4xx comes at MAIL)"
+conf "$W/m3.conf" "max-connections 1" "socket-group postfix"
+sed -i "s|^socket .*|socket           unix:$W/milter.sock|" "$W/m3.conf"
+milter_restart "$W/m3.conf" "$W/milter.log" || setup_failed "smime-milter restarted on a unix socket"
+postconf -c "$W/postfix/etc" -e "smtpd_milters = unix:$W/milter.sock" &&
+    postfix -c "$W/postfix/etc" reload >/dev/null 2>&1 || setup_failed "Postfix switched to the unix socket"
+sleep 1
+exec 3<>"/dev/tcp/127.0.0.1/$SMTPD_PORT"
+read -r -t 10 banner <&3 || banner=""
+check "unix hold: the first session is greeted (${banner%$'\r'})" test -n "$banner"
+sleep 1
+message third bob@partner.example <<<"third session"
+rc=0
+send third "$W/third.eml" bob@partner.example || rc=$?
+check "third: refused with 451 4.3.2 while the first is open (swaks exit $rc)" refused_with third \
+    451 4.3.2 "too many connections to the S/MIME gateway, try again later"
+printf 'QUIT\r\n' >&3
+exec 3<&-
+sleep 1
+rc=0
+send third "$W/third.eml" bob@partner.example || rc=$?
+check "third: the retry after the first session ended is queued (swaks exit $rc)" \
+    grep -qE '^<- +250 .*queued' "$W/swaks-third.out"
+if wait_delivered third 30; then
+    check "third: delivered encrypted" grep -q "smime-type=enveloped-data" "$(first_delivered third)"
+else
+    notok "third: delivered" "$(tail -n 8 "$W/swaks-third.out")"
+fi
+
 finish

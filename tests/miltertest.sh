@@ -171,6 +171,7 @@ internal-hosts  127.0.0.0/8 ::1
 sign            yes
 encrypt         yes
 on-error        tempfail
+max-headers     2000
 EOF
 }
 

@@ -1,8 +1,10 @@
 -- limits-mime.lua - the structure limits of daemon LIMITS, each in its own
 -- message on one connection: max-mime-depth 3, max-mime-parts 5,
 -- max-headers 20 (the message's and a part's), max-header-line 1k.  Each is
--- refused with 554 5.6.0 at the body chunk or header that exceeds it, with
--- a log line naming the keyword, and nothing is changed.
+-- refused with 554 5.6.0 and a log line naming the keyword, and nothing is
+-- changed.  On this unix socket header and body events get no reply: the
+-- daemon stops at the chunk or field that exceeds a limit and gives the
+-- refusal at the end of the headers or of the message.
 local T = dofile((os.getenv("MT_DIR") or "tests/miltertest") .. "/common.lua")
 
 local d, conn
@@ -31,7 +33,9 @@ local function refused_body(qid, what, body, text)
 	T.eoh(conn, qid)
 	T.reply(conn, what .. ": end of headers", SMFIR_CONTINUE)
 	T.ok(mt.bodystring(conn, body), "mt.bodystring")
-	T.reply(conn, what .. ": body", SMFIR_REPLYCODE)
+	T.reply(conn, what .. ": body (no reply awaited)", SMFIR_CONTINUE)
+	T.eom(conn, qid)
+	T.reply(conn, what .. ": end of message", SMFIR_REPLYCODE)
 	T.expect_replytext(d, what, "554 5.6.0 message refused by the S/MIME gateway: " .. text)
 	T.expect_log(d, qid .. ": rejected: " .. text)
 	T.expect_no_modifications(d, what)
@@ -101,7 +105,9 @@ T.run(function()
 	end
 	T.mark(d)
 	T.ok(mt.header(conn, "X-Field-21", "v"), "mt.header")
-	T.reply(conn, "header 21", SMFIR_REPLYCODE)
+	T.reply(conn, "header 21 (no reply awaited)", SMFIR_CONTINUE)
+	T.eoh(conn, qid)
+	T.reply(conn, "header 21: end of headers", SMFIR_REPLYCODE)
 	T.expect_replytext(d, "header 21", "554 5.6.0 message refused by the S/MIME gateway: "
 	    .. "more than 20 header fields (max-headers)")
 	T.expect_log(d, qid .. ": rejected: more than 20 header fields (max-headers)")
@@ -110,7 +116,9 @@ T.run(function()
 	T.mark(d)
 	-- "X-Long:" + value + CRLF (with or without the leading space the MTA sends)
 	T.ok(mt.header(conn, "X-Long", string.rep("y", 1025 - 9)), "mt.header")
-	T.reply(conn, "header of 1025 bytes", SMFIR_REPLYCODE)
+	T.reply(conn, "header of 1025 bytes (no reply awaited)", SMFIR_CONTINUE)
+	T.eoh(conn, qid)
+	T.reply(conn, "header of 1025 bytes: end of headers", SMFIR_REPLYCODE)
 	T.expect_replytext(d, "header of 1025 bytes", "554 5.6.0 message refused by the S/MIME "
 	    .. "gateway: a header field longer than 1024 bytes (max-header-line)")
 	T.expect_log(d, qid .. ": rejected: a header field longer than 1024 bytes (max-header-line)")

@@ -1,6 +1,7 @@
 -- limits-size.lua - max-message-size 64k.  Daemon LIMITS (on-oversize
 -- pass-sign-only): a message its policy only signs passes unsigned and
--- unchanged (accepted at the body chunk that exceeds the size); one its
+-- unchanged (accepted at the end of the message: body events get no reply
+-- on this unix socket); one its
 -- policy encrypts is rejected with 552 5.3.4, never sent in clear.  Daemon
 -- OVERSIZE (on-oversize tempfail): 452 4.3.4.  A message of the size
 -- exactly is processed.
@@ -25,6 +26,9 @@ local function start(d, conn, qid, rcpt)
 	T.ok(mt.bodystring(conn, chunk), "mt.bodystring")
 	T.reply(conn, "first 35,000 bytes", SMFIR_CONTINUE)
 	T.ok(mt.bodystring(conn, chunk), "mt.bodystring")
+	-- no reply is awaited for body events on this unix socket: the verdict comes at the end
+	T.reply(conn, "second 35,000 bytes (no reply awaited)", SMFIR_CONTINUE)
+	T.eom(conn, qid)
 end
 
 T.run(function()
