@@ -312,23 +312,11 @@ harvest_ldap(const struct decide_msg *m, const char *addr, X509 *cert, STACK_OF(
 {
 	const struct conf *c = m->conf;
 	const char *base = c->harvest_ldap_base != NULL ? c->harvest_ldap_base : c->ldap_base;
-	char err[512];
+	char err[512], where[600];
+	int rc = ldappublish_store(c->ldap, base, addr, cert, chain, err, sizeof(err));
 
-	switch (ldappublish_store(c->ldap, base, addr, cert, chain, err, sizeof(err))) {
-	case 1:
-		decide_log(m, LOG_INFO, "harvested the certificate of <%s> into LDAP %s under %s",
-		    addr, ldapstore_uri(c->ldap), base);
-		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
-		break;
-	case 0:
-		decide_log(m, LOG_INFO, "certificate of <%s> already in LDAP", addr);
-		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
-		break;
-	default:
-		decide_log(m, LOG_ERR, "cannot store the certificate of <%s> in LDAP: %s", addr,
-		    err);
-		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
-	}
+	snprintf(where, sizeof(where), "LDAP %s under %s", ldapstore_uri(c->ldap), base);
+	decide_harvest_note(m, rc, addr, where, err);
 }
 
 void

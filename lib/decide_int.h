@@ -70,6 +70,11 @@ void decide_note_refusal(struct decide_msg *m, const char *addr, const struct de
 void decide_log(const struct decide_msg *m, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Log and count what storing addr's harvested certificate into where (a directory, "LDAP
+ * URI under BASE") gave: rc 1 stored, 0 already there, -1 err. */
+void decide_harvest_note(const struct decide_msg *m, int rc, const char *addr, const char *where,
+    const char *err);
+
 /* Would decide_log write a line of this priority?  (To skip the work of debug lines.) */
 int decide_log_enabled(int priority);
 

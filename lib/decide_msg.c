@@ -238,19 +238,27 @@ decide_harvest_store(const struct decide_msg *m, const char *addr, X509 *cert,
 {
 	const struct conf *c = m->conf;
 	char err[512];
+	int rc = certindex_store(c->harvest_dir, addr, cert, chain, err, sizeof(err));
 
-	switch (certindex_store(c->harvest_dir, addr, cert, chain, err, sizeof(err))) {
+	decide_harvest_note(m, rc, addr, c->harvest_dir, err);
+}
+
+void
+decide_harvest_note(const struct decide_msg *m, int rc, const char *addr, const char *where,
+    const char *err)
+{
+	switch (rc) {
 	case 1:
-		decide_log(m, LOG_INFO, "harvested the certificate of <%s> into %s", addr,
-		    c->harvest_dir);
+		decide_log(m, LOG_INFO, "harvested the certificate of <%s> into %s", addr, where);
 		metrics_add(METRICS_HARVESTS, "stored", NULL, 1);
 		break;
 	case 0:
-		decide_log(m, LOG_INFO, "certificate of <%s> already harvested", addr);
+		decide_log(m, LOG_INFO, "certificate of <%s> already harvested in %s", addr, where);
 		metrics_add(METRICS_HARVESTS, "known", NULL, 1);
 		break;
 	default:
-		decide_log(m, LOG_ERR, "cannot store the certificate of <%s>: %s", addr, err);
+		decide_log(m, LOG_ERR, "cannot store the certificate of <%s> in %s: %s", addr,
+		    where, err);
 		metrics_add(METRICS_HARVESTS, "error", NULL, 1);
 	}
 }
