@@ -83,24 +83,6 @@ mta_macro(SMFICTX *ctx, const char *name)
 	return (v != NULL && *v != '\0') ? v : NULL;
 }
 
-/* Set the SMTP reply; '%' in text must not reach libmilter's format. */
-static void
-mta_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
-{
-	char safe[512];
-	size_t o = 0;
-
-	for (; *text != '\0' && o + 2 < sizeof(safe); text++) {
-		if (*text == '\r' || *text == '\n')
-			continue;
-		if (*text == '%')
-			safe[o++] = '%';
-		safe[o++] = *text;
-	}
-	safe[o] = '\0';
-	(void)smfi_setreply(ctx, (char *)code, (char *)xcode, safe);
-}
-
 /* Header values given to the MTA: LF folding only, leading space as negotiated. */
 static int
 mta_add_header(void *arg, const char *name, const char *value)
@@ -196,7 +178,7 @@ mta_verdict(SMFICTX *ctx, const struct decide_verdict *v, int rcpt_only)
 	case DECIDE_CONTINUE: return SMFIS_CONTINUE;
 	case DECIDE_PASS: conn_end_message(cc); return SMFIS_ACCEPT;
 	default:
-		mta_reply(ctx, v->reply.code, v->reply.xcode, v->text);
+		milter_reply(ctx, v->reply.code, v->reply.xcode, v->text);
 		if (!rcpt_only)
 			conn_end_message(cc);
 		return v->reply.d == DECIDE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
@@ -245,7 +227,7 @@ conn_refuse(SMFICTX *ctx)
 	struct conf *c = milter_get_conf();
 
 	if (c != NULL)
-		mta_reply(ctx, c->replies.connections.code, c->replies.connections.xcode,
+		milter_reply(ctx, c->replies.connections.code, c->replies.connections.xcode,
 		    "too many connections to the S/MIME gateway, try again later");
 	conf_unref(c);
 	return SMFIS_TEMPFAIL;
@@ -295,7 +277,8 @@ mta_pending(SMFICTX *ctx, sfsistat *rc)
 	if (cc->pending.reply.d == DECIDE_PASS)
 		*rc = SMFIS_ACCEPT;
 	else {
-		mta_reply(ctx, cc->pending.reply.code, cc->pending.reply.xcode, cc->pending.text);
+		milter_reply(ctx, cc->pending.reply.code, cc->pending.reply.xcode,
+		    cc->pending.text);
 		*rc = cc->pending.reply.d == DECIDE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 	}
 	return 1;

@@ -38,26 +38,10 @@
 #include "inbound.h"
 #include "inbound_cb.h"
 #include "log.h"
+#include "milter.h"
 #include "mime.h"
 
 /* ---- smfi wrappers: values kept whole (a Content-Type or Subject may be long) ---- */
-
-static void
-in_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
-{
-	char safe[512];
-	size_t o = 0;
-
-	for (; *text != '\0' && o + 2 < sizeof(safe); text++) {
-		if (*text == '\r' || *text == '\n')
-			continue;
-		if (*text == '%')
-			safe[o++] = '%';
-		safe[o++] = *text;
-	}
-	safe[o] = '\0';
-	(void)smfi_setreply(ctx, (char *)code, (char *)xcode, safe);
-}
 
 /* A header value for the MTA: CR removed (LF folding), the leading space as negotiated. */
 static char *
@@ -108,7 +92,7 @@ in_verdict(SMFICTX *ctx, const struct decide_msg *m, const struct decide_verdict
 	case DECIDE_CONTINUE: return SMFIS_CONTINUE;
 	case DECIDE_PASS: return SMFIS_ACCEPT;
 	default:
-		in_reply(ctx, v->reply.code, v->reply.xcode, v->text);
+		milter_reply(ctx, v->reply.code, v->reply.xcode, v->text);
 		return v->reply.d == DECIDE_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 	}
 }

@@ -51,6 +51,10 @@ int milter_socket_perms(const struct conf *c, const char *sock, char *err, size_
 
 /* mtalink.c: the socket spec for libmilter ("fd:N" for a TCP socket opened here, with TCP_NODELAY) */
 int milter_link_listen(const char *sock, char *spec, size_t speclen, char *err, size_t errlen);
+/* mtalink.c: the SMTP reply of this event (code "451", xcode "4.7.1", text): line breaks dropped, '%'
+ * doubled for libmilter's format.  For callbacks.c and inbound_cb.c alike. */
+void milter_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text);
+
 /* mtalink.c: the protocol flags (*pf1) and macro lists to ask for; *pf0 may gain SMFIF_SETSYMLIST */
 void milter_link_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned long *pf0,
     unsigned long *pf1);

@@ -163,3 +163,21 @@ milter_link_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1, unsigned
 	(void)smfi_setsymlist(ctx, SMFIM_EOH, "i");
 	(void)smfi_setsymlist(ctx, SMFIM_EOM, "i");
 }
+
+/* Set the SMTP reply; '%' in text must not reach libmilter's format, nor a line break. */
+void
+milter_reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
+{
+	char safe[512];
+	size_t o = 0;
+
+	for (; *text != '\0' && o + 2 < sizeof(safe); text++) {
+		if (*text == '\r' || *text == '\n')
+			continue;
+		if (*text == '%')
+			safe[o++] = '%';
+		safe[o++] = *text;
+	}
+	safe[o] = '\0';
+	(void)smfi_setreply(ctx, (char *)code, (char *)xcode, safe);
+}
