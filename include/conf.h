@@ -90,7 +90,7 @@ struct conf {
 	hostlist *internal; /* clients whose mail is processed */
 	enum conf_on_error on_error;
 	struct decide_replies replies; /* the SMTP reply of every outcome, from on-error and
-	                                  unknown-virtual-mta (decide_replies_build) */
+	                                  unknown-virtual-mta (conf_replies_build) */
 	struct policy policy;          /* sign/encrypt/algorithms per scope */
 	char *vmta_header;             /* header naming the virtual MTA (X-Virtual-MTA) */
 	char *vmta_macro;              /* milter macro naming it, e.g. {daemon_name}; NULL: none */

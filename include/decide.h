@@ -35,7 +35,7 @@
  * Nothing that policy says to encrypt ever leaves in clear.
  *
  * The SMTP reply of every outcome is fixed once per configuration, when
- * it is loaded (decide_replies_build, called by conf_load).
+ * it is loaded (conf_replies_build, called by conf_load).
  */
 #ifndef SMIME_DECIDE_H
 #define SMIME_DECIDE_H
@@ -100,9 +100,6 @@ struct decide_replies {
 	struct decide_reply deadline;           /* message-deadline: 451 4.3.0 */
 	struct decide_reply connections;        /* max-connections: 451 4.3.2 */
 };
-
-/* Fill r from c's on-error, unknown-virtual-mta and on-oversize (the rest is fixed). */
-void decide_replies_build(struct decide_replies *r, const struct conf *c);
 
 /* What a recipient needs from the one body of its message. */
 enum decide_class {

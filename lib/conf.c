@@ -393,7 +393,7 @@ conf_finish(struct conf_parse *p, struct conf *c, struct conf_block *b)
 	}
 	if (c->vmta_header == NULL && (c->vmta_header = strdup("X-Virtual-MTA")) == NULL)
 		conf_error(p, "out of memory");
-	decide_replies_build(&c->replies, c);
+	conf_replies_build(&c->replies, c);
 	(void)policy_foreach_scope(&c->policy, conf_scope_needs, p);
 	if (p->needs_cert_dir && c->lines.cert_dir == 0 && c->ldap_uri == NULL)
 		conf_error(p, "encrypt is on but no cert-dir or ldap-uri is set");

@@ -175,4 +175,8 @@ int conf_inbound_decryption_key(struct conf_parse *, struct conf *, struct polic
     const struct conf_keyword *, const struct conf_value *);
 void conf_inbound_finish(struct conf_parse *p, struct conf *c);
 
+/* conf_replies.c: fill r from c's on-error, unknown-virtual-mta and on-oversize (the rest is
+ * fixed) */
+void conf_replies_build(struct decide_replies *r, const struct conf *c);
+
 #endif
