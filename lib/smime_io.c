@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "blockbuf.h"
 #include "errmsg.h"
 #include "smime_int.h"
 
@@ -46,15 +47,9 @@ sink_flush(struct sink *s)
 static int
 sink_put(struct sink *s, const unsigned char *p, size_t len)
 {
-	while (len > 0) {
-		size_t room = s->chunk - s->blen, take = len < room ? len : room;
-		memcpy(s->buf + s->blen, p, take);
-		s->blen += take;
-		p += take;
-		len -= take;
-		if (s->blen == s->chunk && sink_flush(s) != 0)
+	while (len > 0)
+		if (blockbuf_fill(s->buf, s->chunk, &s->blen, &p, &len) && sink_flush(s) != 0)
 			return -1;
-	}
 	return 0;
 }
 
@@ -94,22 +89,15 @@ sink_write(struct sink *s, const unsigned char *p, size_t len)
 	if (!s->base64)
 		return sink_put(s, p, len);
 	while (len > 0) {
-		size_t take = SMIME_B64_LINE_IN - s->npend;
 		if (s->npend == 0 && len >= SMIME_B64_LINE_IN) { /* a whole line: no copy */
 			if (sink_b64_put(s, p, SMIME_B64_LINE_IN) != 0)
 				return -1;
 			p += SMIME_B64_LINE_IN;
 			len -= SMIME_B64_LINE_IN;
-			continue;
-		}
-		if (take > len)
-			take = len;
-		memcpy(s->pend + s->npend, p, take);
-		s->npend += take;
-		p += take;
-		len -= take;
-		if (s->npend == SMIME_B64_LINE_IN && sink_b64_line(s) != 0)
+		} else if (blockbuf_fill(s->pend, SMIME_B64_LINE_IN, &s->npend, &p, &len) &&
+		    sink_b64_line(s) != 0) {
 			return -1;
+		}
 	}
 	return 0;
 }
