@@ -36,29 +36,6 @@ static const char entity[] = "Content-Type: text/plain; charset=utf-8\r\n"
                              "Content-Transfer-Encoding: 8bit\r\n\r\n"
                              "Hello Bob,\r\n\r\nt\xc3\xa9st line\r\n.\r\nlast line\r\n";
 
-static X509_CRL *
-make_crl(const struct testpki_id *issuer, X509 *victim)
-{
-	X509_CRL *crl = X509_CRL_new();
-	X509_REVOKED *r = X509_REVOKED_new();
-	ASN1_TIME *t = ASN1_TIME_new();
-
-	X509_CRL_set_version(crl, 1);
-	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer->cert));
-	X509_gmtime_adj(t, -3600);
-	X509_CRL_set1_lastUpdate(crl, t);
-	X509_gmtime_adj(t, 86400);
-	X509_CRL_set1_nextUpdate(crl, t);
-	X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(victim));
-	X509_gmtime_adj(t, -60);
-	X509_REVOKED_set_revocationDate(r, t);
-	X509_CRL_add0_revoked(crl, r);
-	X509_CRL_sort(crl);
-	ck_assert_int_gt(X509_CRL_sign(crl, issuer->key, EVP_sha256()), 0);
-	ASN1_TIME_free(t);
-	return crl;
-}
-
 static void
 setup(void)
 {
@@ -75,7 +52,7 @@ setup(void)
 	trust = X509_STORE_new();
 	X509_STORE_add_cert(trust, ca.cert);
 	crls = sk_X509_CRL_new_null();
-	sk_X509_CRL_push(crls, make_crl(&ca, revoked.cert));
+	sk_X509_CRL_push(crls, testpki_crl(&ca, revoked.cert));
 	/* the keys we hold: bob's own, and carol's (EC) */
 	keys[0].key = bob.key;
 	keys[0].cert = bob.cert;

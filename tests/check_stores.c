@@ -46,27 +46,12 @@ put(const char *d, const char *name, X509 *const *certs, int der)
 static void
 write_crl(const char *path, const struct testpki_id *issuer, X509 *victim)
 {
-	X509_CRL *crl = X509_CRL_new();
-	X509_REVOKED *r = X509_REVOKED_new();
-	ASN1_TIME *t = ASN1_TIME_new();
-	BIO *b;
+	X509_CRL *crl = testpki_crl(issuer, victim);
+	BIO *b = BIO_new_file(path, "w");
 
-	X509_CRL_set_version(crl, 1);
-	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer->cert));
-	X509_gmtime_adj(t, -3600);
-	X509_CRL_set1_lastUpdate(crl, t);
-	X509_gmtime_adj(t, 86400);
-	X509_CRL_set1_nextUpdate(crl, t);
-	X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(victim));
-	X509_gmtime_adj(t, -60);
-	X509_REVOKED_set_revocationDate(r, t);
-	X509_CRL_add0_revoked(crl, r);
-	X509_CRL_sort(crl);
-	ck_assert_int_gt(X509_CRL_sign(crl, issuer->key, EVP_sha256()), 0);
-	b = BIO_new_file(path, "w");
+	ck_assert_ptr_nonnull(b);
 	PEM_write_bio_X509_CRL(b, crl);
 	BIO_free(b);
-	ASN1_TIME_free(t);
 	X509_CRL_free(crl);
 }
 

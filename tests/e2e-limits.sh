@@ -241,30 +241,36 @@ metrics_are "metrics: one each of reject mime_depth, reject oversize, passed ove
 echo "# max-connections 1"
 conf "$W/m1.conf" "max-connections 1"
 milter_restart "$W/m1.conf" "$W/milter.log" || setup_failed "smime-milter restarted with max-connections 1"
-# one SMTP session held open: Postfix connects to the milter when the session starts
-exec 3<>"/dev/tcp/127.0.0.1/$SMTPD_PORT"
-read -r -t 10 banner <&3 || banner=""
-check "hold: the first session is greeted (${banner%$'\r'})" test -n "$banner"
-sleep 1
-message second bob@partner.example <<<"second session"
-rc=0
-send second "$W/second.eml" bob@partner.example || rc=$?
-check "second: refused with 451 4.3.2 while the first is open (swaks exit $rc)" refused_with second \
-    451 4.3.2 "too many connections to the S/MIME gateway, try again later"
-check "second: the milter logged the refused connection" milter_logged \
-    "refused the MTA's connection for client localhost: 1 connections are being served (max-connections 1)"
-printf 'QUIT\r\n' >&3
-exec 3<&-
-sleep 1
-rc=0
-send second "$W/second.eml" bob@partner.example || rc=$?
-check "second: the retry after the first session ended is queued (swaks exit $rc)" \
-    grep -qE '^<- +250 .*queued' "$W/swaks-second.out"
-if wait_delivered second 30; then
-    check "second: delivered encrypted" grep -q "smime-type=enveloped-data" "$(first_delivered second)"
-else
-    notok "second: delivered" "$(tail -n 8 "$W/swaks-second.out")"
-fi
+# held_and_refused HOLD ID : with one SMTP session held open (HOLD: the label of its check),
+# message ID is refused with 451 4.3.2 and the refusal logged; once the session ends, the retry
+# is queued and delivered encrypted
+held_and_refused() {
+    local hold=$1 id=$2 banner rc=0
+    exec 3<>"/dev/tcp/127.0.0.1/$SMTPD_PORT"
+    read -r -t 10 banner <&3 || banner=""
+    check "$hold: the first session is greeted (${banner%$'\r'})" test -n "$banner"
+    sleep 1
+    message "$id" bob@partner.example <<<"$id session"
+    send "$id" "$W/$id.eml" bob@partner.example || rc=$?
+    check "$id: refused with 451 4.3.2 while the first is open (swaks exit $rc)" refused_with "$id" \
+        451 4.3.2 "too many connections to the S/MIME gateway, try again later"
+    check "$id: the milter logged the refused connection" milter_logged \
+        "refused the MTA's connection for client localhost: 1 connections are being served (max-connections 1)"
+    printf 'QUIT\r\n' >&3
+    exec 3<&-
+    sleep 1
+    rc=0
+    send "$id" "$W/$id.eml" bob@partner.example || rc=$?
+    check "$id: the retry after the first session ended is queued (swaks exit $rc)" \
+        grep -qE '^<- +250 .*queued' "$W/swaks-$id.out"
+    if wait_delivered "$id" 30; then
+        check "$id: delivered encrypted" grep -q "smime-type=enveloped-data" "$(first_delivered "$id")"
+    else
+        notok "$id: delivered" "$(tail -n 8 "$W/swaks-$id.out")"
+    fi
+}
+# Postfix connects to the milter when the session starts
+held_and_refused hold second
 
 metrics_are "metrics: one connection refused" 'smime_milter_connections_refused_total=1' \
     'smime_milter_messages_total{outcome="signed_encrypted"}=1' \
@@ -301,26 +307,6 @@ milter_restart "$W/m3.conf" "$W/milter.log" || setup_failed "smime-milter restar
 postconf -c "$W/postfix/etc" -e "smtpd_milters = unix:$W/milter.sock" &&
     postfix -c "$W/postfix/etc" reload >/dev/null 2>&1 || setup_failed "Postfix switched to the unix socket"
 sleep 1
-exec 3<>"/dev/tcp/127.0.0.1/$SMTPD_PORT"
-read -r -t 10 banner <&3 || banner=""
-check "unix hold: the first session is greeted (${banner%$'\r'})" test -n "$banner"
-sleep 1
-message third bob@partner.example <<<"third session"
-rc=0
-send third "$W/third.eml" bob@partner.example || rc=$?
-check "third: refused with 451 4.3.2 while the first is open (swaks exit $rc)" refused_with third \
-    451 4.3.2 "too many connections to the S/MIME gateway, try again later"
-printf 'QUIT\r\n' >&3
-exec 3<&-
-sleep 1
-rc=0
-send third "$W/third.eml" bob@partner.example || rc=$?
-check "third: the retry after the first session ended is queued (swaks exit $rc)" \
-    grep -qE '^<- +250 .*queued' "$W/swaks-third.out"
-if wait_delivered third 30; then
-    check "third: delivered encrypted" grep -q "smime-type=enveloped-data" "$(first_delivered third)"
-else
-    notok "third: delivered" "$(tail -n 8 "$W/swaks-third.out")"
-fi
+held_and_refused "unix hold" third
 
 finish

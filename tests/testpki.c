@@ -125,3 +125,29 @@ testpki_rekey(struct testpki_id *id, const struct testpki_id *issuer, const char
 	EVP_PKEY_free(id->key);
 	id->key = key;
 }
+
+X509_CRL *
+testpki_crl(const struct testpki_id *issuer, X509 *victim)
+{
+	X509_CRL *crl = X509_CRL_new();
+	X509_REVOKED *r = X509_REVOKED_new();
+	ASN1_TIME *t = ASN1_TIME_new();
+
+	if (crl == NULL || r == NULL || t == NULL)
+		abort();
+	X509_CRL_set_version(crl, 1);
+	X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer->cert));
+	X509_gmtime_adj(t, -3600);
+	X509_CRL_set1_lastUpdate(crl, t);
+	X509_gmtime_adj(t, 86400);
+	X509_CRL_set1_nextUpdate(crl, t);
+	X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(victim));
+	X509_gmtime_adj(t, -60);
+	X509_REVOKED_set_revocationDate(r, t);
+	X509_CRL_add0_revoked(crl, r);
+	X509_CRL_sort(crl);
+	if (X509_CRL_sign(crl, issuer->key, EVP_sha256()) <= 0)
+		abort();
+	ASN1_TIME_free(t);
+	return crl;
+}

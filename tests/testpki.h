@@ -40,6 +40,12 @@ void testpki_free(struct testpki_id *id);
 void testpki_write(const char *path, mode_t mode, EVP_PKEY *key, X509 *const *certs, int der);
 
 /*
+ * A CRL from issuer, valid from an hour ago for a day, revoking victim
+ * (a minute ago).  Caller frees with X509_CRL_free.
+ */
+X509_CRL *testpki_crl(const struct testpki_id *issuer, X509 *victim);
+
+/*
  * Give id a new key (owned by id afterwards) and sign its certificate
  * again with issuer: how the tests get P-384, Ed25519 or X25519 keys.
  * keytype: "P-384", "ED25519", "X25519" ... (EVP_PKEY_Q_keygen names).
