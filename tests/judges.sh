@@ -327,13 +327,21 @@ judge_openssl() {
 }
 
 # Judge 2: GnuPG gpgsm
+# gpgsm_home DIR : a fresh GnuPG home in DIR (its agent stopped, its keybox emptied)
+gpgsm_home() {
+    GNUPGHOME=$1 gpgconf --kill all >/dev/null 2>&1 || true
+    rm -rf "$1"
+    mkdir -p "$1"
+    chmod 700 "$1"
+    echo allow-loopback-pinentry >"$1/gpg-agent.conf"
+    printf 'disable-crl-checks\ndisable-dirmngr\n' >"$1/gpgsm.conf"
+    echo "$(fpr_sha1 "$PKI/ca/root.crt") S relax" >"$1/trustlist.txt"
+}
+
 judge_gpgsm() {
     local d=$WORK/gpgsm rc=0
-    mkdir -p "$d/gnupg"
-    chmod 700 "$d/gnupg"
-    echo allow-loopback-pinentry >"$d/gnupg/gpg-agent.conf"
-    printf 'disable-crl-checks\ndisable-dirmngr\n' >"$d/gnupg/gpgsm.conf"
-    echo "$(fpr_sha1 "$PKI/ca/root.crt") S relax" >"$d/gnupg/trustlist.txt"
+    mkdir -p "$d"
+    gpgsm_home "$d/gnupg"
     GNUPGHOME=$d/gnupg gpgsm_run "$d" || rc=$?
     GNUPGHOME=$d/gnupg gpgconf --kill all >/dev/null 2>&1 || true
     return $rc
@@ -342,23 +350,32 @@ judge_gpgsm() {
 gpgsm_run() {
     local d=$1
     # Importing the test key is set-up, not judgement. gpgsm 2.2 was seen on a loaded machine
-    # to fail a PKCS#12 import it accepts on a later try (the agent that supplies the loopback
-    # passphrase not yet answering): start the agent first and try up to three times.
-    local try
-    gpgconf --launch gpg-agent >/dev/null 2>&1 || true
+    # to fail a PKCS#12 import it accepts on a later try ("error parsing or decrypting the
+    # PKCS#12 file"). Up to three tries; before a second or third, a fresh GnuPG home (new
+    # agent, empty keybox) and the same key and certificate exported again (a new salt).
+    local try p12=$PRIV/$RCPT.p12
     : >"$d/import.log"
     for try in 1 2 3; do
+        if [ "$try" -gt 1 ]; then
+            gpgsm_home "$GNUPGHOME"
+            p12=$d/retry$try.p12
+            (umask 077; openssl pkcs12 -export -in "$PRIV/$RCPT.crt" -inkey "$PRIV/$RCPT.key" \
+                -passout "pass:$P12_PASS" -certpbe NONE -keypbe PBE-SHA1-3DES -macalg sha1 \
+                -out "$p12") >>"$d/import.log" 2>&1
+            sleep 1
+        fi
+        gpgconf --launch gpg-agent >/dev/null 2>&1 || true
+        echo "== try $try" >>"$d/import.log"
         if echo "$P12_PASS" | timeout 60 gpgsm --batch --pinentry-mode loopback --passphrase-fd 0 \
-                --import "$PRIV/$RCPT.p12" >>"$d/import.log" 2>&1 &&
+                --import "$p12" >>"$d/import.log" 2>&1 &&
             gpgsm --batch --list-secret-keys >"$d/secret.list" 2>/dev/null &&
             [ -s "$d/secret.list" ]; then
             break
         fi
         if [ "$try" = 3 ]; then
-            REASON="import p12: $(grep -v -e 'dirmngr' -e 'issuer certificate' "$d/import.log" | tail -n 3 | tr '\n' ' ')"
+            REASON="import p12 (3 tries): $(grep -v -e 'dirmngr' -e 'issuer certificate' "$d/import.log" | tail -n 4 | tr '\n' ' ')"
             return 1
         fi
-        sleep 1
     done
     if ! timeout 60 gpgsm --batch --import "$PKI/ca/root.crt" >>"$d/import.log" 2>&1; then
         REASON="import root: $(oneline "$d/import.log")"
